@@ -1,0 +1,42 @@
+# Two commands matter on a fresh machine: `make demo` and `make test`. Both create .venv and install.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PARTS := persistence agents graphs evals app
+
+.PHONY: demo test lint format typecheck check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/accord demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# mypy cannot follow setuptools' editable import hook, so it reads the parts through a link tree
+# that spells the `accord` namespace the way the wheel does.
+typecheck: $(STAMP)
+	rm -rf .build/typecheck && mkdir -p .build/typecheck/accord
+	for p in $(PARTS); do ln -s ../../../$$p .build/typecheck/accord/$$p; done
+	cd .build/typecheck && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml -p accord
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .build build *.egg-info

@@ -1,0 +1,17 @@
+"""accord.persistence: the SQLAlchemy checkpointer and the typed errors every part shares."""
+
+from accord.persistence.errors import (
+    AccordError,
+    CorruptCheckpoint,
+    DatabaseUnavailable,
+    PersistenceError,
+    UnsupportedDatabaseURL,
+)
+
+__all__ = [
+    "AccordError",
+    "CorruptCheckpoint",
+    "DatabaseUnavailable",
+    "PersistenceError",
+    "UnsupportedDatabaseURL",
+]
