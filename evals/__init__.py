@@ -1,1 +1,1 @@
-"""accord.evals."""
+"""accord.evals: offline evaluation on recorded model responses (see the evaluation issue)."""

@@ -1,0 +1,5 @@
+"""`python -m accord.app` runs the command line."""
+
+from accord.app.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The one agent node every pattern uses: an LLM-backed specialist that answers or hands off."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langgraph.graph import END
+from langgraph.types import Command
+from pydantic import BaseModel, Field, create_model
+
+from accord.agents import Agent, resolve_model, structured
+from accord.graphs.prompt import system_prompt
+from accord.graphs.state import Handoff, TeamState
+
+NO_HANDOFF = "none"
+
+
+class Reply(BaseModel):
+    """An agent's answer when it may not hand the conversation on."""
+
+    reply: str = Field(description="Your message to the user.")
+
+
+@cache
+def decision_schema(targets: tuple[str, ...]) -> type[Reply]:
+    """The structured decision an agent makes when it may hand off to `targets`.
+
+    Schema-constrained output is how control decisions stay reliable on small local models,
+    which do not emit native tool calls dependably.
+    """
+    if not targets:
+        return Reply
+    choice = Literal[(*targets, NO_HANDOFF)]  # type: ignore[valid-type]
+    return create_model(
+        "Decision",
+        __base__=Reply,
+        handoff_to=(choice, Field(description="Teammate who should continue, or 'none'.")),
+    )
+
+
+def replies_this_turn(messages: Sequence[AnyMessage]) -> int:
+    """Counts agent messages since the user last spoke: the hops taken in this turn."""
+    count = 0
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            break
+        if isinstance(message, AIMessage):
+            count += 1
+    return count
+
+
+class AgentNode:
+    """Runs one agent for one step: builds its prompt, asks its model chain, applies the decision.
+
+    The model chain is resolved on first use, so building a graph never starts a model server.
+    Nothing here is per session: a node holds only its agent, teammates and resolved models.
+    """
+
+    def __init__(self, agent: Agent, teammates: Sequence[Agent], *, max_hops: int) -> None:
+        self.agent = agent
+        self.teammates = tuple(teammates)
+        self.max_hops = max_hops
+        self._chains: dict[type[Reply], Runnable[Any, Any]] = {}
+
+    def as_runnable(self) -> Runnable[TeamState, Command[str]]:
+        """The node as LangGraph runs it, for both `invoke` and `ainvoke`."""
+        return RunnableLambda(self.invoke, afunc=self.ainvoke, name=self.agent.name)
+
+    def invoke(self, state: TeamState, config: RunnableConfig) -> Command[str]:
+        prompt, schema = self._prepare(state)
+        return self._apply(state, self._chain(schema).invoke(prompt, config))
+
+    async def ainvoke(self, state: TeamState, config: RunnableConfig) -> Command[str]:
+        prompt, schema = self._prepare(state)
+        return self._apply(state, await self._chain(schema).ainvoke(prompt, config))
+
+    def _prepare(self, state: TeamState) -> tuple[list[AnyMessage], type[Reply]]:
+        messages = state.get("messages", [])
+        may_hand_off = replies_this_turn(messages) < self.max_hops
+        mates = self.teammates if may_hand_off else ()
+        handoffs = state.get("handoffs", [])
+        received = handoffs[-1]["source"] if handoffs and _handed_this_turn(state) else None
+        system = SystemMessage(system_prompt(self.agent, mates, received))
+        return [system, *messages], decision_schema(tuple(m.name for m in mates))
+
+    def _chain(self, schema: type[Reply]) -> Runnable[Any, Any]:
+        chain = self._chains.get(schema)
+        if chain is None:
+            first, *rest = (structured(resolve_model(m), schema) for m in self.agent.models)
+            chain = first.with_fallbacks(rest) if rest else first
+            self._chains[schema] = chain
+        return chain
+
+    def _apply(self, state: TeamState, decision: Reply) -> Command[str]:
+        message = AIMessage(content=decision.reply, name=self.agent.name)
+        target = getattr(decision, "handoff_to", NO_HANDOFF)
+        if target == NO_HANDOFF or target == self.agent.name:
+            return Command(goto=END, update={"messages": [message], "active_agent": self.agent.name})
+        handoff: Handoff = {"source": self.agent.name, "target": target, "reason": decision.reply}
+        return Command(
+            goto=target,
+            update={"messages": [message], "active_agent": target, "handoffs": [handoff]},
+        )
+
+
+def _handed_this_turn(state: TeamState) -> bool:
+    """Whether the last handoff happened after the user's latest message."""
+    return replies_this_turn(state.get("messages", [])) > 0
