@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 from rich.panel import Panel
@@ -38,11 +38,13 @@ def run_demo(db: Path | None = None) -> None:
     """Runs the opening turns, then resumes the session in a child process."""
     db = db or Path(tempfile.mkdtemp(prefix="accord-demo-")) / "sessions.sqlite"
     session_id = secrets.token_urlsafe(16)
-    console.print(Panel.fit(
-        "[bold]accord demo[/]: customer onboarding, a handoff team of four agents\n"
-        "intake -> verification -> setup -> support, on the embedded local model\n"
-        f"sessions are persisted in [cyan]{db}[/]",
-    ))
+    console.print(
+        Panel.fit(
+            "[bold]accord demo[/]: customer onboarding, a handoff team of four agents\n"
+            "intake -> verification -> setup -> support, on the embedded local model\n"
+            f"sessions are persisted in [cyan]{db}[/]",
+        )
+    )
     _load_model()
     _converse(db, session_id, OPENING_TURNS)
     console.print(Rule("a new process resumes the session from its checkpoint"))
@@ -79,7 +81,7 @@ def _converse(db: Path, session_id: str, turns: Sequence[str]) -> None:
             with console.status("thinking..."):
                 updates = list(
                     graph.stream(
-                        {"messages": [("user", text)]},
+                        {"messages": [HumanMessage(text)]},
                         _config(session_id),
                         stream_mode="updates",
                         durability="sync",

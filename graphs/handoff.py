@@ -55,20 +55,22 @@ def handoff(
     builder = StateGraph(TeamState)
     for agent in agents:
         node = AgentNode(agent, [team[t] for t in targets[agent.name]], max_hops=hops)
-        builder.add_node(agent.name, node.as_runnable(), destinations=(*targets[agent.name], "__end__"))
+        builder.add_node(
+            agent.name, node.as_runnable(), destinations=(*targets[agent.name], "__end__")
+        )
     builder.add_conditional_edges(
         START, lambda state: state.get("active_agent") or entry, list(team)
     )
     return builder.compile(checkpointer=checkpointer, name=name)
 
 
-def _targets(team: Mapping[str, Agent], routes: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+def _targets(
+    team: Mapping[str, Agent], routes: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
     for source, dests in routes.items():
         for agent in (source, *dests):
             if agent not in team:
                 raise AgentSpecError(
                     f"routes names {agent!r}, which is not in the team ({', '.join(team)})"
                 )
-    return {
-        name: [t for t in routes.get(name, list(team)) if t != name] for name in team
-    }
+    return {name: [t for t in routes.get(name, list(team)) if t != name] for name in team}

@@ -13,33 +13,37 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field, create_model
 
 from accord.agents import Agent, resolve_model, structured
-from accord.graphs.prompt import system_prompt
+from accord.graphs.prompt import handed_over, system_prompt
 from accord.graphs.state import Handoff, TeamState
 
 NO_HANDOFF = "none"
+REPLY_LIMIT = 400
 
 
 class Reply(BaseModel):
     """An agent's answer when it may not hand the conversation on."""
 
-    reply: str = Field(description="Your message to the user.")
+    # The bound is part of the schema, so a constrained decoder cannot ramble past it.
+    reply: str = Field(description="Your message to the user.", max_length=REPLY_LIMIT)
 
 
 @cache
-def decision_schema(targets: tuple[str, ...]) -> type[Reply]:
+def decision_schema(targets: tuple[str, ...]) -> type[BaseModel]:
     """The structured decision an agent makes when it may hand off to `targets`.
 
     Schema-constrained output is how control decisions stay reliable on small local models,
-    which do not emit native tool calls dependably.
+    which do not emit native tool calls dependably. The handoff comes first in the schema so a
+    constrained decoder commits to it from the conversation, before writing the reply.
     """
     if not targets:
         return Reply
     choice = Literal[(*targets, NO_HANDOFF)]  # type: ignore[valid-type]
-    return create_model(
-        "Decision",
-        __base__=Reply,
-        handoff_to=(choice, Field(description="Teammate who should continue, or 'none'.")),
-    )
+    fields: dict[str, Any] = {
+        "handoff_to": (choice, Field(description="Teammate who should continue, or 'none'.")),
+        **{name: (info.annotation, info) for name, info in Reply.model_fields.items()},
+    }
+    decision: type[BaseModel] = create_model("Decision", **fields)
+    return decision
 
 
 def replies_this_turn(messages: Sequence[AnyMessage]) -> int:
@@ -64,7 +68,7 @@ class AgentNode:
         self.agent = agent
         self.teammates = tuple(teammates)
         self.max_hops = max_hops
-        self._chains: dict[type[Reply], Runnable[Any, Any]] = {}
+        self._chains: dict[type[BaseModel], Runnable[Any, Any]] = {}
 
     def as_runnable(self) -> Runnable[TeamState, Command[str]]:
         """The node as LangGraph runs it, for both `invoke` and `ainvoke`."""
@@ -72,22 +76,25 @@ class AgentNode:
 
     def invoke(self, state: TeamState, config: RunnableConfig) -> Command[str]:
         prompt, schema = self._prepare(state)
-        return self._apply(state, self._chain(schema).invoke(prompt, config))
+        return self._apply(self._chain(schema).invoke(prompt, config))
 
     async def ainvoke(self, state: TeamState, config: RunnableConfig) -> Command[str]:
         prompt, schema = self._prepare(state)
-        return self._apply(state, await self._chain(schema).ainvoke(prompt, config))
+        return self._apply(await self._chain(schema).ainvoke(prompt, config))
 
-    def _prepare(self, state: TeamState) -> tuple[list[AnyMessage], type[Reply]]:
+    def _prepare(self, state: TeamState) -> tuple[list[AnyMessage], type[BaseModel]]:
         messages = state.get("messages", [])
-        may_hand_off = replies_this_turn(messages) < self.max_hops
+        # The reply about to be written counts as a hop; the last allowed hop cannot hand off.
+        may_hand_off = replies_this_turn(messages) + 1 < self.max_hops
         mates = self.teammates if may_hand_off else ()
-        handoffs = state.get("handoffs", [])
-        received = handoffs[-1]["source"] if handoffs and _handed_this_turn(state) else None
-        system = SystemMessage(system_prompt(self.agent, mates, received))
-        return [system, *messages], decision_schema(tuple(m.name for m in mates))
+        prompt: list[AnyMessage] = [SystemMessage(system_prompt(self.agent, mates)), *messages]
+        if messages and isinstance(messages[-1], AIMessage):
+            # A handoff: the receiver must not see the conversation end on an assistant turn,
+            # or servers such as llama.cpp treat it as a reply to continue (prefill).
+            prompt.append(HumanMessage(handed_over(messages[-1].name or "a teammate")))
+        return prompt, decision_schema(tuple(m.name for m in mates))
 
-    def _chain(self, schema: type[Reply]) -> Runnable[Any, Any]:
+    def _chain(self, schema: type[BaseModel]) -> Runnable[Any, Any]:
         chain = self._chains.get(schema)
         if chain is None:
             first, *rest = (structured(resolve_model(m), schema) for m in self.agent.models)
@@ -95,18 +102,16 @@ class AgentNode:
             self._chains[schema] = chain
         return chain
 
-    def _apply(self, state: TeamState, decision: Reply) -> Command[str]:
-        message = AIMessage(content=decision.reply, name=self.agent.name)
+    def _apply(self, decision: BaseModel) -> Command[str]:
+        reply: str = getattr(decision, "reply")  # noqa: B009 - every decision schema has it
+        message = AIMessage(content=reply, name=self.agent.name)
         target = getattr(decision, "handoff_to", NO_HANDOFF)
         if target == NO_HANDOFF or target == self.agent.name:
-            return Command(goto=END, update={"messages": [message], "active_agent": self.agent.name})
-        handoff: Handoff = {"source": self.agent.name, "target": target, "reason": decision.reply}
+            return Command(
+                goto=END, update={"messages": [message], "active_agent": self.agent.name}
+            )
+        handoff: Handoff = {"source": self.agent.name, "target": target, "reason": reply}
         return Command(
             goto=target,
             update={"messages": [message], "active_agent": target, "handoffs": [handoff]},
         )
-
-
-def _handed_this_turn(state: TeamState) -> bool:
-    """Whether the last handoff happened after the user's latest message."""
-    return replies_this_turn(state.get("messages", [])) > 0

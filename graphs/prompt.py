@@ -7,19 +7,17 @@ from collections.abc import Sequence
 from accord.agents import Agent
 
 
-def system_prompt(agent: Agent, teammates: Sequence[Agent], received_from: str | None) -> str:
+def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:
     """Builds the system prompt for one agent turn.
 
     Args:
         agent: The agent about to speak.
         teammates: The agents it may hand the conversation to.
-        received_from: The agent that just handed the conversation over, if any.
     """
     lines = [f"You are {agent.name}: {agent.description}"]
     if agent.instructions:
         lines.append(agent.instructions)
-    if received_from:
-        lines.append(f"{received_from} has just handed this conversation to you; continue it.")
+    lines.append("Keep each reply short: at most three sentences.")
     if teammates:
         lines.append("Teammates who can take over when their job is next:")
         lines.extend(f"- {mate.name}: {mate.description}" for mate in teammates)
@@ -30,3 +28,8 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent], received_from: str |
     else:
         lines.append('Reply with JSON: "reply" is your message to the user.')
     return "\n".join(lines)
+
+
+def handed_over(source: str) -> str:
+    """The cue that tells an agent it has just received the conversation from `source`."""
+    return f"({source} has just handed this conversation to you. Continue it with the user.)"

@@ -6,12 +6,16 @@ from accord.persistence.errors import (
     DatabaseUnavailable,
     PersistenceError,
     UnsupportedDatabaseURL,
+    UnsupportedOperation,
 )
+from accord.persistence.saver import SQLAlchemySaver
 
 __all__ = [
     "AccordError",
     "CorruptCheckpoint",
     "DatabaseUnavailable",
     "PersistenceError",
+    "SQLAlchemySaver",
     "UnsupportedDatabaseURL",
+    "UnsupportedOperation",
 ]

@@ -24,3 +24,7 @@ class DatabaseUnavailable(PersistenceError, ConnectionError):
 
 class CorruptCheckpoint(PersistenceError):
     """A stored row could not be decoded; the message names the thread and checkpoint."""
+
+
+class UnsupportedOperation(PersistenceError, NotImplementedError):
+    """The request is valid in general but cannot be carried out on this data."""

@@ -28,3 +28,13 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
 def _no_outside_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _offline_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sets ACCORD_OFFLINE=1 so no test starts or reaches a model, unless it is marked for one."""
+    if request.node.get_closest_marker("live") or request.node.get_closest_marker(
+        "allow_network_models"
+    ):
+        return
+    monkeypatch.setenv("ACCORD_OFFLINE", "1")

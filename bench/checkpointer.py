@@ -1,0 +1,306 @@
+"""Benchmark: accord's SQLAlchemySaver against LangGraph's official savers, side by side.
+
+SQLite: SQLAlchemySaver vs `langgraph-checkpoint-sqlite`'s SqliteSaver, each on its own file.
+PostgreSQL: SQLAlchemySaver vs `langgraph-checkpoint-postgres`'s PostgresSaver, in a scratch
+database this script creates and drops. Both savers run their sync methods.
+
+Measured: put, put_writes and get_tuple throughput (ops/s), then a 200-turn conversation
+through a real StateGraph (a ~300-character message each way per turn): time per turn,
+database size, and bytes added per turn early (turns 1-50) and late (turns 151-200).
+Ratios are accord ÷ official for throughput (higher is better) and official ÷ accord for
+time and size (higher is better), so every ratio >= 1.0 means accord is ahead.
+
+Run: python bench/checkpointer.py [--turns 200] [--ops 500] [--postgres URL] [--no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, empty_checkpoint
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from accord.persistence import SQLAlchemySaver
+
+FILLER = "The quick brown fox jumps over the lazy dog while the bench keeps time. " * 4
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SizeOf = Callable[[], int]
+
+
+@dataclass
+class Result:
+    """What one saver measured."""
+
+    ops: dict[str, float] = field(default_factory=dict)  # operation -> ops/s
+    turn_ms: list[float] = field(default_factory=list)
+    size: int = 0
+    early: int = 0  # bytes added over turns 1-50
+    late: int = 0  # bytes added over the last 50 turns
+
+
+# --- the workloads ---------------------------------------------------------------------------
+
+
+def _checkpoint(saver: BaseCheckpointSaver[Any], previous: Checkpoint | None, i: int) -> Any:
+    """A typical step: two small channels change, the rest keep their versions."""
+    base = previous or empty_checkpoint()
+    versions = dict(base["channel_versions"])
+    new = {
+        ch: saver.get_next_version(versions.get(ch), None)  # type: ignore[arg-type]
+        for ch in ("step", "route")
+    }
+    checkpoint = empty_checkpoint()
+    checkpoint["channel_values"] = {"step": i, "route": f"node-{i % 7}"}
+    checkpoint["channel_versions"] = versions | new
+    checkpoint["versions_seen"] = {"agent": dict(versions), "tools": dict(versions)}
+    return checkpoint, new
+
+
+def micro(saver: BaseCheckpointSaver[Any], n: int) -> dict[str, float]:
+    """put, put_writes and get_tuple throughput on one thread."""
+    config: RunnableConfig = {
+        "configurable": {"thread_id": f"micro-{uuid.uuid4()}", "checkpoint_ns": ""}
+    }
+    configs = []
+    previous = None
+    start = time.perf_counter()
+    for i in range(n):
+        previous, new = _checkpoint(saver, previous, i)
+        config = saver.put(config, previous, {"source": "loop", "step": i, "parents": {}}, new)
+        configs.append(config)
+    put = n / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for i, target in enumerate(configs):
+        saver.put_writes(target, [("route", f"node-{i}"), ("step", i + 1)], f"task-{i}")
+    writes = n / (time.perf_counter() - start)
+    latest = {"configurable": {**config["configurable"]}}
+    latest["configurable"].pop("checkpoint_id")
+    start = time.perf_counter()
+    for _ in range(n):
+        assert saver.get_tuple(latest) is not None
+    get = n / (time.perf_counter() - start)
+    return {"put": put, "put_writes": writes, "get_tuple": get}
+
+
+class Chat(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def _reply(state: Chat) -> dict[str, Any]:
+    turn = len(state["messages"]) // 2
+    return {"messages": [AIMessage(id=f"ai-{turn}", content=f"Answer {turn}. {FILLER}")]}
+
+
+def conversation(saver: BaseCheckpointSaver[Any], turns: int, size_of: SizeOf) -> Result:
+    """A real graph, one human and one AI message per turn; time and storage per turn."""
+    builder = StateGraph(Chat)
+    builder.add_node("reply", _reply)
+    builder.add_edge(START, "reply")
+    builder.add_edge("reply", END)
+    graph = builder.compile(checkpointer=saver)
+    config: RunnableConfig = {"configurable": {"thread_id": f"chat-{uuid.uuid4()}"}}
+    result = Result()
+    sizes = [size_of()]
+    for turn in range(turns):
+        ask = HumanMessage(id=f"human-{turn}", content=f"Question {turn}. {FILLER}")
+        start = time.perf_counter()
+        graph.invoke({"messages": [ask]}, config, durability="sync")
+        result.turn_ms.append((time.perf_counter() - start) * 1000)
+        if turn + 1 in (50, turns - 50, turns):
+            sizes.append(size_of())
+    state = graph.get_state(config)
+    assert len(state.values["messages"]) == 2 * turns
+    result.early, result.late, result.size = sizes[1] - sizes[0], sizes[3] - sizes[2], sizes[3]
+    return result
+
+
+# --- backends --------------------------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_savers(folder: Path) -> Iterator[list[tuple[str, BaseCheckpointSaver[Any], SizeOf]]]:
+    """SqliteSaver and SQLAlchemySaver, each on a fresh file."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    official_path, accord_path = folder / "official.db", folder / "accord.db"
+    conn = sqlite3.connect(official_path, check_same_thread=False)
+    official = SqliteSaver(conn)
+    official.setup()
+    ours = SQLAlchemySaver.from_url(f"sqlite:///{accord_path}")
+    ours.setup()
+    try:
+        yield [
+            ("official", official, lambda: _sqlite_size(official_path)),
+            ("accord", ours, lambda: _sqlite_size(accord_path)),
+        ]
+    finally:
+        ours.close()
+        conn.close()
+
+
+def _sqlite_size(path: Path) -> int:
+    """Bytes in use: pages of the database once the WAL is folded in, minus free pages."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+    finally:
+        conn.close()
+
+
+@contextmanager
+def postgres_savers(admin: str) -> Iterator[list[tuple[str, BaseCheckpointSaver[Any], SizeOf]]]:
+    """PostgresSaver and SQLAlchemySaver in one scratch database, created and dropped here."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    name = f"accord_bench_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(admin).set(database=name)
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with PostgresSaver.from_conn_string(libpq) as official:
+            official.setup()
+            ours = SQLAlchemySaver.from_url(url)
+            ours.setup()
+            sizer = create_engine(url, poolclass=NullPool)
+            try:
+                yield [
+                    ("official", official, lambda: _pg_size(sizer, "checkpoint%")),
+                    ("accord", ours, lambda: _pg_size(sizer, "accord_%")),
+                ]
+            finally:
+                ours.close()
+                sizer.dispose()
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        engine.dispose()
+
+
+def _pg_size(engine: Any, pattern: str) -> int:
+    """Heap, index and TOAST bytes of the tables whose names match `pattern`."""
+    with engine.connect() as conn:
+        size = conn.execute(
+            text(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'r' AND n.nspname = 'public' AND c.relname LIKE :p"
+            ),
+            {"p": pattern},
+        ).scalar()
+    return int(size or 0)
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def run(
+    backend: str, savers: list[tuple[str, BaseCheckpointSaver[Any], SizeOf]], args: Any
+) -> list[list[str]]:
+    results: dict[str, Result] = {}
+    for name, saver, size_of in savers:
+        micro(saver, min(50, args.ops))  # warm up: caches, pools, prepared plans
+        result = conversation(saver, args.turns, size_of)
+        result.ops = micro(saver, args.ops)
+        results[name] = result
+    official, accord = results["official"], results["accord"]
+    rows = []
+    for op in ("put", "put_writes", "get_tuple"):
+        a, o = accord.ops[op], official.ops[op]
+        rows.append([backend, f"{op} (ops/s)", f"{o:,.0f}", f"{a:,.0f}", f"{a / o:.2f}"])
+    o_turn, a_turn = statistics.mean(official.turn_ms), statistics.mean(accord.turn_ms)
+    rows.append(
+        [
+            backend,
+            f"{args.turns}-turn chat: ms/turn",
+            f"{o_turn:.2f}",
+            f"{a_turn:.2f}",
+            f"{o_turn / a_turn:.2f}",
+        ]
+    )
+    o_last, a_last = statistics.mean(official.turn_ms[-50:]), statistics.mean(accord.turn_ms[-50:])
+    rows.append(
+        [
+            backend,
+            "  last 50 turns: ms/turn",
+            f"{o_last:.2f}",
+            f"{a_last:.2f}",
+            f"{o_last / a_last:.2f}",
+        ]
+    )
+    rows.append(
+        [
+            backend,
+            "  database size (MB)",
+            f"{official.size / 1e6:.2f}",
+            f"{accord.size / 1e6:.2f}",
+            f"{official.size / max(accord.size, 1):.2f}",
+        ]
+    )
+    for label, o, a in (
+        ("turns 1-50", official.early, accord.early),
+        ("last 50 turns", official.late, accord.late),
+    ):
+        rows.append(
+            [
+                backend,
+                f"  KB/turn, {label}",
+                f"{o / 50e3:.1f}",
+                f"{a / 50e3:.1f}",
+                f"{o / max(a, 1):.2f}",
+            ]
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=200)
+    parser.add_argument("--ops", type=int, default=500)
+    parser.add_argument("--postgres", default=PG_ADMIN, help="admin URL of a PostgreSQL server")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    args.turns = max(args.turns, 101)
+    rows: list[list[str]] = []
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder, sqlite_savers(Path(folder)) as savers:
+        rows += run("sqlite", savers, args)
+    if not args.no_postgres:
+        with postgres_savers(args.postgres) as savers:
+            rows += run("postgres", savers, args)
+    header = ["backend", "measure", "official", "accord", "ratio"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print(
+            "  ".join(
+                cell.ljust(w) if i < 2 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+    print("\nratio >= 1.00: accord ahead (ops/s accord÷official; time and size official÷accord)")
+    print(f"took {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The in-process memory of each list channel's last stored value, to write deltas cheaply."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+CacheKey = tuple[str, str, str]
+"""(thread_id, checkpoint_ns, channel)"""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A list value exactly as one blob row (and its delta chain) reconstructs it."""
+
+    version: str
+    depth: int
+    items: list[Any]
+    """A private shallow copy, so later appends to the caller's list cannot change it."""
+
+
+class ChannelCache:
+    """A thread-safe LRU map from (thread, namespace, channel) to its last stored list value.
+
+    An entry is only a hint: writers check the base row still exists before relying on it,
+    and a miss only costs one full snapshot.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        """Create an empty cache.
+
+        Args:
+            capacity: How many channels to remember; 0 disables delta encoding.
+        """
+        self._capacity = capacity
+        self._entries: OrderedDict[CacheKey, Stored] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the cache remembers anything at all."""
+        return self._capacity > 0
+
+    def get(self, key: CacheKey) -> Stored | None:
+        """The last stored value of a channel, if remembered."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def remember(self, entries: Iterable[tuple[CacheKey, Stored]]) -> None:
+        """Record values that are now committed to the database."""
+        if not self._capacity:
+            return
+        with self._lock:
+            for key, entry in entries:
+                self._entries[key] = entry
+                self._entries.move_to_end(key)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def forget(self, thread_ids: Iterable[str]) -> None:
+        """Drop every channel of these threads (after deletes, copies and prunes)."""
+        doomed = set(thread_ids)
+        if not doomed:
+            return
+        with self._lock:
+            for key in [k for k in self._entries if k[0] in doomed]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._entries.clear()

@@ -1,0 +1,93 @@
+"""Apply accord's Alembic migrations programmatically, safely from several processes at once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from accord.persistence.schema import VERSION_TABLE
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+LOCK_NAME = "accord_migrations"
+LOCK_TIMEOUT_S = 300
+# pg_advisory_xact_lock takes a bigint; derive a stable one from the lock's name.
+_PG_LOCK_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "big", signed=True)
+
+
+def config(url: str | None = None) -> Config:
+    """An Alembic config for accord's migrations, with no alembic.ini on disk.
+
+    Args:
+        url: A database URL, for Alembic commands that connect by themselves (for example
+            `alembic.command.revision(config(url), "add sessions", autogenerate=True)`).
+
+    Returns:
+        The config; `upgrade` fills in the connection itself.
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("version_table", VERSION_TABLE)
+    if url is not None:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head() -> str | None:
+    """The newest revision shipped with this version of accord."""
+    return ScriptDirectory.from_config(config()).get_current_head()
+
+
+def current(connection: Connection) -> str | None:
+    """The revision the database on `connection` is at (None before the first migration)."""
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
+
+
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Bring the database up to `revision` under a lock, so concurrent callers take turns.
+
+    The first caller creates the tables; the others wait for the lock, then find nothing to do.
+    The connection must not be in a transaction; it is committed on return.
+
+    Args:
+        connection: A connection to the database to migrate.
+        revision: The target revision; the newest by default.
+    """
+    cfg = config()
+    with _locked(connection):
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
+
+
+@contextmanager
+def _locked(connection: Connection) -> Iterator[None]:
+    dialect = connection.dialect.name
+    if dialect in ("mysql", "mariadb"):
+        # DDL commits implicitly on MySQL, so only a session-level named lock spans a migration.
+        got = connection.execute(
+            text("SELECT GET_LOCK(:name, :timeout)"),
+            {"name": LOCK_NAME, "timeout": LOCK_TIMEOUT_S},
+        ).scalar()
+        connection.commit()
+        if got != 1:
+            raise TimeoutError(f"waited {LOCK_TIMEOUT_S}s for the {LOCK_NAME} lock")
+        try:
+            with connection.begin():
+                yield
+        finally:
+            connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": LOCK_NAME})
+            connection.commit()
+        return
+    # SQLite and PostgreSQL have transactional DDL: hold the lock for the one transaction.
+    with connection.execution_options(accord_write=True).begin():
+        if dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        yield

@@ -1,0 +1,42 @@
+"""Alembic environment: runs on the connection `accord.persistence.migrate` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from accord.persistence.schema import PREFIX, VERSION_TABLE, metadata
+
+
+def _ours(name: str | None, type_: str, *_: object) -> bool:
+    # A shared database holds other applications' tables; autogenerate must not touch them.
+    return type_ != "table" or (name or "").startswith(PREFIX)
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=VERSION_TABLE,
+        include_name=_ours,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_offline() -> None:
+    context.configure(
+        url=context.config.get_main_option("sqlalchemy.url"),
+        target_metadata=metadata,
+        version_table=VERSION_TABLE,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    _run_offline()
+else:
+    _run(context.config.attributes["connection"])
