@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, convert_to_messages
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    convert_to_messages,
+)
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -29,19 +35,27 @@ _RAW_SHOWN = 500
 
 
 def structured(
-    model: BaseChatModel, schema: type[T], *, retries: int = 2
+    model: BaseChatModel, schema: type[T], *, retries: int = 2, describe: bool = True
 ) -> Runnable[LanguageModelInput, T]:
     """Wraps `model` so that it answers with a validated instance of `schema`.
 
     Uses the provider's `with_structured_output(schema, method="json_schema")` where it has
     one (OpenAI-compatible servers, llama.cpp, Ollama, `ScriptedModel`), then its tool-calling
-    structured output, and otherwise instructs the model to answer in JSON. A reply that does
-    not validate is shown back to the model with the problem and asked for again.
+    structured output, and otherwise parses JSON out of its text. A reply that does not validate
+    is shown back to the model with the problem and asked for again.
+
+    The schema, with its field descriptions, is also stated in the system message: a schema
+    constraint alone shapes the reply but does not tell the model what the fields mean. On the
+    embedded 0.5B model, without it the `reply` of a hand-off decision came back as the word
+    "verification"; with it, as a sentence to the customer.
 
     Args:
         model: Any LangChain chat model.
         schema: The pydantic model the answer must validate against.
         retries: How many times to re-ask after a reply that does not validate.
+        describe: State the schema in the system message. Turn off for a provider that already
+            shows it to the model, to save the tokens; a model without structured output
+            support is always told.
 
     Returns:
         A runnable taking what a chat model takes (text, messages, a prompt value) and
@@ -53,7 +67,7 @@ def structured(
     """
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
-    asker = _Asker(model, schema, retries)
+    asker = _Asker(model, schema, retries, describe)
 
     def invoke(value: LanguageModelInput, config: RunnableConfig) -> T:
         messages = _as_messages(value)
@@ -86,10 +100,14 @@ class _Outcome(Generic[T]):
 class _Asker(Generic[T]):
     """What both the sync and async loops share: binding, judging, re-asking, giving up."""
 
-    def __init__(self, model: BaseChatModel, schema: type[T], retries: int) -> None:
+    def __init__(self, model: BaseChatModel, schema: type[T], retries: int, describe: bool) -> None:
         self.model, self.schema, self.attempts = model, schema, retries + 1
-        self.schema_json = json.dumps(schema.model_json_schema())
-        self.bound, self.instructed = self._bind()
+        self.instruction = (
+            "Reply with only a JSON object, no other text, that matches this JSON schema: "
+            + json.dumps(schema.model_json_schema())
+        )
+        self.bound, constrained = self._bind()
+        self.describe = describe or not constrained
         self.failures: list[_Outcome[T]] = []
 
     def _bind(self) -> tuple[Runnable[Any, Any], bool]:
@@ -104,15 +122,19 @@ class _Asker(Generic[T]):
             }
         for kwargs in ({"method": "json_schema"}, {}):
             try:
-                return self.model.with_structured_output(target, include_raw=True, **kwargs), False
+                return self.model.with_structured_output(target, include_raw=True, **kwargs), True
             except (NotImplementedError, TypeError, ValueError):
                 continue
-        return self.model, True
+        return self.model, False
 
     def prompt(self, messages: list[BaseMessage]) -> list[BaseMessage]:
-        if not self.instructed:
+        if not self.describe:
             return messages
-        return [*messages, HumanMessage(content=self._instruction())]
+        first = messages[0] if messages else None
+        if isinstance(first, SystemMessage) and isinstance(first.content, str):
+            merged = f"{first.content}\n\n{self.instruction}" if first.content else self.instruction
+            return [first.model_copy(update={"content": merged}), *messages[1:]]
+        return [SystemMessage(content=self.instruction), *messages]
 
     def judge(self, result: Any) -> _Outcome[T]:
         parsed: Any = None
@@ -138,7 +160,7 @@ class _Asker(Generic[T]):
             *messages,
             AIMessage(content=outcome.raw),
             HumanMessage(
-                content=f"That reply is not valid ({outcome.problem}). " + self._instruction()
+                content=f"That reply is not valid ({outcome.problem}). {self.instruction}"
             ),
         ]
 
@@ -153,12 +175,6 @@ class _Asker(Generic[T]):
             raw=last.raw,
             schema_name=self.schema.__name__,
             attempts=self.attempts,
-        )
-
-    def _instruction(self) -> str:
-        return (
-            "Reply with only a JSON object, no other text, that matches this JSON schema: "
-            + self.schema_json
         )
 
 

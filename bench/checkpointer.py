@@ -72,30 +72,60 @@ def _checkpoint(saver: BaseCheckpointSaver[Any], previous: Checkpoint | None, i:
     return checkpoint, new
 
 
-def micro(saver: BaseCheckpointSaver[Any], n: int) -> dict[str, float]:
-    """put, put_writes and get_tuple throughput on one thread."""
-    config: RunnableConfig = {
-        "configurable": {"thread_id": f"micro-{uuid.uuid4()}", "checkpoint_ns": ""}
+class Micro:
+    """One saver's share of the throughput runs: a thread of small checkpoints."""
+
+    def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
+        self.saver = saver
+        self.config: RunnableConfig = {
+            "configurable": {"thread_id": f"micro-{uuid.uuid4()}", "checkpoint_ns": ""}
+        }
+        self.previous: Checkpoint | None = None
+        self.stored: list[RunnableConfig] = []
+        self.step = 0
+
+    def put(self, n: int) -> None:
+        for _ in range(n):
+            self.previous, new = _checkpoint(self.saver, self.previous, self.step)
+            metadata: Any = {"source": "loop", "step": self.step, "parents": {}}
+            self.config = self.saver.put(self.config, self.previous, metadata, new)
+            self.stored.append(self.config)
+            self.step += 1
+
+    def put_writes(self, n: int) -> None:
+        for i in range(n):
+            target = self.stored[(self.step + i) % len(self.stored)]
+            self.saver.put_writes(target, [("route", f"node-{i}"), ("step", i)], f"task-{i}")
+        self.step += n
+
+    def get_tuple(self, n: int) -> None:
+        latest: RunnableConfig = {"configurable": {**self.config["configurable"]}}
+        latest["configurable"].pop("checkpoint_id")
+        for _ in range(n):
+            assert self.saver.get_tuple(latest) is not None
+
+
+def micro(
+    savers: dict[str, BaseCheckpointSaver[Any]], n: int, rounds: int = 5
+) -> dict[str, dict[str, float]]:
+    """put, put_writes and get_tuple throughput, as the median of interleaved rounds.
+
+    Rounds alternate between the savers so that the disk's fsync latency, which swings
+    several-fold from one second to the next on shared machines, weighs on both alike.
+    """
+    runs = {name: Micro(saver) for name, saver in savers.items()}
+    rates: dict[str, dict[str, list[float]]] = {name: {} for name in savers}
+    batch = max(n // rounds, 1)
+    for op in ("put", "put_writes", "get_tuple"):
+        for _ in range(rounds):
+            for name, run in runs.items():
+                start = time.perf_counter()
+                getattr(run, op)(batch)
+                rates[name].setdefault(op, []).append(batch / (time.perf_counter() - start))
+    return {
+        name: {op: statistics.median(values) for op, values in ops.items()}
+        for name, ops in rates.items()
     }
-    configs = []
-    previous = None
-    start = time.perf_counter()
-    for i in range(n):
-        previous, new = _checkpoint(saver, previous, i)
-        config = saver.put(config, previous, {"source": "loop", "step": i, "parents": {}}, new)
-        configs.append(config)
-    put = n / (time.perf_counter() - start)
-    start = time.perf_counter()
-    for i, target in enumerate(configs):
-        saver.put_writes(target, [("route", f"node-{i}"), ("step", i + 1)], f"task-{i}")
-    writes = n / (time.perf_counter() - start)
-    latest = {"configurable": {**config["configurable"]}}
-    latest["configurable"].pop("checkpoint_id")
-    start = time.perf_counter()
-    for _ in range(n):
-        assert saver.get_tuple(latest) is not None
-    get = n / (time.perf_counter() - start)
-    return {"put": put, "put_writes": writes, "get_tuple": get}
 
 
 class Chat(TypedDict):
@@ -107,27 +137,36 @@ def _reply(state: Chat) -> dict[str, Any]:
     return {"messages": [AIMessage(id=f"ai-{turn}", content=f"Answer {turn}. {FILLER}")]}
 
 
-def conversation(saver: BaseCheckpointSaver[Any], turns: int, size_of: SizeOf) -> Result:
-    """A real graph, one human and one AI message per turn; time and storage per turn."""
-    builder = StateGraph(Chat)
-    builder.add_node("reply", _reply)
-    builder.add_edge(START, "reply")
-    builder.add_edge("reply", END)
-    graph = builder.compile(checkpointer=saver)
+def conversation(
+    savers: dict[str, tuple[BaseCheckpointSaver[Any], SizeOf]], turns: int
+) -> dict[str, Result]:
+    """A real graph, one human and one AI message per turn; time and storage per turn.
+
+    The savers take turns, one graph turn each, so they run under the same disk weather.
+    """
+    graphs, results, sizes = {}, {}, {}
     config: RunnableConfig = {"configurable": {"thread_id": f"chat-{uuid.uuid4()}"}}
-    result = Result()
-    sizes = [size_of()]
+    for name, (saver, size_of) in savers.items():
+        builder = StateGraph(Chat)
+        builder.add_node("reply", _reply)
+        builder.add_edge(START, "reply")
+        builder.add_edge("reply", END)
+        graphs[name] = builder.compile(checkpointer=saver)
+        results[name] = Result()
+        sizes[name] = [size_of()]
     for turn in range(turns):
         ask = HumanMessage(id=f"human-{turn}", content=f"Question {turn}. {FILLER}")
-        start = time.perf_counter()
-        graph.invoke({"messages": [ask]}, config, durability="sync")
-        result.turn_ms.append((time.perf_counter() - start) * 1000)
-        if turn + 1 in (50, turns - 50, turns):
-            sizes.append(size_of())
-    state = graph.get_state(config)
-    assert len(state.values["messages"]) == 2 * turns
-    result.early, result.late, result.size = sizes[1] - sizes[0], sizes[3] - sizes[2], sizes[3]
-    return result
+        for name, graph in graphs.items():
+            start = time.perf_counter()
+            graph.invoke({"messages": [ask]}, config, durability="sync")
+            results[name].turn_ms.append((time.perf_counter() - start) * 1000)
+            if turn + 1 in (50, turns - 50, turns):
+                sizes[name].append(savers[name][1]())
+    for name, graph in graphs.items():
+        assert len(graph.get_state(config).values["messages"]) == 2 * turns
+        found, result = sizes[name], results[name]
+        result.early, result.late, result.size = found[1] - found[0], found[3] - found[2], found[3]
+    return results
 
 
 # --- backends --------------------------------------------------------------------------------
@@ -218,12 +257,11 @@ def _pg_size(engine: Any, pattern: str) -> int:
 def run(
     backend: str, savers: list[tuple[str, BaseCheckpointSaver[Any], SizeOf]], args: Any
 ) -> list[list[str]]:
-    results: dict[str, Result] = {}
-    for name, saver, size_of in savers:
-        micro(saver, min(50, args.ops))  # warm up: caches, pools, prepared plans
-        result = conversation(saver, args.turns, size_of)
-        result.ops = micro(saver, args.ops)
-        results[name] = result
+    by_name = {name: saver for name, saver, _ in savers}
+    micro(by_name, 50, rounds=1)  # warm up: caches, pools, prepared statements
+    results = conversation({name: (saver, size) for name, saver, size in savers}, args.turns)
+    for name, ops in micro(by_name, args.ops).items():
+        results[name].ops = ops
     official, accord = results["official"], results["accord"]
     rows = []
     for op in ("put", "put_writes", "get_tuple"):

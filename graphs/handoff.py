@@ -56,7 +56,7 @@ def handoff(
     for agent in agents:
         node = AgentNode(agent, [team[t] for t in targets[agent.name]], max_hops=hops)
         builder.add_node(
-            agent.name, node.as_runnable(), destinations=(*targets[agent.name], "__end__")
+            agent.name, node, destinations=(*targets[agent.name], "__end__")
         )
     builder.add_conditional_edges(
         START, lambda state: state.get("active_agent") or entry, list(team)

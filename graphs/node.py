@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.graph import END
 from langgraph.types import Command
 from pydantic import BaseModel, Field, create_model
@@ -57,11 +57,13 @@ def replies_this_turn(messages: Sequence[AnyMessage]) -> int:
     return count
 
 
-class AgentNode:
+class AgentNode(Runnable[TeamState, Command[str]]):
     """Runs one agent for one step: builds its prompt, asks its model chain, applies the decision.
 
-    The model chain is resolved on first use, so building a graph never starts a model server.
-    Nothing here is per session: a node holds only its agent, teammates and resolved models.
+    A `Runnable` of its own (not a lambda) so LangGraph runs it with both `invoke` and `ainvoke`
+    without inspecting signatures on every step. The model chain is resolved on first use, so
+    building a graph never starts a model server. Nothing here is per session: a node holds
+    only its agent, teammates and resolved models.
     """
 
     def __init__(self, agent: Agent, teammates: Sequence[Agent], *, max_hops: int) -> None:
@@ -70,16 +72,16 @@ class AgentNode:
         self.max_hops = max_hops
         self._chains: dict[type[BaseModel], Runnable[Any, Any]] = {}
 
-    def as_runnable(self) -> Runnable[TeamState, Command[str]]:
-        """The node as LangGraph runs it, for both `invoke` and `ainvoke`."""
-        return RunnableLambda(self.invoke, afunc=self.ainvoke, name=self.agent.name)
-
-    def invoke(self, state: TeamState, config: RunnableConfig) -> Command[str]:
-        prompt, schema = self._prepare(state)
+    def invoke(
+        self, input: TeamState, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Command[str]:
+        prompt, schema = self._prepare(input)
         return self._apply(self._chain(schema).invoke(prompt, config))
 
-    async def ainvoke(self, state: TeamState, config: RunnableConfig) -> Command[str]:
-        prompt, schema = self._prepare(state)
+    async def ainvoke(
+        self, input: TeamState, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Command[str]:
+        prompt, schema = self._prepare(input)
         return self._apply(await self._chain(schema).ainvoke(prompt, config))
 
     def _prepare(self, state: TeamState) -> tuple[list[AnyMessage], type[BaseModel]]:

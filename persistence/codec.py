@@ -130,18 +130,36 @@ class Chains:
 
         Args:
             serde: The serializer of values.
-            rows: Rows of `Statements.chains`.
+            rows: Value rows of `Fetches` (key=version, link=base, number=depth).
         """
         self._serde = serde
-        self._rows: dict[BlobKey, tuple[str | None, int, str, bytes]] = {
-            (r.thread_id, r.checkpoint_ns, r.channel, r.version): (r.base, r.depth, r.type, r.data)
-            for r in rows
-        }
+        self._rows: dict[BlobKey, tuple[str | None, int, str, bytes]] = {}
         self._decoded: dict[BlobKey, Any] = {}
         self._known: dict[BlobKey, tuple[list[Any], int]] = {}
+        self.add(rows)
 
     def __contains__(self, key: BlobKey) -> bool:
         return key in self._rows or key in self._known
+
+    def add(self, rows: Iterable[Any]) -> None:
+        """Index more value rows (the rest of chains fetched afterwards)."""
+        for r in rows:
+            self._rows[(r.thread_id, r.checkpoint_ns, r.channel, r.key)] = (
+                r.link,
+                r.number,
+                r.type,
+                r.data,
+            )
+
+    def unresolved(self) -> list[BlobKey]:
+        """Bases of delta rows that are neither fetched nor known: the chains still to read."""
+        missing = []
+        for key, (base, *_) in self._rows.items():
+            if base is not None:
+                prior = (*key[:3], base)
+                if prior not in self._rows and prior not in self._known:
+                    missing.append(prior)
+        return missing
 
     def know(self, key: BlobKey, items: list[Any], depth: int) -> None:
         """Supply a list value already in memory (from the cache) instead of a chain."""

@@ -62,6 +62,8 @@ class Operation(Generic[T]):
     """What it does, for error messages: "put to thread 't1'"."""
     after: Callable[[T], None] | None = None
     """Runs once the transaction committed (cache upkeep)."""
+    autocommit: bool = False
+    """Each statement is atomic alone (PostgreSQL one-shot writes): skip BEGIN and COMMIT."""
 
 
 def _outcome(result: CursorResult[Any]) -> Outcome:
@@ -92,7 +94,7 @@ class SyncDriver:
         """Apply migrations unless this saver did already."""
         if self._setup.done:
             return
-        with self._setup.lock, self._connect(False) as conn:
+        with self._setup.lock, self._connect(None) as conn:
             if not self._setup.done:
                 _translated(self._target, "setup", lambda: migrate.upgrade(conn))
                 self._setup.done = True
@@ -102,7 +104,7 @@ class SyncDriver:
         self.setup()
         for attempt in range(RETRIES):
             try:
-                with self._guard(op.write), self._connect(op.write) as conn, conn.begin():
+                with self._guard(op.write), self._connect(op) as conn, conn.begin():
                     result = _drive(conn, op.steps())
                 break
             except DBAPIError as exc:
@@ -119,13 +121,13 @@ class SyncDriver:
         return nullcontext()
 
     @contextmanager
-    def _connect(self, write: bool) -> Iterator[Connection]:
+    def _connect(self, op: Operation[Any] | None) -> Iterator[Connection]:
         try:
             conn = self.engine.connect()
         except DBAPIError as exc:
             raise _unavailable(self._target, exc) from exc
         with conn:
-            conn.execution_options(**_options(self._target, write))
+            conn.execution_options(**_options(self._target, op))
             yield conn
 
 
@@ -148,7 +150,7 @@ class AsyncDriver:
         """Apply migrations unless this saver did already (concurrent callers wait in the DB)."""
         if self._setup.done:
             return
-        async with self._connect(False) as conn:
+        async with self._connect(None) as conn:
             try:
                 await conn.run_sync(migrate.upgrade)
             except DBAPIError as exc:
@@ -162,7 +164,7 @@ class AsyncDriver:
             try:
                 async with (
                     self._guard(op.write),
-                    self._connect(op.write) as conn,
+                    self._connect(op) as conn,
                     conn.begin(),
                 ):
                     result = await _adrive(conn, op.steps())
@@ -187,13 +189,13 @@ class AsyncDriver:
             yield
 
     @asynccontextmanager
-    async def _connect(self, write: bool) -> AsyncIterator[AsyncConnection]:
+    async def _connect(self, op: Operation[Any] | None) -> AsyncIterator[AsyncConnection]:
         try:
             conn = await self.engine.connect()
         except DBAPIError as exc:
             raise _unavailable(self._target, exc) from exc
         try:
-            await conn.execution_options(**_options(self._target, write))
+            await conn.execution_options(**_options(self._target, op))
             yield conn
         finally:
             await conn.close()
@@ -215,16 +217,17 @@ class ThreadedAsyncDriver:
         return await asyncio.to_thread(self._sync.run, op)
 
 
-def _options(target: Target, write: bool) -> dict[str, Any]:
-    """Per-operation connection settings.
+def _options(target: Target, op: Operation[Any] | None) -> dict[str, Any]:
+    """Per-operation connection settings (`op` None: migrations, a write transaction).
 
     SQLite writers take the write lock up front (BEGIN IMMEDIATE). PostgreSQL readers run
     in autocommit: at READ COMMITTED each statement sees its own snapshot anyway, so BEGIN
-    and COMMIT would only add two round trips.
+    and COMMIT would only add two round trips; so do one-shot writes.
     """
+    write = op is None or op.write
     if target.backend == "sqlite":
         return {"accord_write": write}
-    if target.backend == "postgresql" and not write:
+    if target.backend == "postgresql" and op is not None and (op.autocommit or not write):
         return {"isolation_level": "AUTOCOMMIT"}
     return {}
 

@@ -63,10 +63,7 @@ def get_tuple(
     found = yield statement, params
     if not found.rows:
         return Loaded()
-    row = found.rows[0]
-    params["checkpoint_id"] = row.checkpoint_id
-    pending = yield sql.writes, params
-    return (yield from _assemble(sql, serde, found.rows, pending.rows, cache=cache))
+    return (yield from _assemble(sql, serde, found.rows, cache=cache))
 
 
 def list_page(
@@ -104,9 +101,7 @@ def list_page(
     rows = [r for r in found.rows if not filter or matches(_metadata_of(r), filter)]
     loaded = Loaded()
     if rows:
-        keys = [(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows]
-        pending = yield sql.writes_of, {"keys": keys}
-        loaded = yield from _assemble(sql, serde, rows, pending.rows, cache=None)
+        loaded = yield from _assemble(sql, serde, rows, cache=None)
     if found.rows:
         last = found.rows[-1]
         loaded.last = (last.checkpoint_id, last.thread_id, last.checkpoint_ns)
@@ -125,13 +120,13 @@ def _assemble(
     sql: Statements,
     serde: SerializerProtocol,
     rows: Sequence[Any],
-    write_rows: Sequence[Any],
     *,
     cache: ChannelCache | None,
 ) -> Steps[Loaded]:
-    """Decode checkpoint rows and fetch every channel value they reference in one query.
+    """Decode checkpoint rows, fetching their channel values and pending writes.
 
-    With a `cache`, list values it holds are not fetched, and the values read are learned.
+    One checkpoint (with a `cache`) takes one more statement; a page takes two. List values
+    the cache holds are not fetched, and the values read are learned.
     """
     decoded: list[tuple[Any, dict[str, Any]]] = []
     keys: list[BlobKey] = []
@@ -149,19 +144,26 @@ def _assemble(
                 known[key] = hit
             else:
                 keys.append(key)
-    chains = Chains(serde, ())
-    if keys:
-        fetched = yield sql.chains(list(dict.fromkeys(keys)))
-        chains = Chains(serde, fetched.rows)
+    keys = list(dict.fromkeys(keys))
+    idents = [(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows]
+    if len(rows) == 1:
+        fetched = (yield sql.fetch.rows_and_writes(keys, idents[0])).rows
+    else:
+        fetched = list((yield sql.fetch.writes_of(idents), None).rows)
+        if keys:
+            fetched.extend((yield sql.fetch.values(keys)).rows)
+    chains = Chains(serde, [r for r in fetched if r.kind == "b"])
     for key, hit in known.items():
         chains.know(key, hit.items, hit.depth)
+    if missing := chains.unresolved():
+        # A delta whose base we neither fetched nor remember: read the rest of its chain.
+        chains.add((yield sql.fetch.values(missing)).rows)
     by_checkpoint: dict[tuple[str, str, str], list[Any]] = {}
-    for thread_id, ns, checkpoint_id, *write in write_rows:
-        # write: task_id, channel, type, value, task_path, idx (see WRITE_COLUMNS)
-        task_id, channel, type_, value, task_path, idx = write
-        by_checkpoint.setdefault((thread_id, ns, checkpoint_id), []).append(
-            (task_path, task_id, idx, channel, type_, value)
-        )
+    for r in fetched:
+        if r.kind == "w":
+            by_checkpoint.setdefault((r.thread_id, r.checkpoint_ns, r.checkpoint_id), []).append(
+                (r.link, r.key, r.number, r.channel, r.type, r.data)
+            )
     loaded = Loaded()
     for row, checkpoint in decoded:
         ident = (row.thread_id, row.checkpoint_ns, row.checkpoint_id)

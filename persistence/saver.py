@@ -23,17 +23,16 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from accord.persistence import engines, reads, upkeep, writes
+from accord.persistence import engines, reads
 from accord.persistence.cache import ChannelCache
 from accord.persistence.codec import DEFAULT_MAX_CHAIN
 from accord.persistence.driver import (
     AsyncDriver,
-    Operation,
     Setup,
     SyncDriver,
     ThreadedAsyncDriver,
 )
-from accord.persistence.listing import Listing
+from accord.persistence.operations import Operations
 from accord.persistence.statements import Statements
 
 T = TypeVar("T")
@@ -99,7 +98,6 @@ class SQLAlchemySaver(
         self._given_async = given_async
         self._options = dict(engine_options or {})
         self._cache = ChannelCache(cache_size)
-        self._max_chain = max_chain
         self._setup = Setup()
         self._lock = threading.Lock()
         self._sync: SyncDriver | None = None
@@ -108,7 +106,8 @@ class SQLAlchemySaver(
             engines.prepare(given_sync)
         elif given_async is not None:
             engines.prepare(given_async.sync_engine)
-        self._sql = Statements(self._target.sync_url.get_backend_name())
+        sql = Statements(self._target.sync_url.get_backend_name())
+        self._ops = Operations(sql, self._cache, max_chain)
 
     @classmethod
     def from_url(cls, url: str | URL = DEFAULT_URL, **options: Any) -> Self:
@@ -183,11 +182,11 @@ class SQLAlchemySaver(
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint named by `config` (its `checkpoint_id`, or the thread's latest)."""
-        return _first(self._sync_driver().run(self._get(config)))
+        return _first(self._sync_driver().run(self._ops.get(self.serde, config)))
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async `get_tuple`."""
-        return _first(await self._async_driver().run(self._get(config)))
+        return _first(await self._async_driver().run(self._ops.get(self.serde, config)))
 
     def list(
         self,
@@ -198,7 +197,7 @@ class SQLAlchemySaver(
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints matching the criteria, newest first, read a page at a time."""
-        listing = self._listing(config, filter, before, limit)
+        listing = self._ops.listing(self.serde, config, filter, before, limit)
         while (page := listing.next_page()) is not None:
             yield from listing.take(self._sync_driver().run(page))
 
@@ -211,7 +210,7 @@ class SQLAlchemySaver(
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async `list`."""
-        listing = self._listing(config, filter, before, limit)
+        listing = self._ops.listing(self.serde, config, filter, before, limit)
         while (page := listing.next_page()) is not None:
             for item in listing.take(await self._async_driver().run(page)):
                 yield item
@@ -226,7 +225,7 @@ class SQLAlchemySaver(
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store a checkpoint and the channel values that changed (`new_versions`)."""
-        op, out = self._put(config, checkpoint, metadata, new_versions)
+        op, out = self._ops.put(self.serde, config, checkpoint, metadata, new_versions)
         self._sync_driver().run(op)
         return out
 
@@ -238,7 +237,7 @@ class SQLAlchemySaver(
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async `put`."""
-        op, out = self._put(config, checkpoint, metadata, new_versions)
+        op, out = self._ops.put(self.serde, config, checkpoint, metadata, new_versions)
         await self._async_driver().run(op)
         return out
 
@@ -250,7 +249,9 @@ class SQLAlchemySaver(
         task_path: str = "",
     ) -> None:
         """Store a task's pending writes for the checkpoint named by `config`."""
-        self._sync_driver().run(self._put_writes(config, writes, task_id, task_path))
+        self._sync_driver().run(
+            self._ops.put_writes(self.serde, config, writes, task_id, task_path)
+        )
 
     async def aput_writes(
         self,
@@ -260,25 +261,27 @@ class SQLAlchemySaver(
         task_path: str = "",
     ) -> None:
         """Async `put_writes`."""
-        await self._async_driver().run(self._put_writes(config, writes, task_id, task_path))
+        await self._async_driver().run(
+            self._ops.put_writes(self.serde, config, writes, task_id, task_path)
+        )
 
     # --- upkeep ----------------------------------------------------------------------------
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, value and pending write of a thread."""
-        self._sync_driver().run(self._delete([str(thread_id)]))
+        self._sync_driver().run(self._ops.delete([str(thread_id)]))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async `delete_thread`."""
-        await self._async_driver().run(self._delete([str(thread_id)]))
+        await self._async_driver().run(self._ops.delete([str(thread_id)]))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints made by these runs (metadata `run_id`) and their writes."""
-        self._sync_driver().run(self._delete_runs(run_ids))
+        self._sync_driver().run(self._ops.delete_runs(self.serde, run_ids))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Async `delete_for_runs`."""
-        await self._async_driver().run(self._delete_runs(run_ids))
+        await self._async_driver().run(self._ops.delete_runs(self.serde, run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy a thread's whole history to a new thread id.
@@ -286,11 +289,11 @@ class SQLAlchemySaver(
         Raises:
             PersistenceError: The target thread already has checkpoints.
         """
-        self._sync_driver().run(self._copy(source_thread_id, target_thread_id))
+        self._sync_driver().run(self._ops.copy(source_thread_id, target_thread_id))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Async `copy_thread`."""
-        await self._async_driver().run(self._copy(source_thread_id, target_thread_id))
+        await self._async_driver().run(self._ops.copy(source_thread_id, target_thread_id))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Keep only each namespace's latest checkpoint ("keep_latest"), or none ("delete").
@@ -299,11 +302,11 @@ class SQLAlchemySaver(
             ValueError: Unknown strategy.
             UnsupportedOperation: "keep_latest" on a thread that uses a `DeltaChannel`.
         """
-        self._sync_driver().run(self._prune(thread_ids, strategy))
+        self._sync_driver().run(self._ops.prune(self.serde, thread_ids, strategy))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async `prune`."""
-        await self._async_driver().run(self._prune(thread_ids, strategy))
+        await self._async_driver().run(self._ops.prune(self.serde, thread_ids, strategy))
 
     def get_next_version(self, current: str | int | float | None, channel: None) -> str:
         """A version greater than `current`, with a random tail so forks never collide."""
@@ -314,107 +317,6 @@ class SQLAlchemySaver(
         else:
             number = int(str(current).split(".")[0])
         return f"{number + 1:032}.{random.random():016}"
-
-    # --- operations ------------------------------------------------------------------------
-
-    def _get(self, config: RunnableConfig) -> Operation[reads.Loaded]:
-        def remember(loaded: reads.Loaded) -> None:
-            self._cache.remember(loaded.learned)
-
-        return Operation(
-            lambda: reads.get_tuple(self._sql, self.serde, config, self._cache),
-            write=False,
-            what=f"reading thread {config['configurable'].get('thread_id')!r}",
-            after=remember,
-        )
-
-    def _listing(
-        self,
-        config: RunnableConfig | None,
-        filter: dict[str, Any] | None,
-        before: RunnableConfig | None,
-        limit: int | None,
-    ) -> Listing:
-        return Listing(self._sql, self.serde, config, filter=filter, before=before, limit=limit)
-
-    def _put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> tuple[Operation[None], RunnableConfig]:
-        prepared = writes.prepare_put(
-            self.serde,
-            self._cache,
-            config,
-            checkpoint,
-            metadata,
-            new_versions,
-            max_chain=self._max_chain,
-        )
-
-        def remember(_: None) -> None:
-            self._cache.remember(prepared.values.learned)
-
-        op = Operation(
-            lambda: writes.put(self._sql, self.serde, prepared),
-            write=True,
-            what=f"storing a checkpoint of thread {prepared.thread_id!r}",
-            after=remember,
-        )
-        return op, prepared.config
-
-    def _put_writes(
-        self,
-        config: RunnableConfig,
-        pending: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str,
-    ) -> Operation[None]:
-        rows = writes.prepare_writes(self.serde, config, pending, task_id, task_path)
-        replace = all(row["idx"] < 0 for row in rows)
-        return Operation(
-            lambda: writes.put_writes(self._sql, rows, replace),
-            write=True,
-            what=f"storing writes of thread {config['configurable'].get('thread_id')!r}",
-        )
-
-    def _delete(self, thread_ids: Sequence[str]) -> Operation[None]:
-        return Operation(
-            lambda: upkeep.delete_threads(self._sql, thread_ids),
-            write=True,
-            what=f"deleting threads {thread_ids!r}",
-            after=lambda _: self._cache.forget(thread_ids),
-        )
-
-    def _delete_runs(self, run_ids: Sequence[str]) -> Operation[set[str]]:
-        ids = [str(r) for r in run_ids]
-        return Operation(
-            lambda: upkeep.delete_for_runs(self._sql, self.serde, ids),
-            write=True,
-            what=f"deleting runs {ids!r}",
-            after=self._cache.forget,
-        )
-
-    def _copy(self, source: str, target: str) -> Operation[None]:
-        return Operation(
-            lambda: upkeep.copy_thread(self._sql, str(source), str(target)),
-            write=True,
-            what=f"copying thread {source!r} to {target!r}",
-            after=lambda _: self._cache.forget([str(target)]),
-        )
-
-    def _prune(self, thread_ids: Sequence[str], strategy: str) -> Operation[None]:
-        if isinstance(thread_ids, str):
-            raise TypeError("thread_ids must be a sequence of thread ids, not a str")
-        ids = [str(t) for t in thread_ids]
-        return Operation(
-            lambda: upkeep.prune(self._sql, self.serde, ids, strategy),
-            write=True,
-            what=f"pruning threads {ids!r}",
-            after=lambda _: self._cache.forget(ids),
-        )
 
     # --- drivers ---------------------------------------------------------------------------
 

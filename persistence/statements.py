@@ -15,13 +15,14 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    union_all,
     tuple_,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 
+from accord.persistence.fetch import Fetches
+from accord.persistence.oneshot import OneShot
 from accord.persistence.schema import blobs, checkpoints, writes
 
 CHECKPOINT_COLUMNS = (
@@ -32,17 +33,6 @@ CHECKPOINT_COLUMNS = (
     checkpoints.c.type,
     checkpoints.c.checkpoint,
     checkpoints.c.metadata,
-)
-WRITE_COLUMNS = (
-    writes.c.thread_id,
-    writes.c.checkpoint_ns,
-    writes.c.checkpoint_id,
-    writes.c.task_id,
-    writes.c.channel,
-    writes.c.type,
-    writes.c.value,
-    writes.c.task_path,
-    writes.c.idx,
 )
 TABLES = (writes, blobs, checkpoints)
 """Every table keyed by thread, children first."""
@@ -79,24 +69,9 @@ class Statements:
             .order_by(c.checkpoint_id.desc())
             .limit(1)
         )
-        self.writes = select(*WRITE_COLUMNS).where(
-            _in_thread(writes), writes.c.checkpoint_id == _param("checkpoint_id")
-        )
-        self.writes_of = select(*WRITE_COLUMNS).where(
-            tuple_(writes.c.thread_id, writes.c.checkpoint_ns, writes.c.checkpoint_id).in_(
-                bindparam("keys", expanding=True)
-            )
-        )
-        self._chains: dict[int, Select[Any]] = {}
-        self.bases = (
-            select(blobs.c.channel, blobs.c.version)
-            .where(
-                _in_thread(blobs),
-                tuple_(blobs.c.channel, blobs.c.version).in_(bindparam("keys", expanding=True)),
-            )
-            # Hold the bases until commit so a concurrent prune cannot delete them under us.
-            .with_for_update(read=True)
-        )
+        self.fetch = Fetches()
+        self.oneshot = OneShot() if dialect == "postgresql" else None
+        self._bases: dict[int, Select[Any]] = {}
         self.put_blobs = self.upsert(blobs, ("base", "depth", "type", "data"))
         self.put_checkpoint = self.upsert(
             checkpoints, ("parent_checkpoint_id", "run_id", "type", "checkpoint", "metadata")
@@ -150,27 +125,33 @@ class Statements:
         )
         self.copy = [_copy(t) for t in TABLES]
 
-    def chains(
-        self, keys: Sequence[tuple[str, str, str, str]]
-    ) -> tuple[Select[Any], dict[str, str]]:
-        """The chain query for blob keys, and its parameters.
+    def bases(self, keys: Sequence[tuple[str, str]]) -> tuple[Select[Any], dict[str, str]]:
+        """Which of a namespace's (channel, version) rows exist, locked until commit.
 
-        The key list is padded to a power of two (repeating its last key, which UNION
-        drops), so a handful of statement shapes serve every request and stay compiled.
+        The share lock keeps a concurrent prune from deleting a delta's base under us. Each
+        key is a primary-key equality, which every database resolves in the index.
         """
         size = 1 << max(len(keys) - 1, 0).bit_length()
-        if size not in self._chains:
-            self._chains[size] = _chains(size)
+        if size not in self._bases:
+            b = blobs.c
+            self._bases[size] = (
+                select(b.channel, b.version)
+                .where(
+                    _in_thread(blobs),
+                    or_(
+                        *(
+                            and_(b.channel == _param(f"c{i}"), b.version == _param(f"v{i}"))
+                            for i in range(size)
+                        )
+                    ),
+                )
+                .with_for_update(read=True)
+            )
         padded = [*keys, *[keys[-1]] * (size - len(keys))]
-        params = {}
-        for i, (thread_id, checkpoint_ns, channel, version) in enumerate(padded):
-            params |= {
-                f"t{i}": thread_id,
-                f"n{i}": checkpoint_ns,
-                f"c{i}": channel,
-                f"v{i}": version,
-            }
-        return self._chains[size], params
+        params: dict[str, str] = {}
+        for i, (channel, version) in enumerate(padded):
+            params |= {f"c{i}": channel, f"v{i}": version}
+        return self._bases[size], params
 
     def upsert(self, table: Table, updated: Sequence[str]) -> Insert:
         """INSERT that overwrites `updated` columns when the primary key exists."""
@@ -191,75 +172,6 @@ class Statements:
             return mysql.insert(table).on_duplicate_key_update({first.name: first})
         ins = postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table)
         return ins.on_conflict_do_nothing(index_elements=list(table.primary_key.columns))
-
-
-EXACT_KEYS = 16
-"""Up to this many keys, each is its own primary-key lookup; beyond, one OR'ed WHERE."""
-
-
-def _chains(size: int) -> Select[Any]:
-    """Every row `size` blob keys depend on, following `base` back to a full value.
-
-    Keys bind as t{i}, n{i}, c{i}, v{i} (thread, namespace, channel, version). A few keys
-    (one checkpoint) are each looked up by primary key in a UNION ALL of one-row SELECTs:
-    planners may otherwise use the index for the thread prefix only and filter the rest of
-    the thread's rows. Many keys (a page of checkpoints) use one OR'ed condition. UNION, not
-    UNION ALL, in the recursion makes shared chains come back once and stops a corrupt cycle.
-    """
-    b = blobs
-    columns = (b.c.thread_id, b.c.checkpoint_ns, b.c.channel, b.c.version, b.c.base)
-    keys = [
-        and_(
-            b.c.thread_id == bindparam(f"t{i}"),
-            b.c.checkpoint_ns == bindparam(f"n{i}"),
-            b.c.channel == bindparam(f"c{i}"),
-            b.c.version == bindparam(f"v{i}"),
-        )
-        for i in range(size)
-    ]
-    if size <= EXACT_KEYS:
-        found = union_all(*(select(*columns).where(key) for key in keys)).subquery("found")
-        start = select(*found.c)
-    else:
-        start = select(*columns).where(or_(*keys))
-    chain = start.cte("accord_chain", recursive=True)
-    link = chain.alias("link")
-    prev = b.alias("prev")
-    chain = chain.union(
-        select(prev.c.thread_id, prev.c.checkpoint_ns, prev.c.channel, prev.c.version, prev.c.base)
-        .select_from(prev)
-        .join(
-            link,
-            and_(
-                prev.c.thread_id == link.c.thread_id,
-                prev.c.checkpoint_ns == link.c.checkpoint_ns,
-                prev.c.channel == link.c.channel,
-                prev.c.version == link.c.base,
-            ),
-        )
-    )
-    return (
-        select(
-            b.c.thread_id,
-            b.c.checkpoint_ns,
-            b.c.channel,
-            b.c.version,
-            b.c.base,
-            b.c.depth,
-            b.c.type,
-            b.c.data,
-        )
-        .select_from(b)
-        .join(
-            chain,
-            and_(
-                b.c.thread_id == chain.c.thread_id,
-                b.c.checkpoint_ns == chain.c.checkpoint_ns,
-                b.c.channel == chain.c.channel,
-                b.c.version == chain.c.version,
-            ),
-        )
-    )
 
 
 def _copy(table: Table) -> Insert:

@@ -90,16 +90,18 @@ def prepare_put(
 def put(sql: Statements, serde: SerializerProtocol, prepared: PreparedPut) -> Steps[None]:
     """Store a prepared checkpoint: its changed channel values, then the checkpoint row."""
     values = prepared.values
+    if sql.oneshot is not None:
+        bases = [(d.key[2], d.row["base"]) for d in values.deltas]
+        stored = yield sql.oneshot.put(prepared.row, values.rows, bases)
+        if bases and not stored.rowcount:
+            # A base is gone (see `oneshot`): store every value in full instead.
+            values.rebase(serde, set())
+            yield sql.oneshot.put(prepared.row, values.rows, [])
+        return
     if values.deltas:
-        keys = [(d.key[2], d.row["base"]) for d in values.deltas]
-        present = yield (
-            sql.bases,
-            {
-                "thread_id": prepared.thread_id,
-                "checkpoint_ns": prepared.checkpoint_ns,
-                "keys": keys,
-            },
-        )
+        statement, params = sql.bases([(d.key[2], d.row["base"]) for d in values.deltas])
+        params |= {"thread_id": prepared.thread_id, "checkpoint_ns": prepared.checkpoint_ns}
+        present = yield statement, params
         # Another process may have deleted or pruned the rows our cache remembers.
         values.rebase(serde, {(r.channel, r.version) for r in present.rows})
     if values.rows:
@@ -123,19 +125,13 @@ def prepare_writes(
         "task_id": task_id,
         "task_path": task_path,
     }
-    rows = []
-    for idx, (channel, value) in enumerate(writes):
+    rows: dict[int, dict[str, Any]] = {}
+    for position, (channel, value) in enumerate(writes):
         type_, data = serde.dumps_typed(value)
-        rows.append(
-            base
-            | {
-                "idx": WRITES_IDX_MAP.get(channel, idx),
-                "channel": channel,
-                "type": type_,
-                "value": data,
-            }
-        )
-    return rows
+        idx = WRITES_IDX_MAP.get(channel, position)
+        # Two writes to one special channel share an idx: the last one wins.
+        rows[idx] = base | {"idx": idx, "channel": channel, "type": type_, "value": data}
+    return list(rows.values())
 
 
 def put_writes(sql: Statements, rows: list[dict[str, Any]], replace: bool) -> Steps[None]:
@@ -147,5 +143,9 @@ def put_writes(sql: Statements, rows: list[dict[str, Any]], replace: bool) -> St
         replace: Overwrite existing rows (all special channels) instead of keeping them, as
             LangGraph's own savers do, so a retried task never duplicates its writes.
     """
-    if rows:
+    if not rows:
+        return
+    if sql.oneshot is not None:
+        yield sql.oneshot.writes(rows, replace)
+    else:
         yield (sql.put_writes if replace else sql.add_writes), rows

@@ -1,10 +1,11 @@
 """A stand-in for `accord/agents/local/worker.py`: the same command line and lifecycle, no model.
 
-It serves `/health` and an OpenAI-style `/v1/chat/completions` on 127.0.0.1, so the server
-lifecycle and `LocalChatModel` can be tested in milliseconds. Behaviour comes from variables:
-`FAKE_WORKER_MODE` (`ok`, `never-ready`, `crash`), `FAKE_WORKER_REPLY` (plain answers),
-`FAKE_WORKER_JSON` (answers to requests with a `response_format`), and `FAKE_WORKER_REQUESTS`
-(a file each request body is appended to, one JSON per line).
+It serves `/health`, an OpenAI-style `/v1/chat/completions` and an Ollama-style `/api/chat` on
+127.0.0.1, so the server lifecycle, `LocalChatModel` and `ChatOllama` can be tested in
+milliseconds. Behaviour comes from variables: `FAKE_WORKER_MODE` (`ok`, `never-ready`,
+`crash`), `FAKE_WORKER_REPLY` (plain answers), `FAKE_WORKER_JSON` (answers to requests that ask
+for structured output), and `FAKE_WORKER_REQUESTS` (a file each request body is appended to,
+one JSON per line).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class Handler(BaseHTTPRequestHandler):
         if path := os.environ.get("FAKE_WORKER_REQUESTS"):
             with open(path, "a", encoding="utf-8") as out:
                 out.write(json.dumps(body) + "\n")
+        if self.path == "/api/chat":
+            self._ollama(body)
+            return
         if "response_format" in body:
             content = os.environ.get("FAKE_WORKER_JSON", '{"reply": "ok", "handoff_to": "none"}')
         else:
@@ -57,6 +61,26 @@ class Handler(BaseHTTPRequestHandler):
             "usage": USAGE,
         }
         self._send(200, "application/json", json.dumps(answer).encode())
+
+    def _ollama(self, body: dict[str, Any]) -> None:
+        if body.get("format"):
+            content = os.environ.get("FAKE_WORKER_JSON", '{"reply": "ok", "handoff_to": "none"}')
+        else:
+            content = os.environ.get("FAKE_WORKER_REPLY", "hello from the fake server")
+        head = {"model": body["model"], "created_at": "2025-01-01T00:00:00Z"}
+        lines = [
+            {**head, "message": {"role": "assistant", "content": content}, "done": False},
+            {
+                **head,
+                "message": {"role": "assistant", "content": ""},
+                "done": True,
+                "done_reason": "stop",
+                "prompt_eval_count": 7,
+                "eval_count": 3,
+            },
+        ]
+        payload = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        self._send(200, "application/x-ndjson", payload)
 
     def _stream(self, content: str) -> None:
         def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from accord.agents.errors import MalformedOutput, ModelError
 from accord.agents.local import EmbeddedServer, LocalChatModel
+from accord.agents.models import resolve_model
 from accord.agents.scripted import ScriptedModel
 from accord.agents.structured import structured
 
@@ -25,7 +26,7 @@ class Handoff(BaseModel):
 
 class Vote(BaseModel):
     choice: Literal["approve", "reject"]
-    confidence: float = Field(ge=0, le=1)
+    confidence: float = Field(ge=0, le=1, description="How sure you are, from 0 to 1.")
 
 
 def test_a_valid_reply_is_returned_as_the_schema() -> None:
@@ -60,10 +61,26 @@ def test_a_malformed_reply_is_shown_back_and_asked_again() -> None:
 
     assert vote == Vote(choice="approve", confidence=0.8)
     reask = model.calls[1].messages
-    assert [m.type for m in reask] == ["human", "ai", "human"]
-    assert reask[1].content == "I approve!"
-    assert "Invalid JSON" in str(reask[2].content)
-    assert '"confidence"' in str(reask[2].content)  # the schema is restated
+    assert [m.type for m in reask] == ["system", "human", "ai", "human"]
+    assert reask[2].content == "I approve!"
+    assert "Invalid JSON" in str(reask[3].content)
+    assert '"confidence"' in str(reask[3].content)  # the schema is restated
+
+
+def test_the_schema_and_its_descriptions_are_stated_in_the_system_message() -> None:
+    model = ScriptedModel([_approve(), _approve(), _approve()])
+
+    structured(model, Vote).invoke([("system", "You judge refunds."), ("user", "vote")])
+    structured(model, Vote).invoke("vote")
+    structured(model, Vote, describe=False).invoke([("system", "You judge refunds.")])
+
+    merged, added, untouched = (call.messages for call in model.calls)
+    assert [m.type for m in merged] == ["system", "human"]
+    assert str(merged[0].content).startswith("You judge refunds.\n\nReply with only a JSON")
+    assert "How sure you are" in str(merged[0].content)
+    assert [m.type for m in added] == ["system", "human"]
+    assert '"choice"' in str(added[0].content)
+    assert untouched[0].content == "You judge refunds."
 
 
 def test_a_reply_that_breaks_a_constraint_is_asked_again() -> None:
@@ -145,3 +162,19 @@ async def test_openai_compatible_malformed_output_keeps_the_raw_text(
         await structured(model, Handoff, retries=1).ainvoke("hi")
 
     assert caught.value.raw == '{"reply": "ok", "handoff_to": "billing"}'
+
+
+@pytest.mark.allow_network_models
+def test_ollama_gets_the_schema_as_its_format(
+    fake_server: EmbeddedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests = tmp_path / "requests.jsonl"
+    monkeypatch.setenv("FAKE_WORKER_REQUESTS", str(requests))
+    host = fake_server.start().removesuffix("/v1")
+    model = resolve_model("ollama:qwen2.5-coder:0.5b", base_url=host)
+
+    decision = structured(model, Handoff).invoke("hi")
+
+    assert decision == Handoff(reply="ok", handoff_to="none")
+    sent = json.loads(requests.read_text().splitlines()[0])
+    assert sent["format"]["properties"]["handoff_to"]["enum"] == ["verification", "none"]

@@ -182,7 +182,7 @@ async def test_unserializable_value_leaves_previous_checkpoint(saver: Any, store
 
 def _fail_on_checkpoint_insert(engine: Engine) -> None:
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO ACCORD_CHECKPOINTS"):
+        if "INSERT INTO ACCORD_CHECKPOINTS" in statement.upper():
             raise RuntimeError("disk on fire")
 
     event.listen(engine, "before_cursor_execute", before)

@@ -1,0 +1,63 @@
+"""End to end: the onboarding team on recorded traffic of the embedded model, persisted in SQLite.
+
+Replays `cassettes/onboarding.yaml` (real exchanges with the embedded Qwen2.5-Coder-0.5B). To
+re-record after changing a prompt: `ACCORD_RECORD=1 .venv/bin/python -m pytest -k e2e tests/graphs`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+
+from accord.evals.cassette import cassette
+from accord.graphs import onboarding
+from accord.graphs.examples import ONBOARDING_ROUTES
+from accord.persistence import SQLAlchemySaver
+
+CASSETTE = Path(__file__).parent / "cassettes" / "onboarding.yaml"
+RECORD = os.environ.get("ACCORD_RECORD") == "1"
+OPENING = (
+    "Hi! I'm Dana Reyes and I'd like to open a business checking account for my bakery.",
+    "Of course: I was born on 12 April 1988 and my passport number is X4419302.",
+)
+FOLLOW_UP = "No paper statements please, and I'd like a debit card."
+
+
+@pytest.fixture
+def record_mode(monkeypatch: pytest.MonkeyPatch) -> bool:
+    if RECORD:
+        monkeypatch.delenv("ACCORD_OFFLINE", raising=False)
+    return RECORD
+
+
+async def test_onboarding_e2e_persists_and_resumes(tmp_path: Path, record_mode: bool) -> None:
+    url = f"sqlite:///{tmp_path / 'sessions.sqlite'}"
+    config = {"configurable": {"thread_id": "dana"}}
+
+    with cassette(CASSETTE, record=record_mode):
+        with SQLAlchemySaver.from_url(url) as saver:
+            graph = onboarding(checkpointer=saver)
+            for text in OPENING:
+                await graph.ainvoke({"messages": [HumanMessage(text)]}, config, durability="sync")
+            before = (await graph.aget_state(config)).values
+        # A new saver and graph, as in a new process: the session continues where it stopped.
+        with SQLAlchemySaver.from_url(url) as saver:
+            graph = onboarding(checkpointer=saver)
+            restored = (await graph.aget_state(config)).values
+            assert restored["messages"] == before["messages"]
+            after = await graph.ainvoke({"messages": [HumanMessage(FOLLOW_UP)]}, config)
+
+    team = {"intake", "verification", "setup", "support"}
+    replies = [m for m in after["messages"] if isinstance(m, AIMessage)]
+    assert replies and all(m.name in team and m.content for m in replies)
+    assert [m.content for m in after["messages"] if isinstance(m, HumanMessage)] == [
+        *OPENING,
+        FOLLOW_UP,
+    ]
+    for hop in after.get("handoffs", []):
+        assert hop["target"] in ONBOARDING_ROUTES[hop["source"]]
+    # Whoever spoke last holds the conversation.
+    assert after["active_agent"] == replies[-1].name
