@@ -21,8 +21,9 @@ from langchain_core.messages import (
     SystemMessage,
     convert_to_messages,
 )
+from langchain_core.exceptions import OutputParserException
 from langchain_core.prompt_values import PromptValue
-from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, ValidationError
 
@@ -67,27 +68,53 @@ def structured(
     """
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
-    asker = _Asker(model, schema, retries, describe)
+    return _Structured(_Asker(model, schema, retries, describe))
 
-    def invoke(value: LanguageModelInput, config: RunnableConfig) -> T:
-        messages = _as_messages(value)
-        for _ in range(asker.attempts):
-            outcome = asker.judge(asker.bound.invoke(asker.prompt(messages), config))
+
+class _Structured(Runnable[LanguageModelInput, T]):
+    """The re-asking loop as a `Runnable` of its own.
+
+    A class, not a `RunnableLambda`: a lambda inspects its function's signature on every call,
+    which on the hot path of every agent step cost more than the rest of the wrapper together.
+    """
+
+    def __init__(self, asker: _Asker[T]) -> None:
+        self.asker = asker
+        self.name = f"structured[{asker.schema.__name__}]"
+
+    @property
+    def OutputType(self) -> type[T]:  # noqa: N802 - LangChain's name
+        return self.asker.schema
+
+    def invoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> T:
+        asker, messages, attempt = self.asker, _as_messages(input), 0
+        while True:
+            attempt += 1
+            try:
+                result = asker.bound.invoke(asker.prompt(messages), config)
+            except OutputParserException as exc:
+                result = exc
+            outcome = asker.judge(result)
             if outcome.value is not None:
                 return outcome.value
-            messages = asker.reask(messages, outcome)
-        raise asker.give_up()
+            messages = asker.reask(messages, outcome, attempt)
 
-    async def ainvoke(value: LanguageModelInput, config: RunnableConfig) -> T:
-        messages = _as_messages(value)
-        for _ in range(asker.attempts):
-            outcome = asker.judge(await asker.bound.ainvoke(asker.prompt(messages), config))
+    async def ainvoke(
+        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> T:
+        asker, messages, attempt = self.asker, _as_messages(input), 0
+        while True:
+            attempt += 1
+            try:
+                result = await asker.bound.ainvoke(asker.prompt(messages), config)
+            except OutputParserException as exc:
+                result = exc
+            outcome = asker.judge(result)
             if outcome.value is not None:
                 return outcome.value
-            messages = asker.reask(messages, outcome)
-        raise asker.give_up()
-
-    return RunnableLambda(invoke, afunc=ainvoke, name=f"structured[{schema.__name__}]")
+            messages = asker.reask(messages, outcome, attempt)
 
 
 @dataclass
@@ -108,7 +135,6 @@ class _Asker(Generic[T]):
         )
         self.bound, constrained = self._bind()
         self.describe = describe or not constrained
-        self.failures: list[_Outcome[T]] = []
 
     def _bind(self) -> tuple[Runnable[Any, Any], bool]:
         target: dict[str, Any] | type[T] = self.schema
@@ -120,12 +146,17 @@ class _Asker(Generic[T]):
                 "schema": self.schema.model_json_schema(),
                 "strict": False,
             }
-        for kwargs in ({"method": "json_schema"}, {}):
-            try:
-                return self.model.with_structured_output(target, include_raw=True, **kwargs), True
-            except (NotImplementedError, TypeError, ValueError):
-                continue
-        return self.model, False
+        # Only a schema-constrained reply is taken as structured output: a tool-calling
+        # fallback drops the reply text when the model answers without a tool call, leaving
+        # nothing to show back in a re-ask. Other models are instructed and parsed instead.
+        # LangChain's base implementation ignores `method` and always calls tools, so only a
+        # provider's own override is trusted to constrain the reply to the schema.
+        if type(self.model).with_structured_output is BaseChatModel.with_structured_output:
+            return self.model, False
+        try:
+            return self.model.with_structured_output(target, method="json_schema"), True
+        except (NotImplementedError, TypeError, ValueError):
+            return self.model, False
 
     def prompt(self, messages: list[BaseMessage]) -> list[BaseMessage]:
         if not self.describe:
@@ -137,25 +168,34 @@ class _Asker(Generic[T]):
         return [SystemMessage(content=self.instruction), *messages]
 
     def judge(self, result: Any) -> _Outcome[T]:
-        parsed: Any = None
-        reply = result
-        if isinstance(result, dict) and "raw" in result:
-            reply, parsed = result["raw"], result.get("parsed")
-        raw = reply.text if isinstance(reply, BaseMessage) else str(reply)
-        if isinstance(parsed, self.schema):
-            return _Outcome(parsed, raw)
-        if isinstance(parsed, BaseModel):
-            parsed = parsed.model_dump()
+        """Validates what the bound model returned: parsed data, a message, or a parse error."""
+        if isinstance(result, self.schema):
+            return _Outcome(result, "")
+        if isinstance(result, OutputParserException):
+            # The reply was not JSON at all (cut off, or prose): keep its text for the re-ask.
+            raw = str(result.llm_output or "")
+            return _Outcome(None, raw, f"Invalid JSON: {str(result).splitlines()[0]}")
+        raw = result.text if isinstance(result, BaseMessage) else ""
         try:
-            if isinstance(parsed, dict):
-                return _Outcome(self.schema.model_validate(parsed), raw)
-            return _Outcome(self.schema.model_validate_json(_json_text(raw)), raw)
+            if isinstance(result, BaseModel):
+                return _Outcome(self.schema.model_validate(result.model_dump()), raw)
+            if isinstance(result, dict):
+                raw = json.dumps(result)
+                return _Outcome(self.schema.model_validate(result), raw)
+            return _Outcome(self.schema.model_validate_json(_json_text(raw or str(result))), raw)
         except ValidationError as exc:
-            outcome: _Outcome[T] = _Outcome(None, raw, _describe(exc))
-        self.failures.append(outcome)
-        return outcome
+            return _Outcome(None, raw or str(result), _describe(exc))
 
-    def reask(self, messages: list[BaseMessage], outcome: _Outcome[T]) -> list[BaseMessage]:
+    def reask(
+        self, messages: list[BaseMessage], outcome: _Outcome[T], attempt: int
+    ) -> list[BaseMessage]:
+        """Returns the conversation extended by the bad reply and a request to fix it.
+
+        Raises:
+            MalformedOutput: `attempt` was the last one allowed.
+        """
+        if attempt >= self.attempts:
+            raise self._give_up(outcome)
         return [
             *messages,
             AIMessage(content=outcome.raw),
@@ -164,8 +204,7 @@ class _Asker(Generic[T]):
             ),
         ]
 
-    def give_up(self) -> MalformedOutput:
-        last = self.failures[-1]
+    def _give_up(self, last: _Outcome[T]) -> MalformedOutput:
         name = getattr(self.model, "model_name", None) or type(self.model).__name__
         shown = last.raw if len(last.raw) <= _RAW_SHOWN else last.raw[:_RAW_SHOWN] + "…"
         return MalformedOutput(

@@ -8,7 +8,13 @@ Measured: put, put_writes and get_tuple throughput (ops/s), then a 200-turn conv
 through a real StateGraph (a ~300-character message each way per turn): time per turn,
 database size, and bytes added per turn early (turns 1-50) and late (turns 151-200).
 Ratios are accord ÷ official for throughput (higher is better) and official ÷ accord for
-time and size (higher is better), so every ratio >= 1.0 means accord is ahead.
+time and size (higher is better), so every ratio >= 1.0 means accord is ahead. The two savers
+run interleaved (round by round, turn by turn) because commit latency on shared disks swings
+several-fold within seconds; throughput is the median of the rounds.
+
+Durability differs on SQLite: SqliteSaver keeps Python's default `synchronous=FULL`, accord
+uses WAL with `synchronous=NORMAL` (safe across application crashes; a power cut can lose the
+last commits). On PostgreSQL both savers commit with the server's own settings.
 
 Run: python bench/checkpointer.py [--turns 200] [--ops 500] [--postgres URL] [--no-postgres]
 """

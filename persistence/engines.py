@@ -192,7 +192,7 @@ def _check_folder(target: Target) -> None:
     # event loop; a missing folder, the usual cause, is caught here instead.
     if target.backend != "sqlite" or target.memory:
         return
-    folder = Path(target.sync_url.database or ".").expanduser().parent
+    folder = Path(target.sync_url.database or ".").parent
     if not folder.is_dir():
         raise DatabaseUnavailable(
             f"cannot reach {target.describe()}: folder {folder} does not exist;"

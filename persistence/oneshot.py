@@ -7,8 +7,8 @@ INSERT.
 
 When a `put` carries list deltas, the checkpoint row is only inserted if every base row is
 still there (`guard`, under a share lock). If one is gone the statement inserts no checkpoint
-(rowcount 0): the delta rows it wrote have fresh versions that nothing references, and the
-retry with full values overwrites them.
+(RETURNING yields no row): the delta rows it wrote have fresh versions that nothing
+references, and the retry with full values overwrites them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, union_all
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 from accord.persistence.schema import blobs, checkpoints, writes
 
@@ -51,7 +51,7 @@ class OneShot:
 
     def __init__(self) -> None:
         """Start with no statement built."""
-        self._puts: dict[tuple[int, int], Insert] = {}
+        self._puts: dict[tuple[int, int], ReturningInsert[Any]] = {}
         self._writes: dict[tuple[int, bool], Insert] = {}
 
     def put(
@@ -59,7 +59,7 @@ class OneShot:
         checkpoint: dict[str, Any],
         values: Sequence[dict[str, Any]],
         bases: Sequence[tuple[str, str]],
-    ) -> tuple[Insert, dict[str, Any]]:
+    ) -> tuple[ReturningInsert[Any], dict[str, Any]]:
         """The statement storing a checkpoint row and its value rows, and its parameters.
 
         Args:
@@ -90,7 +90,7 @@ class OneShot:
         return self._writes[shape], params
 
 
-def _put(n_values: int, n_bases: int) -> Insert:
+def _put(n_values: int, n_bases: int) -> ReturningInsert[Any]:
     c = checkpoints.c
     row = {name: bindparam(f"k_{name}", type_=c[name].type) for name in CHECKPOINT_COLUMNS}
     if n_bases:
@@ -119,12 +119,12 @@ def _put(n_values: int, n_bases: int) -> Insert:
     else:
         statement = postgresql.insert(checkpoints).values(row)
     updated = ("parent_checkpoint_id", "run_id", "type", "checkpoint", "metadata")
-    statement = statement.on_conflict_do_update(
+    stored = statement.on_conflict_do_update(
         index_elements=list(checkpoints.primary_key.columns),
         set_={name: statement.excluded[name] for name in updated},
-    )
+    ).returning(checkpoints.c.checkpoint_id)
     if not n_values:
-        return statement
+        return stored
     values = postgresql.insert(blobs).from_select(
         list(BLOB_COLUMNS), _rows(blobs, BLOB_COLUMNS, "b", n_values)
     )
@@ -132,7 +132,7 @@ def _put(n_values: int, n_bases: int) -> Insert:
         index_elements=list(blobs.primary_key.columns),
         set_={name: values.excluded[name] for name in ("base", "depth", "type", "data")},
     )
-    return statement.add_cte(values.cte("put_values"))
+    return stored.add_cte(values.cte("put_values"))
 
 
 def _writes(n_rows: int, replace: bool) -> Insert:

@@ -26,6 +26,8 @@ class Operations:
         self._max_chain = max_chain
 
     def get(self, serde: SerializerProtocol, config: RunnableConfig) -> Operation[reads.Loaded]:
+        """Read one checkpoint; the cache learns its list values."""
+
         def remember(loaded: reads.Loaded) -> None:
             self._cache.remember(loaded.learned)
 
@@ -44,6 +46,7 @@ class Operations:
         before: RunnableConfig | None,
         limit: int | None,
     ) -> Listing:
+        """Page through checkpoints matching the `list` criteria."""
         return Listing(self._sql, serde, config, filter=filter, before=before, limit=limit)
 
     def put(
@@ -54,6 +57,7 @@ class Operations:
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> tuple[Operation[None], RunnableConfig]:
+        """Store a checkpoint, serialized before any transaction; returns its config."""
         prepared = writes.prepare_put(
             serde,
             self._cache,
@@ -84,6 +88,7 @@ class Operations:
         task_id: str,
         task_path: str,
     ) -> Operation[None]:
+        """Store a task's pending writes."""
         rows = writes.prepare_writes(serde, config, pending, task_id, task_path)
         replace = all(row["idx"] < 0 for row in rows)
         return Operation(
@@ -94,6 +99,7 @@ class Operations:
         )
 
     def delete(self, thread_ids: Sequence[str]) -> Operation[None]:
+        """Delete threads outright."""
         return Operation(
             lambda: upkeep.delete_threads(self._sql, thread_ids),
             write=True,
@@ -102,6 +108,7 @@ class Operations:
         )
 
     def delete_runs(self, serde: SerializerProtocol, run_ids: Sequence[str]) -> Operation[set[str]]:
+        """Delete the checkpoints of runs, keeping chains others need."""
         ids = [str(r) for r in run_ids]
         return Operation(
             lambda: upkeep.delete_for_runs(self._sql, serde, ids),
@@ -111,6 +118,7 @@ class Operations:
         )
 
     def copy(self, source: str, target: str) -> Operation[None]:
+        """Copy a thread to a new thread id."""
         return Operation(
             lambda: upkeep.copy_thread(self._sql, str(source), str(target)),
             write=True,
@@ -121,6 +129,7 @@ class Operations:
     def prune(
         self, serde: SerializerProtocol, thread_ids: Sequence[str], strategy: str
     ) -> Operation[None]:
+        """Prune threads by strategy ("keep_latest" or "delete")."""
         if isinstance(thread_ids, str):
             raise TypeError("thread_ids must be a sequence of thread ids, not a str")
         ids = [str(t) for t in thread_ids]

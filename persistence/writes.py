@@ -93,7 +93,7 @@ def put(sql: Statements, serde: SerializerProtocol, prepared: PreparedPut) -> St
     if sql.oneshot is not None:
         bases = [(d.key[2], d.row["base"]) for d in values.deltas]
         stored = yield sql.oneshot.put(prepared.row, values.rows, bases)
-        if bases and not stored.rowcount:
+        if bases and not stored.rows:
             # A base is gone (see `oneshot`): store every value in full instead.
             values.rebase(serde, set())
             yield sql.oneshot.put(prepared.row, values.rows, [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Literal
@@ -178,3 +179,18 @@ def test_ollama_gets_the_schema_as_its_format(
     assert decision == Handoff(reply="ok", handoff_to="none")
     sent = json.loads(requests.read_text().splitlines()[0])
     assert sent["format"]["properties"]["handoff_to"]["enum"] == ["verification", "none"]
+
+
+async def test_concurrent_failures_keep_their_own_raw_reply() -> None:
+    model = ScriptedModel([AIMessage(content=f"bad {i}") for i in range(4)], latency=0.01)
+    decide = structured(model, Vote, retries=1)
+
+    async def fail(text: str) -> str:
+        with pytest.raises(MalformedOutput) as caught:
+            await decide.ainvoke(text)
+        return caught.value.raw
+
+    first, second = await asyncio.gather(fail("a"), fail("b"))
+
+    assert {first, second} == {"bad 2", "bad 3"}
+    model.assert_exhausted()
