@@ -177,7 +177,7 @@ class _Asker(Generic[T]):
             return _Outcome(None, raw, f"Invalid JSON: {str(result).splitlines()[0]}")
         raw = result.text if isinstance(result, BaseMessage) else ""
         try:
-            if isinstance(result, BaseModel):
+            if isinstance(result, BaseModel) and not isinstance(result, BaseMessage):
                 return _Outcome(self.schema.model_validate(result.model_dump()), raw)
             if isinstance(result, dict):
                 raw = json.dumps(result)

@@ -12,9 +12,12 @@ time and size (higher is better), so every ratio >= 1.0 means accord is ahead. T
 run interleaved (round by round, turn by turn) because commit latency on shared disks swings
 several-fold within seconds; throughput is the median of the rounds.
 
-Durability differs on SQLite: SqliteSaver keeps Python's default `synchronous=FULL`, accord
-uses WAL with `synchronous=NORMAL` (safe across application crashes; a power cut can lose the
-last commits). On PostgreSQL both savers commit with the server's own settings.
+Durability differs on SQLite by default: SqliteSaver keeps sqlite3's defaults (rollback
+journal, `synchronous=FULL`), accord uses WAL with `synchronous=NORMAL` (safe across
+application crashes; a power cut can lose the last commits). So SQLite runs twice: "sqlite"
+with each saver's defaults, and "sqlite=" with SqliteSaver's connection switched to accord's
+WAL + NORMAL, equal durability. On PostgreSQL both savers commit with the server's own
+settings. The settings each side ran with are printed under the table.
 
 Run: python bench/checkpointer.py [--turns 200] [--ops 500] [--postgres URL] [--no-postgres]
 """
@@ -42,11 +45,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from accord.persistence import SQLAlchemySaver
+from accord.persistence import SQLAlchemySaver, engines
 
 FILLER = "The quick brown fox jumps over the lazy dog while the bench keeps time. " * 4
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SizeOf = Callable[[], int]
+SETTINGS: list[str] = []
+"""What each side ran with, printed under the table."""
 
 
 @dataclass
@@ -179,16 +184,30 @@ def conversation(
 
 
 @contextmanager
-def sqlite_savers(folder: Path) -> Iterator[list[tuple[str, BaseCheckpointSaver[Any], SizeOf]]]:
-    """SqliteSaver and SQLAlchemySaver, each on a fresh file."""
+def sqlite_savers(
+    folder: Path, *, equal: bool
+) -> Iterator[list[tuple[str, BaseCheckpointSaver[Any], SizeOf]]]:
+    """SqliteSaver and SQLAlchemySaver, each on a fresh file (`equal`: both WAL + NORMAL)."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     official_path, accord_path = folder / "official.db", folder / "accord.db"
     conn = sqlite3.connect(official_path, check_same_thread=False)
+    if equal:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
     official = SqliteSaver(conn)
     official.setup()
-    ours = SQLAlchemySaver.from_url(f"sqlite:///{accord_path}")
+    # The engine accord would build itself, made here so the bench can read its settings.
+    engine = engines.create_sync(engines.resolve(f"sqlite:///{accord_path}"), {})
+    ours = SQLAlchemySaver.from_engine(engine)
     ours.setup()
+    with engine.connect() as probe:
+        mode = probe.exec_driver_sql("PRAGMA journal_mode").scalar()
+        sync = probe.exec_driver_sql("PRAGMA synchronous").scalar()
+    label = "sqlite=" if equal else "sqlite"
+    SETTINGS.append(f"{label}: official journal_mode={_pragma(conn, 'journal_mode')}")
+    SETTINGS[-1] += f" synchronous={_SYNC[_pragma(conn, 'synchronous')]}"
+    SETTINGS.append(f"{label}: accord   journal_mode={mode} synchronous={_SYNC[int(sync)]}")
     try:
         yield [
             ("official", official, lambda: _sqlite_size(official_path)),
@@ -196,7 +215,15 @@ def sqlite_savers(folder: Path) -> Iterator[list[tuple[str, BaseCheckpointSaver[
         ]
     finally:
         ours.close()
+        engine.dispose()
         conn.close()
+
+
+_SYNC = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+def _pragma(conn: sqlite3.Connection, name: str) -> Any:
+    return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
 
 def _sqlite_size(path: Path) -> int:
@@ -226,6 +253,10 @@ def postgres_savers(admin: str) -> Iterator[list[tuple[str, BaseCheckpointSaver[
     try:
         with PostgresSaver.from_conn_string(libpq) as official:
             official.setup()
+            probe = official.conn.execute("SHOW synchronous_commit").fetchone()
+            SETTINGS.append(
+                f"postgres: both savers synchronous_commit={probe['synchronous_commit']}"
+            )
             ours = SQLAlchemySaver.from_url(url)
             ours.setup()
             sizer = create_engine(url, poolclass=NullPool)
@@ -328,8 +359,12 @@ def main() -> None:
     args.turns = max(args.turns, 101)
     rows: list[list[str]] = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder, sqlite_savers(Path(folder)) as savers:
-        rows += run("sqlite", savers, args)
+    for equal in (False, True):
+        with (
+            tempfile.TemporaryDirectory() as folder,
+            sqlite_savers(Path(folder), equal=equal) as savers,
+        ):
+            rows += run("sqlite=" if equal else "sqlite", savers, args)
     if not args.no_postgres:
         with postgres_savers(args.postgres) as savers:
             rows += run("postgres", savers, args)
@@ -343,6 +378,7 @@ def main() -> None:
             )
         )
     print("\nratio >= 1.00: accord ahead (ops/s accord÷official; time and size official÷accord)")
+    print("settings:", *SETTINGS, sep="\n  ")
     print(f"took {time.perf_counter() - started:.0f}s")
 
 

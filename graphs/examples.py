@@ -69,5 +69,8 @@ def onboarding(
         onboarding_team(models),
         checkpointer=checkpointer,
         routes={**ONBOARDING_ROUTES, "support": []},
+        # One handoff per customer message: the receiver introduces itself and waits for the
+        # customer, instead of a small model rushing the customer through every desk at once.
+        max_hops=2,
         name="onboarding",
     )

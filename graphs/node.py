@@ -1,100 +1,103 @@
-"""The one agent node every pattern uses: an LLM-backed specialist that answers or hands off."""
+"""The one agent node every pattern uses: runs an agent for a task and turns its answer into state.
+
+A pattern differs from another only in its `Task`: how the prompt is built from what the node
+receives, which pydantic schema the answer must match, and how the validated answer becomes a
+state update or a `Command`. The node itself owns the model chain, retries and failure capture.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cache
-from typing import Any, Literal
+import asyncio
+import random
+import time
+from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AnyMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langgraph.graph import END
-from langgraph.types import Command
-from pydantic import BaseModel, Field, create_model
+from langgraph.errors import GraphBubbleUp
+from langgraph.types import RetryPolicy
+from pydantic import BaseModel
 
 from accord.agents import Agent, resolve_model, structured
-from accord.graphs.prompt import handed_over, system_prompt
-from accord.graphs.state import Handoff, TeamState
-
-NO_HANDOFF = "none"
-REPLY_LIMIT = 400
 
 
-class Reply(BaseModel):
-    """An agent's answer when it may not hand the conversation on."""
+class Task:
+    """What an agent is asked to do in one step; subclass it for each kind of step.
 
-    # The bound is part of the schema, so a constrained decoder cannot ramble past it.
-    reply: str = Field(description="Your message to the user.", max_length=REPLY_LIMIT)
-
-
-@cache
-def decision_schema(targets: tuple[str, ...]) -> type[BaseModel]:
-    """The structured decision an agent makes when it may hand off to `targets`.
-
-    Schema-constrained output is how control decisions stay reliable on small local models,
-    which do not emit native tool calls dependably. The handoff comes first in the schema so a
-    constrained decoder commits to it from the conversation, before writing the reply.
+    A task holds no per-session data: the same instance serves every session of a graph.
     """
-    if not targets:
-        return Reply
-    choice = Literal[(*targets, NO_HANDOFF)]  # type: ignore[valid-type]
-    fields: dict[str, Any] = {
-        "handoff_to": (choice, Field(description="Teammate who should continue, or 'none'.")),
-        **{name: (info.annotation, info) for name, info in Reply.model_fields.items()},
-    }
-    decision: type[BaseModel] = create_model("Decision", **fields)
-    return decision
+
+    def prepare(self, agent: Agent, state: Any) -> tuple[list[AnyMessage], type[BaseModel]]:
+        """Returns the prompt for `agent` and the schema its answer must validate against."""
+        raise NotImplementedError
+
+    def apply(self, agent: Agent, answer: BaseModel, state: Any) -> Any:
+        """Turns the validated answer into what the node returns: an update or a `Command`."""
+        raise NotImplementedError
+
+    def failed(self, agent: Agent, state: Any, error: Exception, attempts: int) -> Any:
+        """Turns an error the retries did not cure into an update, or returns None to raise it.
+
+        The default raises: a step that has no sibling to protect should fail loudly. Tasks
+        run in parallel branches override it, because one raising branch makes LangGraph
+        abort the whole super-step and discard its siblings' results.
+        """
+        return None
 
 
-def replies_this_turn(messages: Sequence[AnyMessage]) -> int:
-    """Counts agent messages since the user last spoke: the hops taken in this turn."""
-    count = 0
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            break
-        if isinstance(message, AIMessage):
-            count += 1
-    return count
-
-
-class AgentNode(Runnable[TeamState, Command[str]]):
-    """Runs one agent for one step: builds its prompt, asks its model chain, applies the decision.
+class AgentNode(Runnable[Any, Any]):
+    """Runs one agent for one step of a task: prompt, model chain, validated answer, update.
 
     A `Runnable` of its own (not a lambda) so LangGraph runs it with both `invoke` and `ainvoke`
     without inspecting signatures on every step. The model chain is resolved on first use, so
     building a graph never starts a model server. Nothing here is per session: a node holds
-    only its agent, teammates and resolved models.
+    only its agent, its task, its retry policy and the resolved chains.
+
+    Args:
+        agent: The agent that answers.
+        task: What it is asked to do.
+        retry: How often to try the whole step again after an error (default: once, no retry).
+            `MalformedOutput` has already been re-asked inside the step.
     """
 
-    def __init__(self, agent: Agent, teammates: Sequence[Agent], *, max_hops: int) -> None:
+    def __init__(self, agent: Agent, task: Task, *, retry: RetryPolicy | None = None) -> None:
         self.agent = agent
-        self.teammates = tuple(teammates)
-        self.max_hops = max_hops
+        self.task = task
+        self.retry = retry
+        self.name = agent.name
         self._chains: dict[type[BaseModel], Runnable[Any, Any]] = {}
 
-    def invoke(
-        self, input: TeamState, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Command[str]:
-        prompt, schema = self._prepare(input)
-        return self._apply(self._chain(schema).invoke(prompt, config))
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                prompt, schema = self.task.prepare(self.agent, input)
+                answer = self._chain(schema).invoke(prompt, config)
+                return self.task.apply(self.agent, answer, input)
+            except GraphBubbleUp:
+                raise  # interrupts and parent-graph commands are control flow, not failures
+            except Exception as exc:
+                pause = self._pause(exc, attempt)
+                if pause is None:
+                    return self._failed(input, exc, attempt)
+                time.sleep(pause)
 
-    async def ainvoke(
-        self, input: TeamState, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Command[str]:
-        prompt, schema = self._prepare(input)
-        return self._apply(await self._chain(schema).ainvoke(prompt, config))
-
-    def _prepare(self, state: TeamState) -> tuple[list[AnyMessage], type[BaseModel]]:
-        messages = state.get("messages", [])
-        # The reply about to be written counts as a hop; the last allowed hop cannot hand off.
-        may_hand_off = replies_this_turn(messages) + 1 < self.max_hops
-        mates = self.teammates if may_hand_off else ()
-        prompt: list[AnyMessage] = [SystemMessage(system_prompt(self.agent, mates)), *messages]
-        if messages and isinstance(messages[-1], AIMessage):
-            # A handoff: the receiver must not see the conversation end on an assistant turn,
-            # or servers such as llama.cpp treat it as a reply to continue (prefill).
-            prompt.append(HumanMessage(handed_over(messages[-1].name or "a teammate")))
-        return prompt, decision_schema(tuple(m.name for m in mates))
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                prompt, schema = self.task.prepare(self.agent, input)
+                answer = await self._chain(schema).ainvoke(prompt, config)
+                return self.task.apply(self.agent, answer, input)
+            except GraphBubbleUp:
+                raise
+            except Exception as exc:
+                pause = self._pause(exc, attempt)
+                if pause is None:
+                    return self._failed(input, exc, attempt)
+                await asyncio.sleep(pause)
 
     def _chain(self, schema: type[BaseModel]) -> Runnable[Any, Any]:
         chain = self._chains.get(schema)
@@ -104,16 +107,28 @@ class AgentNode(Runnable[TeamState, Command[str]]):
             self._chains[schema] = chain
         return chain
 
-    def _apply(self, decision: BaseModel) -> Command[str]:
-        reply: str = getattr(decision, "reply")  # noqa: B009 - every decision schema has it
-        message = AIMessage(content=reply, name=self.agent.name)
-        target = getattr(decision, "handoff_to", NO_HANDOFF)
-        if target == NO_HANDOFF or target == self.agent.name:
-            return Command(
-                goto=END, update={"messages": [message], "active_agent": self.agent.name}
-            )
-        handoff: Handoff = {"source": self.agent.name, "target": target, "reason": reply}
-        return Command(
-            goto=target,
-            update={"messages": [message], "active_agent": target, "handoffs": [handoff]},
+    def _pause(self, error: Exception, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None when no attempt is left."""
+        policy = self.retry
+        if policy is None or attempt >= policy.max_attempts or not retries_on(policy, error):
+            return None
+        pause = min(
+            policy.max_interval, policy.initial_interval * policy.backoff_factor ** (attempt - 1)
         )
+        return pause + random.uniform(0, 1) if policy.jitter else pause
+
+    def _failed(self, state: Any, error: Exception, attempts: int) -> Any:
+        update = self.task.failed(self.agent, state, error, attempts)
+        if update is None:
+            raise error
+        return update
+
+
+def retries_on(policy: RetryPolicy, error: Exception) -> bool:
+    """Whether `policy` asks for another attempt after `error` (LangGraph's own rules)."""
+    rule = policy.retry_on
+    if isinstance(rule, type):
+        return isinstance(error, rule)
+    if isinstance(rule, tuple | list):
+        return isinstance(error, tuple(rule))
+    return bool(rule(error))  # type: ignore[operator]

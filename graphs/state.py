@@ -24,6 +24,46 @@ def merge_vars(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dic
     return merged
 
 
+def collect(left: list[Any] | None, right: list[Any] | None) -> list[Any]:
+    """Reducer for what parallel branches report: appends; a `None` write starts afresh.
+
+    Patterns write `None` when a new round begins (a new question, a new plan), so the records
+    of the previous turn on the same thread do not leak into this turn's tally or synthesis.
+    """
+    if right is None:
+        return []
+    return [*(left or []), *right]
+
+
+class Failure(TypedDict):
+    """A parallel step that failed after its retries, recorded instead of aborting its siblings.
+
+    Attributes:
+        agent: The agent whose step failed.
+        task: What it was asked to do.
+        error: The exception's type name, e.g. `"MalformedOutput"` or `"ConnectionError"`.
+        message: The exception's message.
+        attempts: How many times the step was tried.
+    """
+
+    agent: str
+    task: str
+    error: str
+    message: str
+    attempts: int
+
+
+def failure(agent: str, task: str, error: Exception, attempts: int) -> Failure:
+    """Builds the `Failure` record of `error`."""
+    return {
+        "agent": agent,
+        "task": task,
+        "error": type(error).__name__,
+        "message": str(error),
+        "attempts": attempts,
+    }
+
+
 class Handoff(TypedDict):
     """One transfer of control between agents, as recorded in the state."""
 

@@ -1,9 +1,10 @@
 """Sans-IO operations and the two tiny drivers that run them, one sync and one async.
 
 An operation is a generator that yields `(statement, parameters)` steps and receives each
-step's `Outcome`. It never touches a connection, so the same code serves `put` and `aput`:
-the sync driver runs it inside `with engine.begin()`, the async one inside
-`async with async_engine.begin()` (whose results arrive fully buffered).
+step's `Outcome`. It never touches a connection, so the same code serves `put` and `aput`.
+Both drivers share one `Runner`: the sync driver calls it directly, the async one inside
+SQLAlchemy's greenlet bridge (`greenlet_spawn`), where every DBAPI call of the async engine's
+driver awaits on the event loop, exactly as SQLAlchemy's own asyncio layer works.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -20,10 +21,12 @@ from sqlalchemy import Connection, Engine, Executable
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from accord.persistence import migrate
 from accord.persistence.engines import Target
 from accord.persistence.errors import DatabaseUnavailable, PersistenceError
+from accord.persistence.native import Checkout, Native
 
 T = TypeVar("T")
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -64,6 +67,74 @@ class Operation(Generic[T]):
     """Runs once the transaction committed (cache upkeep)."""
     autocommit: bool = False
     """Each statement is atomic alone (PostgreSQL one-shot writes): skip BEGIN and COMMIT."""
+    native: bool = False
+    """Every step is a long-lived statement with bound parameters: run it on DBAPI."""
+
+
+class Runner:
+    """Runs one operation on a sync engine: one transaction, deadlocks retried.
+
+    Called directly by `SyncDriver` and inside `greenlet_spawn` by `AsyncDriver` (on the
+    async engine's sync facade), so transaction handling exists once.
+    """
+
+    def __init__(self, engine: Engine, target: Target) -> None:
+        """Wrap an engine."""
+        self.engine = engine
+        self._target = target
+        self._native = Native(engine)
+        self._checkout = Checkout(engine)
+
+    def release(self) -> None:
+        """Give back connections kept between operations."""
+        self._checkout.release()
+
+    def run(self, op: Operation[T]) -> T:
+        """Run the operation, then its `after` hook once it committed."""
+        native = op.native and self._native.usable()
+        for attempt in range(RETRIES):
+            try:
+                result = self._run_native(op) if native else self._run_sqlalchemy(op)
+                break
+            except DBAPIError as exc:
+                if attempt + 1 < RETRIES and _retryable(exc):
+                    continue
+                raise _translate(self._target, op.what, exc) from exc
+        if op.after is not None:
+            op.after(result)
+        return result
+
+    @contextmanager
+    def connect(self, op: Operation[Any] | None) -> Iterator[Connection]:
+        """A SQLAlchemy connection set up for `op` (None: migrations)."""
+        try:
+            conn = self.engine.connect()
+        except DBAPIError as exc:
+            raise _unavailable(self._target, exc) from exc
+        with conn:
+            conn.execution_options(**_options(self._target, op))
+            yield conn
+
+    def _run_sqlalchemy(self, op: Operation[T]) -> T:
+        with self.connect(op) as conn, conn.begin():
+            return _drive(lambda s, p: _outcome(conn.execute(s, p)), op.steps())
+
+    def _run_native(self, op: Operation[T]) -> T:
+        native = self._native
+
+        def work(cursor: Any) -> T:
+            return _drive(lambda s, p: Outcome(*native.execute(cursor, s, p)), op.steps())
+
+        try:
+            pooled = self._checkout.take()
+        except DBAPIError as exc:
+            raise _unavailable(self._target, exc) from exc
+        try:
+            return native.transact(
+                pooled, work, write=op.write, autocommit=_autocommit(self._target, op)
+            )
+        finally:
+            self._checkout.give(pooled)
 
 
 def _outcome(result: CursorResult[Any]) -> Outcome:
@@ -89,6 +160,7 @@ class SyncDriver:
         self._setup = setup
         self._serialize = serialize
         self._lock = threading.Lock()
+        self._runner = Runner(engine, target)
 
     def setup(self) -> None:
         """Apply migrations unless this saver did already."""
@@ -102,33 +174,20 @@ class SyncDriver:
     def run(self, op: Operation[T]) -> T:
         """Run an operation in a transaction, retrying deadlocks; return its result."""
         self.setup()
-        for attempt in range(RETRIES):
-            try:
-                with self._guard(op.write), self._connect(op) as conn, conn.begin():
-                    result = _drive(conn, op.steps())
-                break
-            except DBAPIError as exc:
-                if attempt + 1 < RETRIES and _retryable(exc):
-                    continue
-                raise _translate(self._target, op.what, exc) from exc
-        if op.after is not None:
-            op.after(result)
-        return result
+        with self._guard(op.write):
+            return self._runner.run(op)
+
+    def close(self) -> None:
+        """Give back the connections kept between operations."""
+        self._runner.release()
 
     def _guard(self, write: bool) -> Any:
         if self._serialize == "all" or (write and self._serialize == "writes"):
             return self._lock
         return nullcontext()
 
-    @contextmanager
-    def _connect(self, op: Operation[Any] | None) -> Iterator[Connection]:
-        try:
-            conn = self.engine.connect()
-        except DBAPIError as exc:
-            raise _unavailable(self._target, exc) from exc
-        with conn:
-            conn.execution_options(**_options(self._target, op))
-            yield conn
+    def _connect(self, op: Operation[Any] | None) -> AbstractContextManager[Connection]:
+        return self._runner.connect(op)
 
 
 class AsyncDriver:
@@ -142,6 +201,7 @@ class AsyncDriver:
         self._target = target
         self._setup = setup
         self._serialize = serialize
+        self._runner = Runner(engine.sync_engine, target)
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -160,22 +220,8 @@ class AsyncDriver:
     async def run(self, op: Operation[T]) -> T:
         """Run an operation in a transaction, retrying deadlocks; return its result."""
         await self.setup()
-        for attempt in range(RETRIES):
-            try:
-                async with (
-                    self._guard(op.write),
-                    self._connect(op) as conn,
-                    conn.begin(),
-                ):
-                    result = await _adrive(conn, op.steps())
-                break
-            except DBAPIError as exc:
-                if attempt + 1 < RETRIES and _retryable(exc):
-                    continue
-                raise _translate(self._target, op.what, exc) from exc
-        if op.after is not None:
-            op.after(result)
-        return result
+        async with self._guard(op.write):
+            return await greenlet_spawn(self._runner.run, op)
 
     @asynccontextmanager
     async def _guard(self, write: bool) -> AsyncIterator[None]:
@@ -224,30 +270,20 @@ def _options(target: Target, op: Operation[Any] | None) -> dict[str, Any]:
     in autocommit: at READ COMMITTED each statement sees its own snapshot anyway, so BEGIN
     and COMMIT would only add two round trips; so do one-shot writes.
     """
-    write = op is None or op.write
     if target.backend == "sqlite":
-        return {"accord_write": write}
-    if target.backend == "postgresql" and op is not None and (op.autocommit or not write):
-        return {"isolation_level": "AUTOCOMMIT"}
-    return {}
+        return {"accord_write": op is None or op.write}
+    return {"isolation_level": "AUTOCOMMIT"} if _autocommit(target, op) else {}
 
 
-def _drive(conn: Connection, steps: Steps[T]) -> T:
+def _autocommit(target: Target, op: Operation[Any] | None) -> bool:
+    return target.backend == "postgresql" and op is not None and (op.autocommit or not op.write)
+
+
+def _drive(execute: Callable[[Executable, Params], Outcome], steps: Steps[T]) -> T:
     try:
         statement, params = next(steps)
         while True:
-            outcome = _outcome(conn.execute(statement, params))
-            statement, params = steps.send(outcome)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def _adrive(conn: AsyncConnection, steps: Steps[T]) -> T:
-    try:
-        statement, params = next(steps)
-        while True:
-            outcome = _outcome(await conn.execute(statement, params))
-            statement, params = steps.send(outcome)
+            statement, params = steps.send(execute(statement, params))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 

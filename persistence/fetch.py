@@ -113,7 +113,10 @@ def _key_params(keys: Sequence[BlobKey], size: int) -> dict[str, str]:
     padded = [*keys, *[keys[-1]] * (size - len(keys))]
     params: dict[str, str] = {}
     for i, (thread_id, checkpoint_ns, channel, version) in enumerate(padded):
-        params |= {f"t{i}": thread_id, f"n{i}": checkpoint_ns, f"c{i}": channel, f"v{i}": version}
+        params[f"t{i}"] = thread_id
+        params[f"n{i}"] = checkpoint_ns
+        params[f"c{i}"] = channel
+        params[f"v{i}"] = version
     return params
 
 

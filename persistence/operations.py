@@ -36,6 +36,7 @@ class Operations:
             write=False,
             what=f"reading thread {config['configurable'].get('thread_id')!r}",
             after=remember,
+            native=True,
         )
 
     def listing(
@@ -77,6 +78,7 @@ class Operations:
             what=f"storing a checkpoint of thread {prepared.thread_id!r}",
             after=remember,
             autocommit=self._sql.oneshot is not None,
+            native=True,
         )
         return op, prepared.config
 
@@ -96,6 +98,7 @@ class Operations:
             write=True,
             what=f"storing writes of thread {config['configurable'].get('thread_id')!r}",
             autocommit=self._sql.oneshot is not None,
+            native=True,
         )
 
     def delete(self, thread_ids: Sequence[str]) -> Operation[None]:

@@ -138,6 +138,8 @@ class SQLAlchemySaver(
         with self._lock:
             sync, self._sync = self._sync, None
             aio, self._async = self._async, None
+        if sync is not None:
+            sync.close()
         if sync is not None and self._given_sync is None:
             sync.engine.dispose()
         if isinstance(aio, AsyncDriver) and self._given_async is None:

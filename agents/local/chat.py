@@ -30,6 +30,7 @@ LOCAL_DEFAULTS: dict[str, Any] = {
     # Reproducible by default: the same prompt gives the same answer, run after run.
     "temperature": 0.0,
     "seed": 0,
+    "frequency_penalty": 0.6,
     "max_tokens": 512,
     # Requests queue behind one another on a small CPU; the timeout covers the queue too.
     "timeout": 300.0,

@@ -38,13 +38,13 @@ async def test_onboarding_e2e_persists_and_resumes(tmp_path: Path, record_mode: 
     config = {"configurable": {"thread_id": "dana"}}
 
     with cassette(CASSETTE, record=record_mode):
-        with SQLAlchemySaver.from_url(url) as saver:
+        async with SQLAlchemySaver.from_url(url) as saver:
             graph = onboarding(checkpointer=saver)
             for text in OPENING:
                 await graph.ainvoke({"messages": [HumanMessage(text)]}, config, durability="sync")
             before = (await graph.aget_state(config)).values
         # A new saver and graph, as in a new process: the session continues where it stopped.
-        with SQLAlchemySaver.from_url(url) as saver:
+        async with SQLAlchemySaver.from_url(url) as saver:
             graph = onboarding(checkpointer=saver)
             restored = (await graph.aget_state(config)).values
             assert restored["messages"] == before["messages"]

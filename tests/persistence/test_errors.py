@@ -12,7 +12,7 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_config,
     generate_metadata,
 )
-from sqlalchemy import Engine, create_engine, event, update
+from sqlalchemy import Engine, create_engine, event, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from accord.persistence import (
@@ -210,6 +210,59 @@ async def test_failure_mid_put_rolls_back_the_values(saver_url: str, store: Any)
     finally:
         sync_engine.dispose()
         await async_engine.dispose()
+    assert [r.version for r in store.blob_rows(thread)] == ["1", "2"]
+    latest = await store.saver.aget_tuple(generate_config(thread))
+    assert latest is not None
+    assert latest.checkpoint["channel_values"] == {"m": ["a", "b"]}
+
+
+def _trigger(url: str, thread: str) -> tuple[list[str], list[str]]:
+    """SQL creating and dropping a trigger that fails checkpoint inserts of one thread.
+
+    A trigger, unlike a cursor-execute listener, leaves the saver on its native DBAPI path.
+    """
+    backend = resolve(url).backend
+    if backend == "sqlite":
+        return [
+            "CREATE TRIGGER accord_test_fail BEFORE INSERT ON accord_checkpoints"
+            f" WHEN NEW.thread_id = '{thread}' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        ], ["DROP TRIGGER accord_test_fail"]
+    if backend == "postgresql":
+        return [
+            "CREATE FUNCTION accord_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF NEW.thread_id = '{thread}' THEN RAISE EXCEPTION 'disk on fire'; END IF;"
+            " RETURN NEW; END $$",
+            "CREATE TRIGGER accord_test_fail BEFORE INSERT ON accord_checkpoints"
+            " FOR EACH ROW EXECUTE FUNCTION accord_test_fail()",
+        ], ["DROP TRIGGER accord_test_fail ON accord_checkpoints", "DROP FUNCTION accord_test_fail"]
+    return [
+        "CREATE TRIGGER accord_test_fail BEFORE INSERT ON accord_checkpoints FOR EACH ROW BEGIN"
+        f" IF NEW.thread_id = '{thread}' THEN"
+        " SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'disk on fire'; END IF; END"
+    ], ["DROP TRIGGER accord_test_fail"]
+
+
+async def test_database_error_mid_put_rolls_back_on_the_native_path(
+    saver_url: str, store: Any
+) -> None:
+    thread = f"native-rollback-{uuid.uuid4()}"
+    _, second = await _two_checkpoints(store.saver, thread)
+    create, drop = _trigger(saver_url, thread)
+    for sql in create:
+        store.execute(text(sql))
+    third = generate_checkpoint(channel_values={"m": ["a", "b", "c"]}, channel_versions={"m": "3"})
+    try:
+        async with SQLAlchemySaver.from_url(saver_url) as failing:
+            with pytest.raises(PersistenceError, match="disk on fire"):
+                failing.put(second, third, generate_metadata(step=2), {"m": "3"})
+            with pytest.raises(PersistenceError, match="disk on fire"):
+                await failing.aput(second, third, generate_metadata(step=2), {"m": "3"})
+            # The connections went back to the pool usable: later calls still work.
+            assert failing.get_tuple(second) is not None
+            assert await failing.aget_tuple(second) is not None
+    finally:
+        for sql in drop:
+            store.execute(text(sql))
     assert [r.version for r in store.blob_rows(thread)] == ["1", "2"]
     latest = await store.saver.aget_tuple(generate_config(thread))
     assert latest is not None

@@ -1,0 +1,219 @@
+"""The delegation pattern on scripted models: plans, parallel workers, isolated failures."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import RetryPolicy
+
+from accord.agents import Agent, AgentSpecError, ScriptedModel
+from accord.graphs import delegation
+
+# The `run` fixture (tests/graphs/conftest.py) runs a graph by invoke, ainvoke or stream.
+Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
+
+FAST = RetryPolicy(max_attempts=3, initial_interval=0, jitter=False)
+
+
+def _agent(name: str, *script: Any, latency: float = 0.0) -> Agent:
+    model = ScriptedModel(list(script), latency=latency)
+    return Agent(name=name, description=f"the {name} desk", models=(model,))
+
+
+def _plan(*pairs: tuple[str, str]) -> dict[str, Any]:
+    return {"subtasks": [{"worker": w, "task": t} for w, t in pairs]}
+
+
+def _model(agent: Agent) -> ScriptedModel:
+    model = agent.models[0]
+    assert isinstance(model, ScriptedModel)
+    return model
+
+
+def _config(thread: str = "t1") -> Any:
+    return {"configurable": {"thread_id": thread}}
+
+
+async def test_workers_results_reach_the_synthesis(run: Runner) -> None:
+    boss = _agent(
+        "boss", _plan(("flights", "find a flight"), ("hotels", "find a hotel")), {"reply": "Done."}
+    )
+    flights, hotels = _agent("flights", {"result": "AF12"}), _agent("hotels", {"result": "Ritz"})
+    graph = delegation(boss, [flights, hotels], checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [("user", "Plan my trip to Paris")]}, _config())
+
+    assert state["plan"] == [
+        {"worker": "flights", "task": "find a flight"},
+        {"worker": "hotels", "task": "find a hotel"},
+    ]
+    assert sorted(r["result"] for r in state["results"]) == ["AF12", "Ritz"]
+    assert state["failures"] == []
+    assert state["messages"][-1] == AIMessage("Done.", name="boss", id=state["messages"][-1].id)
+    # Workers got their subtask, not the whole conversation; the synthesis got every result.
+    assert _model(flights).calls[0].messages[-1].text == "find a flight"
+    synthesis = _model(boss).calls[1].messages[0].text
+    assert "flights did 'find a flight': AF12" in synthesis
+    assert "hotels did 'find a hotel': Ritz" in synthesis
+    for agent in (boss, flights, hotels):
+        _model(agent).assert_exhausted()
+
+
+async def test_a_failing_worker_never_discards_its_siblings(run: Runner) -> None:
+    plan = _plan(("a", "part one"), ("b", "part two"), ("c", "part three"))
+    boss = _agent("boss", plan, {"reply": "Two of three done."})
+    down = ConnectionError("endpoint down")
+    a, b, c = (
+        _agent("a", {"result": "one"}),
+        _agent("b", down, down, down),
+        _agent("c", {"result": "three"}),
+    )
+    graph = delegation(boss, [a, b, c], retry=FAST, checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [("user", "Do the three parts")]}, _config())
+
+    assert sorted(r["result"] for r in state["results"]) == ["one", "three"]
+    assert state["failures"] == [
+        {
+            "agent": "b",
+            "task": "part two",
+            "error": "ConnectionError",
+            "message": "endpoint down",
+            "attempts": 3,
+        }
+    ]
+    assert len(_model(b).calls) == 3  # retried per the policy
+    synthesis = _model(boss).calls[1].messages[0].text
+    assert "b FAILED 'part two' after 3 attempt(s): ConnectionError: endpoint down" in synthesis
+    assert "a did 'part one': one" in synthesis
+    assert "c did 'part three': three" in synthesis
+    assert state["messages"][-1].text == "Two of three done."
+    for agent in (boss, a, b, c):
+        _model(agent).assert_exhausted()
+
+
+async def test_a_retry_that_succeeds_leaves_no_failure() -> None:
+    boss = _agent("boss", _plan(("a", "x")), {"reply": "ok"})
+    a = _agent("a", ConnectionError("blip"), {"result": "x done"})
+    graph = delegation(boss, [a], retry=FAST, checkpointer=InMemorySaver())
+
+    state = await graph.ainvoke({"messages": [("user", "go")]}, _config())
+
+    assert [r["result"] for r in state["results"]] == ["x done"]
+    assert state["failures"] == []
+    assert len(_model(a).calls) == 2
+
+
+@pytest.mark.parametrize(
+    ("script", "error", "attempts"),
+    [
+        ([ValueError("bad input")], "ValueError", 1),  # not a transient error: no retry
+        ([AIMessage("no JSON here")] * 3, "MalformedOutput", 1),  # re-asked inside the step
+    ],
+)
+async def test_errors_that_are_not_retried_are_recorded(
+    script: list[Any], error: str, attempts: int
+) -> None:
+    boss = _agent("boss", _plan(("a", "x"), ("b", "y")), {"reply": "ok"})
+    a, b = _agent("a", *script), _agent("b", {"result": "y done"})
+    graph = delegation(boss, [a, b], retry=FAST, checkpointer=InMemorySaver())
+
+    state = await graph.ainvoke({"messages": [("user", "go")]}, _config())
+
+    (failure,) = state["failures"]
+    assert (failure["agent"], failure["error"], failure["attempts"]) == ("a", error, attempts)
+    assert [r["result"] for r in state["results"]] == ["y done"]
+    _model(a).assert_exhausted()
+
+
+async def test_an_empty_plan_goes_straight_to_the_synthesis(run: Runner) -> None:
+    boss = _agent("boss", _plan(), {"reply": "Nothing to delegate."})
+    idle = _agent("idle")
+    graph = delegation(boss, [idle], checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [("user", "hello")]}, _config())
+
+    assert state["plan"] == []
+    assert state["messages"][-1].text == "Nothing to delegate."
+    assert _model(idle).calls == []
+
+
+async def test_each_message_gets_a_fresh_plan_and_results() -> None:
+    boss = _agent("boss", _plan(("a", "x")), {"reply": "1"}, _plan(("a", "y")), {"reply": "2"})
+    a = _agent("a", {"result": "x done"}, ConnectionError("down"))
+    graph = delegation(boss, [a], retry=None, checkpointer=InMemorySaver())
+
+    await graph.ainvoke({"messages": [("user", "first")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "second")]}, _config())
+
+    assert state["results"] == []
+    assert [f["task"] for f in state["failures"]] == ["y"]
+
+
+async def test_max_concurrency_bounds_the_workers_of_a_run() -> None:
+    boss = _agent("boss", _plan(*[("w", f"part {i}") for i in range(4)]), {"reply": "ok"})
+    worker = _agent("w", *[{"result": "done"}] * 4, latency=0.05)
+    graph = delegation(boss, [worker], max_concurrency=2, checkpointer=InMemorySaver())
+
+    start = time.perf_counter()
+    state = await graph.ainvoke({"messages": [("user", "go")]}, _config())
+
+    assert len(state["results"]) == 4
+    assert time.perf_counter() - start >= 0.1  # four 50 ms steps, two at a time
+
+
+def test_topology() -> None:
+    graph = delegation(_agent("boss"), [_agent("a"), _agent("b")])
+    assert graph.get_graph().draw_mermaid() == MERMAID
+
+
+@pytest.mark.parametrize(
+    ("workers", "options", "message"),
+    [
+        ([], {}, "at least one worker"),
+        (["boss"], {}, "two agents are named 'boss'"),
+        (["synthesis"], {}, "invalid Agent 'synthesis'"),
+        (["a"], {"max_concurrency": 0}, "must be at least 1"),
+        (["a"], {"max_subtasks": 0}, "must be at least 1"),
+    ],
+)
+def test_bad_teams_get_a_clear_error(workers: list[str], options: Any, message: str) -> None:
+    with pytest.raises(AgentSpecError, match=message):
+        delegation(_agent("boss"), [_agent(n) for n in workers], **options)
+
+
+def test_unknown_backup_is_refused() -> None:
+    worker = Agent(name="a", description="a", models=(ScriptedModel([]),), backup="ghost")
+    with pytest.raises(AgentSpecError, match="backup 'ghost', which is not in the team"):
+        delegation(_agent("boss"), [worker])
+
+
+MERMAID = """\
+---
+config:
+  flowchart:
+    curve: linear
+---
+graph TD;
+\t__start__([<p>__start__</p>]):::first
+\tboss(boss)
+\ta(a)
+\tb(b)
+\tsynthesis(synthesis)
+\t__end__([<p>__end__</p>]):::last
+\t__start__ --> boss;
+\ta --> synthesis;
+\tb --> synthesis;
+\tboss -.-> a;
+\tboss -.-> b;
+\tboss -.-> synthesis;
+\tsynthesis --> __end__;
+\tclassDef default fill:#f2f0ff,line-height:1.2
+\tclassDef first fill-opacity:0
+\tclassDef last fill:#bfb6fc
+"""
