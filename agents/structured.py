@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import (
     AIMessage,
@@ -21,7 +22,6 @@ from langchain_core.messages import (
     SystemMessage,
     convert_to_messages,
 )
-from langchain_core.exceptions import OutputParserException
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_openai.chat_models.base import BaseChatOpenAI
@@ -83,7 +83,7 @@ class _Structured(Runnable[LanguageModelInput, T]):
         self.name = f"structured[{asker.schema.__name__}]"
 
     @property
-    def OutputType(self) -> type[T]:  # noqa: N802 - LangChain's name
+    def OutputType(self) -> type[T]:
         return self.asker.schema
 
     def invoke(

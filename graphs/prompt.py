@@ -39,9 +39,7 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:
     lines = [f"You are {agent.name}: {agent.description}"]
     if agent.instructions:
         lines.append(agent.instructions)
-    lines.append(
-        "Keep each reply short: at most three sentences. Never repeat an earlier message."
-    )
+    lines.append("Keep each reply short: at most three sentences. Never repeat an earlier message.")
     if teammates:
         lines.append("Teammates who can take over when their job is next:")
         lines.extend(f"- {mate.name}: {mate.description}" for mate in teammates)

@@ -9,6 +9,7 @@ row ("w") has key=task_id, link=task_path, number=idx.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -111,13 +112,13 @@ def _padded_size(keys: Sequence[BlobKey]) -> int:
 def _key_params(keys: Sequence[BlobKey], size: int) -> dict[str, str]:
     # Padding repeats the last key; the recursive UNION drops the duplicates.
     padded = [*keys, *[keys[-1]] * (size - len(keys))]
-    params: dict[str, str] = {}
-    for i, (thread_id, checkpoint_ns, channel, version) in enumerate(padded):
-        params[f"t{i}"] = thread_id
-        params[f"n{i}"] = checkpoint_ns
-        params[f"c{i}"] = channel
-        params[f"v{i}"] = version
-    return params
+    return dict(zip(_names(size), [part for key in padded for part in key], strict=True))
+
+
+@cache
+def _names(size: int) -> tuple[str, ...]:
+    """The bind names of `size` keys, in key order (this runs on every read)."""
+    return tuple(f"{p}{i}" for i in range(size) for p in "tncv")
 
 
 def _key(table: Any, i: int) -> ColumnElement[bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from langgraph.types import RetryPolicy
 
 from accord.agents import Agent, AgentSpecError, ScriptedModel
 from accord.graphs import delegation
+from accord.persistence import SQLAlchemySaver
 
 # The `run` fixture (tests/graphs/conftest.py) runs a graph by invoke, ainvoke or stream.
 Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
@@ -165,6 +167,27 @@ async def test_max_concurrency_bounds_the_workers_of_a_run() -> None:
 
     assert len(state["results"]) == 4
     assert time.perf_counter() - start >= 0.1  # four 50 ms steps, two at a time
+
+
+async def test_results_and_failures_survive_a_restart_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'sessions.sqlite'}"
+    boss = _agent("boss", _plan(("a", "x"), ("b", "y")), {"reply": "ok"})
+    a, b = _agent("a", {"result": "x done"}, latency=0.01), _agent("b", ValueError("bad"))
+
+    async with SQLAlchemySaver.from_url(url) as saver:
+        graph = delegation(boss, [a, b], checkpointer=saver)
+        before = await graph.ainvoke({"messages": [("user", "go")]}, _config(), durability="sync")
+    async with SQLAlchemySaver.from_url(url) as saver:
+        graph = delegation(_agent("boss"), [_agent("a"), _agent("b")], checkpointer=saver)
+        restored = (await graph.aget_state(_config())).values
+
+    assert (
+        restored["results"]
+        == before["results"]
+        == [{"worker": "a", "task": "x", "result": "x done"}]
+    )
+    assert restored["failures"] == before["failures"]
+    assert restored["failures"][0]["error"] == "ValueError"
 
 
 def test_topology() -> None:
