@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from accord.persistence import AccordError
 
 # Agent names become graph node names and message `name`s: keep them plain identifiers.
+# LangGraph's own nodes are refused here; each pattern refuses the names of its own steps.
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-_RESERVED = {"__start__", "__end__", "router", "synthesis"}
+_RESERVED = {"__start__", "__end__"}
 
 
 class AgentSpecError(AccordError, ValueError):

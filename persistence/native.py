@@ -180,8 +180,12 @@ class Native:
             return
         try:
             pooled.dbapi_connection.rollback()  # type: ignore[union-attr]
-        except Exception as exc:  # a connection that cannot roll back is done for
-            pooled.invalidate(exc)
+        except BaseException as exc:
+            # A connection that could not roll back (broken, or a task cancelled while
+            # awaiting) may still be inside the transaction: never let the pool reuse it.
+            pooled.invalidate(exc if isinstance(exc, Exception) else None)
+            if not isinstance(exc, Exception):
+                raise
 
 
 class Checkout:

@@ -200,7 +200,7 @@ def test_topology() -> None:
     [
         ([], {}, "at least one worker"),
         (["boss"], {}, "two agents are named 'boss'"),
-        (["synthesis"], {}, "invalid Agent 'synthesis'"),
+        (["synthesis"], {}, "an agent is named 'synthesis', which this pattern uses"),
         (["a"], {"max_concurrency": 0}, "must be at least 1"),
         (["a"], {"max_subtasks": 0}, "must be at least 1"),
     ],
