@@ -21,4 +21,5 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
 
 def test_every_part_is_typed() -> None:
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    assert all((ROOT / folder / "py.typed").is_file() for folder in setuptools["package-dir"].values())
+    folders = setuptools["package-dir"].values()
+    assert all((ROOT / folder / "py.typed").is_file() for folder in folders)
