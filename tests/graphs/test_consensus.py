@@ -2,49 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from support import Runner, assert_exhausted, scripted, thread, topology
 
-from accord.agents import Agent, AgentSpecError, ScriptedModel
+from accord.agents import AgentSpecError
 from accord.graphs import Vote, consensus
 from accord.graphs.consensus import decide
-
-# The `run` fixture (tests/graphs/conftest.py) runs a graph by invoke, ainvoke or stream.
-Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
-
-
-def _agent(name: str, *script: Any) -> Agent:
-    return Agent(name=name, description=f"the {name} desk", models=(ScriptedModel(list(script)),))
 
 
 def _vote(choice: str, confidence: float) -> dict[str, Any]:
     return {"choice": choice, "confidence": confidence, "rationale": f"I say {choice}."}
 
 
-def _config(thread: str = "t1") -> Any:
-    return {"configurable": {"thread_id": thread}}
-
-
-def _exhausted(*agents: Agent) -> None:
-    for agent in agents:
-        agent.models[0].assert_exhausted()  # type: ignore[union-attr]
-
-
 async def test_weighted_majority_decides_and_dissent_is_kept(run: Runner) -> None:
     a, b, c = (
-        _agent("a", _vote("yes", 0.9)),
-        _agent("b", _vote("no", 0.6)),
-        _agent("c", _vote("no", 0.8)),
+        scripted("a", _vote("yes", 0.9)),
+        scripted("b", _vote("no", 0.6)),
+        scripted("c", _vote("no", 0.8)),
     )
     graph = consensus(
         [a, b, c], options=["yes", "no"], weights={"a": 3}, checkpointer=InMemorySaver()
     )
 
-    state = await run(graph, {"messages": [("user", "Ship the release?")]}, _config())
+    state = await run(graph, {"messages": [("user", "Ship the release?")]}, thread())
 
     outcome = state["outcome"]
     assert outcome["decision"] == "yes"
@@ -61,15 +45,19 @@ async def test_weighted_majority_decides_and_dissent_is_kept(run: Runner) -> Non
     (call,) = b.models[0].calls  # type: ignore[union-attr]
     assert "Choose exactly one of: yes, no." in call.messages[0].text
     assert call.messages[-1].text == "Ship the release?"
-    _exhausted(a, b, c)
+    assert_exhausted(a, b, c)
 
 
 async def test_malformed_vote_is_recorded_and_no_quorum_is_an_outcome(run: Runner) -> None:
     garbled = [AIMessage("I am not sure.")] * 3  # the first answer and two re-asks
-    a, b, c = _agent("a", _vote("yes", 0.9)), _agent("b", *garbled), _agent("c", _vote("no", 1))
+    a, b, c = (
+        scripted("a", _vote("yes", 0.9)),
+        scripted("b", *garbled),
+        scripted("c", _vote("no", 1)),
+    )
     graph = consensus([a, b, c], options=["yes", "no"], quorum=3, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Ship it?")]}, _config())
+    state = await run(graph, {"messages": [("user", "Ship it?")]}, thread())
 
     outcome = state["outcome"]
     assert outcome["decision"] is None
@@ -81,26 +69,26 @@ async def test_malformed_vote_is_recorded_and_no_quorum_is_an_outcome(run: Runne
     assert failure["task"] == "vote on: Ship it?"
     assert failure["attempts"] == 1
     assert state["messages"][-1].text.startswith("No decision: no quorum")
-    _exhausted(a, b, c)
+    assert_exhausted(a, b, c)
 
 
 async def test_free_votes_for_the_same_text_are_tallied_together() -> None:
-    a, b = _agent("a", _vote("Paris ", 0.8)), _agent("b", _vote("Paris", 0.6))
-    c = _agent("c", _vote("Lyon", 0.9))
+    a, b = scripted("a", _vote("Paris ", 0.8)), scripted("b", _vote("Paris", 0.6))
+    c = scripted("c", _vote("Lyon", 0.9))
     graph = consensus([a, b, c], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "Where do we meet?")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "Where do we meet?")]}, thread())
 
     assert state["outcome"]["tally"] == {"Paris": 2.0, "Lyon": 1.0}
     assert state["outcome"]["decision"] == "Paris"
 
 
 async def test_each_message_is_a_new_round() -> None:
-    a = _agent("a", _vote("yes", 0.9), _vote("no", 0.7))
+    a = scripted("a", _vote("yes", 0.9), _vote("no", 0.7))
     graph = consensus([a], options=["yes", "no"], checkpointer=InMemorySaver())
 
-    await graph.ainvoke({"messages": [("user", "first?")]}, _config())
-    state = await graph.ainvoke({"messages": [("user", "second?")]}, _config())
+    await graph.ainvoke({"messages": [("user", "first?")]}, thread())
+    state = await graph.ainvoke({"messages": [("user", "second?")]}, thread())
 
     assert [v["choice"] for v in state["votes"]] == ["no"]
     assert state["outcome"]["decision"] == "no"
@@ -131,8 +119,8 @@ def test_tie_in_confidence_too_is_no_decision() -> None:
 
 
 def test_topology() -> None:
-    graph = consensus([_agent("a"), _agent("b")])
-    assert graph.get_graph().draw_mermaid() == MERMAID
+    graph = consensus([scripted("a"), scripted("b")])
+    assert topology(graph) == MERMAID
 
 
 @pytest.mark.parametrize(
@@ -151,29 +139,19 @@ def test_topology() -> None:
 )
 def test_bad_panels_get_a_clear_error(names: list[str], options: Any, message: str) -> None:
     with pytest.raises(AgentSpecError, match=message):
-        consensus([_agent(n) for n in names], **options)
+        consensus([scripted(n) for n in names], **options)
 
 
 MERMAID = """\
----
-config:
-  flowchart:
-    curve: linear
----
-graph TD;
-\t__start__([<p>__start__</p>]):::first
-\tballot(ballot)
-\ta(a)
-\tb(b)
-\ttally(tally)
-\t__end__([<p>__end__</p>]):::last
-\t__start__ --> ballot;
-\ta --> tally;
-\tb --> tally;
-\tballot -.-> a;
-\tballot -.-> b;
-\ttally --> __end__;
-\tclassDef default fill:#f2f0ff,line-height:1.2
-\tclassDef first fill-opacity:0
-\tclassDef last fill:#bfb6fc
-"""
+__start__([<p>__start__</p>]):::first
+ballot(ballot)
+a(a)
+b(b)
+tally(tally)
+__end__([<p>__end__</p>]):::last
+__start__ --> ballot;
+a --> tally;
+b --> tally;
+ballot -.-> a;
+ballot -.-> b;
+tally --> __end__;"""

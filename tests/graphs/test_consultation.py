@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
+from support import Runner, scripted, thread, topology
 
 from accord.agents import Agent, AgentSpecError, ScriptedModel
 from accord.graphs import consultation
-
-# The `run` fixture (tests/graphs/conftest.py) runs a graph by invoke, ainvoke or stream.
-Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
-
-
-def _agent(name: str, *script: Any) -> Agent:
-    return Agent(name=name, description=f"the {name} desk", models=(ScriptedModel(list(script)),))
 
 
 def _opinion(answer: str, confidence: float) -> dict[str, Any]:
@@ -30,23 +23,19 @@ def _model(agent: Agent) -> ScriptedModel:
     return model
 
 
-def _config(thread: str = "t1") -> Any:
-    return {"configurable": {"thread_id": thread}}
-
-
 async def test_specialists_answer_in_parallel_and_are_weighted(run: Runner) -> None:
-    gp = _agent(
+    gp = scripted(
         "gp",
         {"consult": ["cardio", "derm"], "question": "Is this rash cardiac?"},
         {"reply": "Most likely a skin matter."},
     )
     cardio, derm = (
-        _agent("cardio", _opinion("Unlikely", 0.3)),
-        _agent("derm", _opinion("Eczema", 0.9)),
+        scripted("cardio", _opinion("Unlikely", 0.3)),
+        scripted("derm", _opinion("Eczema", 0.9)),
     )
     graph = consultation(gp, [cardio, derm], checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "I have a rash and palpitations")]}, _config())
+    state = await run(graph, {"messages": [("user", "I have a rash and palpitations")]}, thread())
 
     assert sorted(c["specialist"] for c in state["consultations"]) == ["cardio", "derm"]
     assert {c["question"] for c in state["consultations"]} == {"Is this rash cardiac?"}
@@ -65,22 +54,22 @@ async def test_specialists_answer_in_parallel_and_are_weighted(run: Runner) -> N
 
 
 async def test_low_confidence_is_flagged(run: Runner) -> None:
-    gp = _agent("gp", {"consult": ["derm"], "question": "What is it?"}, {"reply": "Unsure."})
-    derm = _agent("derm", _opinion("Maybe eczema", 0.2))
+    gp = scripted("gp", {"consult": ["derm"], "question": "What is it?"}, {"reply": "Unsure."})
+    derm = scripted("derm", _opinion("Maybe eczema", 0.2))
     graph = consultation(gp, [derm], low_confidence=0.5, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "rash")]}, _config())
+    state = await run(graph, {"messages": [("user", "rash")]}, thread())
 
     assert state["confidence"] == pytest.approx(0.2)
     assert state["low_confidence"] is True
 
 
 async def test_a_failing_specialist_is_recorded_and_the_others_count() -> None:
-    gp = _agent("gp", {"consult": ["a", "b"], "question": "q?"}, {"reply": "From a only."})
-    a, b = _agent("a", _opinion("yes", 0.8)), _agent("b", *[AIMessage("??")] * 3)
+    gp = scripted("gp", {"consult": ["a", "b"], "question": "q?"}, {"reply": "From a only."})
+    a, b = scripted("a", _opinion("yes", 0.8)), scripted("b", *[AIMessage("??")] * 3)
     graph = consultation(gp, [a, b], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "help")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "help")]}, thread())
 
     assert [c["specialist"] for c in state["consultations"]] == ["a"]
     (failure,) = state["failures"]
@@ -90,11 +79,11 @@ async def test_a_failing_specialist_is_recorded_and_the_others_count() -> None:
 
 
 async def test_answering_alone_skips_the_specialists() -> None:
-    gp = _agent("gp", {"consult": [], "question": ""}, {"reply": "Easy one."})
-    derm = _agent("derm")
+    gp = scripted("gp", {"consult": [], "question": ""}, {"reply": "Easy one."})
+    derm = scripted("derm")
     graph = consultation(gp, [derm], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "hi")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "hi")]}, thread())
 
     assert state["consultations"] == []
     assert state["confidence"] == 0.0
@@ -103,8 +92,8 @@ async def test_answering_alone_skips_the_specialists() -> None:
 
 
 def test_topology() -> None:
-    graph = consultation(_agent("gp"), [_agent("a"), _agent("b")])
-    assert graph.get_graph().draw_mermaid() == MERMAID
+    graph = consultation(scripted("gp"), [scripted("a"), scripted("b")])
+    assert topology(graph) == MERMAID
 
 
 @pytest.mark.parametrize(
@@ -117,30 +106,20 @@ def test_topology() -> None:
 )
 def test_bad_teams_get_a_clear_error(specialists: list[str], options: Any, message: str) -> None:
     with pytest.raises(AgentSpecError, match=message):
-        consultation(_agent("gp"), [_agent(n) for n in specialists], **options)
+        consultation(scripted("gp"), [scripted(n) for n in specialists], **options)
 
 
 MERMAID = """\
----
-config:
-  flowchart:
-    curve: linear
----
-graph TD;
-\t__start__([<p>__start__</p>]):::first
-\tgp(gp)
-\ta(a)
-\tb(b)
-\tsynthesis(synthesis)
-\t__end__([<p>__end__</p>]):::last
-\t__start__ --> gp;
-\ta --> synthesis;
-\tb --> synthesis;
-\tgp -.-> a;
-\tgp -.-> b;
-\tgp -.-> synthesis;
-\tsynthesis --> __end__;
-\tclassDef default fill:#f2f0ff,line-height:1.2
-\tclassDef first fill-opacity:0
-\tclassDef last fill:#bfb6fc
-"""
+__start__([<p>__start__</p>]):::first
+gp(gp)
+a(a)
+b(b)
+synthesis(synthesis)
+__end__([<p>__end__</p>]):::last
+__start__ --> gp;
+a --> synthesis;
+b --> synthesis;
+gp -.-> a;
+gp -.-> b;
+gp -.-> synthesis;
+synthesis --> __end__;"""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +10,13 @@ import pytest
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import RetryPolicy
+from support import Runner, scripted, thread, topology
 
 from accord.agents import Agent, AgentSpecError, ScriptedModel
 from accord.graphs import delegation
 from accord.persistence import SQLAlchemySaver
 
-# The `run` fixture (tests/graphs/conftest.py) runs a graph by invoke, ainvoke or stream.
-Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
-
 FAST = RetryPolicy(max_attempts=3, initial_interval=0, jitter=False)
-
-
-def _agent(name: str, *script: Any, latency: float = 0.0) -> Agent:
-    model = ScriptedModel(list(script), latency=latency)
-    return Agent(name=name, description=f"the {name} desk", models=(model,))
 
 
 def _plan(*pairs: tuple[str, str]) -> dict[str, Any]:
@@ -37,18 +29,17 @@ def _model(agent: Agent) -> ScriptedModel:
     return model
 
 
-def _config(thread: str = "t1") -> Any:
-    return {"configurable": {"thread_id": thread}}
-
-
 async def test_workers_results_reach_the_synthesis(run: Runner) -> None:
-    boss = _agent(
+    boss = scripted(
         "boss", _plan(("flights", "find a flight"), ("hotels", "find a hotel")), {"reply": "Done."}
     )
-    flights, hotels = _agent("flights", {"result": "AF12"}), _agent("hotels", {"result": "Ritz"})
+    flights, hotels = (
+        scripted("flights", {"result": "AF12"}),
+        scripted("hotels", {"result": "Ritz"}),
+    )
     graph = delegation(boss, [flights, hotels], checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Plan my trip to Paris")]}, _config())
+    state = await run(graph, {"messages": [("user", "Plan my trip to Paris")]}, thread())
 
     assert state["plan"] == [
         {"worker": "flights", "task": "find a flight"},
@@ -68,16 +59,16 @@ async def test_workers_results_reach_the_synthesis(run: Runner) -> None:
 
 async def test_a_failing_worker_never_discards_its_siblings(run: Runner) -> None:
     plan = _plan(("a", "part one"), ("b", "part two"), ("c", "part three"))
-    boss = _agent("boss", plan, {"reply": "Two of three done."})
+    boss = scripted("boss", plan, {"reply": "Two of three done."})
     down = ConnectionError("endpoint down")
     a, b, c = (
-        _agent("a", {"result": "one"}),
-        _agent("b", down, down, down),
-        _agent("c", {"result": "three"}),
+        scripted("a", {"result": "one"}),
+        scripted("b", down, down, down),
+        scripted("c", {"result": "three"}),
     )
     graph = delegation(boss, [a, b, c], retry=FAST, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Do the three parts")]}, _config())
+    state = await run(graph, {"messages": [("user", "Do the three parts")]}, thread())
 
     assert sorted(r["result"] for r in state["results"]) == ["one", "three"]
     assert state["failures"] == [
@@ -100,11 +91,11 @@ async def test_a_failing_worker_never_discards_its_siblings(run: Runner) -> None
 
 
 async def test_a_retry_that_succeeds_leaves_no_failure() -> None:
-    boss = _agent("boss", _plan(("a", "x")), {"reply": "ok"})
-    a = _agent("a", ConnectionError("blip"), {"result": "x done"})
+    boss = scripted("boss", _plan(("a", "x")), {"reply": "ok"})
+    a = scripted("a", ConnectionError("blip"), {"result": "x done"})
     graph = delegation(boss, [a], retry=FAST, checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "go")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "go")]}, thread())
 
     assert [r["result"] for r in state["results"]] == ["x done"]
     assert state["failures"] == []
@@ -121,11 +112,11 @@ async def test_a_retry_that_succeeds_leaves_no_failure() -> None:
 async def test_errors_that_are_not_retried_are_recorded(
     script: list[Any], error: str, attempts: int
 ) -> None:
-    boss = _agent("boss", _plan(("a", "x"), ("b", "y")), {"reply": "ok"})
-    a, b = _agent("a", *script), _agent("b", {"result": "y done"})
+    boss = scripted("boss", _plan(("a", "x"), ("b", "y")), {"reply": "ok"})
+    a, b = scripted("a", *script), scripted("b", {"result": "y done"})
     graph = delegation(boss, [a, b], retry=FAST, checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "go")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "go")]}, thread())
 
     (failure,) = state["failures"]
     assert (failure["agent"], failure["error"], failure["attempts"]) == ("a", error, attempts)
@@ -134,11 +125,11 @@ async def test_errors_that_are_not_retried_are_recorded(
 
 
 async def test_an_empty_plan_goes_straight_to_the_synthesis(run: Runner) -> None:
-    boss = _agent("boss", _plan(), {"reply": "Nothing to delegate."})
-    idle = _agent("idle")
+    boss = scripted("boss", _plan(), {"reply": "Nothing to delegate."})
+    idle = scripted("idle")
     graph = delegation(boss, [idle], checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "hello")]}, _config())
+    state = await run(graph, {"messages": [("user", "hello")]}, thread())
 
     assert state["plan"] == []
     assert state["messages"][-1].text == "Nothing to delegate."
@@ -146,24 +137,24 @@ async def test_an_empty_plan_goes_straight_to_the_synthesis(run: Runner) -> None
 
 
 async def test_each_message_gets_a_fresh_plan_and_results() -> None:
-    boss = _agent("boss", _plan(("a", "x")), {"reply": "1"}, _plan(("a", "y")), {"reply": "2"})
-    a = _agent("a", {"result": "x done"}, ConnectionError("down"))
+    boss = scripted("boss", _plan(("a", "x")), {"reply": "1"}, _plan(("a", "y")), {"reply": "2"})
+    a = scripted("a", {"result": "x done"}, ConnectionError("down"))
     graph = delegation(boss, [a], retry=None, checkpointer=InMemorySaver())
 
-    await graph.ainvoke({"messages": [("user", "first")]}, _config())
-    state = await graph.ainvoke({"messages": [("user", "second")]}, _config())
+    await graph.ainvoke({"messages": [("user", "first")]}, thread())
+    state = await graph.ainvoke({"messages": [("user", "second")]}, thread())
 
     assert state["results"] == []
     assert [f["task"] for f in state["failures"]] == ["y"]
 
 
 async def test_max_concurrency_bounds_the_workers_of_a_run() -> None:
-    boss = _agent("boss", _plan(*[("w", f"part {i}") for i in range(4)]), {"reply": "ok"})
-    worker = _agent("w", *[{"result": "done"}] * 4, latency=0.05)
+    boss = scripted("boss", _plan(*[("w", f"part {i}") for i in range(4)]), {"reply": "ok"})
+    worker = scripted("w", *[{"result": "done"}] * 4, latency=0.05)
     graph = delegation(boss, [worker], max_concurrency=2, checkpointer=InMemorySaver())
 
     start = time.perf_counter()
-    state = await graph.ainvoke({"messages": [("user", "go")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "go")]}, thread())
 
     assert len(state["results"]) == 4
     assert time.perf_counter() - start >= 0.1  # four 50 ms steps, two at a time
@@ -171,15 +162,18 @@ async def test_max_concurrency_bounds_the_workers_of_a_run() -> None:
 
 async def test_results_and_failures_survive_a_restart_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'sessions.sqlite'}"
-    boss = _agent("boss", _plan(("a", "x"), ("b", "y")), {"reply": "ok"})
-    a, b = _agent("a", {"result": "x done"}, latency=0.01), _agent("b", ValueError("bad"))
+    boss = scripted("boss", _plan(("a", "x"), ("b", "y")), {"reply": "ok"})
+    a, b = (
+        scripted("a", {"result": "x done"}, latency=0.01),
+        scripted("b", ValueError("bad")),
+    )
 
     async with SQLAlchemySaver.from_url(url) as saver:
         graph = delegation(boss, [a, b], checkpointer=saver)
-        before = await graph.ainvoke({"messages": [("user", "go")]}, _config(), durability="sync")
+        before = await graph.ainvoke({"messages": [("user", "go")]}, thread(), durability="sync")
     async with SQLAlchemySaver.from_url(url) as saver:
-        graph = delegation(_agent("boss"), [_agent("a"), _agent("b")], checkpointer=saver)
-        restored = (await graph.aget_state(_config())).values
+        graph = delegation(scripted("boss"), [scripted("a"), scripted("b")], checkpointer=saver)
+        restored = (await graph.aget_state(thread())).values
 
     assert (
         restored["results"]
@@ -191,8 +185,8 @@ async def test_results_and_failures_survive_a_restart_on_sqlite(tmp_path: Path) 
 
 
 def test_topology() -> None:
-    graph = delegation(_agent("boss"), [_agent("a"), _agent("b")])
-    assert graph.get_graph().draw_mermaid() == MERMAID
+    graph = delegation(scripted("boss"), [scripted("a"), scripted("b")])
+    assert topology(graph) == MERMAID
 
 
 @pytest.mark.parametrize(
@@ -207,36 +201,26 @@ def test_topology() -> None:
 )
 def test_bad_teams_get_a_clear_error(workers: list[str], options: Any, message: str) -> None:
     with pytest.raises(AgentSpecError, match=message):
-        delegation(_agent("boss"), [_agent(n) for n in workers], **options)
+        delegation(scripted("boss"), [scripted(n) for n in workers], **options)
 
 
 def test_unknown_backup_is_refused() -> None:
     worker = Agent(name="a", description="a", models=(ScriptedModel([]),), backup="ghost")
     with pytest.raises(AgentSpecError, match="backup 'ghost', which is not in the team"):
-        delegation(_agent("boss"), [worker])
+        delegation(scripted("boss"), [worker])
 
 
 MERMAID = """\
----
-config:
-  flowchart:
-    curve: linear
----
-graph TD;
-\t__start__([<p>__start__</p>]):::first
-\tboss(boss)
-\ta(a)
-\tb(b)
-\tsynthesis(synthesis)
-\t__end__([<p>__end__</p>]):::last
-\t__start__ --> boss;
-\ta --> synthesis;
-\tb --> synthesis;
-\tboss -.-> a;
-\tboss -.-> b;
-\tboss -.-> synthesis;
-\tsynthesis --> __end__;
-\tclassDef default fill:#f2f0ff,line-height:1.2
-\tclassDef first fill-opacity:0
-\tclassDef last fill:#bfb6fc
-"""
+__start__([<p>__start__</p>]):::first
+boss(boss)
+a(a)
+b(b)
+synthesis(synthesis)
+__end__([<p>__end__</p>]):::last
+__start__ --> boss;
+a --> synthesis;
+b --> synthesis;
+boss -.-> a;
+boss -.-> b;
+boss -.-> synthesis;
+synthesis --> __end__;"""

@@ -2,56 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph.state import CompiledStateGraph
+from support import Runner, scripted, thread, topology
 
-from accord.agents import Agent, AgentSpecError, ScriptedModel
+from accord.agents import AgentSpecError
 from accord.graphs import handoff
-
-Runner = Callable[[CompiledStateGraph[Any, Any, Any, Any], dict[str, Any], Any], Awaitable[Any]]
-
-
-async def _invoke(graph: Any, payload: dict[str, Any], config: Any) -> Any:
-    return graph.invoke(payload, config)
 
 
 async def _ainvoke(graph: Any, payload: dict[str, Any], config: Any) -> Any:
     return await graph.ainvoke(payload, config)
 
 
-async def _stream(graph: Any, payload: dict[str, Any], config: Any) -> Any:
-    async for _ in graph.astream(payload, config, stream_mode="updates"):
-        pass
-    return graph.get_state(config).values
-
-
-@pytest.fixture(params=[_invoke, _ainvoke, _stream], ids=["invoke", "ainvoke", "stream"])
-def run(request: pytest.FixtureRequest) -> Runner:
-    runner: Runner = request.param
-    return runner
-
-
-def _agent(name: str, *script: Any, **extra: Any) -> Agent:
-    return Agent(
-        name=name, description=f"the {name} desk", models=(ScriptedModel(list(script)),), **extra
-    )
-
-
-def _config(thread: str = "t1") -> Any:
-    return {"configurable": {"thread_id": thread}}
-
-
 async def test_handoff_passes_history_and_records_speakers(run: Runner) -> None:
-    intake = _agent("intake", {"reply": "Welcome Dana.", "handoff_to": "verification"})
-    verification = _agent("verification", {"reply": "Your date of birth?", "handoff_to": "none"})
+    intake = scripted("intake", {"reply": "Welcome Dana.", "handoff_to": "verification"})
+    verification = scripted("verification", {"reply": "Your date of birth?", "handoff_to": "none"})
     graph = handoff([intake, verification], checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Hi, I'm Dana")]}, _config())
+    state = await run(graph, {"messages": [("user", "Hi, I'm Dana")]}, thread())
 
     messages = state["messages"]
     assert [type(m) for m in messages] == [HumanMessage, AIMessage, AIMessage]
@@ -69,12 +40,12 @@ async def test_handoff_passes_history_and_records_speakers(run: Runner) -> None:
 
 
 async def test_next_message_goes_to_the_agent_holding_the_conversation(run: Runner) -> None:
-    intake = _agent("intake", {"reply": "Passing you on.", "handoff_to": "support"})
-    support = _agent("support", {"reply": "Hello.", "handoff_to": "none"}, {"reply": "Sure."})
+    intake = scripted("intake", {"reply": "Passing you on.", "handoff_to": "support"})
+    support = scripted("support", {"reply": "Hello.", "handoff_to": "none"}, {"reply": "Sure."})
     graph = handoff([intake, support], checkpointer=InMemorySaver(), routes={"support": []})
 
-    await run(graph, {"messages": [("user", "hi")]}, _config())
-    state = await run(graph, {"messages": [("user", "a question")]}, _config())
+    await run(graph, {"messages": [("user", "hi")]}, thread())
+    state = await run(graph, {"messages": [("user", "a question")]}, thread())
 
     assert [m.name for m in state["messages"] if isinstance(m, AIMessage)] == [
         "intake",
@@ -86,31 +57,31 @@ async def test_next_message_goes_to_the_agent_holding_the_conversation(run: Runn
 
 
 async def test_max_hops_stops_agents_passing_the_user_around() -> None:
-    ping = _agent("ping", {"reply": "to pong", "handoff_to": "pong"}, {"reply": "done"})
-    pong = _agent("pong", {"reply": "to ping", "handoff_to": "ping"})
+    ping = scripted("ping", {"reply": "to pong", "handoff_to": "pong"}, {"reply": "done"})
+    pong = scripted("pong", {"reply": "to ping", "handoff_to": "ping"})
     graph = handoff([ping, pong], checkpointer=InMemorySaver(), max_hops=3)
 
-    state = await graph.ainvoke({"messages": [("user", "hi")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "hi")]}, thread())
 
     assert [m.name for m in state["messages"][1:]] == ["ping", "pong", "ping"]
     assert state["active_agent"] == "ping"
 
 
 async def test_sessions_on_separate_threads_do_not_share_state() -> None:
-    solo = _agent("solo", {"reply": "one"}, {"reply": "two"})
+    solo = scripted("solo", {"reply": "one"}, {"reply": "two"})
     graph = handoff([solo], checkpointer=InMemorySaver())
 
-    a = await graph.ainvoke({"messages": [("user", "secret-a")]}, _config("a"))
-    b = await graph.ainvoke({"messages": [("user", "secret-b")]}, _config("b"))
+    a = await graph.ainvoke({"messages": [("user", "secret-a")]}, thread("a"))
+    b = await graph.ainvoke({"messages": [("user", "secret-b")]}, thread("b"))
 
     assert "secret-a" not in str(b["messages"])
     assert "secret-b" not in str(a["messages"])
 
 
 def test_topology_is_drawn_from_the_routes() -> None:
-    team = [_agent(n) for n in ("intake", "verification", "setup")]
+    team = [scripted(n) for n in ("intake", "verification", "setup")]
     graph = handoff(team, routes={"intake": ["verification"], "verification": ["setup"]})
-    assert graph.get_graph().draw_mermaid() == MERMAID
+    assert topology(graph) == MERMAID
 
 
 @pytest.mark.parametrize(
@@ -123,37 +94,27 @@ def test_topology_is_drawn_from_the_routes() -> None:
 )
 def test_bad_teams_get_a_clear_error(team: list[str], routes: Any, message: str) -> None:
     with pytest.raises(AgentSpecError, match=message):
-        handoff([_agent(n) for n in team], routes=routes)
+        handoff([scripted(n) for n in team], routes=routes)
 
 
 def test_unknown_backup_is_refused() -> None:
     with pytest.raises(AgentSpecError, match="backup 'ghost', which is not in the team"):
-        handoff([_agent("a", backup="ghost")])
+        handoff([scripted("a", backup="ghost")])
 
 
 MERMAID = """\
----
-config:
-  flowchart:
-    curve: linear
----
-graph TD;
-\t__start__([<p>__start__</p>]):::first
-\tintake(intake)
-\tverification(verification)
-\tsetup(setup)
-\t__end__([<p>__end__</p>]):::last
-\t__start__ -.-> intake;
-\t__start__ -.-> setup;
-\t__start__ -.-> verification;
-\tintake -.-> __end__;
-\tintake -.-> verification;
-\tsetup -.-> __end__;
-\tsetup -.-> intake;
-\tsetup -.-> verification;
-\tverification -.-> __end__;
-\tverification -.-> setup;
-\tclassDef default fill:#f2f0ff,line-height:1.2
-\tclassDef first fill-opacity:0
-\tclassDef last fill:#bfb6fc
-"""
+__start__([<p>__start__</p>]):::first
+intake(intake)
+verification(verification)
+setup(setup)
+__end__([<p>__end__</p>]):::last
+__start__ -.-> intake;
+__start__ -.-> setup;
+__start__ -.-> verification;
+intake -.-> __end__;
+intake -.-> verification;
+setup -.-> __end__;
+setup -.-> intake;
+setup -.-> verification;
+verification -.-> __end__;
+verification -.-> setup;"""

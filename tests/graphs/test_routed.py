@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from support import Runner, scripted, thread, topology
 
 from accord.agents import Agent, AgentSpecError, ScriptedModel
 from accord.graphs import RoutedState, routed
-
-# The `run` fixture (tests/graphs/conftest.py) runs a graph by invoke, ainvoke or stream.
-Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
-
-
-def _agent(name: str, *script: Any, skills: tuple[str, ...] = ()) -> Agent:
-    model = ScriptedModel(list(script))
-    return Agent(name=name, description=f"the {name} desk", skills=skills, models=(model,))
 
 
 def _model(agent: Agent) -> ScriptedModel:
@@ -26,17 +16,13 @@ def _model(agent: Agent) -> ScriptedModel:
     return model
 
 
-def _config(thread: str = "t1") -> Any:
-    return {"configurable": {"thread_id": thread}}
-
-
 async def test_the_model_router_picks_by_description_and_skills(run: Runner) -> None:
-    triage = _agent("triage", {"agent": "billing", "reason": "an invoice question"})
-    billing = _agent("billing", {"reply": "Your invoice is paid."}, skills=("invoices",))
-    tech = _agent("tech", skills=("outages",))
+    triage = scripted("triage", {"agent": "billing", "reason": "an invoice question"})
+    billing = scripted("billing", {"reply": "Your invoice is paid."}, skills=("invoices",))
+    tech = scripted("tech", skills=("outages",))
     graph = routed([billing, tech], router=triage, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Is my invoice paid?")]}, _config())
+    state = await run(graph, {"messages": [("user", "Is my invoice paid?")]}, thread())
 
     assert state["route"] == {"agent": "billing", "reason": "an invoice question", "by": "model"}
     assert state["active_agent"] == "billing"
@@ -52,10 +38,10 @@ async def test_the_model_router_picks_by_description_and_skills(run: Runner) -> 
 async def test_the_default_router_uses_the_first_agents_models() -> None:
     first = ScriptedModel([{"agent": "tech", "reason": "an outage"}])
     billing = Agent(name="billing", description="Bills.", models=(first,))
-    tech = _agent("tech", {"reply": "Rebooting."})
+    tech = scripted("tech", {"reply": "Rebooting."})
     graph = routed([billing, tech], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "The site is down")]}, _config())
+    state = await graph.ainvoke({"messages": [("user", "The site is down")]}, thread())
 
     assert state["route"]["agent"] == "tech"
     assert state["messages"][-1].text == "Rebooting."
@@ -65,14 +51,14 @@ async def test_the_default_router_uses_the_first_agents_models() -> None:
 
 
 async def test_a_callable_router_asks_no_model(run: Runner) -> None:
-    billing, tech = _agent("billing"), _agent("tech", {"reply": "Looking into it."})
+    billing, tech = scripted("billing"), scripted("tech", {"reply": "Looking into it."})
 
     def by_keyword(state: RoutedState) -> str:
         return "tech" if "down" in state["messages"][-1].text else "billing"
 
     graph = routed([billing, tech], router=by_keyword, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "The site is down")]}, _config())
+    state = await run(graph, {"messages": [("user", "The site is down")]}, thread())
 
     assert state["route"] == {
         "agent": "tech",
@@ -84,39 +70,29 @@ async def test_a_callable_router_asks_no_model(run: Runner) -> None:
 
 
 async def test_a_callable_router_naming_a_stranger_is_refused() -> None:
-    graph = routed([_agent("billing")], router=lambda _: "ghost", checkpointer=InMemorySaver())
+    graph = routed([scripted("billing")], router=lambda _: "ghost", checkpointer=InMemorySaver())
     with pytest.raises(AgentSpecError, match="the router chose 'ghost'"):
-        await graph.ainvoke({"messages": [("user", "hi")]}, _config())
+        await graph.ainvoke({"messages": [("user", "hi")]}, thread())
 
 
 def test_topology() -> None:
-    graph = routed([_agent("billing"), _agent("tech")])
-    assert graph.get_graph().draw_mermaid() == MERMAID
+    graph = routed([scripted("billing"), scripted("tech")])
+    assert topology(graph) == MERMAID
 
 
 def test_duplicate_names_are_refused() -> None:
     with pytest.raises(AgentSpecError, match="two agents are named 'a'"):
-        routed([_agent("a"), _agent("a")])
+        routed([scripted("a"), scripted("a")])
 
 
 MERMAID = """\
----
-config:
-  flowchart:
-    curve: linear
----
-graph TD;
-\t__start__([<p>__start__</p>]):::first
-\trouter(router)
-\tbilling(billing)
-\ttech(tech)
-\t__end__([<p>__end__</p>]):::last
-\t__start__ --> router;
-\tbilling -.-> __end__;
-\trouter -.-> billing;
-\trouter -.-> tech;
-\ttech -.-> __end__;
-\tclassDef default fill:#f2f0ff,line-height:1.2
-\tclassDef first fill-opacity:0
-\tclassDef last fill:#bfb6fc
-"""
+__start__([<p>__start__</p>]):::first
+router(router)
+billing(billing)
+tech(tech)
+__end__([<p>__end__</p>]):::last
+__start__ --> router;
+billing -.-> __end__;
+router -.-> billing;
+router -.-> tech;
+tech -.-> __end__;"""

@@ -1,0 +1,42 @@
+"""Helpers the test modules share (on the path through pytest's `pythonpath`; not a fixture)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from accord.agents import Agent, ScriptedModel
+
+Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
+"""Runs a graph on a payload and config, returning the final state values (see `run`)."""
+
+
+def scripted(name: str, *script: Any, latency: float = 0.0, **fields: Any) -> Agent:
+    """An agent called `name` whose only model plays `script` in order."""
+    model = ScriptedModel(list(script), latency=latency)
+    return Agent(name=name, description=f"the {name} desk", models=(model,), **fields)
+
+
+def thread(thread_id: str = "t1") -> RunnableConfig:
+    """The config of one conversation thread."""
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def assert_exhausted(*agents: Agent) -> None:
+    """Fails unless every scripted model of `agents` used its whole script."""
+    for agent in agents:
+        model = agent.models[0]
+        assert isinstance(model, ScriptedModel)
+        model.assert_exhausted()
+
+
+def topology(graph: Any) -> str:
+    """The nodes and edges of a graph's Mermaid drawing, without LangGraph's fixed styling."""
+    lines = graph.get_graph().draw_mermaid().splitlines()
+    return "\n".join(
+        line.strip()
+        for line in lines
+        if line.startswith("\t") and not line.strip().startswith("classDef")
+    )
