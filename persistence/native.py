@@ -134,7 +134,8 @@ class Native:
             self._rollback(pooled)
             raise
         finally:
-            if cursor is not None:
+            # An invalidated connection is closed already; its cursor with it.
+            if cursor is not None and pooled.is_valid:
                 cursor.close()
             if switched and pooled.is_valid:
                 conn.autocommit = False
