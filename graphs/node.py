@@ -12,13 +12,16 @@ import random
 import time
 from typing import Any
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import RetryPolicy
 from pydantic import BaseModel
 
 from accord.agents import Agent, resolve_model, structured
+
+TOOL_ROUNDS = 4
+"""Most rounds of tool calls an agent makes in one step before it must answer."""
 
 
 class Task:
@@ -66,6 +69,8 @@ class AgentNode(Runnable[Any, Any]):
         self.retry = retry
         self.name = agent.name
         self._chains: dict[type[BaseModel], Runnable[Any, Any]] = {}
+        self._tooled: Runnable[Any, Any] | None = None
+        self._tools = {tool.name: tool for tool in agent.tools}
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
         attempt = 0
@@ -73,6 +78,11 @@ class AgentNode(Runnable[Any, Any]):
             attempt += 1
             try:
                 prompt, schema = self.task.prepare(self.agent, input)
+                for _ in range(TOOL_ROUNDS if self._tools else 0):
+                    reply = self._tool_caller().invoke(prompt, config)
+                    if not reply.tool_calls:
+                        break
+                    prompt = [*prompt, reply, *(self._run(c, config) for c in reply.tool_calls)]
                 answer = self._chain(schema).invoke(prompt, config)
                 return self.task.apply(self.agent, answer, input)
             except GraphBubbleUp:
@@ -89,6 +99,12 @@ class AgentNode(Runnable[Any, Any]):
             attempt += 1
             try:
                 prompt, schema = self.task.prepare(self.agent, input)
+                for _ in range(TOOL_ROUNDS if self._tools else 0):
+                    reply = await self._tool_caller().ainvoke(prompt, config)
+                    if not reply.tool_calls:
+                        break
+                    results = [await self._arun(c, config) for c in reply.tool_calls]
+                    prompt = [*prompt, reply, *results]
                 answer = await self._chain(schema).ainvoke(prompt, config)
                 return self.task.apply(self.agent, answer, input)
             except GraphBubbleUp:
@@ -106,6 +122,28 @@ class AgentNode(Runnable[Any, Any]):
             chain = first.with_fallbacks(rest) if rest else first
             self._chains[schema] = chain
         return chain
+
+    def _tool_caller(self) -> Runnable[Any, AIMessage]:
+        """The agent's model chain with its tools bound: it gathers facts before answering."""
+        if self._tooled is None:
+            tools = list(self._tools.values())
+            first, *rest = (resolve_model(m).bind_tools(tools) for m in self.agent.models)
+            self._tooled = first.with_fallbacks(rest) if rest else first
+        return self._tooled
+
+    def _run(self, call: ToolCall, config: RunnableConfig | None) -> ToolMessage:
+        tool = self._tools.get(call["name"])
+        if tool is None:
+            return _unknown_tool(call, self._tools)
+        result: ToolMessage = tool.invoke(call, config)
+        return result
+
+    async def _arun(self, call: ToolCall, config: RunnableConfig | None) -> ToolMessage:
+        tool = self._tools.get(call["name"])
+        if tool is None:
+            return _unknown_tool(call, self._tools)
+        result: ToolMessage = await tool.ainvoke(call, config)
+        return result
 
     def _pause(self, error: Exception, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None when no attempt is left."""
@@ -132,3 +170,12 @@ def retries_on(policy: RetryPolicy, error: Exception) -> bool:
     if isinstance(rule, tuple | list):
         return isinstance(error, tuple(rule))
     return bool(rule(error))  # type: ignore[operator]
+
+
+def _unknown_tool(call: ToolCall, tools: dict[str, Any]) -> ToolMessage:
+    # Told back to the model rather than raised: a model that invents a tool name can recover.
+    return ToolMessage(
+        content=f"There is no tool {call['name']!r}; the tools are: {', '.join(tools)}.",
+        tool_call_id=call["id"] or "",
+        status="error",
+    )

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph.types import RetryPolicy, interrupt
 from pydantic import BaseModel
 
 from accord.agents import Agent, ScriptedModel
-from accord.graphs import AgentNode, Task, TeamState
+from accord.graphs import AgentNode, Task, TeamState, handoff
 from accord.graphs.node import retries_on
 
 
@@ -102,3 +103,26 @@ async def test_an_interrupt_is_never_recorded_as_a_failure() -> None:
 )
 def test_retry_rules_follow_langgraph(rule: Any, error: Exception, expected: bool) -> None:
     assert retries_on(RetryPolicy(retry_on=rule), error) is expected
+
+
+async def test_an_agent_with_tools_gathers_facts_before_it_answers() -> None:
+    @tool
+    def balance(account: str) -> str:
+        """Looks up an account's balance."""
+        return f"{account}: 120.50 EUR"
+
+    call = AIMessage("", tool_calls=[{"name": "balance", "args": {"account": "A1"}, "id": "c1"}])
+    stray = AIMessage("", tool_calls=[{"name": "refund", "args": {}, "id": "c2"}])
+    model = ScriptedModel([call, stray, AIMessage("done"), {"reply": "You have 120.50 EUR."}])
+    teller = Agent(name="teller", description="tells", models=(model,), tools=(balance,))
+    graph = handoff([teller], checkpointer=InMemorySaver())
+
+    state = await graph.ainvoke({"messages": [("user", "my balance?")]}, CONFIG)
+
+    assert state["messages"][-1].text == "You have 120.50 EUR."
+    decision = model.calls[-1].messages
+    results = [m for m in decision if isinstance(m, ToolMessage)]
+    assert [r.text for r in results] == ["A1: 120.50 EUR", results[1].text]
+    assert "There is no tool 'refund'" in results[1].text
+    assert model.calls[0].tools == ("balance",)
+    model.assert_exhausted()
