@@ -32,6 +32,7 @@ typecheck: $(STAMP)
 	rm -rf .build/typecheck && mkdir -p .build/typecheck/accord
 	for p in $(PARTS); do ln -s ../../../$$p .build/typecheck/accord/$$p; done
 	cd .build/typecheck && ../../$(VENV)/bin/mypy --config-file ../../pyproject.toml -p accord
+	MYPYPATH=.build/typecheck:tests $(VENV)/bin/mypy tests
 
 check: lint typecheck test
 

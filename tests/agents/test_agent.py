@@ -43,7 +43,7 @@ def test_invalid_fields_name_the_field(fields: dict[str, Any], message: str) -> 
 def test_agents_are_immutable() -> None:
     agent = Agent(name="a", description="d")
     with pytest.raises(ValueError, match="frozen"):
-        agent.name = "b"  # type: ignore[misc]
+        agent.name = "b"
 
 
 def test_check_team_indexes_by_name() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, assert_exhausted, scripted, thread, topology
 
@@ -28,7 +28,7 @@ async def test_weighted_majority_decides_and_dissent_is_kept(run: Runner) -> Non
         [a, b, c], options=["yes", "no"], weights={"a": 3}, checkpointer=InMemorySaver()
     )
 
-    state = await run(graph, {"messages": [("user", "Ship the release?")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("Ship the release?")]}, thread())
 
     outcome = state["outcome"]
     assert outcome["decision"] == "yes"
@@ -57,7 +57,7 @@ async def test_malformed_vote_is_recorded_and_no_quorum_is_an_outcome(run: Runne
     )
     graph = consensus([a, b, c], options=["yes", "no"], quorum=3, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Ship it?")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("Ship it?")]}, thread())
 
     outcome = state["outcome"]
     assert outcome["decision"] is None
@@ -77,7 +77,7 @@ async def test_free_votes_for_the_same_text_are_tallied_together() -> None:
     c = scripted("c", _vote("Lyon", 0.9))
     graph = consensus([a, b, c], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "Where do we meet?")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("Where do we meet?")]}, thread())
 
     assert state["outcome"]["tally"] == {"Paris": 2.0, "Lyon": 1.0}
     assert state["outcome"]["decision"] == "Paris"
@@ -87,8 +87,8 @@ async def test_each_message_is_a_new_round() -> None:
     a = scripted("a", _vote("yes", 0.9), _vote("no", 0.7))
     graph = consensus([a], options=["yes", "no"], checkpointer=InMemorySaver())
 
-    await graph.ainvoke({"messages": [("user", "first?")]}, thread())
-    state = await graph.ainvoke({"messages": [("user", "second?")]}, thread())
+    await graph.ainvoke({"messages": [HumanMessage("first?")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("second?")]}, thread())
 
     assert [v["choice"] for v in state["votes"]] == ["no"]
     assert state["outcome"]["decision"] == "no"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, scripted, thread, topology
 
@@ -35,7 +35,9 @@ async def test_specialists_answer_in_parallel_and_are_weighted(run: Runner) -> N
     )
     graph = consultation(gp, [cardio, derm], checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "I have a rash and palpitations")]}, thread())
+    state = await run(
+        graph, {"messages": [HumanMessage("I have a rash and palpitations")]}, thread()
+    )
 
     assert sorted(c["specialist"] for c in state["consultations"]) == ["cardio", "derm"]
     assert {c["question"] for c in state["consultations"]} == {"Is this rash cardiac?"}
@@ -58,7 +60,7 @@ async def test_low_confidence_is_flagged(run: Runner) -> None:
     derm = scripted("derm", _opinion("Maybe eczema", 0.2))
     graph = consultation(gp, [derm], low_confidence=0.5, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "rash")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("rash")]}, thread())
 
     assert state["confidence"] == pytest.approx(0.2)
     assert state["low_confidence"] is True
@@ -69,7 +71,7 @@ async def test_a_failing_specialist_is_recorded_and_the_others_count() -> None:
     a, b = scripted("a", _opinion("yes", 0.8)), scripted("b", *[AIMessage("??")] * 3)
     graph = consultation(gp, [a, b], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "help")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("help")]}, thread())
 
     assert [c["specialist"] for c in state["consultations"]] == ["a"]
     (failure,) = state["failures"]
@@ -83,7 +85,7 @@ async def test_answering_alone_skips_the_specialists() -> None:
     derm = scripted("derm")
     graph = consultation(gp, [derm], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "hi")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread())
 
     assert state["consultations"] == []
     assert state["confidence"] == 0.0

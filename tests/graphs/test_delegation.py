@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import RetryPolicy
 from support import Runner, scripted, thread, topology
@@ -39,7 +39,7 @@ async def test_workers_results_reach_the_synthesis(run: Runner) -> None:
     )
     graph = delegation(boss, [flights, hotels], checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Plan my trip to Paris")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("Plan my trip to Paris")]}, thread())
 
     assert state["plan"] == [
         {"worker": "flights", "task": "find a flight"},
@@ -68,7 +68,7 @@ async def test_a_failing_worker_never_discards_its_siblings(run: Runner) -> None
     )
     graph = delegation(boss, [a, b, c], retry=FAST, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Do the three parts")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("Do the three parts")]}, thread())
 
     assert sorted(r["result"] for r in state["results"]) == ["one", "three"]
     assert state["failures"] == [
@@ -95,7 +95,7 @@ async def test_a_retry_that_succeeds_leaves_no_failure() -> None:
     a = scripted("a", ConnectionError("blip"), {"result": "x done"})
     graph = delegation(boss, [a], retry=FAST, checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "go")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("go")]}, thread())
 
     assert [r["result"] for r in state["results"]] == ["x done"]
     assert state["failures"] == []
@@ -116,7 +116,7 @@ async def test_errors_that_are_not_retried_are_recorded(
     a, b = scripted("a", *script), scripted("b", {"result": "y done"})
     graph = delegation(boss, [a, b], retry=FAST, checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "go")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("go")]}, thread())
 
     (failure,) = state["failures"]
     assert (failure["agent"], failure["error"], failure["attempts"]) == ("a", error, attempts)
@@ -129,7 +129,7 @@ async def test_an_empty_plan_goes_straight_to_the_synthesis(run: Runner) -> None
     idle = scripted("idle")
     graph = delegation(boss, [idle], checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "hello")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("hello")]}, thread())
 
     assert state["plan"] == []
     assert state["messages"][-1].text == "Nothing to delegate."
@@ -141,8 +141,8 @@ async def test_each_message_gets_a_fresh_plan_and_results() -> None:
     a = scripted("a", {"result": "x done"}, ConnectionError("down"))
     graph = delegation(boss, [a], retry=None, checkpointer=InMemorySaver())
 
-    await graph.ainvoke({"messages": [("user", "first")]}, thread())
-    state = await graph.ainvoke({"messages": [("user", "second")]}, thread())
+    await graph.ainvoke({"messages": [HumanMessage("first")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("second")]}, thread())
 
     assert state["results"] == []
     assert [f["task"] for f in state["failures"]] == ["y"]
@@ -154,7 +154,7 @@ async def test_max_concurrency_bounds_the_workers_of_a_run() -> None:
     graph = delegation(boss, [worker], max_concurrency=2, checkpointer=InMemorySaver())
 
     start = time.perf_counter()
-    state = await graph.ainvoke({"messages": [("user", "go")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("go")]}, thread())
 
     assert len(state["results"]) == 4
     assert time.perf_counter() - start >= 0.1  # four 50 ms steps, two at a time
@@ -170,7 +170,9 @@ async def test_results_and_failures_survive_a_restart_on_sqlite(tmp_path: Path) 
 
     async with SQLAlchemySaver.from_url(url) as saver:
         graph = delegation(boss, [a, b], checkpointer=saver)
-        before = await graph.ainvoke({"messages": [("user", "go")]}, thread(), durability="sync")
+        before = await graph.ainvoke(
+            {"messages": [HumanMessage("go")]}, thread(), durability="sync"
+        )
     async with SQLAlchemySaver.from_url(url) as saver:
         graph = delegation(scripted("boss"), [scripted("a"), scripted("b")], checkpointer=saver)
         restored = (await graph.aget_state(thread())).values

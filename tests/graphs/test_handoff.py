@@ -22,7 +22,7 @@ async def test_handoff_passes_history_and_records_speakers(run: Runner) -> None:
     verification = scripted("verification", {"reply": "Your date of birth?", "handoff_to": "none"})
     graph = handoff([intake, verification], checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Hi, I'm Dana")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("Hi, I'm Dana")]}, thread())
 
     messages = state["messages"]
     assert [type(m) for m in messages] == [HumanMessage, AIMessage, AIMessage]
@@ -44,8 +44,8 @@ async def test_next_message_goes_to_the_agent_holding_the_conversation(run: Runn
     support = scripted("support", {"reply": "Hello.", "handoff_to": "none"}, {"reply": "Sure."})
     graph = handoff([intake, support], checkpointer=InMemorySaver(), routes={"support": []})
 
-    await run(graph, {"messages": [("user", "hi")]}, thread())
-    state = await run(graph, {"messages": [("user", "a question")]}, thread())
+    await run(graph, {"messages": [HumanMessage("hi")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("a question")]}, thread())
 
     assert [m.name for m in state["messages"] if isinstance(m, AIMessage)] == [
         "intake",
@@ -61,7 +61,7 @@ async def test_max_hops_stops_agents_passing_the_user_around() -> None:
     pong = scripted("pong", {"reply": "to ping", "handoff_to": "ping"})
     graph = handoff([ping, pong], checkpointer=InMemorySaver(), max_hops=3)
 
-    state = await graph.ainvoke({"messages": [("user", "hi")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread())
 
     assert [m.name for m in state["messages"][1:]] == ["ping", "pong", "ping"]
     assert state["active_agent"] == "ping"
@@ -71,8 +71,8 @@ async def test_sessions_on_separate_threads_do_not_share_state() -> None:
     solo = scripted("solo", {"reply": "one"}, {"reply": "two"})
     graph = handoff([solo], checkpointer=InMemorySaver())
 
-    a = await graph.ainvoke({"messages": [("user", "secret-a")]}, thread("a"))
-    b = await graph.ainvoke({"messages": [("user", "secret-b")]}, thread("b"))
+    a = await graph.ainvoke({"messages": [HumanMessage("secret-a")]}, thread("a"))
+    b = await graph.ainvoke({"messages": [HumanMessage("secret-b")]}, thread("b"))
 
     assert "secret-a" not in str(b["messages"])
     assert "secret-b" not in str(a["messages"])

@@ -117,7 +117,7 @@ async def test_an_agent_with_tools_gathers_facts_before_it_answers() -> None:
     teller = Agent(name="teller", description="tells", models=(model,), tools=(balance,))
     graph = handoff([teller], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "my balance?")]}, CONFIG)
+    state = await graph.ainvoke({"messages": [HumanMessage("my balance?")]}, CONFIG)
 
     assert state["messages"][-1].text == "You have 120.50 EUR."
     decision = model.calls[-1].messages

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 
 from accord.evals.cassette import cassette
 from accord.graphs import onboarding
@@ -35,7 +36,7 @@ def record_mode(monkeypatch: pytest.MonkeyPatch) -> bool:
 
 async def test_onboarding_e2e_persists_and_resumes(tmp_path: Path, record_mode: bool) -> None:
     url = f"sqlite:///{tmp_path / 'sessions.sqlite'}"
-    config = {"configurable": {"thread_id": "dana"}}
+    config: RunnableConfig = {"configurable": {"thread_id": "dana"}}
 
     with cassette(CASSETTE, record=record_mode):
         async with SQLAlchemySaver.from_url(url) as saver:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, scripted, thread, topology
 
@@ -22,7 +23,7 @@ async def test_the_model_router_picks_by_description_and_skills(run: Runner) -> 
     tech = scripted("tech", skills=("outages",))
     graph = routed([billing, tech], router=triage, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "Is my invoice paid?")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("Is my invoice paid?")]}, thread())
 
     assert state["route"] == {"agent": "billing", "reason": "an invoice question", "by": "model"}
     assert state["active_agent"] == "billing"
@@ -41,7 +42,7 @@ async def test_the_default_router_uses_the_first_agents_models() -> None:
     tech = scripted("tech", {"reply": "Rebooting."})
     graph = routed([billing, tech], checkpointer=InMemorySaver())
 
-    state = await graph.ainvoke({"messages": [("user", "The site is down")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("The site is down")]}, thread())
 
     assert state["route"]["agent"] == "tech"
     assert state["messages"][-1].text == "Rebooting."
@@ -58,7 +59,7 @@ async def test_a_callable_router_asks_no_model(run: Runner) -> None:
 
     graph = routed([billing, tech], router=by_keyword, checkpointer=InMemorySaver())
 
-    state = await run(graph, {"messages": [("user", "The site is down")]}, thread())
+    state = await run(graph, {"messages": [HumanMessage("The site is down")]}, thread())
 
     assert state["route"] == {
         "agent": "tech",
@@ -72,7 +73,7 @@ async def test_a_callable_router_asks_no_model(run: Runner) -> None:
 async def test_a_callable_router_naming_a_stranger_is_refused() -> None:
     graph = routed([scripted("billing")], router=lambda _: "ghost", checkpointer=InMemorySaver())
     with pytest.raises(AgentSpecError, match="the router chose 'ghost'"):
-        await graph.ainvoke({"messages": [("user", "hi")]}, thread())
+        await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread())
 
 
 def test_topology() -> None:
