@@ -59,8 +59,11 @@ async def test_setup_creates_prefixed_tables_beside_other_apps(
         "accord_checkpoints",
         "accord_blobs",
         "accord_writes",
+        "accord_sessions",
+        "accord_leases",
+        "accord_audit",
     }
-    assert _revision(url) == migrate.head() == "0001_checkpoints"
+    assert _revision(url) == migrate.head() == "0002_sessions"
 
 
 def _first_use(url: str, start_at: float, worker: int) -> str:

@@ -1,0 +1,157 @@
+"""The session tables (records, leases, audit) and the binding of their stores to a saver.
+
+The migration `0002_sessions` creates these tables; this module describes their current shape
+for the queries. Change both together.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+)
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.types import TypeEngine
+
+from accord.persistence.driver import Operation
+from accord.persistence.saver import SQLAlchemySaver
+from accord.persistence.schema import (
+    MYSQL_TABLE_OPTIONS,
+    PREFIX,
+    THREAD_ID_LENGTH,
+    key,
+    text,
+)
+
+T = TypeVar("T")
+NAME_LENGTH = 191
+STATUS_LENGTH = 32
+
+
+def timestamp() -> TypeEngine[datetime]:
+    """A UTC instant, stored naive with microseconds (MySQL's DATETIME keeps none by default)."""
+    return (
+        DateTime()
+        .with_variant(mysql.DATETIME(fsp=6), "mysql")
+        .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+    )
+
+
+def big_id() -> TypeEngine[int]:
+    """An autoincrementing id; SQLite only autoincrements a plain INTEGER primary key."""
+    return BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
+
+
+metadata = MetaData()
+
+sessions = Table(
+    f"{PREFIX}sessions",
+    metadata,
+    Column("session_id", key(THREAD_ID_LENGTH), primary_key=True),
+    Column("owner", key(NAME_LENGTH), nullable=False),
+    Column("agent", key(NAME_LENGTH), nullable=True),
+    Column("status", String(STATUS_LENGTH), nullable=False),
+    Column("scope", text(), nullable=False),
+    Column("limits", text(), nullable=False),
+    Column("usage", text(), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", timestamp(), nullable=False),
+    Column("updated_at", timestamp(), nullable=False),
+    Index(f"ix_{PREFIX}sessions_owner_status", "owner", "status"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""One row per session; `session_id` is the LangGraph thread_id. JSON documents as text."""
+
+leases = Table(
+    f"{PREFIX}leases",
+    metadata,
+    Column("session_id", key(THREAD_ID_LENGTH), primary_key=True),
+    Column("holder", key(NAME_LENGTH), nullable=False),
+    Column("expires_at", timestamp(), nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""At most one row per session: who may write to it, until when."""
+
+audit = Table(
+    f"{PREFIX}audit",
+    metadata,
+    Column("id", big_id(), primary_key=True, autoincrement=True),
+    Column("session_id", key(THREAD_ID_LENGTH), nullable=False),
+    Column("at", timestamp(), nullable=False),
+    Column("actor", key(NAME_LENGTH), nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("agent", key(NAME_LENGTH), nullable=True),
+    Column("details", text(), nullable=False),
+    Index(f"ix_{PREFIX}audit_session_id", "session_id", "id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""Append-only events; `id` gives their order within a session."""
+
+
+def utcnow() -> datetime:
+    """Now in UTC, aware."""
+    return datetime.now(UTC)
+
+
+def to_db(moment: datetime) -> datetime:
+    """An aware instant as the naive UTC value stored (naive input is taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None)
+
+
+def from_db(value: datetime) -> datetime:
+    """A stored naive UTC value as an aware instant."""
+    return value.replace(tzinfo=UTC)
+
+
+def dumps(value: Any) -> str:
+    """A JSON document, keys sorted so equal values store equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def loads(value: str) -> Any:
+    """The document stored by `dumps`."""
+    return json.loads(value)
+
+
+class Bound:
+    """Runs session operations on a saver's drivers: the same engines, Runner and migrations.
+
+    Built from a saver (which the caller keeps owning) or a URL (a saver owned here, closed by
+    `close`/`aclose`).
+    """
+
+    def __init__(self, bind: SQLAlchemySaver | str | URL) -> None:
+        """Bind to a saver, or to a new one for a database URL."""
+        self._owned = not isinstance(bind, SQLAlchemySaver)
+        self.saver = bind if isinstance(bind, SQLAlchemySaver) else SQLAlchemySaver(bind)
+
+    def run(self, op: Operation[T]) -> T:
+        """Run an operation on the saver's sync driver."""
+        return self.saver._sync_driver().run(op)
+
+    async def arun(self, op: Operation[T]) -> T:
+        """Run an operation on the saver's async driver."""
+        return await self.saver._async_driver().run(op)
+
+    def close(self) -> None:
+        """Close the saver if this store built it."""
+        if self._owned:
+            self.saver.close()
+
+    async def aclose(self) -> None:
+        """Async `close`."""
+        if self._owned:
+            await self.saver.aclose()
