@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from accord.app.demo import resume_demo, run_demo
+from accord.app.run import UnknownExample, list_examples, run_example
 
 cli = typer.Typer(help="accord: multi-agent sessions on LangGraph.", no_args_is_help=True)
 
@@ -31,6 +32,31 @@ def demo(
         raise typer.BadParameter("--resume needs the --db the session was stored in")
     else:
         resume_demo(db, resume)
+
+
+@cli.command()
+def examples() -> None:
+    """Lists the example teams."""
+    list_examples()
+
+
+@cli.command()
+def run(
+    example: Annotated[str | None, typer.Argument(help="Example name (see --list).")] = None,
+    text: Annotated[str | None, typer.Argument(help="Input; default: its sample.")] = None,
+    db: Annotated[Path | None, typer.Option(help="SQLite file for the session.")] = None,
+    session: Annotated[str | None, typer.Option(help="Session id to use or continue.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the examples.")] = False,
+) -> None:
+    """Runs an example team on the embedded model."""
+    if list_ or example is None:
+        list_examples()
+        return
+    try:
+        run_example(example, text, db, session)
+    except UnknownExample as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
 
 
 def main() -> None:
