@@ -12,15 +12,15 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 from rich.panel import Panel
 from rich.rule import Rule
 
 from accord.agents import warm_up
+from accord.app.show import show_update
 from accord.graphs import onboarding
 from accord.persistence import SQLAlchemySaver
 
@@ -89,17 +89,7 @@ def _converse(db: Path, session_id: str, turns: Sequence[str]) -> None:
                 )
             for update in updates:
                 for node, change in update.items():
-                    _show(node, change)
-
-
-def _show(node: str, change: Any) -> None:
-    if not isinstance(change, dict):
-        return
-    for message in change.get("messages", []):
-        if isinstance(message, AIMessage):
-            console.print(f"[bold magenta]{message.name or node}[/]: {message.content}")
-    for hop in change.get("handoffs", []):
-        console.print(f"[yellow]  -> handoff {hop['source']} -> {hop['target']}[/]")
+                    show_update(console, node, change)
 
 
 def _config(session_id: str) -> RunnableConfig:

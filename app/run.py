@@ -7,11 +7,12 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from rich.console import Console
 from rich.table import Table
 
 from accord.agents import warm_up
+from accord.app.show import show_update
 from accord.graphs import EXAMPLES
 from accord.persistence import SQLAlchemySaver
 
@@ -56,26 +57,5 @@ def run_example(name: str, text: str | None, db: Path | None, session: str | Non
             stream_mode="updates",
         ):
             for node, change in update.items():
-                _show(node, change)
+                show_update(console, node, change)
     console.print(f"[dim]session {thread}[/]")
-
-
-def _show(node: str, change: Any) -> None:
-    """Prints what one node added: messages, handoffs, route, consultations, votes, failures."""
-    if not isinstance(change, dict):
-        return
-    for message in change.get("messages", []):
-        if isinstance(message, AIMessage):
-            console.print(f"[bold magenta]{message.name or node}[/]: {message.content}")
-    for hop in change.get("handoffs", []):
-        console.print(f"[yellow]  -> handoff {hop['source']} -> {hop['target']}[/]")
-    if route := change.get("route"):
-        console.print(f"[yellow]  -> routed: {route}[/]")
-    for item in change.get("consultations", []):
-        console.print(f"[cyan]  consulted: {item}[/]")
-    for vote in change.get("votes", []):
-        console.print(f"[cyan]  vote: {vote}[/]")
-    for failure in change.get("failures", []):
-        console.print(f"[red]  failed: {failure}[/]")
-    if outcome := change.get("outcome"):
-        console.print(f"[bold]outcome[/]: {outcome}")
