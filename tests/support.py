@@ -40,3 +40,7 @@ def topology(graph: Any) -> str:
         for line in lines
         if line.startswith("\t") and not line.strip().startswith("classDef")
     )
+
+
+Replay = Callable[[str], Awaitable[Any]]
+"""Runs an example on its recorded traffic and returns the final state (`replay_example`)."""

@@ -6,10 +6,8 @@ re-record after changing a prompt: `ACCORD_RECORD=1 .venv/bin/python -m pytest -
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
@@ -19,19 +17,11 @@ from accord.graphs.examples import ONBOARDING_ROUTES
 from accord.persistence import SQLAlchemySaver
 
 CASSETTE = Path(__file__).parent / "cassettes" / "onboarding.yaml"
-RECORD = os.environ.get("ACCORD_RECORD") == "1"
 OPENING = (
     "Hi! I'm Dana Reyes and I'd like to open a business checking account for my bakery.",
     "Of course: I was born on 12 April 1988 and my passport number is X4419302.",
 )
 FOLLOW_UP = "No paper statements please, and I'd like a debit card."
-
-
-@pytest.fixture
-def record_mode(monkeypatch: pytest.MonkeyPatch) -> bool:
-    if RECORD:
-        monkeypatch.delenv("ACCORD_OFFLINE", raising=False)
-    return RECORD
 
 
 async def test_onboarding_e2e_persists_and_resumes(tmp_path: Path, record_mode: bool) -> None:
