@@ -11,12 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.engine import URL
 
 from accord.persistence.driver import Operation, Outcome, Steps
-from accord.persistence.saver import SQLAlchemySaver
 from accord.persistence.session_tables import (
-    Bound,
+    Store,
     audit,
     dumps,
     from_db,
@@ -53,20 +51,8 @@ class AuditEvent:
     """Its position in the trail, set once stored."""
 
 
-class AuditTrail:
+class AuditTrail(Store):
     """Append-only session events (table `accord_audit`)."""
-
-    def __init__(self, bind: SQLAlchemySaver | str | URL) -> None:
-        """Use a saver's engines (the caller keeps owning it), or a new saver for a URL."""
-        self._bound = Bound(bind)
-
-    def close(self) -> None:
-        """Close the saver if this trail built it from a URL."""
-        self._bound.close()
-
-    async def aclose(self) -> None:
-        """Async `close`."""
-        await self._bound.aclose()
 
     def append(
         self,

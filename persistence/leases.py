@@ -19,7 +19,7 @@ from sqlalchemy.engine import URL
 from accord.persistence.driver import Operation, Outcome, Steps
 from accord.persistence.errors import PersistenceError
 from accord.persistence.saver import SQLAlchemySaver
-from accord.persistence.session_tables import Bound, from_db, leases, to_db, utcnow
+from accord.persistence.session_tables import Store, from_db, leases, to_db, utcnow
 
 FIRST_POLL_S = 0.02
 MAX_POLL_S = 1.0
@@ -61,21 +61,13 @@ class _Taken:
     expires_at: datetime | None = None
 
 
-class LeaseStore:
+class LeaseStore(Store):
     """Exclusive, expiring leases on sessions (table `accord_leases`)."""
 
     def __init__(self, bind: SQLAlchemySaver | str | URL) -> None:
         """Use a saver's engines (the caller keeps owning it), or a new saver for a URL."""
-        self._bound = Bound(bind)
+        super().__init__(bind)
         self._dialect = self._bound.saver._target.sync_url.get_backend_name()
-
-    def close(self) -> None:
-        """Close the saver if this store built it from a URL."""
-        self._bound.close()
-
-    async def aclose(self) -> None:
-        """Async `close`."""
-        await self._bound.aclose()
 
     def acquire(self, session_id: str, holder: str, ttl: float, *, wait: float = 0) -> Lease:
         """Take the session's lease for `ttl` seconds (renewing it if `holder` has it).

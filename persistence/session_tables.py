@@ -155,3 +155,19 @@ class Bound:
         """Async `close`."""
         if self._owned:
             await self.saver.aclose()
+
+
+class Store:
+    """Base of the stores kept beside the checkpoints: each runs on a saver's drivers."""
+
+    def __init__(self, bind: SQLAlchemySaver | str | URL) -> None:
+        """Use a saver's engines (the caller keeps owning it), or a new saver for a URL."""
+        self._bound = Bound(bind)
+
+    def close(self) -> None:
+        """Close the saver if this store built it from a URL."""
+        self._bound.close()
+
+    async def aclose(self) -> None:
+        """Async `close`."""
+        await self._bound.aclose()

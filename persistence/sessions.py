@@ -13,13 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.engine import URL
 
 from accord.persistence.driver import Operation, Outcome, Steps
 from accord.persistence.errors import PersistenceError
-from accord.persistence.saver import SQLAlchemySaver
 from accord.persistence.session_tables import (
-    Bound,
+    Store,
     dumps,
     from_db,
     loads,
@@ -59,7 +57,7 @@ class SessionRecord:
     updated_at: datetime = field(default_factory=utcnow)
 
 
-class SessionStore:
+class SessionStore(Store):
     """Session records in the checkpointer's database (table `accord_sessions`).
 
     Example:
@@ -70,18 +68,6 @@ class SessionStore:
             store.update(record.session_id, status="closed")
         ```
     """
-
-    def __init__(self, bind: SQLAlchemySaver | str | URL) -> None:
-        """Use a saver's engines (the caller keeps owning it), or a new saver for a URL."""
-        self._bound = Bound(bind)
-
-    def close(self) -> None:
-        """Close the saver if this store built it from a URL."""
-        self._bound.close()
-
-    async def aclose(self) -> None:
-        """Async `close`."""
-        await self._bound.aclose()
 
     # --- operations -------------------------------------------------------------------------
 
