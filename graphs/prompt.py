@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
 
 from accord.agents import Agent
+from accord.graphs.briefs import identity
 
 
 def conversation(
@@ -36,9 +37,7 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:
         agent: The agent about to speak.
         teammates: The agents it may hand the conversation to.
     """
-    lines = [f"You are {agent.name}: {agent.description}"]
-    if agent.instructions:
-        lines.append(agent.instructions)
+    lines = identity(agent)
     lines.append("Keep each reply short: at most three sentences. Never repeat an earlier message.")
     if teammates:
         lines.append("Teammates who can take over when their job is next:")
