@@ -1,7 +1,17 @@
 """accord.agents: agent specs, model ids, the embedded default model, scripted test models."""
 
 from accord.agents.agent import Agent, AgentSpecError, ModelRef, check_team
+from accord.agents.breaker import (
+    BREAKERS,
+    Breakers,
+    BreakerSettings,
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpen,
+    endpoint_key,
+)
 from accord.agents.errors import (
+    CallRefused,
     LocalModelNotInstalled,
     LocalServerFailed,
     MalformedOutput,
@@ -13,30 +23,144 @@ from accord.agents.errors import (
     UnexpectedModelCall,
     UnknownModelId,
 )
+from accord.agents.fit import CallableFit, EmbeddingFit, FitFactory, FitScorer, LexicalFit
+from accord.agents.forecast import ArrivalForecast, Forecast
+from accord.agents.history import History, PerformanceHistory, Stats
+from accord.agents.load import PROCESS_LOAD, LoadCounter, LoadGauge
 from accord.agents.local.server import warm_up
+from accord.agents.metrics import (
+    BadEventsFile,
+    Reliability,
+    StepEvent,
+    by_agent,
+    by_session,
+    percentile,
+    read_events,
+    summarise,
+    write_events,
+)
 from accord.agents.models import resolve_model
+from accord.agents.recorder import EventLog, MetricsRecorder
+from accord.agents.resilience import (
+    AllModelsFailed,
+    Backoff,
+    ChainPolicy,
+    ModelChain,
+    default_policy,
+    health_check,
+    model_chain,
+    retryable,
+    set_default_policy,
+    unhealthy,
+)
+from accord.agents.router import Candidate, Decision, Router
 from accord.agents.scripted import ScriptedCall, ScriptedModel, Turn
+from accord.agents.shared_load import SharedLoad
+from accord.agents.standby import FAILOVER, OVERLOAD, STANDBY, Standby
+from accord.agents.step_audit import from_audit, load_steps, save_steps, to_audit
+from accord.agents.strategies import (
+    STRATEGIES,
+    FullScore,
+    LeastBusy,
+    Predictive,
+    RoundRobin,
+    Specialization,
+    Strategy,
+    Terms,
+)
 from accord.agents.structured import structured
+from accord.agents.telemetry import (
+    Reliabilities,
+    ReliabilityCollector,
+    instrument,
+    prometheus_text,
+)
 
 __all__ = [
+    "BREAKERS",
+    "FAILOVER",
+    "OVERLOAD",
+    "PROCESS_LOAD",
+    "STANDBY",
+    "STRATEGIES",
     "Agent",
     "AgentSpecError",
+    "AllModelsFailed",
+    "ArrivalForecast",
+    "Backoff",
+    "BadEventsFile",
+    "BreakerSettings",
+    "BreakerState",
+    "Breakers",
+    "CallRefused",
+    "CallableFit",
+    "Candidate",
+    "ChainPolicy",
+    "CircuitBreaker",
+    "CircuitOpen",
+    "Decision",
+    "EmbeddingFit",
+    "EventLog",
+    "FitFactory",
+    "FitScorer",
+    "Forecast",
+    "FullScore",
+    "History",
+    "LeastBusy",
+    "LexicalFit",
+    "LoadCounter",
+    "LoadGauge",
     "LocalModelNotInstalled",
     "LocalServerFailed",
     "MalformedOutput",
+    "MetricsRecorder",
+    "ModelChain",
     "ModelError",
     "ModelRef",
     "ModelSpecError",
     "ModelUnavailable",
     "ModelWeightsCorrupt",
     "OfflineMode",
+    "PerformanceHistory",
+    "Predictive",
+    "Reliabilities",
+    "Reliability",
+    "ReliabilityCollector",
+    "RoundRobin",
+    "Router",
     "ScriptedCall",
     "ScriptedModel",
+    "SharedLoad",
+    "Specialization",
+    "Standby",
+    "Stats",
+    "StepEvent",
+    "Strategy",
+    "Terms",
     "Turn",
     "UnexpectedModelCall",
     "UnknownModelId",
+    "by_agent",
+    "by_session",
     "check_team",
+    "default_policy",
+    "endpoint_key",
+    "from_audit",
+    "health_check",
+    "instrument",
+    "load_steps",
+    "model_chain",
+    "percentile",
+    "prometheus_text",
+    "read_events",
     "resolve_model",
+    "retryable",
+    "save_steps",
+    "set_default_policy",
     "structured",
+    "summarise",
+    "to_audit",
+    "unhealthy",
     "warm_up",
+    "write_events",
 ]

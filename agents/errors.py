@@ -12,6 +12,14 @@ class ModelError(AccordError):
     """Base class of the errors raised while choosing, starting or calling a model."""
 
 
+class CallRefused(AccordError):
+    """A model call refused before it was sent, by the caller's own policy (a session budget).
+
+    Not a failure of the model or its endpoint: it is never retried, never sent to a fallback
+    model and never counted against an endpoint's health. It ends the step and the run.
+    """
+
+
 class ModelSpecError(ModelError, ValueError):
     """A model id or its options are wrong; the message lists the forms that work."""
 

@@ -31,10 +31,14 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SkipValidation, 
 
 from accord.agents.errors import UnexpectedModelCall
 
-Reply = str | AIMessage | BaseModel | Mapping[str, Any] | BaseException
-"""A scripted reply: text, a full message (tool calls, or deliberately malformed output),
+Fixed = str | AIMessage | BaseModel | Mapping[str, Any] | BaseException
+"""A fixed reply: text, a full message (tool calls, or deliberately malformed output),
 structured data (a dict or pydantic instance, for `with_structured_output`), or an exception
 to raise (to simulate a failing endpoint)."""
+
+Reply = Fixed | Callable[[list[BaseMessage]], Fixed]
+"""A scripted reply: a fixed one, or a function of the call's messages that returns one (to
+answer from what the model was shown, e.g. to prove what did or did not reach a prompt)."""
 
 Expectation = str | Callable[[list[BaseMessage]], bool]
 """A check of the messages a call receives: a substring of the last message, or a predicate."""
@@ -91,6 +95,9 @@ class ScriptedModel(BaseChatModel):
         script: Replies or `Turn`s, in order.
         latency: Seconds each call waits before answering (`asyncio.sleep` in async calls,
             `time.sleep` in sync ones), to make benchmarks realistic.
+        cycle: Start the script again after its last turn instead of failing: for load tests
+            and benchmarks where many sessions share one model. A cycling model keeps no
+            record of its calls, so that it can serve millions of them.
         model_name: Name reported in response metadata and errors.
 
     Example:
@@ -103,6 +110,7 @@ class ScriptedModel(BaseChatModel):
 
     script: SkipValidation[tuple[Turn, ...]] = Field(default=(), exclude=True)
     latency: float = Field(default=0.0, ge=0.0)
+    cycle: bool = False
     model_name: str = "scripted"
 
     _cursor: int = PrivateAttr(default=0)
@@ -247,7 +255,12 @@ class ScriptedModel(BaseChatModel):
         tools = tuple(spec["function"]["name"] for spec in kwargs.get("tools") or ())
         with self._lock:
             index = self._cursor
-            self._calls.append(ScriptedCall(index, list(messages), kwargs.get(_SCHEMA_KEY), tools))
+            if self.cycle and self.script:
+                index %= len(self.script)
+            else:
+                self._calls.append(
+                    ScriptedCall(index, list(messages), kwargs.get(_SCHEMA_KEY), tools)
+                )
             if index >= len(self.script):
                 raise UnexpectedModelCall(
                     f"scripted model {self.model_name!r} got call {index + 1}, but its script "
@@ -278,7 +291,7 @@ class ScriptedModel(BaseChatModel):
     def _render(
         self, turn: Turn, index: int, messages: list[BaseMessage], kwargs: dict[str, Any]
     ) -> AIMessage:
-        reply = turn.reply
+        reply = turn.reply(messages) if callable(turn.reply) else turn.reply
         if isinstance(reply, BaseException):
             raise reply
         if isinstance(reply, AIMessage):

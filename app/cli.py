@@ -8,9 +8,15 @@ from typing import Annotated
 import typer
 
 from accord.app.demo import resume_demo, run_demo
+from accord.app.evaluate import eval_command
+from accord.app.reliability import metrics_command
 from accord.app.run import UnknownExample, list_examples, run_example
+from accord.app.sessions_cli import sessions_app
 
 cli = typer.Typer(help="accord: multi-agent sessions on LangGraph.", no_args_is_help=True)
+
+
+cli.add_typer(sessions_app, name="sessions")
 
 
 @cli.callback()
@@ -57,6 +63,40 @@ def run(
     except UnknownExample as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve(
+    graph: Annotated[
+        str | None,
+        typer.Option(help="package.module:attr, a compiled graph or a zero-argument factory."),
+    ] = None,
+    example: Annotated[
+        str, typer.Option(help="Example team to serve when --graph is not given.")
+    ] = "onboarding",
+    db: Annotated[str, typer.Option(help="Database URL of the sessions.")] = (
+        "sqlite:///accord.sqlite"
+    ),
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    tokens: Annotated[
+        Path | None,
+        typer.Option(help='JSON file {"<token>": "user" | {"user": ..., "roles": [...]}}.'),
+    ] = None,
+) -> None:
+    """Serves a graph over HTTP (SSE streaming) with a chat page (pip install 'accord[server]')."""
+    from accord.app.serve import serve as run_server  # the server extra, only when serving
+    from accord.persistence import AccordError
+
+    try:
+        run_server(graph=graph, example=example, db=db, host=host, port=port, tokens=tokens)
+    except AccordError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+cli.command("eval")(eval_command)
+cli.command("metrics")(metrics_command)
 
 
 def main() -> None:

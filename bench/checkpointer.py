@@ -72,10 +72,7 @@ def _checkpoint(saver: BaseCheckpointSaver[Any], previous: Checkpoint | None, i:
     """A typical step: two small channels change, the rest keep their versions."""
     base = previous or empty_checkpoint()
     versions = dict(base["channel_versions"])
-    new = {
-        ch: saver.get_next_version(versions.get(ch), None)  # type: ignore[arg-type]
-        for ch in ("step", "route")
-    }
+    new = {ch: saver.get_next_version(versions.get(ch), None) for ch in ("step", "route")}
     checkpoint = empty_checkpoint()
     checkpoint["channel_values"] = {"step": i, "route": f"node-{i % 7}"}
     checkpoint["channel_versions"] = versions | new
@@ -203,7 +200,7 @@ def sqlite_savers(
     ours.setup()
     with engine.connect() as probe:
         mode = probe.exec_driver_sql("PRAGMA journal_mode").scalar()
-        sync = probe.exec_driver_sql("PRAGMA synchronous").scalar()
+        sync = probe.exec_driver_sql("PRAGMA synchronous").scalar_one()
     label = "sqlite=" if equal else "sqlite"
     SETTINGS.append(f"{label}: official journal_mode={_pragma(conn, 'journal_mode')}")
     SETTINGS[-1] += f" synchronous={_SYNC[_pragma(conn, 'synchronous')]}"
@@ -242,6 +239,7 @@ def _sqlite_size(path: Path) -> int:
 @contextmanager
 def postgres_savers(admin: str) -> Iterator[list[tuple[str, BaseCheckpointSaver[Any], SizeOf]]]:
     """PostgresSaver and SQLAlchemySaver in one scratch database, created and dropped here."""
+    import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
 
     name = f"accord_bench_{uuid.uuid4().hex[:10]}"
@@ -253,7 +251,10 @@ def postgres_savers(admin: str) -> Iterator[list[tuple[str, BaseCheckpointSaver[
     try:
         with PostgresSaver.from_conn_string(libpq) as official:
             official.setup()
+            # from_conn_string opens one connection, not a pool.
+            assert isinstance(official.conn, psycopg.Connection)
             probe = official.conn.execute("SHOW synchronous_commit").fetchone()
+            assert probe is not None
             SETTINGS.append(
                 f"postgres: both savers synchronous_commit={probe['synchronous_commit']}"
             )

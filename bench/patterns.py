@@ -13,7 +13,7 @@ import operator
 import statistics
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, Protocol, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
@@ -116,12 +116,18 @@ class Answer(BaseModel):
     reply: str
 
 
+class Node(Protocol):
+    """A node function as LangGraph types it: called with the state, by keyword too."""
+
+    def __call__(self, state: Plain) -> Any: ...
+
+
 def _llm(schema: type[BaseModel], *turn: dict[str, Any]) -> Any:
     return _model(*turn).with_structured_output(schema, method="json_schema")
 
 
-def _asker(name: str, llm: Any, key: str) -> Callable[[dict[str, Any]], Any]:
-    async def node(state: dict[str, Any]) -> dict[str, Any]:
+def _asker(name: str, llm: Any, key: str) -> Node:
+    async def node(state: Plain) -> dict[str, Any]:
         try:
             answer = await llm.ainvoke([SystemMessage(f"You are {name}."), *state["messages"]])
         except Exception as exc:  # a failing branch must not abort its siblings
@@ -133,7 +139,7 @@ def _asker(name: str, llm: Any, key: str) -> Callable[[dict[str, Any]], Any]:
 
 def _fan(builder: StateGraph[Any], names: list[str], join: str, llms: Any) -> None:
     for name, llm in zip(names, llms, strict=True):
-        builder.add_node(name, _asker(name, llm, "answer"))  # type: ignore[call-overload]
+        builder.add_node(name, _asker(name, llm, "answer"))
         builder.add_edge(name, join)
 
 
@@ -155,7 +161,7 @@ def plain_consensus() -> Any:
     return builder.compile(checkpointer=InMemorySaver())
 
 
-def _synthesis(llm: Any) -> Callable[[Plain], Any]:
+def _synthesis(llm: Any) -> Node:
     async def node(state: Plain) -> dict[str, Any]:
         notes = "\n".join(str(i) for i in [*state.get("items", []), *state.get("failures", [])])
         answer = await llm.ainvoke([SystemMessage(notes), *state["messages"]])
@@ -164,7 +170,7 @@ def _synthesis(llm: Any) -> Callable[[Plain], Any]:
     return node
 
 
-def _planner(llm: Any, key: str) -> Callable[[Plain], Any]:
+def _planner(llm: Any, key: str) -> Node:
     async def node(state: Plain) -> Command[Any]:
         answer = await llm.ainvoke([SystemMessage("Plan."), *state["messages"]])
         if key == "subtasks":
@@ -204,7 +210,7 @@ def plain_routed() -> Any:
         choice = await router.ainvoke([SystemMessage("Route."), *state["messages"]])
         return Command(goto=choice.agent, update={"route": choice.agent})
 
-    def answerer(name: str) -> Callable[[Plain], Any]:
+    def answerer(name: str) -> Node:
         llm = _llm(Answer, REPLY)
 
         async def node(state: Plain) -> dict[str, Any]:

@@ -1,1 +1,77 @@
 """accord.evals: offline evaluation on recorded model responses (see the evaluation issue)."""
+
+from accord.evals.cassette import MissingRecording, cassette
+from accord.evals.dataset import AnswerChecks, Case, Dataset, DatasetError, load_dataset
+from accord.evals.evaluators import (
+    AgentPath,
+    Budget,
+    Check,
+    Confidence,
+    ContainsAnswer,
+    Decision,
+    Evaluator,
+    ExactAnswer,
+    Judge,
+    MaxLatency,
+    MaxSteps,
+    RegexAnswer,
+    RoutingChoice,
+    Verdict,
+    default_evaluators,
+)
+from accord.evals.faults import Faults, FaultServer, FaultServerError
+from accord.evals.report import html_report, print_report, write_html, write_json
+from accord.evals.results import CaseResult, ResultsError, RunResult, load_results
+from accord.evals.runner import evaluate
+from accord.evals.scores import Delta, RunScores, Scores, compare, score, scores
+from accord.evals.trace import Trace
+from accord.evals.upstreams import Answer, Upstream, canned, proxy, replay
+
+__all__ = [
+    "AgentPath",
+    "Answer",
+    "AnswerChecks",
+    "Budget",
+    "Case",
+    "CaseResult",
+    "Check",
+    "Confidence",
+    "ContainsAnswer",
+    "Dataset",
+    "DatasetError",
+    "Decision",
+    "Delta",
+    "Evaluator",
+    "ExactAnswer",
+    "FaultServer",
+    "FaultServerError",
+    "Faults",
+    "Judge",
+    "MaxLatency",
+    "MaxSteps",
+    "MissingRecording",
+    "RegexAnswer",
+    "ResultsError",
+    "RoutingChoice",
+    "RunResult",
+    "RunScores",
+    "Scores",
+    "Trace",
+    "Upstream",
+    "Verdict",
+    "canned",
+    "cassette",
+    "compare",
+    "default_evaluators",
+    "evaluate",
+    "html_report",
+    "load_dataset",
+    "load_results",
+    "print_report",
+    "proxy",
+    "replay",
+    "score",
+    "scores",
+    "write_html",
+    "write_json",
+]

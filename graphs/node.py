@@ -12,13 +12,26 @@ import random
 import time
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import GraphBubbleUp
-from langgraph.types import RetryPolicy
+from langgraph.types import Command, RetryPolicy
 from pydantic import BaseModel
 
-from accord.agents import Agent, resolve_model, structured
+from accord.agents import (
+    FAILOVER,
+    OVERLOAD,
+    STANDBY,
+    Agent,
+    CallRefused,
+    endpoint_key,
+    model_chain,
+    resolve_model,
+    structured,
+    unhealthy,
+)
+from accord.graphs.state import Handoff
 
 TOOL_ROUNDS = 4
 """Most rounds of tool calls an agent makes in one step before it must answer."""
@@ -56,6 +69,13 @@ class AgentNode(Runnable[Any, Any]):
     building a graph never starts a model server. Nothing here is per session: a node holds
     only its agent, its task, its retry policy and the resolved chains.
 
+    Hot standby: when the agent has a `backup` and runs as the graph node named after it (the
+    handoff and routed patterns), a step whose models are all down, or that would take the agent
+    over its capacity, goes to the backup's node instead, which answers this same step with the
+    full state; `active_agent` becomes the backup and a `Handoff` with reason `FAILOVER` (or
+    `OVERLOAD`) is recorded. The backup must be up and have room, so two agents that back each
+    other up never pass a session back and forth.
+
     Args:
         agent: The agent that answers.
         task: What it is asked to do.
@@ -71,55 +91,65 @@ class AgentNode(Runnable[Any, Any]):
         self._chains: dict[type[BaseModel], Runnable[Any, Any]] = {}
         self._tooled: Runnable[Any, Any] | None = None
         self._tools = {tool.name: tool for tool in agent.tools}
+        self._models: list[BaseChatModel] | None = None
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                prompt, schema = self.task.prepare(self.agent, input)
-                for _ in range(TOOL_ROUNDS if self._tools else 0):
-                    reply = self._tool_caller().invoke(prompt, config)
-                    if not reply.tool_calls:
-                        break
-                    prompt = [*prompt, reply, *(self._run(c, config) for c in reply.tool_calls)]
-                answer = self._chain(schema).invoke(prompt, config)
-                return self.task.apply(self.agent, answer, input)
-            except GraphBubbleUp:
-                raise  # interrupts and parent-graph commands are control flow, not failures
-            except Exception as exc:
-                pause = self._pause(exc, attempt)
-                if pause is None:
-                    return self._failed(input, exc, attempt)
-                time.sleep(pause)
+        if self.agent.backup and STANDBY.full(self.agent) and self._standby_ready(config):
+            return self._fail_over(OVERLOAD)
+        with STANDBY.running(self.agent.name):
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    prompt, schema = self.task.prepare(self.agent, input)
+                    for _ in range(TOOL_ROUNDS if self._tools else 0):
+                        reply = self._tool_caller().invoke(prompt, config)
+                        if not reply.tool_calls:
+                            break
+                        tooled = (self._run(c, config) for c in reply.tool_calls)
+                        prompt = [*prompt, reply, *tooled]
+                    answer = self._chain(schema).invoke(prompt, config)
+                    return self.task.apply(self.agent, answer, input)
+                except (GraphBubbleUp, CallRefused):
+                    # Interrupts and parent-graph commands are control flow, and a refused call
+                    # (a spent session budget) ends the run: neither is a failure of this step.
+                    raise
+                except Exception as exc:
+                    pause = self._pause(exc, attempt)
+                    if pause is None:
+                        return self._failed(input, exc, attempt, config)
+                    time.sleep(pause)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                prompt, schema = self.task.prepare(self.agent, input)
-                for _ in range(TOOL_ROUNDS if self._tools else 0):
-                    reply = await self._tool_caller().ainvoke(prompt, config)
-                    if not reply.tool_calls:
-                        break
-                    results = [await self._arun(c, config) for c in reply.tool_calls]
-                    prompt = [*prompt, reply, *results]
-                answer = await self._chain(schema).ainvoke(prompt, config)
-                return self.task.apply(self.agent, answer, input)
-            except GraphBubbleUp:
-                raise
-            except Exception as exc:
-                pause = self._pause(exc, attempt)
-                if pause is None:
-                    return self._failed(input, exc, attempt)
-                await asyncio.sleep(pause)
+        if self.agent.backup and STANDBY.full(self.agent) and self._standby_ready(config):
+            return self._fail_over(OVERLOAD)
+        with STANDBY.running(self.agent.name):
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    prompt, schema = self.task.prepare(self.agent, input)
+                    for _ in range(TOOL_ROUNDS if self._tools else 0):
+                        reply = await self._tool_caller().ainvoke(prompt, config)
+                        if not reply.tool_calls:
+                            break
+                        results = [await self._arun(c, config) for c in reply.tool_calls]
+                        prompt = [*prompt, reply, *results]
+                    answer = await self._chain(schema).ainvoke(prompt, config)
+                    return self.task.apply(self.agent, answer, input)
+                except (GraphBubbleUp, CallRefused):
+                    raise
+                except Exception as exc:
+                    pause = self._pause(exc, attempt)
+                    if pause is None:
+                        return self._failed(input, exc, attempt, config)
+                    await asyncio.sleep(pause)
 
     def _chain(self, schema: type[BaseModel]) -> Runnable[Any, Any]:
+        """The agent's model chain answering with `schema`: retries, breakers, fallbacks."""
         chain = self._chains.get(schema)
         if chain is None:
-            first, *rest = (structured(resolve_model(m), schema) for m in self.agent.models)
-            chain = first.with_fallbacks(rest) if rest else first
+            chain = model_chain(self._resolved(), lambda model: structured(model, schema))
             self._chains[schema] = chain
         return chain
 
@@ -127,9 +157,27 @@ class AgentNode(Runnable[Any, Any]):
         """The agent's model chain with its tools bound: it gathers facts before answering."""
         if self._tooled is None:
             tools = list(self._tools.values())
-            first, *rest = (resolve_model(m).bind_tools(tools) for m in self.agent.models)
-            self._tooled = first.with_fallbacks(rest) if rest else first
+            self._tooled = model_chain(self._resolved(), lambda model: model.bind_tools(tools))
         return self._tooled
+
+    def _resolved(self) -> list[BaseChatModel]:
+        # Resolved once per node, not per schema: every chain of the agent shares its clients.
+        if self._models is None:
+            self._models = [resolve_model(m) for m in self.agent.models]
+            STANDBY.register(self.agent, (endpoint_key(m) for m in self._models))
+        return self._models
+
+    def _standby_ready(self, config: RunnableConfig | None) -> bool:
+        """Whether the step may go to the backup: it is the agent's own node; the backup is free."""
+        backup = self.agent.backup
+        node = ((config or {}).get("metadata") or {}).get("langgraph_node")
+        return backup is not None and node == self.agent.name and STANDBY.can_take(backup)
+
+    def _fail_over(self, reason: str) -> Command[str]:
+        backup = self.agent.backup
+        assert backup is not None
+        record: Handoff = {"source": self.agent.name, "target": backup, "reason": reason}
+        return Command(goto=backup, update={"active_agent": backup, "handoffs": [record]})
 
     def _run(self, call: ToolCall, config: RunnableConfig | None) -> ToolMessage:
         tool = self._tools.get(call["name"])
@@ -155,7 +203,11 @@ class AgentNode(Runnable[Any, Any]):
         )
         return pause + random.uniform(0, 1) if policy.jitter else pause
 
-    def _failed(self, state: Any, error: Exception, attempts: int) -> Any:
+    def _failed(
+        self, state: Any, error: Exception, attempts: int, config: RunnableConfig | None
+    ) -> Any:
+        if self.agent.backup and unhealthy(error) and self._standby_ready(config):
+            return self._fail_over(FAILOVER)
         update = self.task.failed(self.agent, state, error, attempts)
         if update is None:
             raise error

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel, Field, create_model
 
-from accord.agents import Agent, AgentSpecError, check_team
+from accord.agents import Agent, AgentSpecError, CallRefused, Candidate, Router, check_team
 from accord.graphs.briefs import brief, identity, roster
 from accord.graphs.handoff import HandoffTask
 from accord.graphs.node import AgentNode, Task
@@ -24,11 +26,22 @@ ROUTER = "router"
 
 
 class Route(TypedDict):
-    """A routing decision: which agent answers, why, and whether a model or code decided."""
+    """A routing decision: which agent answers, why, and whether a model or code decided.
+
+    Attributes:
+        agent: Who answers.
+        reason: Why, in one line.
+        by: "model" (a structured choice), "callable" (a function) or "router" (a `Router`).
+        strategy: The `Router`'s strategy (router decisions only).
+        scores: The top candidates, the chosen one first, each with its score and terms
+            (router decisions only; how many is `Router.explain`).
+    """
 
     agent: str
     reason: str
-    by: Literal["model", "callable"]
+    by: Literal["model", "callable", "router"]
+    strategy: NotRequired[str]
+    scores: NotRequired[list[Candidate]]
 
 
 class RoutedState(TeamState, total=False):
@@ -37,7 +50,7 @@ class RoutedState(TeamState, total=False):
     route: Route
 
 
-Router = Callable[[RoutedState], str]
+Chooser = Callable[[RoutedState], str]
 
 
 @cache
@@ -80,7 +93,7 @@ class RouteTask(Task):
 def routed(
     agents: Sequence[Agent],
     *,
-    router: Agent | Router | None = None,
+    router: Agent | Router | Chooser | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     name: str = "routed",
 ) -> CompiledStateGraph[RoutedState, Any, RoutedState, RoutedState]:
@@ -93,18 +106,28 @@ def routed(
         agents: The specialists.
         router: How to choose. None: a model picks by the agents' descriptions and skills,
             using the first agent's models. An `Agent`: that agent's models and instructions
-            pick. A callable: `state -> agent name`, e.g. a scoring router; no model is asked.
+            pick. A `Router` (accord.agents): it scores the agents on the last user message
+            with no model call, and every agent step is counted as in-flight load while it
+            runs and reported to the router's performance history when it ends. A callable:
+            `state -> agent name`; no model is asked.
         checkpointer: Where sessions are persisted.
         name: The graph's name.
 
     Raises:
-        AgentSpecError: The team is invalid. (At run time, a callable router naming an agent
-            not in the team raises it too.)
+        AgentSpecError: The team is invalid, or a `Router` was built for another team. (At
+            run time, a callable router naming an agent not in the team raises it too.)
     """
     team = check_team(agents)
     names = list(team)
     builder = StateGraph(RoutedState)
-    if callable(router) and not isinstance(router, Agent):
+    if isinstance(router, Router):
+        if set(router.names) != set(names):
+            raise AgentSpecError(
+                f"the Router serves {', '.join(router.names)} but the team is "
+                f"{', '.join(names)}; build it with the same agents: Router(agents)"
+            )
+        builder.add_node(ROUTER, ScoringRouter(router), destinations=tuple(names))
+    elif callable(router) and not isinstance(router, Agent):
         builder.add_node(ROUTER, CallableRouter(router, names), destinations=tuple(names))
     else:
         chooser = router or Agent(
@@ -115,7 +138,10 @@ def routed(
         builder.add_node(ROUTER, AgentNode(chooser, RouteTask(agents)), destinations=tuple(names))
     answer = HandoffTask((), max_hops=1)
     for agent in agents:
-        builder.add_node(agent.name, AgentNode(agent, answer), destinations=(END,))
+        node: Runnable[Any, Any] = AgentNode(agent, answer)
+        if isinstance(router, Router):
+            node = Measured(node, agent.name, router)
+        builder.add_node(agent.name, node, destinations=(END,))
     builder.add_edge(START, ROUTER)
     return builder.compile(checkpointer=checkpointer, name=name)
 
@@ -126,7 +152,7 @@ class CallableRouter(Runnable[RoutedState, Command[str]]):
     A `Runnable` rather than a function node, so LangGraph does not inspect it on every call.
     """
 
-    def __init__(self, choose: Router, names: Sequence[str]) -> None:
+    def __init__(self, choose: Chooser, names: Sequence[str]) -> None:
         self.choose = choose
         self.names = tuple(names)
 
@@ -144,3 +170,81 @@ class CallableRouter(Runnable[RoutedState, Command[str]]):
             "by": "callable",
         }
         return Command(goto=chosen, update={"route": route})
+
+
+class ScoringRouter(Runnable[RoutedState, Command[str]]):
+    """Routes by a `Router`'s decision on the last user message; no model is asked."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    def invoke(
+        self, input: RoutedState, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Command[str]:
+        self.router.refresh()
+        return self._route(input)
+
+    async def ainvoke(
+        self, input: RoutedState, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Command[str]:
+        await self.router.arefresh()
+        return self._route(input)
+
+    def _route(self, state: RoutedState) -> Command[str]:
+        decision = self.router.decide(_request(state))
+        route: Route = {
+            "agent": decision.agent,
+            "reason": decision.reason,
+            "by": "router",
+            "strategy": decision.strategy,
+            "scores": decision.candidates(top=self.router.explain),
+        }
+        return Command(goto=decision.agent, update={"route": route})
+
+
+class Measured(Runnable[Any, Any]):
+    """Runs an agent's step as in-flight load of its router, and reports how it went.
+
+    The load is released when the step ends, whether it returns or raises. Interrupts and
+    refused calls (a spent budget) are not the agent's doing: they are not reported.
+    """
+
+    def __init__(self, node: Runnable[Any, Any], agent: str, router: Router) -> None:
+        self.node = node
+        self.agent = agent
+        self.router = router
+        self.name = agent
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        with self.router.running(self.agent):
+            start = time.perf_counter()
+            try:
+                result = self.node.invoke(input, config)
+            except (GraphBubbleUp, CallRefused):
+                raise
+            except Exception:
+                self.router.observe(self.agent, time.perf_counter() - start, ok=False)
+                raise
+            self.router.observe(self.agent, time.perf_counter() - start, ok=True)
+            return result
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        with self.router.running(self.agent):
+            start = time.perf_counter()
+            try:
+                result = await self.node.ainvoke(input, config)
+            except (GraphBubbleUp, CallRefused):
+                raise
+            except Exception:
+                self.router.observe(self.agent, time.perf_counter() - start, ok=False)
+                raise
+            self.router.observe(self.agent, time.perf_counter() - start, ok=True)
+            return result
+
+
+def _request(state: RoutedState) -> str:
+    """The text the router scores: the last user message."""
+    for message in reversed(state.get("messages", [])):
+        if isinstance(message, HumanMessage):
+            return message.text
+    return ""

@@ -10,6 +10,9 @@ from accord.persistence.errors import (
     UnsupportedOperation,
 )
 from accord.persistence.leases import Lease, LeaseStore, SessionBusy
+from accord.persistence.replication import ReplicatedSaver
+from accord.persistence.restore import NothingToRestore, arestore, restore
+from accord.persistence.runs import Begun, RunJournal
 from accord.persistence.saver import SQLAlchemySaver
 from accord.persistence.sessions import (
     SessionConflict,
@@ -17,16 +20,23 @@ from accord.persistence.sessions import (
     SessionRecord,
     SessionStore,
 )
+from accord.persistence.verification import Mismatch, ReplicaReport, VerifyReport
 
 __all__ = [
     "AccordError",
     "AuditEvent",
     "AuditTrail",
+    "Begun",
     "CorruptCheckpoint",
     "DatabaseUnavailable",
     "Lease",
     "LeaseStore",
+    "Mismatch",
+    "NothingToRestore",
     "PersistenceError",
+    "ReplicaReport",
+    "ReplicatedSaver",
+    "RunJournal",
     "SQLAlchemySaver",
     "SessionBusy",
     "SessionConflict",
@@ -35,4 +45,7 @@ __all__ = [
     "SessionStore",
     "UnsupportedDatabaseURL",
     "UnsupportedOperation",
+    "VerifyReport",
+    "arestore",
+    "restore",
 ]

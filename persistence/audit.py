@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from accord.persistence.driver import Operation, Outcome, Steps
 from accord.persistence.session_tables import (
@@ -32,6 +32,8 @@ KINDS = (
     "budget_hit",
     "denied",
     "restored",
+    "recovered",
+    "error",
 )
 """The usual kinds of event; any short string is accepted."""
 
@@ -79,6 +81,14 @@ class AuditTrail(Store):
         event = AuditEvent(session_id, kind, actor, agent, dict(details or {}))
         await self._bound.arun(_append(event))
 
+    def extend(self, events: Iterable[AuditEvent]) -> None:
+        """Record several events in one transaction, in order."""
+        self._bound.run(_extend(list(events)))
+
+    async def aextend(self, events: Iterable[AuditEvent]) -> None:
+        """Async `extend`."""
+        await self._bound.arun(_extend(list(events)))
+
     def events(
         self,
         session_id: str,
@@ -101,20 +111,40 @@ class AuditTrail(Store):
 
 
 def _append(event: AuditEvent) -> Operation[None]:
-    def steps() -> Steps[None]:
-        yield (
-            insert(audit),
-            {
-                "session_id": event.session_id,
-                "at": to_db(event.at),
-                "actor": event.actor,
-                "kind": event.kind,
-                "agent": event.agent,
-                "details": dumps(event.details),
-            },
-        )
+    return _extend([event])
 
-    return Operation(steps, write=True, what=f"auditing session {event.session_id!r}")
+
+def _extend(events: list[AuditEvent]) -> Operation[None]:
+    sessions = sorted({event.session_id for event in events})
+    return Operation(lambda: appending(events), write=True, what=f"auditing session(s) {sessions}")
+
+
+APPEND = insert(audit).values(
+    session_id=bindparam("p_session_id"),
+    at=bindparam("p_at", type_=audit.c.at.type),
+    actor=bindparam("p_actor"),
+    kind=bindparam("p_kind"),
+    agent=bindparam("p_agent"),
+    details=bindparam("p_details"),
+)
+"""Built once, so the native path compiles it once (see `accord.persistence.native`)."""
+
+
+def appending(events: Sequence[AuditEvent]) -> Steps[None]:
+    """The steps that append events, for operations that do more in the same transaction."""
+    rows = [
+        {
+            "p_session_id": event.session_id,
+            "p_at": to_db(event.at),
+            "p_actor": event.actor,
+            "p_kind": event.kind,
+            "p_agent": event.agent,
+            "p_details": dumps(event.details),
+        }
+        for event in events
+    ]
+    if rows:
+        yield APPEND, rows
 
 
 def _events(

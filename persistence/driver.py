@@ -205,17 +205,29 @@ class AsyncDriver:
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        self._setup_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def setup(self) -> None:
         """Apply migrations unless this saver did already (concurrent callers wait in the DB)."""
         if self._setup.done:
             return
-        async with self._connect(None) as conn:
-            try:
-                await conn.run_sync(migrate.upgrade)
-            except DBAPIError as exc:
-                raise _translate(self._target, "setup", exc) from exc
-        self._setup.done = True
+        # One migration per process: a burst of first calls (a thousand sessions opened at
+        # once) would otherwise each run Alembic, only to find the work done.
+        loop = asyncio.get_running_loop()
+        async with self._setup_locks.setdefault(loop, asyncio.Lock()):
+            if self._done():  # another caller migrated while this one waited
+                return
+            async with self._connect(None) as conn:
+                try:
+                    await conn.run_sync(migrate.upgrade)
+                except DBAPIError as exc:
+                    raise _translate(self._target, "setup", exc) from exc
+            self._setup.done = True
+
+    def _done(self) -> bool:
+        return self._setup.done
 
     async def run(self, op: Operation[T]) -> T:
         """Run an operation in a transaction, retrying deadlocks; return its result."""

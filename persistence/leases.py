@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Executable, delete, select, update
+from sqlalchemy import Executable, bindparam, delete, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import URL
 
@@ -23,6 +25,28 @@ from accord.persistence.session_tables import Store, from_db, leases, to_db, utc
 
 FIRST_POLL_S = 0.02
 MAX_POLL_S = 1.0
+
+
+_EXPIRES = leases.c.expires_at.type
+SELECT_LEASE = select(leases).where(leases.c.session_id == bindparam("id"))
+TAKE = (
+    update(leases)
+    .where(leases.c.session_id == bindparam("id"))
+    .where(
+        (leases.c.expires_at <= bindparam("now", type_=_EXPIRES))
+        | (leases.c.holder == bindparam("by"))
+    )
+    .values(holder=bindparam("by"), expires_at=bindparam("until", type_=_EXPIRES))
+)
+RENEW = (
+    update(leases)
+    .where(leases.c.session_id == bindparam("id"), leases.c.holder == bindparam("by"))
+    .values(expires_at=bindparam("until", type_=_EXPIRES))
+)
+RELEASE = delete(leases).where(
+    leases.c.session_id == bindparam("id"), leases.c.holder == bindparam("by")
+)
+# Built once each, so the native path compiles them once (see `accord.persistence.native`).
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +79,21 @@ class SessionBusy(PersistenceError):
 
 
 @dataclass(frozen=True, slots=True)
-class _Taken:
+class Taken:
+    """The outcome of one attempt to take a lease: the lease, or who holds it instead.
+
+    `extra` carries what an operation that takes a lease and does more in the same
+    transaction (see `accord.persistence.runs`) read once it had it.
+    """
+
+    session_id: str
     lease: Lease | None
     holder: str | None = None
     expires_at: datetime | None = None
+    extra: Any = None
+    replaced: bool = False
+    """The lease row was there already: an expired lease taken over (or the holder's own).
+    Holders unique per run therefore learn that the previous run died without releasing."""
 
 
 class LeaseStore(Store):
@@ -68,6 +103,7 @@ class LeaseStore(Store):
         """Use a saver's engines (the caller keeps owning it), or a new saver for a URL."""
         super().__init__(bind)
         self._dialect = self._bound.saver._target.sync_url.get_backend_name()
+        self._insert = self._insert_if_absent()  # built once: compiled once natively
 
     def acquire(self, session_id: str, holder: str, ttl: float, *, wait: float = 0) -> Lease:
         """Take the session's lease for `ttl` seconds (renewing it if `holder` has it).
@@ -81,25 +117,12 @@ class LeaseStore(Store):
         Raises:
             SessionBusy: Another holder has it (still, after `wait`).
         """
-        deadline = time.monotonic() + wait
-        pause = FIRST_POLL_S
-        while True:
-            taken = self._bound.run(self._acquire(session_id, holder, ttl))
-            pause = _next(taken, session_id, deadline, pause)
-            if taken.lease is not None:
-                return taken.lease
-            time.sleep(pause)
+        return waiting(self._bound.run, self._acquire(session_id, holder, ttl), wait).lease  # type: ignore[return-value]
 
     async def aacquire(self, session_id: str, holder: str, ttl: float, *, wait: float = 0) -> Lease:
         """Async `acquire`; waiting sleeps on the event loop."""
-        deadline = time.monotonic() + wait
-        pause = FIRST_POLL_S
-        while True:
-            taken = await self._bound.arun(self._acquire(session_id, holder, ttl))
-            pause = _next(taken, session_id, deadline, pause)
-            if taken.lease is not None:
-                return taken.lease
-            await asyncio.sleep(pause)
+        op = self._acquire(session_id, holder, ttl)
+        return (await awaiting(self._bound.arun, op, wait)).lease  # type: ignore[return-value]
 
     def renew(self, session_id: str, holder: str, ttl: float) -> Lease:
         """Extend a held lease by `ttl` seconds from now.
@@ -133,34 +156,40 @@ class LeaseStore(Store):
         """Async `holder`."""
         return await self._bound.arun(_current(session_id))
 
-    def _acquire(self, session_id: str, holder: str, ttl: float) -> Operation[_Taken]:
-        def steps() -> Steps[_Taken]:
-            now = utcnow()
-            expires = now + timedelta(seconds=ttl)
-            # Take over an expired lease, or renew our own; the row lock makes a racer wait
-            # and re-check the condition on the row as the winner left it.
-            taken: Outcome = yield (
-                (
-                    update(leases)
-                    .where(leases.c.session_id == session_id)
-                    .where((leases.c.expires_at <= to_db(now)) | (leases.c.holder == holder))
-                    .values(holder=holder, expires_at=to_db(expires))
-                ),
-                None,
-            )
-            if taken.rowcount == 1:
-                return _Taken(Lease(session_id, holder, expires))
-            row = {"session_id": session_id, "holder": holder, "expires_at": to_db(expires)}
-            yield self._insert_if_absent(), row
-            # Some drivers report no rowcount for INSERT ... ON CONFLICT: read who won instead.
-            current = yield from _select(session_id)
-            if current is not None and current.holder == holder:
-                return _Taken(current)
-            if current is None:  # released between our two statements: the caller retries
-                return _Taken(None)
-            return _Taken(None, current.holder, current.expires_at)
+    def _acquire(self, session_id: str, holder: str, ttl: float) -> Operation[Taken]:
+        return Operation(
+            lambda: self.taking(session_id, holder, ttl),
+            write=True,
+            what=f"leasing session {session_id!r}",
+            native=True,
+        )
 
-        return Operation(steps, write=True, what=f"leasing session {session_id!r}")
+    def taking(self, session_id: str, holder: str, ttl: float) -> Steps[Taken]:
+        """The steps that take (or renew) the lease, for operations that do more with it."""
+        now = utcnow()
+        expires = now + timedelta(seconds=ttl)
+        # Take over an expired lease, or renew our own; the row lock makes a racer wait
+        # and re-check the condition on the row as the winner left it.
+        taken: Outcome = yield (
+            TAKE,
+            {
+                "id": session_id,
+                "by": holder,
+                "now": to_db(now),
+                "until": to_db(expires),
+            },
+        )
+        if taken.rowcount == 1:
+            return Taken(session_id, Lease(session_id, holder, expires), replaced=True)
+        row = {"session_id": session_id, "holder": holder, "expires_at": to_db(expires)}
+        yield self._insert, row
+        # Some drivers report no rowcount for INSERT ... ON CONFLICT: read who won instead.
+        current = yield from _select(session_id)
+        if current is not None and current.holder == holder:
+            return Taken(session_id, current)
+        if current is None:  # released between our two statements: the caller retries
+            return Taken(session_id, None)
+        return Taken(session_id, None, current.holder, current.expires_at)
 
     def _insert_if_absent(self) -> Executable:
         if self._dialect == "postgresql":
@@ -172,25 +201,55 @@ class LeaseStore(Store):
         raise PersistenceError(f"leases are not supported on {self._dialect}")
 
 
-def _next(taken: _Taken, session_id: str, deadline: float, pause: float) -> float:
+def waiting(run: Callable[[Operation[Taken]], Taken], op: Operation[Taken], wait: float) -> Taken:
+    """Runs a lease-taking operation until it gets the lease, for up to `wait` seconds.
+
+    Raises:
+        SessionBusy: Another holder still has it.
+    """
+    deadline = time.monotonic() + wait
+    pause = FIRST_POLL_S
+    while True:
+        taken = run(op)
+        pause = _next(taken, deadline, pause)
+        if taken.lease is not None:
+            return taken
+        time.sleep(pause)
+
+
+async def awaiting(
+    run: Callable[[Operation[Taken]], Awaitable[Taken]], op: Operation[Taken], wait: float
+) -> Taken:
+    """Async `waiting`; the pauses sleep on the event loop."""
+    deadline = time.monotonic() + wait
+    pause = FIRST_POLL_S
+    while True:
+        taken = await run(op)
+        pause = _next(taken, deadline, pause)
+        if taken.lease is not None:
+            return taken
+        await asyncio.sleep(pause)
+
+
+def _next(taken: Taken, deadline: float, pause: float) -> float:
     """The next pause before retrying, or raise SessionBusy when out of time."""
     if taken.lease is not None:
         return pause
     if taken.holder is None and time.monotonic() < deadline + MAX_POLL_S:
         return 0.0  # released between our INSERT and SELECT: free now, retry at once
     if time.monotonic() + pause > deadline:
-        raise SessionBusy(session_id, taken.holder, taken.expires_at)
+        raise SessionBusy(taken.session_id, taken.holder, taken.expires_at)
     return min(max(pause * 2, FIRST_POLL_S), MAX_POLL_S)
 
 
-def _held(lease: Lease | _Taken, session_id: str) -> Lease:
+def _held(lease: Lease | Taken, session_id: str) -> Lease:
     if isinstance(lease, Lease):
         return lease
     raise SessionBusy(session_id, lease.holder, lease.expires_at)
 
 
 def _select(session_id: str) -> Steps[Lease | None]:
-    outcome: Outcome = yield select(leases).where(leases.c.session_id == session_id), None
+    outcome: Outcome = yield SELECT_LEASE, {"id": session_id}
     if not outcome.rows:
         return None
     row = outcome.rows[0]
@@ -203,40 +262,38 @@ def _current(session_id: str) -> Operation[Lease | None]:
     )
 
 
-def _renew(session_id: str, holder: str, ttl: float) -> Operation[Lease | _Taken]:
-    def steps() -> Steps[Lease | _Taken]:
+def _renew(session_id: str, holder: str, ttl: float) -> Operation[Lease | Taken]:
+    def steps() -> Steps[Lease | Taken]:
         now = utcnow()
         expires = now + timedelta(seconds=ttl)
         # An expired lease not yet taken over may still be renewed by its holder.
-        outcome: Outcome = yield (
-            (
-                update(leases)
-                .where(leases.c.session_id == session_id, leases.c.holder == holder)
-                .values(expires_at=to_db(expires))
-            ),
-            None,
-        )
+        until = to_db(expires)
+        outcome: Outcome = yield RENEW, {"id": session_id, "by": holder, "until": until}
         if outcome.rowcount == 1:
             return Lease(session_id, holder, expires)
         return _other(session_id, (yield from _select(session_id)))
 
-    return Operation(steps, write=True, what=f"renewing the lease of {session_id!r}")
+    return Operation(steps, write=True, what=f"renewing the lease of {session_id!r}", native=True)
 
 
-def _release(session_id: str, holder: str) -> Operation[Lease | _Taken]:
-    def steps() -> Steps[Lease | _Taken]:
-        outcome: Outcome = yield (
-            (delete(leases).where(leases.c.session_id == session_id, leases.c.holder == holder)),
-            None,
-        )
-        if outcome.rowcount == 1:
-            return Lease(session_id, holder, utcnow())
-        return _other(session_id, (yield from _select(session_id)))
-
-    return Operation(steps, write=True, what=f"releasing the lease of {session_id!r}")
+def releasing(session_id: str, holder: str) -> Steps[Lease | Taken]:
+    """The steps that give a lease back: the released lease, or who holds it instead."""
+    outcome: Outcome = yield RELEASE, {"id": session_id, "by": holder}
+    if outcome.rowcount == 1:
+        return Lease(session_id, holder, utcnow())
+    return _other(session_id, (yield from _select(session_id)))
 
 
-def _other(session_id: str, current: Lease | None) -> _Taken:
+def _release(session_id: str, holder: str) -> Operation[Lease | Taken]:
+    return Operation(
+        lambda: releasing(session_id, holder),
+        write=True,
+        what=f"releasing the lease of {session_id!r}",
+        native=True,
+    )
+
+
+def _other(session_id: str, current: Lease | None) -> Taken:
     if current is None:
-        return _Taken(None)
-    return _Taken(None, current.holder, current.expires_at)
+        return Taken(session_id, None)
+    return Taken(session_id, None, current.holder, current.expires_at)

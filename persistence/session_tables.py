@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +25,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.types import TypeEngine
 
 from accord.persistence.driver import Operation
+from accord.persistence.engines import Target
 from accord.persistence.saver import SQLAlchemySaver
 from accord.persistence.schema import (
     MYSQL_TABLE_OPTIONS,
@@ -111,8 +112,13 @@ def to_db(moment: datetime) -> datetime:
     return moment.replace(tzinfo=None)
 
 
-def from_db(value: datetime) -> datetime:
-    """A stored naive UTC value as an aware instant."""
+def from_db(value: datetime | str) -> datetime:
+    """A stored naive UTC value as an aware instant.
+
+    Read on DBAPI directly (the native path), SQLite hands back the stored text.
+    """
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC)
 
 
@@ -126,41 +132,63 @@ def loads(value: str) -> Any:
     return json.loads(value)
 
 
+class Replicating(Protocol):
+    """A saver that runs store operations itself, e.g. `ReplicatedSaver` (writes to every copy)."""
+
+    @property
+    def _target(self) -> Target:
+        """The database that answers reads now (its dialect builds the statements)."""
+
+    def run_operation(self, op: Operation[T]) -> T:
+        """Run an operation: a write on every copy, a read on one."""
+
+    async def arun_operation(self, op: Operation[T]) -> T:
+        """Async `run_operation`."""
+
+
+Bind = SQLAlchemySaver | Replicating | str | URL
+"""What a store binds to: a saver, a replicated saver, or a database URL."""
+
+
 class Bound:
     """Runs session operations on a saver's drivers: the same engines, Runner and migrations.
 
     Built from a saver (which the caller keeps owning) or a URL (a saver owned here, closed by
-    `close`/`aclose`).
+    `close`/`aclose`). A replicating saver runs the operations itself.
     """
 
-    def __init__(self, bind: SQLAlchemySaver | str | URL) -> None:
+    def __init__(self, bind: Bind) -> None:
         """Bind to a saver, or to a new one for a database URL."""
-        self._owned = not isinstance(bind, SQLAlchemySaver)
-        self.saver = bind if isinstance(bind, SQLAlchemySaver) else SQLAlchemySaver(bind)
+        self._owned = isinstance(bind, (str, URL))
+        self.saver = SQLAlchemySaver(bind) if isinstance(bind, (str, URL)) else bind
 
     def run(self, op: Operation[T]) -> T:
         """Run an operation on the saver's sync driver."""
-        return self.saver._sync_driver().run(op)
+        if isinstance(self.saver, SQLAlchemySaver):
+            return self.saver._sync_driver().run(op)
+        return self.saver.run_operation(op)
 
     async def arun(self, op: Operation[T]) -> T:
         """Run an operation on the saver's async driver."""
-        return await self.saver._async_driver().run(op)
+        if isinstance(self.saver, SQLAlchemySaver):
+            return await self.saver._async_driver().run(op)
+        return await self.saver.arun_operation(op)
 
     def close(self) -> None:
         """Close the saver if this store built it."""
-        if self._owned:
+        if isinstance(self.saver, SQLAlchemySaver) and self._owned:
             self.saver.close()
 
     async def aclose(self) -> None:
         """Async `close`."""
-        if self._owned:
+        if isinstance(self.saver, SQLAlchemySaver) and self._owned:
             await self.saver.aclose()
 
 
 class Store:
     """Base of the stores kept beside the checkpoints: each runs on a saver's drivers."""
 
-    def __init__(self, bind: SQLAlchemySaver | str | URL) -> None:
+    def __init__(self, bind: Bind) -> None:
         """Use a saver's engines (the caller keeps owning it), or a new saver for a URL."""
         self._bound = Bound(bind)
 

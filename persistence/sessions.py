@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from accord.persistence.driver import Operation, Outcome, Steps
 from accord.persistence.errors import PersistenceError
@@ -88,7 +88,7 @@ class SessionStore(Store):
             PersistenceError: A session with this id exists already.
         """
         return self._bound.run(
-            _create(_new(owner, agent, session_id, status, scope, limits, usage))
+            _create(new_record(owner, agent, session_id, status, scope, limits, usage))
         )
 
     async def acreate(
@@ -104,7 +104,7 @@ class SessionStore(Store):
     ) -> SessionRecord:
         """Async `create`."""
         return await self._bound.arun(
-            _create(_new(owner, agent, session_id, status, scope, limits, usage))
+            _create(new_record(owner, agent, session_id, status, scope, limits, usage))
         )
 
     def get(self, session_id: str) -> SessionRecord:
@@ -169,7 +169,7 @@ _FIELDS = frozenset({"owner", "agent", "status", "scope", "limits", "usage"})
 _JSON = frozenset({"scope", "limits", "usage"})
 
 
-def _new(
+def new_record(
     owner: str,
     agent: str | None,
     session_id: str | None,
@@ -178,6 +178,7 @@ def _new(
     limits: Mapping[str, Any] | None,
     usage: Mapping[str, Any] | None,
 ) -> SessionRecord:
+    """A record not yet stored, with an unguessable id unless one is given."""
     now = utcnow()
     return SessionRecord(
         # The id doubles as the thread id in URLs: make it unguessable.
@@ -194,30 +195,39 @@ def _new(
 
 
 def _create(record: SessionRecord) -> Operation[SessionRecord]:
-    def steps() -> Steps[SessionRecord]:
-        yield (
-            sessions.insert(),
-            {
-                "session_id": record.session_id,
-                "owner": record.owner,
-                "agent": record.agent,
-                "status": record.status,
-                "scope": dumps(record.scope),
-                "limits": dumps(record.limits),
-                "usage": dumps(record.usage),
-                "version": record.version,
-                "created_at": to_db(record.created_at),
-                "updated_at": to_db(record.updated_at),
-            },
-        )
-        # Read back so timestamps carry the database's precision.
-        return (yield from _select(record.session_id))
-
-    return Operation(steps, write=True, what=f"creating session {record.session_id!r}")
+    return Operation(
+        lambda: creating(record), write=True, what=f"creating session {record.session_id!r}"
+    )
 
 
-def _select(session_id: str) -> Steps[SessionRecord]:
-    outcome: Outcome = yield select(sessions).where(sessions.c.session_id == session_id), None
+def creating(record: SessionRecord) -> Steps[SessionRecord]:
+    """The steps that store a new record and read it back."""
+    yield (
+        sessions.insert(),
+        {
+            "session_id": record.session_id,
+            "owner": record.owner,
+            "agent": record.agent,
+            "status": record.status,
+            "scope": dumps(record.scope),
+            "limits": dumps(record.limits),
+            "usage": dumps(record.usage),
+            "version": record.version,
+            "created_at": to_db(record.created_at),
+            "updated_at": to_db(record.updated_at),
+        },
+    )
+    # Read back so timestamps carry the database's precision.
+    return (yield from selecting(record.session_id))
+
+
+SELECT_RECORD = select(sessions).where(sessions.c.session_id == bindparam("session_id"))
+"""Built once, so the native path compiles it once (see `accord.persistence.native`)."""
+
+
+def selecting(session_id: str) -> Steps[SessionRecord]:
+    """The steps that read a record (raising `SessionNotFound`)."""
+    outcome: Outcome = yield SELECT_RECORD, {"session_id": session_id}
     if not outcome.rows:
         raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
     return _record(outcome.rows[0])
@@ -225,37 +235,73 @@ def _select(session_id: str) -> Steps[SessionRecord]:
 
 def _get(session_id: str) -> Operation[SessionRecord]:
     return Operation(
-        lambda: _select(session_id), write=False, what=f"reading session {session_id!r}"
+        lambda: selecting(session_id),
+        write=False,
+        what=f"reading session {session_id!r}",
+        native=True,
     )
 
 
 def _update(
     session_id: str, expected_version: int | None, changes: dict[str, Any]
 ) -> Operation[SessionRecord]:
+    _check_fields(changes)
+    return Operation(
+        lambda: updating(session_id, expected_version, changes),
+        write=True,
+        what=f"updating session {session_id!r}",
+    )
+
+
+def _check_fields(changes: Mapping[str, Any]) -> None:
     unknown = set(changes) - _FIELDS
     if unknown:
         raise TypeError(f"cannot update {sorted(unknown)}; fields: {sorted(_FIELDS)}")
+
+
+RECORD_RUN = (
+    update(sessions)
+    .where(sessions.c.session_id == bindparam("id"))
+    .values(
+        usage=bindparam("new_usage"),
+        agent=bindparam("new_agent"),
+        version=sessions.c.version + 1,
+        updated_at=bindparam("now", type_=sessions.c.updated_at.type),
+    )
+)
+
+
+def recording_run(
+    session_id: str, usage: Mapping[str, Any], agent: str | None
+) -> Steps[SessionRecord]:
+    """The steps that store a run's usage and assigned agent, and read the record back."""
+    params = {"id": session_id, "new_usage": dumps(usage), "new_agent": agent}
+    yield RECORD_RUN, {**params, "now": to_db(utcnow())}
+    return (yield from selecting(session_id))
+
+
+def updating(
+    session_id: str, expected_version: int | None, changes: Mapping[str, Any]
+) -> Steps[SessionRecord]:
+    """The steps that update a record and read it back (see `SessionStore.update`)."""
+    _check_fields(changes)
     values: dict[str, Any] = {k: dumps(v) if k in _JSON else v for k, v in changes.items()}
-
-    def steps() -> Steps[SessionRecord]:
-        condition = sessions.c.session_id == session_id
-        if expected_version is not None:
-            condition = condition & (sessions.c.version == expected_version)
-        statement = (
-            update(sessions)
-            .where(condition)
-            .values(version=sessions.c.version + 1, updated_at=to_db(utcnow()), **values)
+    condition = sessions.c.session_id == session_id
+    if expected_version is not None:
+        condition = condition & (sessions.c.version == expected_version)
+    statement = (
+        update(sessions)
+        .where(condition)
+        .values(version=sessions.c.version + 1, updated_at=to_db(utcnow()), **values)
+    )
+    outcome: Outcome = yield statement, None
+    current = yield from selecting(session_id)  # raises SessionNotFound
+    if outcome.rowcount == 0:
+        raise SessionConflict(
+            f"session {session_id!r} is at version {current.version}, not "
+            f"{expected_version}; get it again and reapply the change"
         )
-        outcome: Outcome = yield statement, None
-        current = yield from _select(session_id)  # raises SessionNotFound
-        if outcome.rowcount == 0:
-            raise SessionConflict(
-                f"session {session_id!r} is at version {current.version}, not "
-                f"{expected_version}; get it again and reapply the change"
-            )
-        return current
-
-    return Operation(steps, write=True, what=f"updating session {session_id!r}")
+    return current
 
 
 def _list(

@@ -1,12 +1,18 @@
-"""Suite-wide guards: no test reaches beyond this machine, and warnings are errors (pyproject)."""
+"""Suite-wide guards and fixtures.
+
+No test reaches beyond this machine, and warnings are errors (pyproject). `saver_url` runs a
+test once per database backend (sqlite, postgres, mariadb), each on a scratch database.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from databases import BACKENDS, Databases
 
 _real_connect = socket.socket.connect
 
@@ -36,3 +42,25 @@ def _offline_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     ):
         return
     monkeypatch.setenv("ACCORD_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Databases]:
+    """Scratch-database factory for one backend, cleaned up at the end of the session."""
+    dbs = Databases(request.param, tmp_path_factory.mktemp("sqlite"))
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def saver_url(databases: Databases) -> str:
+    """URL of this session's database for the backend (sqlite, postgres, mariadb)."""
+    return databases.create()
+
+
+@pytest.fixture
+def fresh_url(databases: Databases) -> Callable[[], str]:
+    """Makes brand-new empty databases, for tests that need one nobody has migrated."""
+    return databases.create

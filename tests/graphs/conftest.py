@@ -61,3 +61,9 @@ def replay_example(record_mode: bool) -> Replay:
             return await spec.build().ainvoke(payload, thread(example))
 
     return replay
+
+
+@pytest.fixture
+def db(fresh_url: Callable[[], str]) -> str:
+    """A new empty database for the test, once per backend (sqlite, postgres, mariadb)."""
+    return fresh_url()

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
-from support import Runner, scripted, thread, topology
+from support import Runner, assert_exhausted, scripted, thread, topology
 
-from accord.agents import Agent, AgentSpecError, ScriptedModel
+from accord.agents import (
+    Agent,
+    AgentSpecError,
+    ArrivalForecast,
+    LoadCounter,
+    PerformanceHistory,
+    Router,
+    ScriptedModel,
+)
 from accord.graphs import RoutedState, routed
 
 
@@ -74,6 +84,138 @@ async def test_a_callable_router_naming_a_stranger_is_refused() -> None:
     graph = routed([scripted("billing")], router=lambda _: "ghost", checkpointer=InMemorySaver())
     with pytest.raises(AgentSpecError, match="the router chose 'ghost'"):
         await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread())
+
+
+def _desks(*billing_script: object) -> tuple[Agent, Agent]:
+    billing = scripted("billing", *billing_script, skills=("invoices", "refunds"))
+    tech = scripted("tech", skills=("outages", "login"))
+    return billing, tech
+
+
+async def test_a_scoring_router_decides_with_no_model_and_explains_itself(run: Runner) -> None:
+    billing, tech = _desks({"reply": "Refund issued."})
+    router = Router([billing, tech], load=LoadCounter(), explain=2)
+    graph = routed([billing, tech], router=router, checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [HumanMessage("Please refund my invoice")]}, thread())
+
+    route = state["route"]
+    assert route["agent"] == "billing"
+    assert route["by"] == "router"
+    assert route["strategy"] == "score"
+    assert route["reason"] == (
+        "score: billing scored 8 (capacity 8 x fit 1 x performance 1 / (1 + load 0))"
+    )
+    assert [c["agent"] for c in route["scores"]] == ["billing", "tech"]
+    assert route["scores"][1]["fit"] == 0.05
+    assert state["messages"][-1].text == "Refund issued."
+    assert_exhausted(billing, tech)  # tech was never asked: the router itself asked no model
+
+
+async def test_the_chosen_agent_counts_as_load_while_it_runs(run: Runner) -> None:
+    load, history = LoadCounter(), PerformanceHistory()
+    seen: list[float] = []
+
+    def answer(messages: object) -> dict[str, str]:
+        seen.append(load.in_flight("billing"))
+        return {"reply": "Paid."}
+
+    billing, tech = _desks(answer)
+    router = Router([billing, tech], load=load, history=history)
+    graph = routed([billing, tech], router=router, checkpointer=InMemorySaver())
+
+    await run(graph, {"messages": [HumanMessage("Is my invoice paid?")]}, thread())
+
+    assert seen == [1]
+    assert load.in_flight("billing") == 0
+    stats = history.stats("billing")
+    assert stats is not None
+    assert (stats.steps, stats.success) == (1, 1.0)
+
+
+async def test_a_failing_step_releases_its_load_and_counts_as_a_failure(run: Runner) -> None:
+    load, history = LoadCounter(), PerformanceHistory()
+    billing, tech = _desks(ConnectionError("billing endpoint down"))
+    router = Router([billing, tech], load=load, history=history)
+    graph = routed([billing, tech], router=router, checkpointer=InMemorySaver())
+
+    with pytest.raises(Exception, match="billing endpoint down"):
+        await run(graph, {"messages": [HumanMessage("Refund my invoice")]}, thread())
+
+    assert load.in_flight("billing") == 0
+    stats = history.stats("billing")
+    assert stats is not None
+    assert stats.success < 1.0
+    assert history.factor("billing") < history.factor("tech")
+
+
+async def test_the_router_follows_load_across_sessions() -> None:
+    load = LoadCounter()
+    a = Agent(name="a", description="Answers.", models=(ScriptedModel([{"reply": "A"}]),))
+    b = Agent(name="b", description="Answers.", models=(ScriptedModel([{"reply": "B"}]),))
+    graph = routed([a, b], router=Router([a, b], load=load), checkpointer=InMemorySaver())
+
+    with load.running("a"):  # another session of the process is on `a`
+        state = await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread("s2"))
+
+    assert state["route"]["agent"] == "b"
+    assert state["route"]["scores"][1] == {
+        "agent": "a",
+        "score": 4.0,
+        "capacity": 8.0,
+        "fit": 1.0,
+        "performance": 1.0,
+        "load": 1.0,
+        "expected": None,
+    }
+
+
+def test_a_session_running_on_an_agent_steers_the_next_session_away() -> None:
+    load = LoadCounter()
+    inner: list[RoutedState] = []
+    graph: Any = None
+
+    def busy_a(messages: object) -> dict[str, str]:
+        # While this session's step runs on `a`, another session of the process arrives.
+        inner.append(graph.invoke({"messages": [HumanMessage("hi")]}, thread("second")))
+        return {"reply": "A"}
+
+    a = Agent(name="a", description="Answers.", models=(ScriptedModel([busy_a]),))
+    b = Agent(name="b", description="Answers.", models=(ScriptedModel([{"reply": "B"}]),))
+    graph = routed([a, b], router=Router([a, b], load=load), checkpointer=InMemorySaver())
+
+    first = graph.invoke({"messages": [HumanMessage("hi")]}, thread("first"))
+
+    assert first["route"]["agent"] == "a"
+    assert inner[0]["route"]["agent"] == "b"
+    assert inner[0]["route"]["scores"][1]["load"] == 1.0
+    assert load.in_flight("a") == load.in_flight("b") == 0
+
+
+async def test_a_predictive_router_records_each_arrival(run: Runner) -> None:
+    billing, tech = _desks({"reply": "Refunded."})
+    forecast = ArrivalForecast(bucket_s=60.0, seasons=(2,), horizon=1)
+    router = Router(
+        [billing, tech],
+        strategy="predictive",
+        load=LoadCounter(),
+        forecast=forecast,
+        clock=lambda: 30.0,
+    )
+    graph = routed([billing, tech], router=router, checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [HumanMessage("refund my invoice")]}, thread())
+
+    assert state["route"]["strategy"] == "predictive"
+    assert state["route"]["scores"][0]["expected"] == 0.0
+    assert forecast.expected(["billing", "tech"], 30.0) == [0.0, 0.0]  # one arrival, as forecast
+    assert forecast.expected(["billing", "tech"], 60.0)[0] > 0.0  # learned when the bucket closed
+
+
+def test_a_router_built_for_another_team_is_refused() -> None:
+    billing, tech = _desks()
+    with pytest.raises(AgentSpecError, match="the Router serves billing, tech but the team is"):
+        routed([billing], router=Router([billing, tech]))
 
 
 def test_topology() -> None:

@@ -11,14 +11,12 @@ create databases from).
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from databases import Databases
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.conformance.test_utils import (
@@ -26,97 +24,12 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_config,
     generate_metadata,
 )
-from sqlalchemy import Connection, create_engine, select, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from accord.persistence import SQLAlchemySaver
 from accord.persistence.schema import blobs
-
-BACKENDS = ("sqlite", "postgres", "mariadb")
-SERVERS = {
-    "postgres": os.environ.get(
-        "ACCORD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    ),
-    "mariadb": os.environ.get("ACCORD_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/"),
-}
-
-
-class Databases:
-    """Creates and drops scratch databases on one server (or SQLite files in one folder)."""
-
-    def __init__(self, backend: str, folder: Path) -> None:
-        """Check the server is reachable; skip (or fail under CI) when it is not."""
-        self.backend = backend
-        self._folder = folder
-        self._made: list[str] = []
-        if backend == "sqlite":
-            return
-        self._admin = make_url(SERVERS[backend])
-        try:
-            with self._admin_connection() as conn:
-                conn.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            where = self._admin.render_as_string(hide_password=True)
-            reason = (
-                f"{backend} server at {where} is unreachable: {getattr(exc, 'orig', None) or exc}"
-            )
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"{reason} (CI=true requires every backend)")
-            pytest.skip(reason)
-
-    def create(self) -> str:
-        """A new empty database; returns its URL (with the password)."""
-        name = f"accord_test_{uuid.uuid4().hex[:12]}"
-        if self.backend == "sqlite":
-            return f"sqlite:///{self._folder / name}.db"
-        with self._admin_connection() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        self._made.append(name)
-        return self._admin.set(database=name).render_as_string(hide_password=False)
-
-    def drop_all(self) -> None:
-        """Drop every database this object created."""
-        if self.backend == "sqlite" or not self._made:
-            return
-        force = " WITH (FORCE)" if self.backend == "postgres" else ""
-        with self._admin_connection() as conn:
-            for name in self._made:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name}{force}"))
-        self._made.clear()
-
-    @contextmanager
-    def _admin_connection(self) -> Iterator[Connection]:
-        # AUTOCOMMIT: CREATE/DROP DATABASE refuse to run inside a transaction.
-        engine = create_engine(self._admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            with engine.connect() as conn:
-                yield conn
-        finally:
-            engine.dispose()
-
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def databases(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Databases]:
-    """Scratch-database factory for one backend, cleaned up at the end of the session."""
-    dbs = Databases(request.param, tmp_path_factory.mktemp("sqlite"))
-    yield dbs
-    dbs.drop_all()
-
-
-@pytest.fixture(scope="session")
-def saver_url(databases: Databases) -> str:
-    """URL of this session's database for the backend (sqlite, postgres, mariadb)."""
-    return databases.create()
-
-
-@pytest.fixture
-def fresh_url(databases: Databases) -> Callable[[], str]:
-    """Makes brand-new empty databases, for tests that need one nobody has migrated."""
-    return databases.create
 
 
 @pytest.fixture
@@ -196,3 +109,68 @@ class Store:
 def store(saver: SQLAlchemySaver, saver_url: str) -> Store:
     """Storage-level helpers over `saver`."""
     return Store(saver, saver_url)
+
+
+class AnyDatabases:
+    """Scratch databases on any backend, made on demand, for tests that span backends.
+
+    A replicated saver needs its primary and replicas on different databases, often on
+    different servers, whatever backend `saver_url` runs on.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._servers: dict[str, Databases] = {}
+
+    def create(self, backend: str) -> str:
+        """A new empty database on `backend` (skipped, or failed under CI, if unreachable)."""
+        if backend not in self._servers:
+            self._servers[backend] = Databases(backend, self._folder)
+        return self._servers[backend].create()
+
+    def take_away(self, url: str) -> None:
+        """Make a database this object created unreachable, as a lost server would be.
+
+        PostgreSQL: `DROP DATABASE ... WITH (FORCE)`, which also ends its sessions.
+        MariaDB: its connections are killed, then the database is dropped.
+        SQLite: the file (and its WAL) is deleted and a directory put in its place, which
+        SQLite can neither open nor silently recreate as an empty database. Connections a
+        process already holds would go on writing to the unlinked file, so the caller must
+        also close the saver's connections (its engines reconnect on next use and fail).
+        """
+        parsed = make_url(url)
+        name = parsed.database
+        assert name is not None
+        backend = {"sqlite": "sqlite", "postgresql": "postgres"}.get(
+            parsed.get_backend_name(), "mariadb"
+        )
+        if backend == "sqlite":
+            path = Path(name)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            path.mkdir()
+            return
+        server = self._servers[backend]
+        with server._admin_connection() as conn:
+            if server.backend == "postgres":
+                conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+                return
+            ids = conn.execute(
+                text("SELECT id FROM information_schema.processlist WHERE db = :db"), {"db": name}
+            ).scalars()
+            for process in list(ids):
+                conn.execute(text(f"KILL {int(process)}"))
+            conn.execute(text(f"DROP DATABASE {name}"))
+
+    def drop_all(self) -> None:
+        """Drop every database made here (taken-away ones are gone already)."""
+        for server in self._servers.values():
+            server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def any_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnyDatabases]:
+    """Scratch databases on any backend, dropped at the end of the session."""
+    dbs = AnyDatabases(tmp_path_factory.mktemp("any"))
+    yield dbs
+    dbs.drop_all()

@@ -68,4 +68,13 @@ async def test_concurrent_appends_are_all_kept(saver_url: str) -> None:
 
 def test_trail_is_append_only() -> None:
     public = {name for name in dir(AuditTrail) if not name.startswith("_")}
-    assert public == {"append", "aappend", "events", "aevents", "close", "aclose"}
+    assert public == {
+        "append",
+        "aappend",
+        "extend",
+        "aextend",
+        "events",
+        "aevents",
+        "close",
+        "aclose",
+    }

@@ -1,0 +1,167 @@
+"""Errors as HTTP responses: every one is `{"error": {"type", "message"}}` with a fitting status.
+
+The session runtime's typed errors map to 4xx statuses (`NotAuthorized` 403, `SessionNotFound`
+and `NothingToRestore` 404, `SessionBusy` and `SessionClosed` 409, `BudgetExceeded` 429);
+request problems to 400, 401, 404, 405, 413 and 422. Anything else is a 500 whose message
+hides the details.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from accord.graphs import BudgetExceeded, NotAuthorized, SessionClosed
+from accord.persistence import AccordError, NothingToRestore, SessionBusy, SessionNotFound
+
+log = logging.getLogger("accord.app")
+
+STATUS: dict[type[Exception], int] = {
+    NotAuthorized: 403,
+    SessionNotFound: 404,
+    NothingToRestore: 404,
+    SessionBusy: 409,
+    SessionClosed: 409,
+    BudgetExceeded: 429,
+}
+"""HTTP status of each runtime error (the first match in the error's MRO wins)."""
+
+HTTP_TYPES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    422: "InvalidRequest",
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or unknown bearer token"},
+    403: {"description": "The session's scope does not allow this"},
+    404: {"description": "No such session"},
+    413: {"description": "Request body too large"},
+    422: {"description": "Malformed JSON or invalid fields"},
+}
+"""Error responses every session endpoint may give (the body is `ErrorBody`)."""
+
+
+class Unauthorized(HTTPException):
+    """A missing or unknown bearer token."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            401,
+            "send 'Authorization: Bearer <token>' with a token the server knows",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def status_of(error: BaseException) -> int:
+    """The HTTP status for a runtime error: 4xx for the typed ones, 400 for other accord errors,
+    422 for a value the runtime refused, 500 for the rest."""
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    if isinstance(error, AccordError):
+        return 400
+    if isinstance(error, ValueError):
+        return 422
+    return 500
+
+
+def error_body(error: BaseException) -> dict[str, Any]:
+    """The JSON error body for `error` (500s say only that the server failed)."""
+    if status_of(error) == 500:
+        return body("InternalError", "the server failed; the details are in its log")
+    # KeyError subclasses (SessionNotFound) would show their message quoted.
+    message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return body(type(error).__name__, message)
+
+
+def body(kind: str, message: str) -> dict[str, Any]:
+    """`{"error": {"type": kind, "message": message}}`."""
+    return {"error": {"type": kind, "message": message}}
+
+
+def install(app: FastAPI) -> None:
+    """Makes every error `app` answers use the one JSON error body."""
+
+    async def runtime(request: Request, error: Exception) -> JSONResponse:
+        status = status_of(error)
+        if status == 500:
+            log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body(error), status)
+
+    async def http(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, HTTPException)
+        kind = HTTP_TYPES.get(error.status_code, "HTTPError")
+        return JSONResponse(body(kind, str(error.detail)), error.status_code, error.headers)
+
+    async def invalid(request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        return JSONResponse(body("InvalidRequest", describe(error.errors())), 422)
+
+    app.add_exception_handler(HTTPException, http)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(AccordError, runtime)
+    # Starlette answers this one and then re-raises it, so the server logs the bug too.
+    app.add_exception_handler(Exception, runtime)
+
+
+def describe(errors: Any) -> str:
+    """One line per validation problem: where, and what is wrong."""
+    lines = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "malformed")
+            lines.append(f"the body is not valid JSON ({reason}); send a JSON object")
+            continue
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        what = error.get("msg", "invalid")
+        lines.append(f"{where}: {what}" if where else what)
+    return "; ".join(lines) or "invalid request"
+
+
+class BodyLimit:
+    """ASGI middleware refusing request bodies over `limit` bytes with 413 and the JSON body.
+
+    A declared `Content-Length` is refused before the app runs; a body sent without one is
+    counted as it arrives, and the `HTTPException` raised from `receive` reaches the handlers
+    above through FastAPI's body parsing.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = f"the request body is over {self.limit} bytes; send a shorter message"
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.limit:
+            await JSONResponse(body("PayloadTooLarge", message), 413)(scope, receive, send)
+            return
+        size = 0
+
+        async def counted() -> Message:
+            nonlocal size
+            received = await receive()
+            if received["type"] == "http.request":
+                size += len(received.get("body", b""))
+                if size > self.limit:
+                    raise HTTPException(413, message)
+            return received
+
+        await self.app(scope, counted, send)

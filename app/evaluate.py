@@ -1,0 +1,140 @@
+"""`accord eval DATASET`: run an evaluation dataset on recorded responses (or record them)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from accord.agents import resolve_model
+from accord.evals import (
+    CaseResult,
+    Judge,
+    RunResult,
+    default_evaluators,
+    evaluate,
+    load_dataset,
+    load_results,
+    print_report,
+    write_html,
+    write_json,
+)
+from accord.persistence import AccordError
+
+console = Console()
+
+
+def run_eval(
+    dataset: Path,
+    *,
+    record: bool = False,
+    model: str | None = None,
+    judge: str | None = None,
+    label: str | None = None,
+    json_path: Path | None = None,
+    html_path: Path | None = None,
+    compare_path: Path | None = None,
+) -> RunResult:
+    """Runs (or records) a dataset with a progress bar, prints the report and writes files.
+
+    Raises:
+        AccordError: The dataset or the comparison file could not be read.
+    """
+    cases = load_dataset(dataset)
+    against = load_results(compare_path) if compare_path is not None else None
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    verb = "recording" if record else "replaying"
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"{verb} {cases.name}", total=len(cases.cases))
+
+        evaluators = default_evaluators()
+        if judge is not None:
+            evaluators.append(Judge(resolve_model(judge)))
+
+        def advance(result: CaseResult) -> None:
+            progress.advance(task)
+
+        run = asyncio.run(
+            evaluate(
+                cases,
+                record=record,
+                models=(model,) if model else None,
+                evaluators=evaluators,
+                label=label or model,
+                on_case=advance,
+            )
+        )
+    print_report(console, run, against)
+    if json_path is not None:
+        write_json(run, json_path)
+        console.print(f"[dim]results written to {json_path}[/]")
+    if html_path is not None:
+        write_html(run, html_path, against)
+        console.print(f"[dim]HTML report written to {html_path}[/]")
+    return run
+
+
+def eval_command(
+    dataset: Annotated[
+        Path,
+        typer.Argument(
+            help="A .yaml or .jsonl dataset of cases, or a shipped one by name (finance, ...)."
+        ),
+    ],
+    record: Annotated[
+        bool, typer.Option("--record", help="Run against the model and record cassettes.")
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model of every agent (default: the embedded one); a replay needs the model "
+            "it was recorded with."
+        ),
+    ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="Model of an LLM judge for the cases' `judge` criteria (recorded with them)."
+        ),
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="Name of this run in reports.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON here.")
+    ] = None,
+    html_path: Annotated[
+        Path | None, typer.Option("--html", help="Write an HTML report with plots here.")
+    ] = None,
+    compare_path: Annotated[
+        Path | None,
+        typer.Option("--compare", help="Results JSON of an earlier run to compare with."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit with status 1 unless every case passes.")
+    ] = False,
+) -> None:
+    """Evaluates a dataset on recorded responses (no model, no network), or records them."""
+    try:
+        run = run_eval(
+            dataset,
+            record=record,
+            model=model,
+            judge=judge,
+            label=label,
+            json_path=json_path,
+            html_path=html_path,
+            compare_path=compare_path,
+        )
+    except AccordError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    if strict and not all(case.passed for case in run.cases):
+        raise typer.Exit(1)

@@ -1,0 +1,203 @@
+"""`accord metrics`: the reliability table of agents and sessions, from recorded step events.
+
+Two sources, usable together:
+
+- a JSONL events file that a `MetricsRecorder`'s log was dumped to (`log.dump(path)`), the
+  quickest way to look at one process's runs;
+- the session database's audit trail, where `save_steps` keeps step events beside the
+  checkpoints, so past sessions of any process can be measured later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from accord.agents import (
+    Reliability,
+    StepEvent,
+    by_agent,
+    by_session,
+    load_steps,
+    read_events,
+)
+from accord.persistence import AccordError, AuditTrail, SessionStore, SQLAlchemySaver
+
+SCOPES = ("agent", "session")
+
+
+class NothingToMeasure(AccordError):
+    """`accord metrics` was given no source of step events."""
+
+
+class BadCapacity(AccordError):
+    """A `--capacity` option is not `AGENT=N` with N > 0."""
+
+
+def _capacity(item: str) -> tuple[str, float]:
+    agent, _, number = item.partition("=")
+    try:
+        value = float(number)
+    except ValueError:
+        value = 0.0
+    if not agent or value <= 0:
+        raise BadCapacity(f"--capacity {item!r} must be AGENT=N with N > 0, e.g. support=8")
+    return agent, value
+
+
+def show_metrics(
+    events: Sequence[Path],
+    db: str | None,
+    sessions: Sequence[str],
+    *,
+    by: Sequence[str] = SCOPES,
+    capacities: dict[str, float] | None = None,
+    as_json: bool = False,
+) -> None:
+    """Loads step events from the sources given and prints their metrics.
+
+    Raises:
+        NothingToMeasure: Neither an events file nor a database was given.
+        BadEventsFile: An events file is missing or malformed.
+    """
+    if not events and db is None:
+        raise NothingToMeasure(
+            "give --events FILE (a MetricsRecorder log dumped with log.dump(FILE)) or --db URL "
+            "(a session database where save_steps kept step events)"
+        )
+    computed = report(load(events, db, sessions), by=by, capacities=capacities)
+    print_report(Console(), computed, as_json=as_json)
+
+
+def metrics_command(
+    events: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--events", metavar="FILE", help="JSONL file of step events (MetricsRecorder log.dump)."
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL", help="Session database URL whose audit trail holds steps (save_steps)."
+        ),
+    ] = None,
+    session: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--session", metavar="ID", help="Only these sessions of --db (default: all listed)."
+        ),
+    ] = None,
+    by: Annotated[
+        Literal["agent", "session", "both"], typer.Option(help="Which table(s) to print.")
+    ] = "both",
+    capacity: Annotated[
+        list[str] | None,
+        typer.Option(metavar="AGENT=N", help="An agent's capacity, for utilisation (default 1)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Reliability per agent and per session: uptime, MTBF, MTTR, latency, throughput, errors."""
+    scopes = SCOPES if by == "both" else (by,)
+    try:
+        capacities = dict(_capacity(item) for item in capacity or [])
+        show_metrics(
+            events or [], db, session or [], by=scopes, capacities=capacities, as_json=as_json
+        )
+    except AccordError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+
+
+def load(events: Sequence[Path], db: str | None, sessions: Sequence[str]) -> list[StepEvent]:
+    """The step events of the files in `events` and, with `db`, of the audit trail there.
+
+    With `db` and no `sessions`, every session the database's session records list is read.
+
+    Raises:
+        BadEventsFile: An events file is missing or malformed.
+    """
+    found: list[StepEvent] = []
+    for path in events:
+        found += read_events(path)
+    if db is not None:
+        with SQLAlchemySaver.from_url(db) as saver:
+            found += load_steps(AuditTrail(saver), sessions or None, store=SessionStore(saver))
+    return found
+
+
+def report(
+    events: Sequence[StepEvent],
+    *,
+    by: Sequence[str] = SCOPES,
+    capacities: dict[str, float] | None = None,
+) -> dict[str, dict[str, Reliability]]:
+    """The metrics per scope in `by` ("agent", "session")."""
+    computed: dict[str, dict[str, Reliability]] = {}
+    if "agent" in by:
+        computed["agent"] = by_agent(events, capacities=capacities)
+    if "session" in by:
+        computed["session"] = by_session(events)
+    return computed
+
+
+def print_report(
+    console: Console, computed: dict[str, dict[str, Reliability]], *, as_json: bool = False
+) -> None:
+    """Prints one table per scope, or the figures as JSON."""
+    if as_json:
+        plain = {
+            scope: {key: figures.to_dict() for key, figures in groups.items()}
+            for scope, groups in computed.items()
+        }
+        console.print_json(json.dumps(plain))
+        return
+    for scope, groups in computed.items():
+        console.print(_table(scope, groups))
+
+
+def _table(scope: str, groups: dict[str, Reliability]) -> Table:
+    table = Table(title=f"per {scope}")
+    table.add_column(scope)
+    for column in ("steps", "errors", "done %", "p50", "p95", "p99", "per s", "util %"):
+        table.add_column(column, justify="right")
+    for column in ("uptime %", "failures", "MTBF", "MTTR"):
+        table.add_column(column, justify="right")
+    for key, f in groups.items():
+        table.add_row(
+            key,
+            str(f.steps),
+            str(f.errors),
+            _percent(f.completion_rate),
+            _seconds(f.p50),
+            _seconds(f.p95),
+            _seconds(f.p99),
+            f"{f.throughput:.3g}",
+            _percent(f.utilisation),
+            _percent(f.uptime),
+            str(f.failures),
+            _seconds(f.mtbf),
+            _seconds(f.mttr),
+        )
+    if not groups:
+        table.caption = "no step events"
+    return table
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _seconds(value: float | None) -> str:
+    """Seconds in a readable unit; '-' when undefined."""
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{1000 * value:.1f} ms"
+    return f"{value:.2f} s"

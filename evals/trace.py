@@ -1,0 +1,84 @@
+"""What one case did: the facts evaluators check, read from the final state and the meter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage
+
+from accord.graphs import Usage
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The observable outcome of one case's run.
+
+    Attributes:
+        answer: The last agent message's text.
+        path: The agents that acted, in order: the handoff chain, or the routed agent or
+            primary, then the consulted specialists, the planned workers and the voters.
+        route: The routing choice: the routed agent, else the agent holding the conversation.
+        decision: The consensus decision, if the team voted.
+        confidence: The decision's or the consultation's overall confidence, if any.
+        steps: Graph super-steps, summed over the user turns.
+        tokens: Prompt plus completion tokens.
+        calls: Model calls.
+        latency: Seconds the case took against the real model (recorded, so replays agree).
+        failures: Parallel steps that failed (`agent: error`), which the run survived.
+    """
+
+    answer: str = ""
+    path: tuple[str, ...] = ()
+    route: str | None = None
+    decision: str | None = None
+    confidence: float | None = None
+    steps: int = 0
+    tokens: int = 0
+    calls: int = 0
+    latency: float = 0.0
+    failures: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trace as JSON-ready data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Trace:
+        """The trace `to_dict` wrote."""
+        data = dict(document)
+        data["path"] = tuple(data.get("path", ()))
+        data["failures"] = tuple(data.get("failures", ()))
+        return cls(**data)
+
+
+def trace_of(state: Mapping[str, Any], usage: Usage, latency: float) -> Trace:
+    """Reads a trace from a run's final state values and its metered usage."""
+    answers = [m for m in state.get("messages", []) if isinstance(m, AIMessage) and m.text]
+    route = state.get("route") or {}
+    handoffs = state.get("handoffs") or []
+    path: list[str] = []
+    if handoffs:
+        path = [handoffs[0]["source"], *(h["target"] for h in handoffs)]
+    elif route.get("agent"):
+        path = [route["agent"]]
+    elif state.get("active_agent"):
+        path = [state["active_agent"]]
+    path += [c["specialist"] for c in state.get("consultations") or []]
+    path += [p["worker"] for p in state.get("plan") or []]
+    path += [v["agent"] for v in state.get("votes") or []]
+    outcome = state.get("outcome") or {}
+    confidence = outcome.get("confidence") if outcome else state.get("confidence")
+    return Trace(
+        answer=answers[-1].text if answers else "",
+        path=tuple(path),
+        route=route.get("agent") or state.get("active_agent"),
+        decision=outcome.get("decision"),
+        confidence=None if confidence is None else float(confidence),
+        steps=usage.steps,
+        tokens=usage.tokens,
+        calls=usage.model_calls,
+        latency=latency,
+        failures=tuple(f"{f['agent']}: {f['error']}" for f in state.get("failures") or []),
+    )

@@ -1,0 +1,276 @@
+"""Per-session budgets: limits, usage, and the meter that checks them before every model call.
+
+The meter is a LangChain callback handler that a session puts in the config of each run, so it
+sees every model call of every nested agent, tool loop and subgraph, whatever built the graph.
+It refuses a call *before* it is sent when the call could overrun the budget: each call reserves
+its prompt plus its completion allowance, and the reservation is settled with the usage the
+provider reports. Parallel branches therefore cannot together spend past the limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+
+from accord.agents import CallRefused
+
+COMPLETION_ALLOWANCE = 512
+"""Tokens reserved for a completion when the call does not say its `max_tokens`."""
+CHARS_PER_TOKEN = 4
+"""Prompt tokens are estimated from characters before the call; the provider's count settles."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one session may spend in all; `None` is unlimited.
+
+    Attributes:
+        tokens: Prompt plus completion tokens, across every model call of every agent.
+        model_calls: Model calls, including re-asks and fallbacks.
+        steps: Graph steps (LangGraph super-steps of the session's graph).
+        wall_time: Seconds spent running, summed over the session's runs.
+        concurrency: Most tasks one run executes at once (parallel branches, fan-out).
+    """
+
+    tokens: int | None = None
+    model_calls: int | None = None
+    steps: int | None = None
+    wall_time: float | None = None
+    concurrency: int | None = None
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is not None and (isinstance(value, bool) or value <= 0):
+                raise ValueError(f"Limits.{item.name} must be positive or None, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document stored on the session record (unlimited entries left out)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Limits:
+        """The limits stored by `to_dict`."""
+        return cls(**document)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a session has spent; stored on its record after every run."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model_calls: int = 0
+    steps: int = 0
+    wall_time: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.tokens_in + self.tokens_out
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.tokens_in + other.tokens_in,
+            self.tokens_out + other.tokens_out,
+            self.model_calls + other.model_calls,
+            self.steps + other.steps,
+            self.wall_time + other.wall_time,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document stored on the session record."""
+        return {**asdict(self), "tokens": self.tokens}
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Usage:
+        """The usage stored by `to_dict`."""
+        return cls(**{f.name: document[f.name] for f in fields(cls) if f.name in document})
+
+
+class _QuietRefusals(logging.Filter):
+    """Drops LangChain's warning about an error raised in a callback when it is our refusal.
+
+    LangChain logs every exception a callback raises before re-raising it; a budget refusal
+    is an expected outcome that reaches the caller as `BudgetExceeded`, not a fault to log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (len(args) == 3 and args[0] == "Meter" and "BudgetExceeded" in str(args[2]))
+
+
+logging.getLogger("langchain_core.callbacks.manager").addFilter(_QuietRefusals())
+
+
+class BudgetExceeded(CallRefused):
+    """The session reached one of its limits; the run stopped before spending past it.
+
+    What ran before the limit is kept (the last checkpoint), and other sessions are unaffected.
+    Raise the session's limits, or open a new session, to go on.
+
+    Attributes:
+        session_id: The session.
+        limit: Which limit: tokens, model_calls, steps or wall_time.
+        used: What the session had used when it stopped.
+        limits: The session's limits.
+    """
+
+    def __init__(self, session_id: str, limit: str, used: Usage, limits: Limits) -> None:
+        """Say which limit stopped the session and what it had used."""
+        allowed = getattr(limits, limit)
+        spent = used.tokens if limit == "tokens" else getattr(used, limit)
+        super().__init__(
+            f"session {session_id!r} reached its {limit} limit ({spent} used of {allowed}); "
+            "raise the session's limits or start a new session"
+        )
+        self.session_id = session_id
+        self.limit = limit
+        self.used = used
+        self.limits = limits
+
+
+@dataclass
+class _Ledger:
+    spent: Usage
+    reserved: int = 0
+    open: dict[UUID, int] = field(default_factory=dict)
+    steps: set[Any] = field(default_factory=set)
+
+
+class Meter(BaseCallbackHandler):
+    """Counts one run's model calls, tokens and steps, refusing what would overrun `limits`.
+
+    Args:
+        session_id: The session, named in errors.
+        limits: The session's limits.
+        before: What the session had used before this run.
+        deadline: `time.monotonic()` after which no model call may start (the wall-time limit).
+    """
+
+    raise_error = True
+    run_inline = True  # checked in the caller's thread, before the call is sent
+
+    def __init__(
+        self, session_id: str, limits: Limits, before: Usage, deadline: float | None
+    ) -> None:
+        self.session_id = session_id
+        self.limits = limits
+        self.before = before
+        self.deadline = deadline
+        self._ledger = _Ledger(Usage())
+        self._lock = threading.Lock()
+
+    @property
+    def used(self) -> Usage:
+        """What this run has used so far (steps included; wall time is the session's to add)."""
+        with self._lock:
+            return replace(self._ledger.spent, steps=len(self._ledger.steps))
+
+    def refuse(self, limit: str) -> BudgetExceeded:
+        """The error for `limit`, with the session's usage including this run's."""
+        return BudgetExceeded(self.session_id, limit, self.before + self.used, self.limits)
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any],
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        **kwargs: Any,
+    ) -> None:
+        prompt = sum(len(m.text) for batch in messages for m in batch) // CHARS_PER_TOKEN
+        params = kwargs.get("invocation_params") or {}
+        allowance = params.get("max_tokens") or params.get("max_completion_tokens")
+        reservation = prompt + (allowance or COMPLETION_ALLOWANCE)
+        limits = self.limits
+        with self._lock:
+            ledger = self._ledger
+            calls = self.before.model_calls + ledger.spent.model_calls + 1
+            if limits.model_calls is not None and calls > limits.model_calls:
+                raise self._refuse_locked("model_calls")
+            if limits.tokens is not None:
+                committed = self.before.tokens + ledger.spent.tokens + ledger.reserved
+                # A lone call may always try with what is left: its prompt estimate is rough,
+                # and refusing the first call of a fresh budget would make small limits useless.
+                if committed + reservation > limits.tokens and (
+                    ledger.reserved or committed + prompt >= limits.tokens
+                ):
+                    raise self._refuse_locked("tokens")
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                raise self._refuse_locked("wall_time")
+            ledger.spent = replace(ledger.spent, model_calls=ledger.spent.model_calls + 1)
+            ledger.reserved += reservation
+            ledger.open[run_id] = reservation
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        tokens_in = tokens_out = 0
+        for batch in response.generations:
+            for generation in batch:
+                usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+                if usage:
+                    tokens_in += usage.get("input_tokens", 0)
+                    tokens_out += usage.get("output_tokens", 0)
+        with self._lock:
+            self._settle(run_id)
+            spent = self._ledger.spent
+            self._ledger.spent = replace(
+                spent,
+                tokens_in=spent.tokens_in + tokens_in,
+                tokens_out=spent.tokens_out + tokens_out,
+            )
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            self._settle(run_id)
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        step = _top_level_step(metadata)
+        if step is None:
+            return
+        with self._lock:
+            ledger = self._ledger
+            if step in ledger.steps:
+                return
+            limit = self.limits.steps
+            if limit is not None and self.before.steps + len(ledger.steps) + 1 > limit:
+                raise self._refuse_locked("steps")
+            ledger.steps.add(step)
+
+    def _refuse_locked(self, limit: str) -> BudgetExceeded:
+        used = replace(self._ledger.spent, steps=len(self._ledger.steps))
+        return BudgetExceeded(self.session_id, limit, self.before + used, self.limits)
+
+    def _settle(self, run_id: UUID) -> None:
+        self._ledger.reserved -= self._ledger.open.pop(run_id, 0)
+
+
+def _top_level_step(metadata: Mapping[str, Any] | None) -> Any:
+    """The super-step a node of the session's own graph starts, or None for anything nested.
+
+    LangGraph tags each task's run with its step and a checkpoint namespace `node:task_id`;
+    tasks of subgraphs have nested namespaces (with `|`) and belong to their parent's step.
+    """
+    if not metadata or "langgraph_step" not in metadata:
+        return None
+    namespace = metadata.get("checkpoint_ns", "")
+    if "|" in namespace:
+        return None
+    return metadata["langgraph_step"]

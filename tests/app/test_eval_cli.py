@@ -1,0 +1,48 @@
+"""`accord eval`: replays a shipped dataset with no model and writes the reports asked for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from accord.app.cli import cli
+
+FINANCE = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "finance.yaml"
+
+
+def test_eval_replays_and_writes_json_and_html(tmp_path: Path) -> None:
+    out, page = tmp_path / "run.json", tmp_path / "run.html"
+    result = CliRunner().invoke(
+        cli, ["eval", str(FINANCE), "--json", str(out), "--html", str(page), "--label", "base"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "finance: base (replay)" in result.output
+    assert "card-fraud" in result.output
+    document = json.loads(out.read_text())
+    assert document["mode"] == "replay"
+    assert document["scores"]["overall"]["error_rate"] == 0.0
+    assert {case["case"] for case in document["cases"]} >= {"card-fraud", "phishing"}
+    assert page.read_text().count("data:image/png;base64,") == 3
+
+    again = CliRunner().invoke(
+        cli, ["eval", str(FINANCE), "--compare", str(out), "--label", "again"]
+    )
+    assert again.exit_code == 0, again.output
+    assert "base vs again" in again.output
+
+
+def test_strict_fails_when_a_case_fails() -> None:
+    result = CliRunner().invoke(cli, ["eval", str(FINANCE), "--strict"])
+    # The embedded 0.5B model routes some finance questions to the wrong desk.
+    assert result.exit_code == 1
+    assert "FAIL" in result.output
+
+
+def test_a_malformed_dataset_exits_2_with_the_place(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "example": "finance"}\n')
+    result = CliRunner().invoke(cli, ["eval", str(path)])
+    assert result.exit_code == 2
+    assert "bad.jsonl:1 (a): field 'input'" in result.output

@@ -1,0 +1,115 @@
+"""`accord metrics`: the reliability table from an events file or the session database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import RetryPolicy
+from support import scripted, thread
+from typer.testing import CliRunner
+
+from accord.agents import MetricsRecorder, StepEvent, by_agent, by_session, save_steps
+from accord.app.cli import cli
+from accord.graphs import delegation
+from accord.persistence import AuditTrail, SessionStore, SQLAlchemySaver
+
+WIDE = {"COLUMNS": "200"}
+
+
+def _project() -> Any:
+    """A coordinator, worker `a` that answers and worker `b` whose model is down."""
+    plan = {"subtasks": [{"worker": "a", "task": "one"}, {"worker": "b", "task": "two"}]}
+    down = ConnectionError("endpoint down")
+    boss = scripted("boss", plan, {"reply": "Half done."})
+    workers = [scripted("a", {"result": "ok"}), scripted("b", down)]
+    fast = RetryPolicy(max_attempts=1)
+    return delegation(boss, workers, retry=fast, checkpointer=InMemorySaver())
+
+
+async def _recorded(*sessions: str) -> list[StepEvent]:
+    recorder = MetricsRecorder()
+    for session in sessions:
+        config = {**thread(session), "callbacks": [recorder]}
+        await _project().ainvoke({"messages": [HumanMessage("Do both parts")]}, config)
+    return recorder.log.snapshot()
+
+
+def _json(output: str) -> dict[str, Any]:
+    figures: dict[str, Any] = json.loads(output)
+    return figures
+
+
+async def test_the_table_of_a_recorded_run(tmp_path: Path) -> None:
+    recorder = MetricsRecorder()
+    config = {**thread("s1"), "callbacks": [recorder]}
+    await _project().ainvoke({"messages": [HumanMessage("Do both parts")]}, config)
+    path = tmp_path / "events.jsonl"
+    recorder.log.dump(path)
+
+    result = CliRunner().invoke(cli, ["metrics", "--events", str(path)], env=WIDE)
+
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[1]: line.split()[2:] for line in result.output.splitlines() if "│" in line}
+    assert "per agent" in result.output
+    assert "per session" in result.output
+    # steps, errors, done %; b failed its only step, so it is down at the end (uptime < 100).
+    assert rows["a"][:6] == ["│", "1", "│", "0", "│", "100.0"]
+    assert rows["b"][:6] == ["│", "1", "│", "1", "│", "0.0"]
+    assert rows["s1"][:6] == ["│", "4", "│", "1", "│", "75.0"]
+
+
+async def test_json_figures_match_the_library(tmp_path: Path) -> None:
+    events = await _recorded("s1", "s2")
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(event.to_json() + "\n" for event in events))
+
+    args = ["metrics", "--events", str(path), "--json", "--capacity", "b=2"]
+    result = CliRunner().invoke(cli, args)
+
+    assert result.exit_code == 0, result.output
+    figures = _json(result.output)
+    capacities = {"b": 2.0}
+    expected = {name: f.to_dict() for name, f in by_agent(events, capacities=capacities).items()}
+    assert figures["agent"] == expected
+    assert figures["agent"]["b"]["errors"] == 2
+    assert figures["session"] == {k: f.to_dict() for k, f in by_session(events).items()}
+
+
+async def test_steps_saved_in_the_session_database(tmp_path: Path) -> None:
+    events = await _recorded("s1", "s2")
+    url = f"sqlite:///{tmp_path / 'sessions.sqlite'}"
+    with SQLAlchemySaver.from_url(url) as saver:
+        for session in ("s1", "s2"):
+            SessionStore(saver).create(owner="alice", session_id=session)
+        save_steps(AuditTrail(saver), events)
+
+    every = CliRunner().invoke(cli, ["metrics", "--db", url, "--json", "--by", "agent"])
+    one = CliRunner().invoke(cli, ["metrics", "--db", url, "--session", "s2", "--json"])
+
+    assert every.exit_code == 0, every.output
+    assert _json(every.output) == {
+        "agent": {name: f.to_dict() for name, f in by_agent(events).items()}
+    }
+    assert one.exit_code == 0, one.output
+    assert list(_json(one.output)["session"]) == ["s2"]
+    assert _json(one.output)["agent"]["boss"]["steps"] == 1
+
+
+def test_no_source_or_a_bad_file_exits_2_saying_what_to_do(tmp_path: Path) -> None:
+    nothing = CliRunner().invoke(cli, ["metrics"])
+    assert nothing.exit_code == 2
+    assert "give --events FILE" in nothing.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    broken = CliRunner().invoke(cli, ["metrics", "--events", str(bad)])
+    assert broken.exit_code == 2
+    assert "bad.jsonl:1 is not a step event" in broken.output
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    capacity = CliRunner().invoke(cli, ["metrics", "--events", str(events), "--capacity", "b"])
+    assert capacity.exit_code == 2
+    assert "must be AGENT=N with N > 0" in capacity.output

@@ -1,0 +1,31 @@
+"""The shipped datasets replay their recordings of the embedded model: no model, same results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from accord.evals import evaluate, load_dataset
+
+DATASETS = sorted((Path(__file__).resolve().parents[2] / "evals" / "datasets").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.stem)
+async def test_every_case_replays_from_its_recording(path: Path) -> None:
+    dataset = load_dataset(path)
+    run = await evaluate(dataset)
+    assert [c.error for c in run.cases] == [None] * len(dataset.cases)
+    assert run.unused == ()
+    for case in run.cases:
+        assert case.trace.calls > 0
+        assert case.trace.latency > 0  # the recorded time, not the replay's
+        assert case.trace.answer
+
+
+async def test_replaying_twice_gives_identical_results() -> None:
+    for path in DATASETS:
+        dataset = load_dataset(path)
+        first, second = await evaluate(dataset), await evaluate(dataset)
+        assert first == second
+        assert [c.to_dict() for c in first.cases] == [c.to_dict() for c in second.cases]
