@@ -174,11 +174,12 @@ class Meter(BaseCallbackHandler):
     def used(self) -> Usage:
         """What this run has used so far (steps included; wall time is the session's to add)."""
         with self._lock:
-            return replace(self._ledger.spent, steps=len(self._ledger.steps))
+            return self._used_locked()
 
     def refuse(self, limit: str) -> BudgetExceeded:
         """The error for `limit`, with the session's usage including this run's."""
-        return BudgetExceeded(self.session_id, limit, self.before + self.used, self.limits)
+        with self._lock:
+            return self._refuse_locked(limit)
 
     def on_chat_model_start(
         self,
@@ -254,9 +255,13 @@ class Meter(BaseCallbackHandler):
                 raise self._refuse_locked("steps")
             ledger.steps.add(step)
 
+    def _used_locked(self) -> Usage:
+        return replace(self._ledger.spent, steps=len(self._ledger.steps))
+
     def _refuse_locked(self, limit: str) -> BudgetExceeded:
-        used = replace(self._ledger.spent, steps=len(self._ledger.steps))
-        return BudgetExceeded(self.session_id, limit, self.before + used, self.limits)
+        return BudgetExceeded(
+            self.session_id, limit, self.before + self._used_locked(), self.limits
+        )
 
     def _settle(self, run_id: UUID) -> None:
         self._ledger.reserved -= self._ledger.open.pop(run_id, 0)

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any, Self, cast
 
@@ -94,9 +94,7 @@ class Session:
     ) -> Session:
         """Opens a session on `graph` with a `Sessions` of its own (closed with the session)."""
         sessions = Sessions(graph, db=db)
-        session = await sessions.aopen(user, scope=scope, limits=limits)
-        session._owns_sessions = True
-        return session
+        return await _aadopt(sessions, sessions.aopen(user, scope=scope, limits=limits))
 
     @classmethod
     def open(
@@ -110,9 +108,7 @@ class Session:
     ) -> Session:
         """Sync `aopen`."""
         sessions = Sessions(graph, db=db)
-        session = sessions.open(user, scope=scope, limits=limits)
-        session._owns_sessions = True
-        return session
+        return _adopt(sessions, lambda: sessions.open(user, scope=scope, limits=limits))
 
     @classmethod
     async def aresume(
@@ -125,9 +121,7 @@ class Session:
     ) -> Session:
         """Resumes a session on `graph`, in this or any other process."""
         sessions = Sessions(graph, db=db)
-        session = await sessions.aresume(session_id, user)
-        session._owns_sessions = True
-        return session
+        return await _aadopt(sessions, sessions.aresume(session_id, user))
 
     @classmethod
     def resume(
@@ -140,9 +134,7 @@ class Session:
     ) -> Session:
         """Sync `aresume`."""
         sessions = Sessions(graph, db=db)
-        session = sessions.resume(session_id, user)
-        session._owns_sessions = True
-        return session
+        return _adopt(sessions, lambda: sessions.resume(session_id, user))
 
     # --- async API -------------------------------------------------------------------------
 
@@ -382,6 +374,13 @@ class _Run:
         elapsed = time.monotonic() - self.started
         return replace(self.before + self.meter.used, wall_time=self.before.wall_time + elapsed)
 
+    def _deadline(self) -> float | None:
+        """When the wall-time budget ends, on the event loop's clock."""
+        if self.left is None:
+            return None
+        remaining = self.started + self.left - time.monotonic()
+        return asyncio.get_running_loop().time() + remaining
+
     async def events(
         self, payload: dict[str, Any] | None, tokens: bool, lost: asyncio.Event
     ) -> AsyncIterator[Event]:
@@ -399,7 +398,8 @@ class _Run:
             modes.append("messages")
         streamed = ReplyText()
         try:
-            async with asyncio.timeout(self.left):
+            # One deadline for the whole run: a recovered run and the new message share it.
+            async with asyncio.timeout_at(self._deadline()):
                 stream = session.sessions.graph.astream(
                     payload, config, stream_mode=modes, durability=session.sessions.durability
                 )
@@ -496,6 +496,28 @@ def _agent(change: Any, current: str | None) -> str | None:
         if isinstance(message, AIMessage) and message.name:
             return message.name
     return current
+
+
+def _adopt(sessions: Sessions, make: Callable[[], Session]) -> Session:
+    """The session `make` returns, owning `sessions`; closes them if it fails (no leak)."""
+    try:
+        session = make()
+    except BaseException:
+        sessions.close()
+        raise
+    session._owns_sessions = True
+    return session
+
+
+async def _aadopt(sessions: Sessions, making: Awaitable[Session]) -> Session:
+    """Async `_adopt`."""
+    try:
+        session = await making
+    except BaseException:
+        await sessions.aclose()
+        raise
+    session._owns_sessions = True
+    return session
 
 
 def _message(text: str | None, message_id: str | None) -> HumanMessage | None:

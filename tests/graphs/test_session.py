@@ -232,3 +232,11 @@ async def test_callbacks_see_every_run_for_the_reliability_metrics(db: str) -> N
         ("intake", session.id, True),
         ("verification", session.id, True),
     ]
+
+
+def test_a_refused_resume_closes_the_manager_it_made(db: str) -> None:
+    with Session.open(_team(), user="alice", db=db) as session:
+        session_id = session.id
+    # Warnings are errors: a manager left open would leak its connections and fail the test.
+    with pytest.raises(NotAuthorized):
+        Session.resume(_team(), session_id, user="mallory", db=db)
