@@ -1,15 +1,6 @@
 """accord.agents: agent specs, model ids, the embedded default model, scripted test models."""
 
 from accord.agents.agent import Agent, AgentSpecError, ModelRef, check_team
-from accord.agents.breaker import (
-    BREAKERS,
-    Breakers,
-    BreakerSettings,
-    BreakerState,
-    CircuitBreaker,
-    CircuitOpen,
-    endpoint_key,
-)
 from accord.agents.errors import (
     CallRefused,
     LocalModelNotInstalled,
@@ -23,12 +14,8 @@ from accord.agents.errors import (
     UnexpectedModelCall,
     UnknownModelId,
 )
-from accord.agents.fit import CallableFit, EmbeddingFit, FitFactory, FitScorer, LexicalFit
-from accord.agents.forecast import ArrivalForecast, Forecast
-from accord.agents.history import History, PerformanceHistory, Stats
-from accord.agents.load import PROCESS_LOAD, LoadCounter, LoadGauge
-from accord.agents.local.server import warm_up
-from accord.agents.metrics import (
+from accord.agents.metrics.recorder import EventLog, MetricsRecorder
+from accord.agents.metrics.reliability import (
     BadEventsFile,
     Reliability,
     StepEvent,
@@ -39,9 +26,23 @@ from accord.agents.metrics import (
     summarise,
     write_events,
 )
-from accord.agents.models import resolve_model
-from accord.agents.recorder import EventLog, MetricsRecorder
-from accord.agents.resilience import (
+from accord.agents.metrics.step_audit import from_audit, load_steps, save_steps, to_audit
+from accord.agents.metrics.telemetry import (
+    Reliabilities,
+    ReliabilityCollector,
+    instrument,
+    prometheus_text,
+)
+from accord.agents.models.breaker import (
+    BREAKERS,
+    Breakers,
+    BreakerSettings,
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpen,
+    endpoint_key,
+)
+from accord.agents.models.chain import (
     AllModelsFailed,
     Backoff,
     ChainPolicy,
@@ -53,12 +54,17 @@ from accord.agents.resilience import (
     set_default_policy,
     unhealthy,
 )
-from accord.agents.router import Candidate, Decision, Router
-from accord.agents.scripted import ScriptedCall, ScriptedModel, Turn
-from accord.agents.shared_load import SharedLoad
-from accord.agents.standby import FAILOVER, OVERLOAD, STANDBY, Standby
-from accord.agents.step_audit import from_audit, load_steps, save_steps, to_audit
-from accord.agents.strategies import (
+from accord.agents.models.ids import resolve_model
+from accord.agents.models.local.server import warm_up
+from accord.agents.models.structured import structured
+from accord.agents.routing.fit import CallableFit, EmbeddingFit, FitFactory, FitScorer, LexicalFit
+from accord.agents.routing.forecast import ArrivalForecast, Forecast
+from accord.agents.routing.load import PROCESS_LOAD, LoadCounter, LoadGauge
+from accord.agents.routing.performance import History, PerformanceHistory, Stats
+from accord.agents.routing.router import Candidate, Decision, Router
+from accord.agents.routing.shared_load import SharedLoad
+from accord.agents.routing.standby import FAILOVER, OVERLOAD, STANDBY, Standby
+from accord.agents.routing.strategies import (
     STRATEGIES,
     FullScore,
     LeastBusy,
@@ -68,13 +74,7 @@ from accord.agents.strategies import (
     Strategy,
     Terms,
 )
-from accord.agents.structured import structured
-from accord.agents.telemetry import (
-    Reliabilities,
-    ReliabilityCollector,
-    instrument,
-    prometheus_text,
-)
+from accord.agents.testing.scripted import ScriptedCall, ScriptedModel, Turn
 
 __all__ = [
     "BREAKERS",

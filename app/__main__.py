@@ -1,5 +1,5 @@
 """`python -m accord.app` runs the command line."""
 
-from accord.app.cli import main
+from accord.app.cli.main import main
 
 main()

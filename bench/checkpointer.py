@@ -45,7 +45,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from accord.persistence import SQLAlchemySaver, engines
+from accord.persistence import SQLAlchemySaver
+from accord.persistence import engine as engines
 
 FILLER = "The quick brown fox jumps over the lazy dog while the bench keeps time. " * 4
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

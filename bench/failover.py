@@ -1,7 +1,7 @@
 """Failover during an outage: accord's model chain vs LangChain's `with_fallbacks`, side by side.
 
-Two real OpenAI-compatible HTTP servers on 127.0.0.1 (`accord.evals.faults.FaultServer` with
-canned answers): the primary fails every request (500s, or connection resets), or 30% of them
+Two real OpenAI-compatible HTTP servers on 127.0.0.1 (`accord.agents.FaultServer` with canned
+answers): the primary fails every request (500s, or connection resets), or 30% of them
 (a flaky endpoint), and the fallback is healthy. Both chains are `ChatOpenAI` clients of the
 same two servers:
 

@@ -33,8 +33,8 @@ from accord.agents import (
     PerformanceHistory,
     Router,
 )
-from accord.agents.fit import profile, terms
-from accord.graphs.routed import RouteTask
+from accord.agents.routing.fit import profile, terms
+from accord.graphs.patterns.routed import RouteTask
 
 TARGET_US = {20: 50.0, 1000: 1000.0}
 WORDS = [

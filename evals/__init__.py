@@ -1,5 +1,7 @@
 """accord.evals: offline evaluation on recorded model responses (see the evaluation issue)."""
 
+from accord.agents.testing.faults import Faults, FaultServer, FaultServerError
+from accord.agents.testing.upstreams import Answer, Upstream, canned, proxy, replay
 from accord.evals.cassette import MissingRecording, cassette
 from accord.evals.dataset import AnswerChecks, Case, Dataset, DatasetError, load_dataset
 from accord.evals.evaluators import (
@@ -19,15 +21,15 @@ from accord.evals.evaluators import (
     Verdict,
     default_evaluators,
 )
-from accord.evals.faults import Faults, FaultServer, FaultServerError
 from accord.evals.report import html_report, print_report, write_html, write_json
 from accord.evals.results import CaseResult, ResultsError, RunResult, load_results
 from accord.evals.runner import evaluate
 from accord.evals.scores import Delta, RunScores, Scores, compare, score, scores
+from accord.evals.teams import EXAMPLES, ExampleSpec, onboarding, onboarding_team
 from accord.evals.trace import Trace
-from accord.evals.upstreams import Answer, Upstream, canned, proxy, replay
 
 __all__ = [
+    "EXAMPLES",
     "AgentPath",
     "Answer",
     "AnswerChecks",
@@ -43,6 +45,7 @@ __all__ = [
     "Delta",
     "Evaluator",
     "ExactAnswer",
+    "ExampleSpec",
     "FaultServer",
     "FaultServerError",
     "Faults",
@@ -67,6 +70,8 @@ __all__ = [
     "html_report",
     "load_dataset",
     "load_results",
+    "onboarding",
+    "onboarding_team",
     "print_report",
     "proxy",
     "replay",

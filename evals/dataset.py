@@ -33,7 +33,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from accord.graphs import EXAMPLES
+from accord.evals.teams import EXAMPLES
 from accord.persistence import AccordError
 
 SHIPPED = Path(__file__).parent / "datasets"

@@ -23,8 +23,9 @@ from accord.evals.cassette import MissingRecording, cassette
 from accord.evals.dataset import Case, Dataset
 from accord.evals.evaluators import Check, Evaluator, default_evaluators
 from accord.evals.results import CaseResult, RunResult
+from accord.evals.teams import EXAMPLES
 from accord.evals.trace import Trace, trace_of
-from accord.graphs import EXAMPLES, Limits, Meter, Usage
+from accord.graphs import Limits, Meter, Usage
 
 TIMINGS = "timings.json"
 """The file, in the cassettes folder, that holds each case's recorded wall time (seconds)."""

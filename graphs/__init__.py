@@ -1,11 +1,14 @@
 """accord.graphs: the shared state, the agent node, the collaboration patterns and sessions."""
 
-from accord.graphs.access import OPERATOR, Access, NotAuthorized, Scope, User
-from accord.graphs.budget import BudgetExceeded, Limits, Meter, Usage
-from accord.graphs.consensus import ConsensusState, Outcome, Vote, consensus
-from accord.graphs.consultation import Consultation, ConsultationState, consultation
-from accord.graphs.delegation import DelegationState, Result, Subtask, delegation
-from accord.graphs.events import (
+from accord.graphs.node import AgentNode, Task
+from accord.graphs.patterns.consensus import ConsensusState, Outcome, Vote, consensus
+from accord.graphs.patterns.consultation import Consultation, ConsultationState, consultation
+from accord.graphs.patterns.delegation import DelegationState, Result, Subtask, delegation
+from accord.graphs.patterns.handoff import HandoffTask, handoff
+from accord.graphs.patterns.routed import Route, RoutedState, routed
+from accord.graphs.sessions.access import OPERATOR, Access, NotAuthorized, Scope, User
+from accord.graphs.sessions.budget import BudgetExceeded, Limits, Meter, Usage
+from accord.graphs.sessions.events import (
     AgentEvent,
     ConfidenceEvent,
     DecisionEvent,
@@ -23,17 +26,12 @@ from accord.graphs.events import (
     VoteEvent,
     events_of,
 )
-from accord.graphs.examples import EXAMPLES, ExampleSpec, onboarding, onboarding_team
-from accord.graphs.handoff import HandoffTask, handoff
-from accord.graphs.node import AgentNode, Task
-from accord.graphs.reply import Reply
-from accord.graphs.routed import Route, RoutedState, routed
-from accord.graphs.session import Session, SessionClosed
-from accord.graphs.sessions import Sessions
+from accord.graphs.sessions.manager import Sessions
+from accord.graphs.sessions.reply import Reply
+from accord.graphs.sessions.session import Session, SessionClosed
 from accord.graphs.state import Failure, Handoff, TeamState, collect, merge_vars
 
 __all__ = [
-    "EXAMPLES",
     "OPERATOR",
     "Access",
     "AgentEvent",
@@ -47,7 +45,6 @@ __all__ = [
     "DelegationState",
     "DoneEvent",
     "Event",
-    "ExampleSpec",
     "Failure",
     "FailureEvent",
     "Handoff",
@@ -86,7 +83,5 @@ __all__ = [
     "events_of",
     "handoff",
     "merge_vars",
-    "onboarding",
-    "onboarding_team",
     "routed",
 ]

@@ -1,6 +1,6 @@
 """accord.persistence: the SQLAlchemy checkpointer and the typed errors every part shares."""
 
-from accord.persistence.audit import AuditEvent, AuditTrail
+from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.errors import (
     AccordError,
     CorruptCheckpoint,
@@ -9,18 +9,18 @@ from accord.persistence.errors import (
     UnsupportedDatabaseURL,
     UnsupportedOperation,
 )
-from accord.persistence.leases import Lease, LeaseStore, SessionBusy
-from accord.persistence.replication import ReplicatedSaver
+from accord.persistence.replication.saver import ReplicatedSaver
+from accord.persistence.replication.verify import Mismatch, ReplicaReport, VerifyReport
 from accord.persistence.restore import NothingToRestore, arestore, restore
-from accord.persistence.runs import Begun, RunJournal
-from accord.persistence.saver import SQLAlchemySaver
-from accord.persistence.sessions import (
+from accord.persistence.sessions.audit import AuditEvent, AuditTrail
+from accord.persistence.sessions.journal import Begun, RunJournal
+from accord.persistence.sessions.leases import Lease, LeaseStore, SessionBusy
+from accord.persistence.sessions.records import (
     SessionConflict,
     SessionNotFound,
     SessionRecord,
     SessionStore,
 )
-from accord.persistence.verification import Mismatch, ReplicaReport, VerifyReport
 
 __all__ = [
     "AccordError",

@@ -1,4 +1,4 @@
-"""Every Python package folder under the parts ships in the wheel (pyproject lists it)."""
+"""Every package folder under the parts ships in the wheel (pyproject lists it), data too."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ def test_every_package_folder_is_listed_in_pyproject() -> None:
         for init in (ROOT / folder).rglob("__init__.py"):
             relative = init.parent.relative_to(ROOT / folder).parts
             found.add(".".join((name, *relative)))
-    assert found == listed
+    data_only = set(setuptools["package-data"]) - {"*"}
+    assert found == listed - data_only
+    assert data_only <= listed, "a data folder ships only as a listed package"
 
 
 def test_every_part_is_typed() -> None:

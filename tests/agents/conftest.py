@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from accord.agents.environment import LocalSettings
-from accord.agents.local import EmbeddedServer
+from accord.agents.models.environment import LocalSettings
+from accord.agents.models.local import EmbeddedServer
 
 FAKE_WORKER = [sys.executable, str(Path(__file__).with_name("fake_worker.py"))]
 

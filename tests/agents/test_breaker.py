@@ -17,7 +17,7 @@ from accord.agents import (
     ScriptedModel,
     endpoint_key,
 )
-from accord.agents.local.chat import LocalChatModel
+from accord.agents.models.local.chat import LocalChatModel
 
 CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
 

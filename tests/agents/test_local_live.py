@@ -19,8 +19,13 @@ import pytest
 from pydantic import BaseModel, Field
 
 from accord.agents.errors import MalformedOutput
-from accord.agents.local import EmbeddedServer, LocalChatModel, embedded_server, ensure_weights
-from accord.agents.structured import structured
+from accord.agents.models.local import (
+    EmbeddedServer,
+    LocalChatModel,
+    embedded_server,
+    ensure_weights,
+)
+from accord.agents.models.structured import structured
 
 pytestmark = pytest.mark.live
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from accord.agents.errors import LocalModelNotInstalled, LocalServerFailed, OfflineMode
-from accord.agents.local import EmbeddedServer, LocalChatModel, local_chat_model, warm_up
-from accord.agents.local import server as server_module
+from accord.agents.models.local import EmbeddedServer, LocalChatModel, local_chat_model, warm_up
+from accord.agents.models.local import server as server_module
 
 from .conftest import FAKE_WORKER, make_server
 
@@ -150,8 +150,8 @@ def test_the_server_ends_when_its_owner_is_killed(home: Path, online: None) -> N
         f"""
         import sys, time
         from pathlib import Path
-        from accord.agents.environment import LocalSettings
-        from accord.agents.local import EmbeddedServer
+        from accord.agents.models.environment import LocalSettings
+        from accord.agents.models.local import EmbeddedServer
         home = Path({str(home)!r})
         server = EmbeddedServer(
             settings=lambda: LocalSettings(threads=1, home=home),

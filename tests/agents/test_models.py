@@ -10,11 +10,11 @@ import pytest
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from accord.agents.environment import LocalSettings, accord_home, offline, require_online
 from accord.agents.errors import ModelSpecError, ModelUnavailable, OfflineMode, UnknownModelId
-from accord.agents.local import LOCAL_MODEL_NAME, LocalChatModel
-from accord.agents.models import resolve_model
-from accord.agents.scripted import ScriptedModel
+from accord.agents.models.environment import LocalSettings, accord_home, offline, require_online
+from accord.agents.models.ids import resolve_model
+from accord.agents.models.local import LOCAL_MODEL_NAME, LocalChatModel
+from accord.agents.testing.scripted import ScriptedModel
 
 
 def test_the_suite_runs_offline() -> None:

@@ -32,7 +32,7 @@ from accord.agents import (
     structured,
     unhealthy,
 )
-from accord.agents.resilience import single_attempt
+from accord.agents.models.chain import single_attempt
 from accord.evals import Answer, FaultServer, Upstream, canned
 
 FAST = Backoff(attempts=3, initial=0.001, max_interval=0.01)

@@ -21,8 +21,8 @@ from accord.agents import (
     Router,
     Terms,
 )
-from accord.agents.fit import FLOOR, stem, terms
-from accord.agents.strategies import FULL
+from accord.agents.routing.fit import FLOOR, stem, terms
+from accord.agents.routing.strategies import FULL
 
 
 def desk(name: str, description: str, *skills: str, capacity: int = 8) -> Agent:

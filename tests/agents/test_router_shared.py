@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from accord.agents import Agent, LoadCounter, Router, SharedLoad
-from accord.agents.shared_load import OWN_HOLDERS, leased_load_op
+from accord.agents.routing.shared_load import OWN_HOLDERS, leased_load_op
 from accord.persistence import LeaseStore, SessionStore, SQLAlchemySaver
-from accord.persistence.session_tables import Bound, utcnow
+from accord.persistence.sessions.stores import Bound, utcnow
 
 
 def _databases_class() -> Any:

@@ -13,7 +13,7 @@ from langchain_core.tools import tool
 from pydantic import BaseModel
 
 from accord.agents.errors import ModelError, UnexpectedModelCall
-from accord.agents.scripted import Reply, ScriptedModel, Turn
+from accord.agents.testing.scripted import Reply, ScriptedModel, Turn
 
 
 class Vote(BaseModel):

@@ -14,10 +14,10 @@ from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
 
 from accord.agents.errors import MalformedOutput, ModelError
-from accord.agents.local import EmbeddedServer, LocalChatModel
-from accord.agents.models import resolve_model
-from accord.agents.scripted import ScriptedModel
-from accord.agents.structured import structured
+from accord.agents.models.ids import resolve_model
+from accord.agents.models.local import EmbeddedServer, LocalChatModel
+from accord.agents.models.structured import structured
+from accord.agents.testing.scripted import ScriptedModel
 
 
 class Handoff(BaseModel):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from accord.agents.errors import LocalModelNotInstalled, ModelWeightsCorrupt
-from accord.agents.local import weights
-from accord.agents.local.weights import ensure_weights, installed_parts
+from accord.agents.models.local import weights
+from accord.agents.models.local.weights import ensure_weights, installed_parts
 
 PARTS = [b"GGUF-part-one|", b"part-two|", b"part-three"]
 SHA = hashlib.sha256(b"".join(PARTS)).hexdigest()

@@ -19,8 +19,8 @@ import uvicorn
 from langchain_core.messages import BaseMessage
 
 from accord.agents import Agent, ScriptedModel
-from accord.app.auth import Tokens
-from accord.app.server import create_app
+from accord.app.server.asgi import create_app
+from accord.app.server.auth import Tokens
 from accord.graphs import handoff
 
 TOKENS = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from accord.app.cli import cli
+from accord.app.cli.main import cli
 
 FINANCE = Path(__file__).resolve().parents[2] / "evals" / "datasets" / "finance.yaml"
 

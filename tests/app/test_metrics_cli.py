@@ -13,7 +13,7 @@ from support import scripted, thread
 from typer.testing import CliRunner
 
 from accord.agents import MetricsRecorder, StepEvent, by_agent, by_session, save_steps
-from accord.app.cli import cli
+from accord.app.cli.main import cli
 from accord.graphs import delegation
 from accord.persistence import AuditTrail, SessionStore, SQLAlchemySaver
 

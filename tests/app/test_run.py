@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from accord.app.cli import cli
-from accord.graphs import EXAMPLES
+from accord.app.cli.main import cli
+from accord.evals.teams import EXAMPLES
 
 
 def test_run_list_names_every_example() -> None:

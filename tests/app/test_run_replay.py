@@ -14,9 +14,9 @@ import pytest
 from support import thread
 from typer.testing import CliRunner
 
-from accord.app.cli import cli
+from accord.app.cli.main import cli
 from accord.evals.cassette import cassette
-from accord.graphs import EXAMPLES
+from accord.evals.teams import EXAMPLES
 from accord.persistence import SQLAlchemySaver
 
 CASSETTE = Path(__file__).parent / "cassettes" / "run_ecommerce.yaml"

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from accord.app.auth import TokenFileError, Tokens
-from accord.app.cli import cli
+from accord.app.cli.main import cli
+from accord.app.cli.serve import GraphNotFound, load_graph
 from accord.app.client import Client
-from accord.app.serve import GraphNotFound, load_graph
+from accord.app.server.auth import TokenFileError, Tokens
 from accord.graphs import User
 
 TEAM_MODULE = """

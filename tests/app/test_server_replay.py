@@ -21,7 +21,7 @@ LAUNCH = """
 import signal
 import sys
 from pathlib import Path
-from accord.app.serve import serve
+from accord.app.cli.serve import serve
 from accord.evals.cassette import cassette
 
 cassette_path, record, db, port, tokens = sys.argv[1:]

@@ -7,7 +7,7 @@ from pathlib import Path
 from support import scripted
 from typer.testing import CliRunner
 
-from accord.app.cli import cli
+from accord.app.cli.main import cli
 from accord.graphs import Session, handoff
 
 runner = CliRunner()

@@ -14,10 +14,10 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field, SecretStr
 
 from accord.agents import structured
-from accord.agents.local import embedded_server
-from accord.agents.local.server import LOCAL_MODEL_NAME
+from accord.agents.models.local import embedded_server
+from accord.agents.models.local.server import LOCAL_MODEL_NAME
+from accord.agents.testing.upstreams import example
 from accord.evals import Answer, FaultServer, canned, proxy, replay
-from accord.evals.upstreams import example
 
 CASSETTE = Path(__file__).parents[1] / "graphs" / "cassettes" / "onboarding.yaml"
 

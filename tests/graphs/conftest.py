@@ -12,7 +12,7 @@ from langchain_core.messages import HumanMessage
 from support import Replay, thread
 
 from accord.evals.cassette import cassette
-from accord.graphs import EXAMPLES
+from accord.evals.teams import EXAMPLES
 
 Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
 

@@ -11,7 +11,7 @@ from support import Runner, assert_exhausted, scripted, thread, topology
 
 from accord.agents import AgentSpecError
 from accord.graphs import Vote, consensus
-from accord.graphs.consensus import decide
+from accord.graphs.patterns.consensus import decide
 
 
 def _vote(choice: str, confidence: float) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accord.graphs import EXAMPLES, ExampleSpec
+from accord.evals.teams import EXAMPLES, ExampleSpec
 
 EXPECTED = {
     "onboarding": {"intake", "verification", "setup", "support"},

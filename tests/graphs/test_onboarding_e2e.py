@@ -12,8 +12,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from accord.evals.cassette import cassette
-from accord.graphs import onboarding
-from accord.graphs.examples import ONBOARDING_ROUTES
+from accord.evals.teams import ONBOARDING_ROUTES, onboarding
 from accord.persistence import SQLAlchemySaver
 
 CASSETTE = Path(__file__).parent / "cassettes" / "onboarding.yaml"

@@ -23,7 +23,7 @@ from accord.persistence import (
     SQLAlchemySaver,
     UnsupportedDatabaseURL,
 )
-from accord.persistence.engines import resolve
+from accord.persistence.engine import resolve
 from accord.persistence.schema import blobs, checkpoints
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 from accord.persistence import SQLAlchemySaver, migrate
-from accord.persistence.engines import resolve
+from accord.persistence.engine import resolve
 
 
 def _tables(url: str) -> set[str]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from accord.persistence.schema import MYSQL_TABLE_OPTIONS, THREAD_ID_LENGTH, key, text
-from accord.persistence.session_tables import NAME_LENGTH, STATUS_LENGTH, big_id, timestamp
+from accord.persistence.sessions.stores import NAME_LENGTH, STATUS_LENGTH, big_id, timestamp
 
 revision: str = "0002_sessions"
 down_revision: str | Sequence[str] | None = "0001_checkpoints"

@@ -1,0 +1,1 @@
+"""Reliability metrics: step events, the figures computed from them, the recorder, export."""

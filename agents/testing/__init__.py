@@ -1,0 +1,1 @@
+"""Test doubles that are real components: a scripted chat model and a fault-injecting server."""

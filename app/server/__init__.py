@@ -1,0 +1,1 @@
+"""The HTTP/SSE server: the session API, its chat page, metrics and health."""

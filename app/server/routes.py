@@ -1,0 +1,239 @@
+"""The session endpoints under `/api`: open, list, read, resume, send (SSE), history, audit, end.
+
+Every endpoint acts as the user the bearer token names, and the session runtime checks that
+user against the session's scope on every call, so handles are never cached across requests:
+any server process can serve any session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from accord.app.server.auth import Tokens
+from accord.app.server.errors import ERROR_RESPONSES, Unauthorized
+from accord.app.server.metrics import Metrics
+from accord.app.server.schemas import (
+    AuditOut,
+    ErrorBody,
+    MessageIn,
+    MessageOut,
+    NewSession,
+    RestoreIn,
+    RestoreOut,
+    SessionOut,
+    UserOut,
+)
+from accord.app.server.sse import Runs
+from accord.graphs import BudgetExceeded, Limits, Session, SessionClosed, Sessions, Usage, User
+from accord.persistence import SessionBusy, SessionRecord
+
+
+@dataclass
+class Server:
+    """What the endpoints share: the sessions, the token map, the runs and the metrics."""
+
+    sessions: Sessions
+    tokens: Tokens
+    runs: Runs
+    metrics: Metrics
+    ping: float = 15.0
+
+
+def server(request: Request) -> Server:
+    """The app's `Server` (a dependency)."""
+    found: Server = request.app.state.accord
+    return found
+
+
+_bearer = HTTPBearer(auto_error=False, description="A token from the server's token map.")
+
+
+def user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The user the request's bearer token stands for; 401 without a known one."""
+    if credentials is None:
+        raise Unauthorized()
+    found = server(request).tokens.user(credentials.credentials)
+    if found is None:
+        raise Unauthorized()
+    return found
+
+
+Me = Annotated[User, Depends(user)]
+Shared = Annotated[Server, Depends(server)]
+SessionId = Annotated[str, Path(min_length=1, max_length=200, description="The session id.")]
+
+api = APIRouter(
+    prefix="/api",
+    responses={code: {**info, "model": ErrorBody} for code, info in ERROR_RESPONSES.items()},
+)
+
+EVENT_KINDS = [
+    *("token", "agent", "handoff", "route", "plan", "result", "opinion", "confidence"),
+    *("vote", "decision", "failure", "message", "usage", "done", "error"),
+]
+"""The SSE event names a reply stream may carry (`accord.graphs` event kinds, and `error`)."""
+
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "One event: `event` names it, `data` is its JSON fields, `id` counts from 1.",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": EVENT_KINDS},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+    },
+}
+
+_SEND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: token, agent, handoff, route, opinion, vote, "
+        "message, usage, ..., then done (or error).",
+        "content": {"text/event-stream": {"schema": SSE_EVENT}},
+    },
+    409: {"model": ErrorBody, "description": "Another run holds the session, or it was ended"},
+    429: {"model": ErrorBody, "description": "The session's budget is spent"},
+}
+
+
+@api.get("/me", response_model=UserOut, summary="Who the token stands for")
+async def me(me: Me) -> UserOut:
+    return UserOut.of(me)
+
+
+@api.post("/sessions", status_code=201, response_model=SessionOut, summary="Open a session")
+async def open_session(
+    me: Me, shared: Shared, spec: Annotated[NewSession | None, Body()] = None
+) -> SessionOut:
+    """Opens a session owned by the caller, private unless `scope` shares it."""
+    spec = spec or NewSession()
+    session = await shared.sessions.aopen(
+        me,
+        scope=spec.scope.to_scope() if spec.scope else None,
+        limits=spec.limits.to_limits() if spec.limits else None,
+    )
+    return SessionOut.of(session.record)
+
+
+@api.get("/sessions", response_model=list[SessionOut], summary="List the caller's sessions")
+async def list_sessions(
+    me: Me,
+    shared: Shared,
+    status: Annotated[str | None, Query(max_length=40, description="open or closed")] = None,
+) -> list[SessionOut]:
+    """The sessions the caller may read: their own, then those shared with them."""
+    return [SessionOut.of(r) for r in await shared.sessions.alist(me, status=status)]
+
+
+@api.get("/sessions/{session_id}", response_model=SessionOut, summary="Read a session")
+async def get_session(session_id: SessionId, me: Me, shared: Shared) -> SessionOut:
+    return SessionOut.of(await shared.sessions.aget(session_id, me))
+
+
+@api.post("/sessions/{session_id}/resume", response_model=SessionOut, summary="Resume a session")
+async def resume_session(session_id: SessionId, me: Me, shared: Shared) -> SessionOut:
+    """Checks the caller may resume the session (on any server) and returns it."""
+    session = await shared.sessions.aresume(session_id, me)
+    return SessionOut.of(session.record)
+
+
+@api.post(
+    "/sessions/{session_id}/messages",
+    response_class=StreamingResponse,
+    responses=_SEND_RESPONSES,
+    summary="Send a message; stream the reply",
+)
+async def send(
+    session_id: SessionId, message: MessageIn, me: Me, shared: Shared
+) -> StreamingResponse:
+    """Sends the message and streams what the team does as Server-Sent Events.
+
+    Refusals that can be known up front are HTTP errors (403, 404, 409 busy or ended, 429
+    budget spent); anything that happens once the run started is an `error` event.
+    """
+    sessions = shared.sessions
+    record = await sessions.authorize(session_id, me, "send")
+    await _check_can_run(sessions, record)
+    session = Session(sessions, record, me)
+    metrics = shared.metrics
+
+    def seen(kind: str) -> None:
+        metrics.events.labels(kind).inc()
+        if kind in ("done", "error"):
+            metrics.runs.labels(kind).inc()
+
+    stream = shared.runs.relay(
+        session.astream(message.text, message_id=message.message_id), ping=shared.ping, seen=seen
+    )
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@api.get("/sessions/{session_id}/messages", response_model=list[MessageOut], summary="The history")
+async def history(session_id: SessionId, me: Me, shared: Shared) -> list[MessageOut]:
+    values = await shared.sessions.astate(session_id, me)
+    return [MessageOut.of(m) for m in values.get("messages", [])]
+
+
+@api.get("/sessions/{session_id}/audit", response_model=list[AuditOut], summary="Audit trail")
+async def audit(session_id: SessionId, me: Me, shared: Shared) -> list[AuditOut]:
+    return [AuditOut.of(e) for e in await shared.sessions.aaudit(session_id, me)]
+
+
+@api.post(
+    "/sessions/{session_id}/restore",
+    response_model=RestoreOut,
+    responses={409: {"model": ErrorBody, "description": "A run holds the session"}},
+    summary="Go back to an earlier state",
+)
+async def restore(session_id: SessionId, moment: RestoreIn, me: Me, shared: Shared) -> RestoreOut:
+    """Makes the session's state at a time (or checkpoint) current again; later history is kept
+    in its checkpoints. Needs the scope's restore access; 404 if it had no state then."""
+    head = await shared.sessions.arestore(
+        session_id, me, at=moment.at, checkpoint_id=moment.checkpoint_id
+    )
+    return RestoreOut(checkpoint_id=head["configurable"]["checkpoint_id"])
+
+
+@api.post(
+    "/sessions/{session_id}/end",
+    response_model=SessionOut,
+    summary="End a session",
+)
+async def end_session(session_id: SessionId, me: Me, shared: Shared) -> SessionOut:
+    """Ends the session: it stays readable but takes no more messages."""
+    record = await shared.sessions.authorize(session_id, me, "send")
+    session = Session(shared.sessions, record, me)
+    await session.aend()
+    return SessionOut.of(session.record)
+
+
+async def _check_can_run(sessions: Sessions, record: SessionRecord) -> None:
+    """Refuses, before streaming starts, a run that could not start: ended, spent or busy.
+
+    The runtime checks all of this again under the session's lease; these checks only turn
+    the common cases into HTTP statuses instead of an `error` event.
+    """
+    session_id = record.session_id
+    if record.status != "open":
+        raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
+    limits, used = Limits.from_dict(record.limits), Usage.from_dict(record.usage)
+    for limit in ("tokens", "model_calls", "steps", "wall_time"):
+        allowed = getattr(limits, limit)
+        spent = getattr(used, limit)
+        if allowed is not None and spent >= allowed:
+            raise BudgetExceeded(session_id, limit, used, limits)
+    lease = await sessions.leases.aholder(session_id)
+    if lease is not None and lease.expires_at > datetime.now(UTC):
+        raise SessionBusy(session_id, lease.holder, lease.expires_at)

@@ -1,0 +1,76 @@
+"""Ready-made teams from the seed's domain workflows, runnable on the embedded model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+
+from accord.agents import Agent, ModelRef
+from accord.graphs.patterns.handoff import handoff
+from accord.graphs.state import TeamState
+
+
+def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:
+    """Customer onboarding: intake -> identity verification -> account setup -> support."""
+    return [
+        Agent(
+            name="intake",
+            description="Greets new customers and learns their name and the account they want.",
+            instructions=(
+                "Greet the customer in one or two sentences. Find out their full name and the "
+                "kind of account they want. As soon as you know both, hand off to verification."
+            ),
+            skills=("onboarding", "greeting", "account types"),
+            models=models,
+        ),
+        Agent(
+            name="verification",
+            description="Verifies identity from a date of birth and a government ID number.",
+            instructions=(
+                "Ask for the customer's date of birth and ID or passport number if they are "
+                "missing. When the customer has given both, confirm the identity is verified "
+                "and hand off to setup."
+            ),
+            skills=("kyc", "identity", "verification"),
+            models=models,
+        ),
+        Agent(
+            name="setup",
+            description="Opens the verified customer's account and applies their preferences.",
+            instructions=(
+                "Confirm the account is open, apply the preferences the customer stated "
+                "(statements, cards) and summarise them in two sentences. Then hand off to support."
+            ),
+            skills=("account setup", "cards", "statements"),
+            models=models,
+        ),
+        Agent(
+            name="support",
+            description="Answers the customer's questions once the account is open.",
+            instructions="Answer the customer's question briefly and helpfully.",
+            skills=("support", "faq"),
+            models=models,
+        ),
+    ]
+
+
+ONBOARDING_ROUTES = {"intake": ["verification"], "verification": ["setup"], "setup": ["support"]}
+
+
+def onboarding(
+    *,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    models: tuple[ModelRef, ...] = ("local",),
+) -> CompiledStateGraph[TeamState, Any, TeamState, TeamState]:
+    """The customer-onboarding handoff graph (what `accord demo` runs)."""
+    return handoff(
+        onboarding_team(models),
+        checkpointer=checkpointer,
+        routes={**ONBOARDING_ROUTES, "support": []},
+        # One handoff per customer message: the receiver introduces itself and waits for the
+        # customer, instead of a small model rushing the customer through every desk at once.
+        max_hops=2,
+        name="onboarding",
+    )

@@ -1,0 +1,1 @@
+"""The collaboration patterns: handoff, routed, consultation, delegation and consensus."""

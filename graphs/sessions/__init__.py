@@ -1,0 +1,1 @@
+"""Sessions: the manager, one session's runs, access, budgets, typed events and replies."""

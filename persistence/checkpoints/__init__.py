@@ -1,0 +1,1 @@
+"""The checkpointer: SQLAlchemySaver and its reads, writes, statements, codec and cache."""

@@ -1,0 +1,225 @@
+"""Operations that read checkpoints back: one checkpoint, or a page of a listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy import ColumnElement, select, tuple_
+
+from accord.persistence.checkpoints.cache import CacheKey, ChannelCache, Stored
+from accord.persistence.checkpoints.codec import (
+    BlobKey,
+    Chains,
+    Undecodable,
+    corrupt,
+    decode_checkpoint,
+    decode_metadata,
+    decode_writes,
+)
+from accord.persistence.checkpoints.filters import matches, prefilter
+from accord.persistence.checkpoints.statements import CHECKPOINT_COLUMNS, Statements
+from accord.persistence.ops.driver import Steps
+from accord.persistence.schema import checkpoints
+
+PAGE_SIZE = 50
+
+
+@dataclass(slots=True)
+class Loaded:
+    """Checkpoints read in one transaction, and the list values the cache may learn."""
+
+    tuples: list[CheckpointTuple] = field(default_factory=list)
+    learned: list[tuple[CacheKey, Stored]] = field(default_factory=list)
+    last: tuple[str, str, str] | None = None
+    """(checkpoint_id, thread_id, checkpoint_ns) of the last row read, to page on from."""
+    exhausted: bool = False
+
+
+def get_tuple(
+    sql: Statements, serde: SerializerProtocol, config: RunnableConfig, cache: ChannelCache
+) -> Steps[Loaded]:
+    """Read one checkpoint: the given `checkpoint_id`, or the thread's latest.
+
+    List values the cache holds at the very version asked for are taken from it, so reading
+    the head of a long conversation does not decode the whole history again.
+    """
+    conf = config["configurable"]
+    params = {
+        "thread_id": str(conf["thread_id"]),
+        "checkpoint_ns": conf.get("checkpoint_ns", ""),
+        "checkpoint_id": conf.get("checkpoint_id"),
+    }
+    statement = sql.checkpoint if params["checkpoint_id"] else sql.latest
+    found = yield statement, params
+    if not found.rows:
+        return Loaded()
+    return (yield from _assemble(sql, serde, found.rows, cache=cache))
+
+
+def list_page(
+    sql: Statements,
+    serde: SerializerProtocol,
+    config: RunnableConfig | None,
+    *,
+    filter: dict[str, Any] | None,
+    before: RunnableConfig | None,
+    after: tuple[str, str, str] | None,
+    size: int,
+) -> Steps[Loaded]:
+    """Read up to `size` checkpoints, newest first, starting after the row `after`."""
+    c = checkpoints.c
+    where: list[ColumnElement[bool]] = []
+    if config is not None:
+        conf = config["configurable"]
+        where.append(c.thread_id == str(conf["thread_id"]))
+        if conf.get("checkpoint_ns") is not None:
+            where.append(c.checkpoint_ns == conf["checkpoint_ns"])
+        if conf.get("checkpoint_id"):
+            where.append(c.checkpoint_id == conf["checkpoint_id"])
+    if before is not None and (before_id := before["configurable"].get("checkpoint_id")):
+        where.append(c.checkpoint_id < before_id)
+    if after is not None:
+        where.append(tuple_(c.checkpoint_id, c.thread_id, c.checkpoint_ns) < tuple_(*after))
+    where.extend(prefilter(sql.dialect, c.metadata, filter or {}))
+    statement = (
+        select(*CHECKPOINT_COLUMNS)
+        .where(*where)
+        .order_by(c.checkpoint_id.desc(), c.thread_id.desc(), c.checkpoint_ns.desc())
+        .limit(size)
+    )
+    found = yield statement, None
+    rows = [r for r in found.rows if not filter or matches(_metadata_of(r), filter)]
+    loaded = Loaded()
+    if rows:
+        loaded = yield from _assemble(sql, serde, rows, cache=None)
+    if found.rows:
+        last = found.rows[-1]
+        loaded.last = (last.checkpoint_id, last.thread_id, last.checkpoint_ns)
+    loaded.exhausted = len(found.rows) < size
+    return loaded
+
+
+def _metadata_of(row: Any) -> dict[str, Any]:
+    try:
+        return decode_metadata(row.metadata)
+    except Undecodable as exc:
+        raise corrupt(row.thread_id, row.checkpoint_ns, row.checkpoint_id, str(exc)) from exc
+
+
+def _assemble(
+    sql: Statements,
+    serde: SerializerProtocol,
+    rows: Sequence[Any],
+    *,
+    cache: ChannelCache | None,
+) -> Steps[Loaded]:
+    """Decode checkpoint rows, fetching their channel values and pending writes.
+
+    One checkpoint (with a `cache`) takes one more statement; a page takes two. List values
+    the cache holds are not fetched, and the values read are learned.
+    """
+    decoded: list[tuple[Any, dict[str, Any]]] = []
+    keys: list[BlobKey] = []
+    known: dict[BlobKey, Stored] = {}
+    for row in rows:
+        try:
+            checkpoint = decode_checkpoint(serde, row.type, row.checkpoint)
+        except Undecodable as exc:
+            raise corrupt(row.thread_id, row.checkpoint_ns, row.checkpoint_id, str(exc)) from exc
+        decoded.append((row, checkpoint))
+        for channel, raw_version in checkpoint["channel_versions"].items():
+            key = (row.thread_id, row.checkpoint_ns, channel, str(raw_version))
+            hit = cache.get(key[:3]) if cache is not None else None
+            if hit is not None and hit.version == key[3]:
+                known[key] = hit
+            else:
+                keys.append(key)
+    keys = list(dict.fromkeys(keys))
+    idents = [(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows]
+    if len(rows) == 1:
+        fetched = (yield sql.fetch.rows_and_writes(keys, idents[0])).rows
+    else:
+        fetched = list((yield sql.fetch.writes_of(idents), None).rows)
+        if keys:
+            fetched.extend((yield sql.fetch.values(keys)).rows)
+    chains = Chains(serde, [r for r in fetched if r.kind == "b"])
+    for key, hit in known.items():
+        chains.know(key, hit.items, hit.depth)
+    if missing := chains.unresolved():
+        # A delta whose base we neither fetched nor remember: read the rest of its chain.
+        chains.add((yield sql.fetch.values(missing)).rows)
+    by_checkpoint: dict[tuple[str, str, str], list[Any]] = {}
+    for r in fetched:
+        if r.kind == "w":
+            by_checkpoint.setdefault((r.thread_id, r.checkpoint_ns, r.checkpoint_id), []).append(
+                (r.link, r.key, r.number, r.channel, r.type, r.data)
+            )
+    loaded = Loaded()
+    for row, checkpoint in decoded:
+        ident = (row.thread_id, row.checkpoint_ns, row.checkpoint_id)
+        try:
+            learned = loaded.learned if cache is not None else None
+            values = _values(chains, ident, checkpoint, learned)
+            metadata = decode_metadata(row.metadata)
+            pending = decode_writes(serde, by_checkpoint.get(ident, ()))
+        except Undecodable as exc:
+            raise corrupt(*ident, str(exc)) from exc
+        loaded.tuples.append(_tuple(row, checkpoint, values, metadata, pending))
+    return loaded
+
+
+def _values(
+    chains: Chains,
+    ident: tuple[str, str, str],
+    checkpoint: dict[str, Any],
+    learned: list[tuple[CacheKey, Stored]] | None,
+) -> dict[str, Any]:
+    thread_id, checkpoint_ns, _ = ident
+    values: dict[str, Any] = {}
+    for channel, raw_version in checkpoint["channel_versions"].items():
+        key = (thread_id, checkpoint_ns, channel, str(raw_version))
+        if key not in chains:
+            continue  # versioned but empty (for example a DeltaChannel between snapshots)
+        value, depth = chains.value(key)
+        values[channel] = value
+        if learned is not None and type(value) is list:
+            learned.append(
+                ((thread_id, checkpoint_ns, channel), Stored(key[3], depth, list(value)))
+            )
+    return values
+
+
+def _tuple(
+    row: Any,
+    checkpoint: dict[str, Any],
+    values: dict[str, Any],
+    metadata: dict[str, Any],
+    pending: list[PendingWrite],
+) -> CheckpointTuple:
+    def config(checkpoint_id: str) -> RunnableConfig:
+        return {
+            "configurable": {
+                "thread_id": row.thread_id,
+                "checkpoint_ns": row.checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+            }
+        }
+
+    checkpoint["channel_values"] = values
+    return CheckpointTuple(
+        config=config(row.checkpoint_id),
+        checkpoint=cast(Checkpoint, checkpoint),
+        metadata=cast(CheckpointMetadata, metadata),
+        parent_config=config(row.parent_checkpoint_id) if row.parent_checkpoint_id else None,
+        pending_writes=pending,
+    )

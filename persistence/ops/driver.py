@@ -1,0 +1,338 @@
+"""Sans-IO operations and the two tiny drivers that run them, one sync and one async.
+
+An operation is a generator that yields `(statement, parameters)` steps and receives each
+step's `Outcome`. It never touches a connection, so the same code serves `put` and `aput`.
+Both drivers share one `Runner`: the sync driver calls it directly, the async one inside
+SQLAlchemy's greenlet bridge (`greenlet_spawn`), where every DBAPI call of the async engine's
+driver awaits on the event loop, exactly as SQLAlchemy's own asyncio layer works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine, Executable
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.util import greenlet_spawn
+
+from accord.persistence import migrate
+from accord.persistence.engine import Target
+from accord.persistence.errors import DatabaseUnavailable, PersistenceError
+from accord.persistence.ops.native import Checkout, Native
+
+T = TypeVar("T")
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+Step = tuple[Executable, Params]
+RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one step returned: its rows (SELECTs) and the rows it changed."""
+
+    rows: Sequence[Any]
+    rowcount: int
+
+
+Steps = Generator[Step, Outcome, T]
+
+
+class Setup:
+    """Whether migrations ran, shared by the sync and async drivers of one saver."""
+
+    def __init__(self) -> None:
+        """Start unmigrated."""
+        self.done = False
+        self.lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Operation(Generic[T]):
+    """One transaction's worth of work."""
+
+    steps: Callable[[], Steps[T]]
+    """Makes a fresh generator of the steps (an operation is retried after a deadlock)."""
+    write: bool
+    what: str
+    """What it does, for error messages: "put to thread 't1'"."""
+    after: Callable[[T], None] | None = None
+    """Runs once the transaction committed (cache upkeep)."""
+    autocommit: bool = False
+    """Each statement is atomic alone (PostgreSQL one-shot writes): skip BEGIN and COMMIT."""
+    native: bool = False
+    """Every step is a long-lived statement with bound parameters: run it on DBAPI."""
+
+
+class Runner:
+    """Runs one operation on a sync engine: one transaction, deadlocks retried.
+
+    Called directly by `SyncDriver` and inside `greenlet_spawn` by `AsyncDriver` (on the
+    async engine's sync facade), so transaction handling exists once.
+    """
+
+    def __init__(self, engine: Engine, target: Target) -> None:
+        """Wrap an engine."""
+        self.engine = engine
+        self._target = target
+        self._native = Native(engine)
+        self._checkout = Checkout(engine)
+
+    def release(self) -> None:
+        """Give back connections kept between operations."""
+        self._checkout.release()
+
+    def run(self, op: Operation[T]) -> T:
+        """Run the operation, then its `after` hook once it committed."""
+        native = op.native and self._native.usable()
+        for attempt in range(RETRIES):
+            try:
+                result = self._run_native(op) if native else self._run_sqlalchemy(op)
+                break
+            except DBAPIError as exc:
+                if attempt + 1 < RETRIES and _retryable(exc):
+                    continue
+                raise _translate(self._target, op.what, exc) from exc
+        if op.after is not None:
+            op.after(result)
+        return result
+
+    @contextmanager
+    def connect(self, op: Operation[Any] | None) -> Iterator[Connection]:
+        """A SQLAlchemy connection set up for `op` (None: migrations)."""
+        try:
+            conn = self.engine.connect()
+        except DBAPIError as exc:
+            raise _unavailable(self._target, exc) from exc
+        with conn:
+            conn.execution_options(**_options(self._target, op))
+            yield conn
+
+    def _run_sqlalchemy(self, op: Operation[T]) -> T:
+        with self.connect(op) as conn, conn.begin():
+            return _drive(lambda s, p: _outcome(conn.execute(s, p)), op.steps())
+
+    def _run_native(self, op: Operation[T]) -> T:
+        native = self._native
+
+        def work(cursor: Any) -> T:
+            return _drive(lambda s, p: Outcome(*native.execute(cursor, s, p)), op.steps())
+
+        try:
+            pooled = self._checkout.take()
+        except DBAPIError as exc:
+            raise _unavailable(self._target, exc) from exc
+        try:
+            return native.transact(
+                pooled, work, write=op.write, autocommit=_autocommit(self._target, op)
+            )
+        finally:
+            self._checkout.give(pooled)
+
+
+def _outcome(result: CursorResult[Any]) -> Outcome:
+    return Outcome(result.all() if result.returns_rows else (), result.rowcount)
+
+
+class SyncDriver:
+    """Runs operations on a sync engine, one transaction each."""
+
+    def __init__(self, engine: Engine, target: Target, setup: Setup, *, serialize: str) -> None:
+        """Wrap an engine.
+
+        Args:
+            engine: The engine.
+            target: Its database, for error messages.
+            setup: The saver's migration state.
+            serialize: "writes" to run one write at a time in this process (SQLite),
+                "all" to run one operation at a time (in-memory SQLite: one connection),
+                anything else for no serialization.
+        """
+        self.engine = engine
+        self._target = target
+        self._setup = setup
+        self._serialize = serialize
+        self._lock = threading.Lock()
+        self._runner = Runner(engine, target)
+
+    def setup(self) -> None:
+        """Apply migrations unless this saver did already."""
+        if self._setup.done:
+            return
+        with self._setup.lock, self._connect(None) as conn:
+            if not self._setup.done:
+                _translated(self._target, "setup", lambda: migrate.upgrade(conn))
+                self._setup.done = True
+
+    def run(self, op: Operation[T]) -> T:
+        """Run an operation in a transaction, retrying deadlocks; return its result."""
+        self.setup()
+        with self._guard(op.write):
+            return self._runner.run(op)
+
+    def close(self) -> None:
+        """Give back the connections kept between operations."""
+        self._runner.release()
+
+    def _guard(self, write: bool) -> Any:
+        if self._serialize == "all" or (write and self._serialize == "writes"):
+            return self._lock
+        return nullcontext()
+
+    def _connect(self, op: Operation[Any] | None) -> AbstractContextManager[Connection]:
+        return self._runner.connect(op)
+
+
+class AsyncDriver:
+    """Runs operations on an async engine, one transaction each."""
+
+    def __init__(
+        self, engine: AsyncEngine, target: Target, setup: Setup, *, serialize: str
+    ) -> None:
+        """Wrap an engine; the arguments are as for `SyncDriver` (`serialize`: "writes" or not)."""
+        self.engine = engine
+        self._target = target
+        self._setup = setup
+        self._serialize = serialize
+        self._runner = Runner(engine.sync_engine, target)
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._setup_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def setup(self) -> None:
+        """Apply migrations unless this saver did already (concurrent callers wait in the DB)."""
+        if self._setup.done:
+            return
+        # One migration per process: a burst of first calls (a thousand sessions opened at
+        # once) would otherwise each run Alembic, only to find the work done.
+        loop = asyncio.get_running_loop()
+        async with self._setup_locks.setdefault(loop, asyncio.Lock()):
+            if self._done():  # another caller migrated while this one waited
+                return
+            async with self._connect(None) as conn:
+                try:
+                    await conn.run_sync(migrate.upgrade)
+                except DBAPIError as exc:
+                    raise _translate(self._target, "setup", exc) from exc
+            self._setup.done = True
+
+    def _done(self) -> bool:
+        return self._setup.done
+
+    async def run(self, op: Operation[T]) -> T:
+        """Run an operation in a transaction, retrying deadlocks; return its result."""
+        await self.setup()
+        async with self._guard(op.write):
+            return await greenlet_spawn(self._runner.run, op)
+
+    @asynccontextmanager
+    async def _guard(self, write: bool) -> AsyncIterator[None]:
+        if not (write and self._serialize == "writes"):
+            yield
+            return
+        # asyncio locks belong to one event loop; a saver may outlive several.
+        loop = asyncio.get_running_loop()
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            yield
+
+    @asynccontextmanager
+    async def _connect(self, op: Operation[Any] | None) -> AsyncIterator[AsyncConnection]:
+        try:
+            conn = await self.engine.connect()
+        except DBAPIError as exc:
+            raise _unavailable(self._target, exc) from exc
+        try:
+            await conn.execution_options(**_options(self._target, op))
+            yield conn
+        finally:
+            await conn.close()
+
+
+class ThreadedAsyncDriver:
+    """Async front of a sync driver, for in-memory SQLite (one connection, no async twin)."""
+
+    def __init__(self, sync: SyncDriver) -> None:
+        """Wrap the sync driver."""
+        self._sync = sync
+
+    async def setup(self) -> None:
+        """Apply migrations unless done already."""
+        await asyncio.to_thread(self._sync.setup)
+
+    async def run(self, op: Operation[T]) -> T:
+        """Run the operation on the sync driver in a worker thread."""
+        return await asyncio.to_thread(self._sync.run, op)
+
+
+def _options(target: Target, op: Operation[Any] | None) -> dict[str, Any]:
+    """Per-operation connection settings (`op` None: migrations, a write transaction).
+
+    SQLite writers take the write lock up front (BEGIN IMMEDIATE). PostgreSQL readers run
+    in autocommit: at READ COMMITTED each statement sees its own snapshot anyway, so BEGIN
+    and COMMIT would only add two round trips; so do one-shot writes.
+    """
+    if target.backend == "sqlite":
+        return {"accord_write": op is None or op.write}
+    return {"isolation_level": "AUTOCOMMIT"} if _autocommit(target, op) else {}
+
+
+def _autocommit(target: Target, op: Operation[Any] | None) -> bool:
+    return target.backend == "postgresql" and op is not None and (op.autocommit or not op.write)
+
+
+def _drive(execute: Callable[[Executable, Params], Outcome], steps: Steps[T]) -> T:
+    try:
+        statement, params = next(steps)
+        while True:
+            statement, params = steps.send(execute(statement, params))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    """Deadlocks and serialization failures: the transaction rolled back and may be rerun."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in ("40001", "40P01"):
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] in (1213, 1205)  # MySQL deadlock, lock wait timeout
+
+
+def _translated(target: Target, what: str, work: Callable[[], None]) -> None:
+    try:
+        work()
+    except DBAPIError as exc:
+        raise _translate(target, what, exc) from exc
+
+
+def _translate(target: Target, what: str, exc: DBAPIError) -> PersistenceError:
+    if exc.connection_invalidated:
+        return _unavailable(target, exc)
+    return PersistenceError(f"{what} failed on {target.describe()}: {_reason(target, exc)}")
+
+
+def _unavailable(target: Target, exc: DBAPIError) -> DatabaseUnavailable:
+    hint = (
+        "check that the directory exists and is writable"
+        if target.backend == "sqlite"
+        else "check that the server is running and that the URL's host, port, user, "
+        "password and database name are right"
+    )
+    return DatabaseUnavailable(f"cannot reach {target.describe()}: {_reason(target, exc)}; {hint}")
+
+
+def _reason(target: Target, exc: DBAPIError) -> str:
+    reason = str(exc.orig).strip() or type(exc.orig).__name__
+    password = target.sync_url.password
+    return reason.replace(password, "***") if password else reason

@@ -1,0 +1,1 @@
+"""Replicated checkpoints: the replicated saver, the health of its copies, and verification."""

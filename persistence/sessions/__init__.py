@@ -1,0 +1,1 @@
+"""Session records, single-writer leases, the audit trail and the run journal."""

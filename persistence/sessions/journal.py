@@ -1,0 +1,177 @@
+"""The bookkeeping around each run of a session, in one transaction at each end.
+
+A run begins by taking the session's lease, recording the message that arrived and reading
+the record as of that moment; it ends by storing the usage and the assigned agent, recording
+what the run did, and giving the lease back. Doing each end in one transaction keeps the
+runtime's cost per message at two writes besides the checkpoints, and makes each end atomic:
+a lease is never taken without its message recorded, nor given back before the usage is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from accord.persistence.ops.driver import Operation, Steps
+from accord.persistence.sessions.audit import AuditEvent, appending
+from accord.persistence.sessions.leases import LeaseStore, Taken, awaiting, releasing, waiting
+from accord.persistence.sessions.records import (
+    OPEN,
+    SessionRecord,
+    creating,
+    new_record,
+    recording_run,
+    selecting,
+    updating,
+)
+from accord.persistence.sessions.stores import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """A run that has begun: the session's record under the lease, and whether the session's
+    previous run died holding it (its work may need finishing)."""
+
+    record: SessionRecord
+    interrupted: bool
+
+
+class RunJournal(Store):
+    """Opens sessions and begins and ends their runs, each in one transaction."""
+
+    def __init__(self, leases: LeaseStore) -> None:
+        """Use the saver (and the SQL dialect) of `leases`."""
+        super().__init__(leases._bound.saver)
+        self._leases = leases
+
+    def open(self, owner: str, *, kind: str = "opened", **fields: Any) -> SessionRecord:
+        """Creates a session record (see `SessionStore.create`) and audits it, atomically."""
+        return self._bound.run(_open(owner, kind, fields))
+
+    async def aopen(self, owner: str, *, kind: str = "opened", **fields: Any) -> SessionRecord:
+        """Async `open`."""
+        return await self._bound.arun(_open(owner, kind, fields))
+
+    def begin(
+        self,
+        session_id: str,
+        holder: str,
+        ttl: float,
+        *,
+        wait: float = 0,
+        events: Sequence[AuditEvent] = (),
+    ) -> Begun:
+        """Takes the lease, appends `events` and reads the record, in one transaction.
+
+        `holder` must be unique to this run: taking over a lease that is still in the table
+        is how a run learns that its predecessor died.
+
+        Raises:
+            SessionBusy: Another holder has the lease (still, after `wait` seconds).
+            SessionNotFound: No such session (nothing is written).
+        """
+        op = self._begin(session_id, holder, ttl, events)
+        begun: Begun = waiting(self._bound.run, op, wait).extra
+        return begun
+
+    async def abegin(
+        self,
+        session_id: str,
+        holder: str,
+        ttl: float,
+        *,
+        wait: float = 0,
+        events: Sequence[AuditEvent] = (),
+    ) -> Begun:
+        """Async `begin`."""
+        op = self._begin(session_id, holder, ttl, events)
+        begun: Begun = (await awaiting(self._bound.arun, op, wait)).extra
+        return begun
+
+    def end(
+        self,
+        session_id: str,
+        holder: str,
+        *,
+        changes: Mapping[str, Any],
+        events: Sequence[AuditEvent] = (),
+    ) -> SessionRecord:
+        """Applies `changes` to the record, appends `events`, releases the lease; one transaction.
+
+        A lease lost meanwhile (expired and taken over) is not an error here: the record and
+        the trail still say what this run did.
+        """
+        return self._bound.run(_end(session_id, holder, changes, events))
+
+    async def aend(
+        self,
+        session_id: str,
+        holder: str,
+        *,
+        changes: Mapping[str, Any],
+        events: Sequence[AuditEvent] = (),
+    ) -> SessionRecord:
+        """Async `end`."""
+        return await self._bound.arun(_end(session_id, holder, changes, events))
+
+    def _begin(
+        self, session_id: str, holder: str, ttl: float, events: Sequence[AuditEvent]
+    ) -> Operation[Taken]:
+        def steps() -> Steps[Taken]:
+            taken = yield from self._leases.taking(session_id, holder, ttl)
+            if taken.lease is None:
+                return taken
+            # Read under the lease: usage as the last run left it. No such session raises,
+            # which rolls the lease back.
+            record = yield from selecting(session_id)
+            yield from appending(events)
+            return Taken(session_id, taken.lease, extra=Begun(record, taken.replaced))
+
+        return Operation(
+            steps, write=True, what=f"beginning a run of session {session_id!r}", native=True
+        )
+
+
+def _open(owner: str, kind: str, fields: Mapping[str, Any]) -> Operation[SessionRecord]:
+    record = new_record(
+        owner,
+        fields.get("agent"),
+        fields.get("session_id"),
+        fields.get("status", OPEN),
+        fields.get("scope"),
+        fields.get("limits"),
+        fields.get("usage"),
+    )
+
+    def steps() -> Steps[SessionRecord]:
+        stored = yield from creating(record)
+        yield from appending([AuditEvent(record.session_id, kind, owner, record.agent)])
+        return stored
+
+    return Operation(steps, write=True, what=f"opening session {record.session_id!r}")
+
+
+def _end(
+    session_id: str, holder: str, changes: Mapping[str, Any], events: Sequence[AuditEvent]
+) -> Operation[SessionRecord]:
+    # The usual end of a run (usage and agent) has a prepared statement for the native path.
+    usual = set(changes) == {"usage", "agent"}
+
+    def steps() -> Steps[SessionRecord]:
+        if usual:
+            record = yield from recording_run(session_id, changes["usage"], changes["agent"])
+        elif changes:
+            record = yield from updating(session_id, None, changes)
+        else:
+            record = yield from selecting(session_id)
+        yield from appending(events)
+        yield from releasing(session_id, holder)
+        return record
+
+    return Operation(
+        steps,
+        write=True,
+        what=f"ending a run of session {session_id!r}",
+        native=usual or not changes,
+    )
