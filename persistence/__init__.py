@@ -5,22 +5,21 @@ from accord.persistence.errors import (
     AccordError,
     CorruptCheckpoint,
     DatabaseUnavailable,
+    NothingToRestore,
     PersistenceError,
+    SessionBusy,
+    SessionConflict,
+    SessionNotFound,
     UnsupportedDatabaseURL,
     UnsupportedOperation,
 )
 from accord.persistence.replication.saver import ReplicatedSaver
 from accord.persistence.replication.verify import Mismatch, ReplicaReport, VerifyReport
-from accord.persistence.restore import NothingToRestore, arestore, restore
+from accord.persistence.restore import arestore, restore
 from accord.persistence.sessions.audit import AuditEvent, AuditTrail
 from accord.persistence.sessions.journal import Begun, RunJournal
-from accord.persistence.sessions.leases import Lease, LeaseStore, SessionBusy
-from accord.persistence.sessions.records import (
-    SessionConflict,
-    SessionNotFound,
-    SessionRecord,
-    SessionStore,
-)
+from accord.persistence.sessions.leases import Lease, LeaseStore
+from accord.persistence.sessions.records import SessionRecord, SessionStore
 
 __all__ = [
     "AccordError",

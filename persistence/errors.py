@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class AccordError(Exception):
     """Base class of every error accord raises on purpose.
@@ -28,3 +30,45 @@ class CorruptCheckpoint(PersistenceError):
 
 class UnsupportedOperation(PersistenceError, NotImplementedError):
     """The request is valid in general but cannot be carried out on this data."""
+
+
+class Undecodable(PersistenceError):
+    """A stored row cannot be turned back into a value.
+
+    Internal: readers catch it and raise `CorruptCheckpoint` naming the checkpoint.
+    """
+
+
+class NothingToRestore(PersistenceError, LookupError):
+    """The thread had no checkpoint at that moment (or no such checkpoint id).
+
+    Pick a later time, or a checkpoint id from the thread's history (`saver.list(config)`).
+    """
+
+
+class SessionNotFound(PersistenceError, KeyError):
+    """No session has this id: check the id, or `create` the session first."""
+
+
+class SessionConflict(PersistenceError):
+    """The session changed since it was read: `get` it again and retry the update."""
+
+
+class SessionBusy(PersistenceError):
+    """Another holder has the session's lease: wait for it (`wait=`), or try again later.
+
+    Attributes:
+        session_id: The session.
+        holder: Who holds the lease now (None if it vanished meanwhile).
+        expires_at: When it expires unless renewed.
+    """
+
+    def __init__(self, session_id: str, holder: str | None, expires_at: datetime | None) -> None:
+        """Say who holds the session and until when."""
+        super().__init__(
+            f"session {session_id!r} is leased by {holder!r} until {expires_at}; "
+            "retry after it is released or expires, or pass wait= to wait for it"
+        )
+        self.session_id = session_id
+        self.holder = holder
+        self.expires_at = expires_at

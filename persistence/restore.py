@@ -21,17 +21,11 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.base.id import uuid6
 
-from accord.persistence.errors import PersistenceError
+from accord.persistence.errors import NothingToRestore
+from accord.persistence.ops.flow import Call, Flow, adrive, drive, twin
 
 RESTORED_FROM = "restored_from"
 """The metadata key naming the checkpoint a restored head copies."""
-
-
-class NothingToRestore(PersistenceError, LookupError):
-    """The thread had no checkpoint at that moment (or no such checkpoint id).
-
-    Pick a later time, or a checkpoint id from the thread's history (`saver.list(config)`).
-    """
 
 
 def restore(
@@ -58,13 +52,7 @@ def restore(
         ValueError: Neither or both of `at` and `checkpoint_id` given.
         NothingToRestore: No checkpoint at that moment, or no such id.
     """
-    config = _thread(thread_id, checkpoint_ns, at, checkpoint_id)
-    if checkpoint_id is not None:
-        source = _found(saver.get_tuple(config), config)
-    else:
-        source = _found(next((t for t in saver.list(config) if _by(t, at)), None), config)
-    head = _found(saver.get_tuple(_head(config)), config)
-    return saver.put(*_new_head(saver, source, head))
+    return drive(_restoring(saver, thread_id, at, checkpoint_id, checkpoint_ns))
 
 
 async def arestore(
@@ -76,18 +64,28 @@ async def arestore(
     checkpoint_ns: str = "",
 ) -> RunnableConfig:
     """Async `restore`."""
+    return await adrive(_restoring(saver, thread_id, at, checkpoint_id, checkpoint_ns))
+
+
+def _restoring(
+    saver: BaseCheckpointSaver[Any],
+    thread_id: str,
+    at: datetime | None,
+    checkpoint_id: str | None,
+    checkpoint_ns: str,
+) -> Flow[RunnableConfig]:
     config = _thread(thread_id, checkpoint_ns, at, checkpoint_id)
     if checkpoint_id is not None:
-        source = _found(await saver.aget_tuple(config), config)
+        found = yield twin(saver.get_tuple, saver.aget_tuple, config)
     else:
-        found = None
-        async for item in saver.alist(config):
-            if _by(item, at):
-                found = item
-                break
-        source = _found(found, config)
-    head = _found(await saver.aget_tuple(_head(config)), config)
-    return await saver.aput(*_new_head(saver, source, head))
+        found = yield Call(
+            lambda: next((t for t in saver.list(config) if _by(t, at)), None),
+            lambda: anext((t async for t in saver.alist(config) if _by(t, at)), None),
+        )
+    source = _found(found, config)
+    head = _found((yield twin(saver.get_tuple, saver.aget_tuple, _head(config))), config)
+    stored: RunnableConfig = yield twin(saver.put, saver.aput, *_new_head(saver, source, head))
+    return stored
 
 
 def _thread(

@@ -1,16 +1,20 @@
-"""The tables the checkpointer reads and writes, as SQLAlchemy Core objects.
+"""Every accord table, in one SQLAlchemy `MetaData` (the one Alembic's environment targets).
 
 Every table is prefixed `accord_` so accord can share a database with other applications.
-The migrations in `migrations/versions/` create these tables; this module only describes
-their current shape for the queries. Change both together.
+The migrations in `migrations/versions/` create these tables; this module describes their
+current shape for the queries and for autogenerate. Change both together (a test compares
+them on every backend).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
+    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -19,7 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 PREFIX = "accord_"
@@ -39,6 +43,8 @@ NAMESPACE_LENGTH = 255
 CHANNEL_LENGTH = 191
 TASK_ID_LENGTH = 191
 ID_LENGTH = 64
+NAME_LENGTH = 191
+STATUS_LENGTH = 32
 
 
 def key(length: int) -> TypeEngine[str]:
@@ -72,6 +78,20 @@ def blob() -> TypeEngine[bytes]:
 def text() -> TypeEngine[str]:
     """Long text (JSON documents); MySQL's plain TEXT stops at 64 KiB."""
     return Text().with_variant(mysql.LONGTEXT(), "mysql").with_variant(mysql.LONGTEXT(), "mariadb")
+
+
+def timestamp() -> TypeEngine[datetime]:
+    """A UTC instant, stored naive with microseconds (MySQL's DATETIME keeps none by default)."""
+    return (
+        DateTime()
+        .with_variant(mysql.DATETIME(fsp=6), "mysql")
+        .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+    )
+
+
+def big_id() -> TypeEngine[int]:
+    """An autoincrementing id; SQLite only autoincrements a plain INTEGER primary key."""
+    return BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
 
 
 metadata = MetaData()
@@ -127,3 +147,46 @@ writes = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 """Pending writes of the tasks of a checkpoint's next step."""
+
+sessions = Table(
+    f"{PREFIX}sessions",
+    metadata,
+    Column("session_id", key(THREAD_ID_LENGTH), primary_key=True),
+    Column("owner", key(NAME_LENGTH), nullable=False),
+    Column("agent", key(NAME_LENGTH), nullable=True),
+    Column("status", String(STATUS_LENGTH), nullable=False),
+    Column("scope", text(), nullable=False),
+    Column("limits", text(), nullable=False),
+    Column("usage", text(), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", timestamp(), nullable=False),
+    Column("updated_at", timestamp(), nullable=False),
+    Index(f"ix_{PREFIX}sessions_owner_status", "owner", "status"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""One row per session; `session_id` is the LangGraph thread_id. JSON documents as text."""
+
+leases = Table(
+    f"{PREFIX}leases",
+    metadata,
+    Column("session_id", key(THREAD_ID_LENGTH), primary_key=True),
+    Column("holder", key(NAME_LENGTH), nullable=False),
+    Column("expires_at", timestamp(), nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""At most one row per session: who may write to it, until when."""
+
+audit = Table(
+    f"{PREFIX}audit",
+    metadata,
+    Column("id", big_id(), primary_key=True, autoincrement=True),
+    Column("session_id", key(THREAD_ID_LENGTH), nullable=False),
+    Column("at", timestamp(), nullable=False),
+    Column("actor", key(NAME_LENGTH), nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("agent", key(NAME_LENGTH), nullable=True),
+    Column("details", text(), nullable=False),
+    Index(f"ix_{PREFIX}audit_session_id", "session_id", "id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""Append-only events; `id` gives their order within a session."""

@@ -2,8 +2,7 @@
 
 A session run holds its lease (`accord_leases`) while it works and the session record
 (`accord_sessions.agent`) says which agent serves it, so the live leases grouped by agent are
-the sessions every process is running now. The query is read-only and reads the persistence
-tables directly: persistence knows nothing of agents or routers.
+the sessions every process is running now (`LeaseStore.leased_per_agent`, a read-only query).
 """
 
 from __future__ import annotations
@@ -13,44 +12,15 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
 from accord.agents.routing.load import PROCESS_LOAD, LoadCounter
-from accord.persistence import SQLAlchemySaver
-from accord.persistence.ops.driver import Operation, Outcome, Steps
-from accord.persistence.sessions.stores import Bound, leases, sessions, to_db, utcnow
+from accord.persistence import LeaseStore, SQLAlchemySaver
 
 OWN_HOLDERS = f"{socket.gethostname()}:{os.getpid()}:"
 """How this process's session runs name their lease holders (`host:pid:uuid`, see
 `accord.graphs.Session`): their leases are already in the local counter."""
-
-
-def leased_load_op(
-    now: datetime | None = None, exclude_holder_prefix: str | None = None
-) -> Operation[dict[str, int]]:
-    """The read-only operation behind `SharedLoad`: live leases per serving agent.
-
-    Args:
-        now: The instant leases must outlive (default: now).
-        exclude_holder_prefix: Leave out leases whose holder starts with this.
-    """
-
-    def steps() -> Steps[dict[str, int]]:
-        query = (
-            select(sessions.c.agent, func.count())
-            .select_from(leases.join(sessions, leases.c.session_id == sessions.c.session_id))
-            .where(leases.c.expires_at > to_db(now or utcnow()), sessions.c.agent.is_not(None))
-            .group_by(sessions.c.agent)
-        )
-        if exclude_holder_prefix:
-            query = query.where(~leases.c.holder.startswith(exclude_holder_prefix, autoescape=True))
-        outcome: Outcome = yield query, None
-        return {str(agent): int(count) for agent, count in outcome.rows}
-
-    return Operation(steps, write=False, what="counting live session leases per agent")
 
 
 class SharedLoad:
@@ -78,7 +48,7 @@ class SharedLoad:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Bind to the database; nothing is read until the first refresh."""
-        self._bound = Bound(bind)
+        self._leases = LeaseStore(bind)
         self.local = local or PROCESS_LOAD
         self.max_age_s = max_age_s
         self.exclude_holder_prefix = exclude_holder_prefix
@@ -99,26 +69,27 @@ class SharedLoad:
         """Reads the live leases again when the last reading is older than `max_age_s`."""
         if self._fresh():
             return
-        self.remote = self._bound.run(self._op())
+        self.remote = self._leases.leased_per_agent(
+            exclude_holder_prefix=self.exclude_holder_prefix
+        )
         self._read_at = self.clock()
 
     async def arefresh(self) -> None:
         """Async `refresh`."""
         if self._fresh():
             return
-        self.remote = await self._bound.arun(self._op())
+        self.remote = await self._leases.aleased_per_agent(
+            exclude_holder_prefix=self.exclude_holder_prefix
+        )
         self._read_at = self.clock()
 
     def close(self) -> None:
         """Close the database connection if this object opened it from a URL."""
-        self._bound.close()
+        self._leases.close()
 
     async def aclose(self) -> None:
         """Async `close`."""
-        await self._bound.aclose()
+        await self._leases.aclose()
 
     def _fresh(self) -> bool:
         return self._read_at is not None and self.clock() - self._read_at < self.max_age_s
-
-    def _op(self) -> Operation[dict[str, int]]:
-        return leased_load_op(utcnow(), self.exclude_holder_prefix)

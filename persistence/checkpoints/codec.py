@@ -16,7 +16,7 @@ from langgraph.checkpoint.base import PendingWrite, writes_sort_key
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from accord.persistence.checkpoints.cache import CacheKey, ChannelCache, Stored
-from accord.persistence.errors import CorruptCheckpoint, PersistenceError
+from accord.persistence.errors import CorruptCheckpoint, PersistenceError, Undecodable
 
 BlobKey = tuple[str, str, str, str]
 """(thread_id, checkpoint_ns, channel, version)"""
@@ -26,10 +26,6 @@ DEFAULT_MAX_CHAIN = 960
 
 Reads fetch a whole chain in one recursive query; MySQL 8 refuses recursion deeper than 1000.
 """
-
-
-class Undecodable(Exception):
-    """A stored row cannot be turned back into a value (the caller adds which checkpoint)."""
 
 
 @dataclass(slots=True)

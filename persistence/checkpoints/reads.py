@@ -20,7 +20,6 @@ from accord.persistence.checkpoints.cache import CacheKey, ChannelCache, Stored
 from accord.persistence.checkpoints.codec import (
     BlobKey,
     Chains,
-    Undecodable,
     corrupt,
     decode_checkpoint,
     decode_metadata,
@@ -28,6 +27,7 @@ from accord.persistence.checkpoints.codec import (
 )
 from accord.persistence.checkpoints.filters import matches, prefilter
 from accord.persistence.checkpoints.statements import CHECKPOINT_COLUMNS, Statements
+from accord.persistence.errors import Undecodable
 from accord.persistence.ops.driver import Steps
 from accord.persistence.schema import checkpoints
 

@@ -31,6 +31,7 @@ from accord.persistence.checkpoints.operations import Operations
 from accord.persistence.checkpoints.statements import Statements
 from accord.persistence.ops.driver import (
     AsyncDriver,
+    Operation,
     Setup,
     SyncDriver,
     ThreadedAsyncDriver,
@@ -185,11 +186,11 @@ class SQLAlchemySaver(
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint named by `config` (its `checkpoint_id`, or the thread's latest)."""
-        return _first(self._sync_driver().run(self._ops.get(self.serde, config)))
+        return _first(self.run(self._ops.get(self.serde, config)))
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async `get_tuple`."""
-        return _first(await self._async_driver().run(self._ops.get(self.serde, config)))
+        return _first(await self.arun(self._ops.get(self.serde, config)))
 
     def list(
         self,
@@ -202,7 +203,7 @@ class SQLAlchemySaver(
         """Checkpoints matching the criteria, newest first, read a page at a time."""
         listing = self._ops.listing(self.serde, config, filter, before, limit)
         while (page := listing.next_page()) is not None:
-            yield from listing.take(self._sync_driver().run(page))
+            yield from listing.take(self.run(page))
 
     async def alist(
         self,
@@ -215,7 +216,7 @@ class SQLAlchemySaver(
         """Async `list`."""
         listing = self._ops.listing(self.serde, config, filter, before, limit)
         while (page := listing.next_page()) is not None:
-            for item in listing.take(await self._async_driver().run(page)):
+            for item in listing.take(await self.arun(page)):
                 yield item
 
     # --- writes ----------------------------------------------------------------------------
@@ -229,7 +230,7 @@ class SQLAlchemySaver(
     ) -> RunnableConfig:
         """Store a checkpoint and the channel values that changed (`new_versions`)."""
         op, out = self._ops.put(self.serde, config, checkpoint, metadata, new_versions)
-        self._sync_driver().run(op)
+        self.run(op)
         return out
 
     async def aput(
@@ -241,7 +242,7 @@ class SQLAlchemySaver(
     ) -> RunnableConfig:
         """Async `put`."""
         op, out = self._ops.put(self.serde, config, checkpoint, metadata, new_versions)
-        await self._async_driver().run(op)
+        await self.arun(op)
         return out
 
     def put_writes(
@@ -252,9 +253,7 @@ class SQLAlchemySaver(
         task_path: str = "",
     ) -> None:
         """Store a task's pending writes for the checkpoint named by `config`."""
-        self._sync_driver().run(
-            self._ops.put_writes(self.serde, config, writes, task_id, task_path)
-        )
+        self.run(self._ops.put_writes(self.serde, config, writes, task_id, task_path))
 
     async def aput_writes(
         self,
@@ -264,27 +263,25 @@ class SQLAlchemySaver(
         task_path: str = "",
     ) -> None:
         """Async `put_writes`."""
-        await self._async_driver().run(
-            self._ops.put_writes(self.serde, config, writes, task_id, task_path)
-        )
+        await self.arun(self._ops.put_writes(self.serde, config, writes, task_id, task_path))
 
     # --- upkeep ----------------------------------------------------------------------------
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, value and pending write of a thread."""
-        self._sync_driver().run(self._ops.delete([str(thread_id)]))
+        self.run(self._ops.delete([str(thread_id)]))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async `delete_thread`."""
-        await self._async_driver().run(self._ops.delete([str(thread_id)]))
+        await self.arun(self._ops.delete([str(thread_id)]))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints made by these runs (metadata `run_id`) and their writes."""
-        self._sync_driver().run(self._ops.delete_runs(self.serde, run_ids))
+        self.run(self._ops.delete_runs(self.serde, run_ids))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Async `delete_for_runs`."""
-        await self._async_driver().run(self._ops.delete_runs(self.serde, run_ids))
+        await self.arun(self._ops.delete_runs(self.serde, run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy a thread's whole history to a new thread id.
@@ -292,11 +289,11 @@ class SQLAlchemySaver(
         Raises:
             PersistenceError: The target thread already has checkpoints.
         """
-        self._sync_driver().run(self._ops.copy(source_thread_id, target_thread_id))
+        self.run(self._ops.copy(source_thread_id, target_thread_id))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Async `copy_thread`."""
-        await self._async_driver().run(self._ops.copy(source_thread_id, target_thread_id))
+        await self.arun(self._ops.copy(source_thread_id, target_thread_id))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Keep only each namespace's latest checkpoint ("keep_latest"), or none ("delete").
@@ -305,11 +302,11 @@ class SQLAlchemySaver(
             ValueError: Unknown strategy.
             UnsupportedOperation: "keep_latest" on a thread that uses a `DeltaChannel`.
         """
-        self._sync_driver().run(self._ops.prune(self.serde, thread_ids, strategy))
+        self.run(self._ops.prune(self.serde, thread_ids, strategy))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async `prune`."""
-        await self._async_driver().run(self._ops.prune(self.serde, thread_ids, strategy))
+        await self.arun(self._ops.prune(self.serde, thread_ids, strategy))
 
     def get_next_version(self, current: str | int | float | None, channel: None) -> str:
         """A version greater than `current`, with a random tail so forks never collide."""
@@ -321,7 +318,24 @@ class SQLAlchemySaver(
             number = int(str(current).split(".")[0])
         return f"{number + 1:032}.{random.random():016}"
 
-    # --- drivers ---------------------------------------------------------------------------
+    # --- operations ------------------------------------------------------------------------
+
+    @property
+    def target(self) -> engines.Target:
+        """The database this saver stores into; `target.describe()` names it without password."""
+        return self._target
+
+    def run(self, op: Operation[T]) -> T:
+        """Run a sans-IO operation (see `accord.persistence.ops.driver`) in one transaction.
+
+        The session stores run theirs here, so they share this saver's engines, connection
+        handling, retries and migrations.
+        """
+        return self._sync_driver().run(op)
+
+    async def arun(self, op: Operation[T]) -> T:
+        """Async `run`."""
+        return await self._async_driver().run(op)
 
     def _sync_driver(self) -> SyncDriver:
         driver = self._sync

@@ -7,9 +7,9 @@ from typing import Any
 
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from accord.persistence.checkpoints.codec import Undecodable, corrupt, decode_checkpoint
+from accord.persistence.checkpoints.codec import corrupt, decode_checkpoint
 from accord.persistence.checkpoints.statements import Statements
-from accord.persistence.errors import PersistenceError, UnsupportedOperation
+from accord.persistence.errors import PersistenceError, Undecodable, UnsupportedOperation
 from accord.persistence.ops.driver import Steps
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")

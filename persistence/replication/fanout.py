@@ -2,25 +2,28 @@
 
 A `Copies` runs each write on the acting copy first (failing over while it is unreachable),
 then on every other copy, where a failure only counts the copy as lagging. See
-`ReplicatedSaver` for the policy in words.
+`ReplicatedSaver` for the policy in words. Reads and writes are flows (see
+`accord.persistence.ops.flow`): each loop is written once, driven sync or async by the saver.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.errors import DatabaseUnavailable, PersistenceError
+from accord.persistence.ops.flow import Call, Flow, Gather
 
 T = TypeVar("T")
+Job = Callable[[SQLAlchemySaver], Call[T]]
+"""One call on one copy, in both faces (`twin(s.put, s.aput, ...)`)."""
 log = logging.getLogger("accord.persistence.replication.saver")
 
 
@@ -52,7 +55,7 @@ class Copies:
 
     def __init__(self, savers: tuple[SQLAlchemySaver, ...], cooldown: float) -> None:
         """Track `savers`; an unreachable one is left alone for `cooldown` seconds."""
-        self.members = tuple(Member(s, s._target.describe()) for s in savers)
+        self.members = tuple(Member(s, s.target.describe()) for s in savers)
         self.cooldown = cooldown
         self._lock = threading.Lock()
 
@@ -90,83 +93,46 @@ class Copies:
 
     # --- fan-out ------------------------------------------------------------------------------
 
-    def read(self, call: Callable[[SQLAlchemySaver], T]) -> T:
-        """Run `call` on the acting member, failing over while members are unreachable."""
+    def reading(self, job: Job[T]) -> Flow[T]:
+        """Run `job` on the acting member, failing over while members are unreachable."""
         while True:
             member = self.acting()
             try:
-                return call(member.saver)
+                result: T = yield job(member.saver)
+                return result
             except Exception as exc:
                 if not unreachable(exc):
                     raise
                 self.down(member, exc, missed=False)
 
-    async def aread(self, call: Callable[[SQLAlchemySaver], Awaitable[T]]) -> T:
-        """Async `read`."""
-        while True:
-            member = self.acting()
-            try:
-                return await call(member.saver)
-            except Exception as exc:
-                if not unreachable(exc):
-                    raise
-                self.down(member, exc, missed=False)
+    def writing(self, what: str, job: Job[T]) -> Flow[T]:
+        """Run `job` on the acting member (failing over), then copy it to every other one.
 
-    def write(self, what: str, call: Callable[[SQLAlchemySaver], T]) -> T:
-        """Run `call` on the acting member (failing over), then copy it to every other one.
+        Driven async, the copies run concurrently.
 
         Args:
             what: The write in words, for the log of a member that missed it.
-            call: The write on one saver; its result on the acting member is returned.
+            job: The write on one saver; its result on the acting member is returned.
         """
         while True:
             leader = self.acting()
             try:
-                result = call(leader.saver)
-                break
-            except Exception as exc:
-                if not unreachable(exc):
-                    raise
-                self.down(leader, exc, missed=True)
-        for member in self.members:
-            if member is not leader:
-                self._copy(member, what, call)
-        return result
-
-    async def awrite(self, what: str, call: Callable[[SQLAlchemySaver], Awaitable[T]]) -> T:
-        """Async `write`; the copies run concurrently."""
-        while True:
-            leader = self.acting()
-            try:
-                result = await call(leader.saver)
+                result: T = yield job(leader.saver)
                 break
             except Exception as exc:
                 if not unreachable(exc):
                     raise
                 self.down(leader, exc, missed=True)
         followers = [m for m in self.members if m is not leader]
-        await asyncio.gather(*(self._acopy(m, what, call) for m in followers))
+        yield Gather([self._copying(m, what, job) for m in followers])
         return result
 
-    def _copy(self, member: Member, what: str, call: Callable[[SQLAlchemySaver], object]) -> None:
+    def _copying(self, member: Member, what: str, job: Job[Any]) -> Flow[None]:
         if not member.up():
             self._lagged(member, None, what)
             return
         try:
-            call(member.saver)
-        except Exception as exc:
-            if not (isinstance(exc, PersistenceError) or unreachable(exc)):
-                raise
-            self._lagged(member, exc, what)
-
-    async def _acopy(
-        self, member: Member, what: str, call: Callable[[SQLAlchemySaver], Awaitable[object]]
-    ) -> None:
-        if not member.up():
-            self._lagged(member, None, what)
-            return
-        try:
-            await call(member.saver)
+            yield job(member.saver)
         except Exception as exc:
             if not (isinstance(exc, PersistenceError) or unreachable(exc)):
                 raise

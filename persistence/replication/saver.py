@@ -27,8 +27,9 @@ from langgraph.checkpoint.base import (
 from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.engine import Target
 from accord.persistence.ops.driver import Operation
+from accord.persistence.ops.flow import Flow, adrive, drive, twin
 from accord.persistence.replication.fanout import Copies, Member, unreachable
-from accord.persistence.replication.verify import VerifyReport, averifying, verifying
+from accord.persistence.replication.verify import VerifyReport, verifying
 
 T = TypeVar("T")
 DEFAULT_COOLDOWN_S = 5.0
@@ -99,20 +100,22 @@ class ReplicatedSaver(
         return self.copies.acting()
 
     @property
-    def _target(self) -> Target:
-        return self.acting().saver._target
+    def target(self) -> Target:
+        """The database of the acting member (see `acting`)."""
+        return self.acting().saver.target
 
-    def run_operation(self, op: Operation[T]) -> T:
+    def run(self, op: Operation[T]) -> T:
         """Run a session-store operation: a write on every member, a read on the acting one."""
-        if op.write:
-            return self.copies.write(op.what, lambda s: s._sync_driver().run(op))
-        return self.copies.read(lambda s: s._sync_driver().run(op))
+        return drive(self._running(op))
 
-    async def arun_operation(self, op: Operation[T]) -> T:
-        """Async `run_operation`."""
+    async def arun(self, op: Operation[T]) -> T:
+        """Async `run`."""
+        return await adrive(self._running(op))
+
+    def _running(self, op: Operation[T]) -> Flow[T]:
         if op.write:
-            return await self.copies.awrite(op.what, lambda s: s._async_driver().run(op))
-        return await self.copies.aread(lambda s: s._async_driver().run(op))
+            return self.copies.writing(op.what, lambda s: twin(s.run, s.arun, op))
+        return self.copies.reading(lambda s: twin(s.run, s.arun, op))
 
     # --- verification ------------------------------------------------------------------------
 
@@ -122,23 +125,25 @@ class ReplicatedSaver(
         Returns:
             One report per replica (the members other than the acting primary).
         """
-        leader = self.acting()
-        return verifying(leader, [m for m in self.members if m is not leader])
+        return drive(self._verifying())
 
     async def averify(self) -> VerifyReport:
         """Async `verify`."""
+        return await adrive(self._verifying())
+
+    def _verifying(self) -> Flow[VerifyReport]:
         leader = self.acting()
-        return await averifying(leader, [m for m in self.members if m is not leader])
+        return verifying(leader, [m for m in self.members if m is not leader])
 
     # --- lifecycle -----------------------------------------------------------------------------
 
     def setup(self) -> None:
         """Create or upgrade the tables on every reachable member."""
-        self.copies.write("setup", lambda s: s.setup())
+        drive(self.copies.writing("setup", lambda s: twin(s.setup, s.asetup)))
 
     async def asetup(self) -> None:
         """Async `setup`."""
-        await self.copies.awrite("setup", lambda s: s.asetup())
+        await adrive(self.copies.writing("setup", lambda s: twin(s.setup, s.asetup)))
 
     def close(self) -> None:
         """Close every member."""
@@ -176,11 +181,11 @@ class ReplicatedSaver(
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint named by `config`, from the acting primary."""
-        return self.copies.read(lambda s: s.get_tuple(config))
+        return drive(self.copies.reading(lambda s: twin(s.get_tuple, s.aget_tuple, config)))
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async `get_tuple`."""
-        return await self.copies.aread(lambda s: s.aget_tuple(config))
+        return await adrive(self.copies.reading(lambda s: twin(s.get_tuple, s.aget_tuple, config)))
 
     def list(
         self,
@@ -236,8 +241,7 @@ class ReplicatedSaver(
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store a checkpoint on every member; acknowledged once the acting primary has it."""
-        what = f"checkpoint {checkpoint['id']}"
-        return self.copies.write(what, lambda s: s.put(config, checkpoint, metadata, new_versions))
+        return drive(self._putting(config, checkpoint, metadata, new_versions))
 
     async def aput(
         self,
@@ -247,9 +251,18 @@ class ReplicatedSaver(
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async `put`."""
-        what = f"checkpoint {checkpoint['id']}"
-        return await self.copies.awrite(
-            what, lambda s: s.aput(config, checkpoint, metadata, new_versions)
+        return await adrive(self._putting(config, checkpoint, metadata, new_versions))
+
+    def _putting(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Flow[RunnableConfig]:
+        args = (config, checkpoint, metadata, new_versions)
+        return self.copies.writing(
+            f"checkpoint {checkpoint['id']}", lambda s: twin(s.put, s.aput, *args)
         )
 
     def put_writes(
@@ -260,9 +273,7 @@ class ReplicatedSaver(
         task_path: str = "",
     ) -> None:
         """Store a task's pending writes on every member."""
-        self.copies.write(
-            f"writes of {task_id}", lambda s: s.put_writes(config, writes, task_id, task_path)
-        )
+        drive(self._putting_writes(config, writes, task_id, task_path))
 
     async def aput_writes(
         self,
@@ -272,43 +283,67 @@ class ReplicatedSaver(
         task_path: str = "",
     ) -> None:
         """Async `put_writes`."""
-        await self.copies.awrite(
-            f"writes of {task_id}", lambda s: s.aput_writes(config, writes, task_id, task_path)
+        await adrive(self._putting_writes(config, writes, task_id, task_path))
+
+    def _putting_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, path: str
+    ) -> Flow[None]:
+        return self.copies.writing(
+            f"writes of {task_id}",
+            lambda s: twin(s.put_writes, s.aput_writes, config, writes, task_id, path),
         )
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete a thread on every member."""
-        self.copies.write(f"deleting {thread_id!r}", lambda s: s.delete_thread(thread_id))
+        drive(self._deleting(thread_id))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async `delete_thread`."""
-        await self.copies.awrite(f"deleting {thread_id!r}", lambda s: s.adelete_thread(thread_id))
+        await adrive(self._deleting(thread_id))
+
+    def _deleting(self, thread_id: str) -> Flow[None]:
+        return self.copies.writing(
+            f"deleting {thread_id!r}", lambda s: twin(s.delete_thread, s.adelete_thread, thread_id)
+        )
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints of these runs on every member."""
-        self.copies.write("deleting runs", lambda s: s.delete_for_runs(run_ids))
+        drive(self._deleting_runs(run_ids))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Async `delete_for_runs`."""
-        await self.copies.awrite("deleting runs", lambda s: s.adelete_for_runs(run_ids))
+        await adrive(self._deleting_runs(run_ids))
+
+    def _deleting_runs(self, run_ids: Sequence[str]) -> Flow[None]:
+        return self.copies.writing(
+            "deleting runs", lambda s: twin(s.delete_for_runs, s.adelete_for_runs, run_ids)
+        )
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy a thread on every member."""
-        what = f"copying {source_thread_id!r}"
-        self.copies.write(what, lambda s: s.copy_thread(source_thread_id, target_thread_id))
+        drive(self._copying(source_thread_id, target_thread_id))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Async `copy_thread`."""
-        what = f"copying {source_thread_id!r}"
-        await self.copies.awrite(what, lambda s: s.acopy_thread(source_thread_id, target_thread_id))
+        await adrive(self._copying(source_thread_id, target_thread_id))
+
+    def _copying(self, source: str, target: str) -> Flow[None]:
+        return self.copies.writing(
+            f"copying {source!r}", lambda s: twin(s.copy_thread, s.acopy_thread, source, target)
+        )
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Prune threads on every member (see `SQLAlchemySaver.prune`)."""
-        self.copies.write("pruning", lambda s: s.prune(thread_ids, strategy=strategy))
+        drive(self._pruning(thread_ids, strategy))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """Async `prune`."""
-        await self.copies.awrite("pruning", lambda s: s.aprune(thread_ids, strategy=strategy))
+        await adrive(self._pruning(thread_ids, strategy))
+
+    def _pruning(self, thread_ids: Sequence[str], strategy: str) -> Flow[None]:
+        return self.copies.writing(
+            "pruning", lambda s: twin(s.prune, s.aprune, thread_ids, strategy=strategy)
+        )
 
     def get_next_version(self, current: str | int | float | None, channel: None) -> str:
         """The primary's next version (every member numbers versions alike)."""

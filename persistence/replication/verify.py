@@ -1,15 +1,15 @@
 """Proof that a replica is restorable: the same checkpoints and latest state as the primary.
 
-The comparison is a sans-IO generator that asks for what it needs (every checkpoint id of a
-member, or one thread's latest checkpoint) so `verify` and `averify` share it.
+The comparison is a flow (`accord.persistence.ops.flow`) that asks for what it needs (every
+checkpoint id of a member, or one thread's latest checkpoint), so `verify` and `averify`
+share it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple
@@ -17,13 +17,12 @@ from sqlalchemy import select
 
 from accord.persistence.errors import PersistenceError
 from accord.persistence.ops.driver import Operation, Outcome, Steps
+from accord.persistence.ops.flow import Call, Flow, twin
 from accord.persistence.replication.fanout import Member
 from accord.persistence.schema import checkpoints
 
 Ids = dict[str, dict[str, set[str]]]
 """thread_id -> checkpoint_ns -> checkpoint ids."""
-Ask = tuple[Member, RunnableConfig | None]
-"""A member and the config of the checkpoint wanted from it (None: every checkpoint id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,69 +68,24 @@ class VerifyReport:
         return all(r.ok for r in self.replicas)
 
 
-def verifying(leader: Member, replicas: Sequence[Member]) -> VerifyReport:
-    """Compare each replica with `leader`, on the savers' sync methods."""
+def verifying(leader: Member, replicas: Sequence[Member]) -> Flow[VerifyReport]:
+    """Compare each replica with `leader`; a replica that cannot be read is reported so.
+
+    Raises:
+        PersistenceError: The leader could not be read.
+    """
     reports = []
     for replica in replicas:
-        steps = _comparing(leader, replica)
-        try:
-            ask = next(steps)
-            while True:
-                try:
-                    answer = _answer(ask)
-                except PersistenceError as exc:
-                    if ask[0] is leader:
-                        raise
-                    reports.append(_unreadable(replica, exc))
-                    break
-                ask = steps.send(answer)
-        except StopIteration as done:
-            reports.append(done.value)
+        reports.append((yield from _comparing(leader, replica)))
     return VerifyReport(leader.name, tuple(reports))
 
 
-async def averifying(leader: Member, replicas: Sequence[Member]) -> VerifyReport:
-    """Async `verifying`."""
-    reports = []
-    for replica in replicas:
-        steps = _comparing(leader, replica)
-        try:
-            ask = next(steps)
-            while True:
-                try:
-                    answer = await _aanswer(ask)
-                except PersistenceError as exc:
-                    if ask[0] is leader:
-                        raise
-                    reports.append(_unreadable(replica, exc))
-                    break
-                ask = steps.send(answer)
-        except StopIteration as done:
-            reports.append(done.value)
-    return VerifyReport(leader.name, tuple(reports))
-
-
-def _answer(ask: Ask) -> Any:
-    member, config = ask
-    if config is None:
-        return member.saver._sync_driver().run(_ids())
-    return member.saver.get_tuple(config)
-
-
-async def _aanswer(ask: Ask) -> Any:
-    member, config = ask
-    if config is None:
-        return await member.saver._async_driver().run(_ids())
-    return await member.saver.aget_tuple(config)
-
-
-def _unreadable(replica: Member, exc: PersistenceError) -> ReplicaReport:
-    return ReplicaReport(replica.name, False, 0, (), replica.missed, str(exc))
-
-
-def _comparing(leader: Member, replica: Member) -> Generator[Ask, Any, ReplicaReport]:
-    ours: Ids = yield leader, None
-    theirs: Ids = yield replica, None
+def _comparing(leader: Member, replica: Member) -> Flow[ReplicaReport]:
+    ours: Ids = yield _ids(leader)
+    try:
+        theirs: Ids = yield _ids(replica)
+    except PersistenceError as exc:
+        return _unreadable(replica, exc)
     mismatches = []
     threads = sorted(set(ours) | set(theirs))
     for thread_id in threads:
@@ -144,11 +98,28 @@ def _comparing(leader: Member, replica: Member) -> Generator[Ask, Any, ReplicaRe
                 mismatches.append(Mismatch(thread_id, ns, reason))
                 continue
             config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
-            reason_or_none = _differs((yield leader, config), (yield replica, config))
+            latest = yield _latest(leader, config)
+            try:
+                theirs_latest = yield _latest(replica, config)
+            except PersistenceError as exc:
+                return _unreadable(replica, exc)
+            reason_or_none = _differs(latest, theirs_latest)
             if reason_or_none is not None:
                 mismatches.append(Mismatch(thread_id, ns, reason_or_none))
     ok = not mismatches and not replica.lagging
     return ReplicaReport(replica.name, ok, len(threads), tuple(mismatches), replica.missed)
+
+
+def _ids(member: Member) -> Call[Ids]:
+    return twin(member.saver.run, member.saver.arun, _listing_ids())
+
+
+def _latest(member: Member, config: RunnableConfig) -> Call[CheckpointTuple | None]:
+    return twin(member.saver.get_tuple, member.saver.aget_tuple, config)
+
+
+def _unreadable(replica: Member, exc: PersistenceError) -> ReplicaReport:
+    return ReplicaReport(replica.name, False, 0, (), replica.missed, str(exc))
 
 
 def _differs(ours: CheckpointTuple | None, theirs: CheckpointTuple | None) -> str | None:
@@ -166,7 +137,7 @@ def _differs(ours: CheckpointTuple | None, theirs: CheckpointTuple | None) -> st
     return None
 
 
-def _ids() -> Operation[Ids]:
+def _listing_ids() -> Operation[Ids]:
     def steps() -> Steps[Ids]:
         query = select(
             checkpoints.c.thread_id, checkpoints.c.checkpoint_ns, checkpoints.c.checkpoint_id

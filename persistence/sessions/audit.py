@@ -13,15 +13,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 
 from accord.persistence.ops.driver import Operation, Outcome, Steps
-from accord.persistence.sessions.stores import (
-    Store,
-    audit,
-    dumps,
-    from_db,
-    loads,
-    to_db,
-    utcnow,
-)
+from accord.persistence.schema import audit
+from accord.persistence.sessions.stores import Store, dumps, from_db, loads, to_db, utcnow
 
 KINDS = (
     "opened",

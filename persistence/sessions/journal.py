@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from accord.persistence.ops.driver import Operation, Steps
+from accord.persistence.ops.flow import adrive, drive
 from accord.persistence.sessions.audit import AuditEvent, appending
-from accord.persistence.sessions.leases import LeaseStore, Taken, awaiting, releasing, waiting
+from accord.persistence.sessions.leases import LeaseStore, Taken, releasing, waiting
 from accord.persistence.sessions.records import (
     OPEN,
     SessionRecord,
@@ -42,7 +43,7 @@ class RunJournal(Store):
 
     def __init__(self, leases: LeaseStore) -> None:
         """Use the saver (and the SQL dialect) of `leases`."""
-        super().__init__(leases._bound.saver)
+        super().__init__(leases.saver)
         self._leases = leases
 
     def open(self, owner: str, *, kind: str = "opened", **fields: Any) -> SessionRecord:
@@ -72,7 +73,7 @@ class RunJournal(Store):
             SessionNotFound: No such session (nothing is written).
         """
         op = self._begin(session_id, holder, ttl, events)
-        begun: Begun = waiting(self._bound.run, op, wait).extra
+        begun: Begun = drive(waiting(self._bound, op, wait)).extra
         return begun
 
     async def abegin(
@@ -86,7 +87,7 @@ class RunJournal(Store):
     ) -> Begun:
         """Async `begin`."""
         op = self._begin(session_id, holder, ttl, events)
-        begun: Begun = (await awaiting(self._bound.arun, op, wait)).extra
+        begun: Begun = (await adrive(waiting(self._bound, op, wait))).extra
         return begun
 
     def end(

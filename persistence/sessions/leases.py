@@ -7,21 +7,27 @@ only when absent; the database's row lock and primary key let exactly one racer 
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, delete, select, update
+from sqlalchemy import Executable, bindparam, delete, func, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.engine import URL
 
-from accord.persistence.checkpoints.saver import SQLAlchemySaver
-from accord.persistence.errors import PersistenceError
+from accord.persistence.errors import PersistenceError, SessionBusy
 from accord.persistence.ops.driver import Operation, Outcome, Steps
-from accord.persistence.sessions.stores import Store, from_db, leases, to_db, utcnow
+from accord.persistence.ops.flow import Flow, Sleep, adrive, drive, twin
+from accord.persistence.schema import leases, sessions
+from accord.persistence.sessions.stores import (
+    Bind,
+    Bound,
+    Saver,
+    Store,
+    from_db,
+    to_db,
+    utcnow,
+)
 
 FIRST_POLL_S = 0.02
 MAX_POLL_S = 1.0
@@ -58,26 +64,6 @@ class Lease:
     expires_at: datetime
 
 
-class SessionBusy(PersistenceError):
-    """Another holder has the session's lease: wait for it (`wait=`), or try again later.
-
-    Attributes:
-        session_id: The session.
-        holder: Who holds the lease now (None if it vanished meanwhile).
-        expires_at: When it expires unless renewed.
-    """
-
-    def __init__(self, session_id: str, holder: str | None, expires_at: datetime | None) -> None:
-        """Say who holds the session and until when."""
-        super().__init__(
-            f"session {session_id!r} is leased by {holder!r} until {expires_at}; "
-            "retry after it is released or expires, or pass wait= to wait for it"
-        )
-        self.session_id = session_id
-        self.holder = holder
-        self.expires_at = expires_at
-
-
 @dataclass(frozen=True, slots=True)
 class Taken:
     """The outcome of one attempt to take a lease: the lease, or who holds it instead.
@@ -99,11 +85,16 @@ class Taken:
 class LeaseStore(Store):
     """Exclusive, expiring leases on sessions (table `accord_leases`)."""
 
-    def __init__(self, bind: SQLAlchemySaver | str | URL) -> None:
+    def __init__(self, bind: Bind) -> None:
         """Use a saver's engines (the caller keeps owning it), or a new saver for a URL."""
         super().__init__(bind)
-        self._dialect = self._bound.saver._target.sync_url.get_backend_name()
+        self._dialect = self.saver.target.sync_url.get_backend_name()
         self._insert = self._insert_if_absent()  # built once: compiled once natively
+
+    @property
+    def saver(self) -> Saver:
+        """The saver the leases live on; a `RunJournal` shares it."""
+        return self._bound.saver
 
     def acquire(self, session_id: str, holder: str, ttl: float, *, wait: float = 0) -> Lease:
         """Take the session's lease for `ttl` seconds (renewing it if `holder` has it).
@@ -117,12 +108,11 @@ class LeaseStore(Store):
         Raises:
             SessionBusy: Another holder has it (still, after `wait`).
         """
-        return waiting(self._bound.run, self._acquire(session_id, holder, ttl), wait).lease  # type: ignore[return-value]
+        return drive(self._acquiring(session_id, holder, ttl, wait))
 
     async def aacquire(self, session_id: str, holder: str, ttl: float, *, wait: float = 0) -> Lease:
         """Async `acquire`; waiting sleeps on the event loop."""
-        op = self._acquire(session_id, holder, ttl)
-        return (await awaiting(self._bound.arun, op, wait)).lease  # type: ignore[return-value]
+        return await adrive(self._acquiring(session_id, holder, ttl, wait))
 
     def renew(self, session_id: str, holder: str, ttl: float) -> Lease:
         """Extend a held lease by `ttl` seconds from now.
@@ -156,13 +146,34 @@ class LeaseStore(Store):
         """Async `holder`."""
         return await self._bound.arun(_current(session_id))
 
-    def _acquire(self, session_id: str, holder: str, ttl: float) -> Operation[Taken]:
-        return Operation(
+    def leased_per_agent(
+        self, *, now: datetime | None = None, exclude_holder_prefix: str | None = None
+    ) -> dict[str, int]:
+        """How many sessions each agent serves under a live lease: the runs going on now.
+
+        Args:
+            now: The instant leases must outlive (default: now).
+            exclude_holder_prefix: Leave out leases whose holder starts with this (e.g. the
+                runs of this process, counted already by the caller).
+        """
+        return self._bound.run(_leased_per_agent(now, exclude_holder_prefix))
+
+    async def aleased_per_agent(
+        self, *, now: datetime | None = None, exclude_holder_prefix: str | None = None
+    ) -> dict[str, int]:
+        """Async `leased_per_agent`."""
+        return await self._bound.arun(_leased_per_agent(now, exclude_holder_prefix))
+
+    def _acquiring(self, session_id: str, holder: str, ttl: float, wait: float) -> Flow[Lease]:
+        op = Operation(
             lambda: self.taking(session_id, holder, ttl),
             write=True,
             what=f"leasing session {session_id!r}",
             native=True,
         )
+        taken = yield from waiting(self._bound, op, wait)
+        assert taken.lease is not None  # waiting returns only once it has the lease
+        return taken.lease
 
     def taking(self, session_id: str, holder: str, ttl: float) -> Steps[Taken]:
         """The steps that take (or renew) the lease, for operations that do more with it."""
@@ -201,7 +212,7 @@ class LeaseStore(Store):
         raise PersistenceError(f"leases are not supported on {self._dialect}")
 
 
-def waiting(run: Callable[[Operation[Taken]], Taken], op: Operation[Taken], wait: float) -> Taken:
+def waiting(bound: Bound, op: Operation[Taken], wait: float) -> Flow[Taken]:
     """Runs a lease-taking operation until it gets the lease, for up to `wait` seconds.
 
     Raises:
@@ -210,25 +221,11 @@ def waiting(run: Callable[[Operation[Taken]], Taken], op: Operation[Taken], wait
     deadline = time.monotonic() + wait
     pause = FIRST_POLL_S
     while True:
-        taken = run(op)
+        taken: Taken = yield twin(bound.run, bound.arun, op)
         pause = _next(taken, deadline, pause)
         if taken.lease is not None:
             return taken
-        time.sleep(pause)
-
-
-async def awaiting(
-    run: Callable[[Operation[Taken]], Awaitable[Taken]], op: Operation[Taken], wait: float
-) -> Taken:
-    """Async `waiting`; the pauses sleep on the event loop."""
-    deadline = time.monotonic() + wait
-    pause = FIRST_POLL_S
-    while True:
-        taken = await run(op)
-        pause = _next(taken, deadline, pause)
-        if taken.lease is not None:
-            return taken
-        await asyncio.sleep(pause)
+        yield Sleep(pause)
 
 
 def _next(taken: Taken, deadline: float, pause: float) -> float:
@@ -297,3 +294,21 @@ def _other(session_id: str, current: Lease | None) -> Taken:
     if current is None:
         return Taken(session_id, None)
     return Taken(session_id, None, current.holder, current.expires_at)
+
+
+def _leased_per_agent(
+    now: datetime | None, exclude_holder_prefix: str | None
+) -> Operation[dict[str, int]]:
+    def steps() -> Steps[dict[str, int]]:
+        query = (
+            select(sessions.c.agent, func.count())
+            .select_from(leases.join(sessions, leases.c.session_id == sessions.c.session_id))
+            .where(leases.c.expires_at > to_db(now or utcnow()), sessions.c.agent.is_not(None))
+            .group_by(sessions.c.agent)
+        )
+        if exclude_holder_prefix:
+            query = query.where(~leases.c.holder.startswith(exclude_holder_prefix, autoescape=True))
+        outcome: Outcome = yield query, None
+        return {str(agent): int(count) for agent, count in outcome.rows}
+
+    return Operation(steps, write=False, what="counting live session leases per agent")

@@ -14,29 +14,14 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, select, update
 
-from accord.persistence.errors import PersistenceError
+from accord.persistence.errors import SessionConflict, SessionNotFound
 from accord.persistence.ops.driver import Operation, Outcome, Steps
-from accord.persistence.sessions.stores import (
-    Store,
-    dumps,
-    from_db,
-    loads,
-    sessions,
-    to_db,
-    utcnow,
-)
+from accord.persistence.schema import sessions
+from accord.persistence.sessions.stores import Store, dumps, from_db, loads, to_db, utcnow
 
 OPEN = "open"
 CLOSED = "closed"
 _UNSET: Any = object()
-
-
-class SessionNotFound(PersistenceError, KeyError):
-    """No session has this id: check the id, or `create` the session first."""
-
-
-class SessionConflict(PersistenceError):
-    """The session changed since it was read: `get` it again and retry the update."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from accord.agents import Agent, LoadCounter, Router, SharedLoad
-from accord.agents.routing.shared_load import OWN_HOLDERS, leased_load_op
+from accord.agents.routing.shared_load import OWN_HOLDERS
 from accord.persistence import LeaseStore, SessionStore, SQLAlchemySaver
-from accord.persistence.sessions.stores import Bound, utcnow
+from accord.persistence.sessions.stores import utcnow
 
 
 def _databases_class() -> Any:
@@ -84,22 +84,21 @@ def test_sessions_of_another_process_count_as_load(saver: SQLAlchemySaver, url: 
 
 
 def test_this_processs_own_leases_are_not_counted_twice(saver: SQLAlchemySaver) -> None:
-    before = Bound(saver).run(leased_load_op()).get("sales", 0)
+    leases = LeaseStore(saver)
+    before = leases.leased_per_agent().get("sales", 0)
     own_session(saver, "sales", f"{OWN_HOLDERS}{'a' * 32}")
-    assert Bound(saver).run(leased_load_op(exclude_holder_prefix=OWN_HOLDERS)).get("sales", 0) == (
-        before
-    )
-    assert Bound(saver).run(leased_load_op()).get("sales", 0) == before + 1
+    assert leases.leased_per_agent(exclude_holder_prefix=OWN_HOLDERS).get("sales", 0) == before
+    assert leases.leased_per_agent().get("sales", 0) == before + 1
 
 
 def test_expired_and_released_leases_do_not_count(saver: SQLAlchemySaver) -> None:
     session = own_session(saver, "audit", "elsewhere:1:x", ttl=60)
-    bound = Bound(saver)
-    assert bound.run(leased_load_op()).get("audit") == 1
+    leases = LeaseStore(saver)
+    assert leases.leased_per_agent().get("audit") == 1
     later = utcnow() + timedelta(seconds=120)
-    assert bound.run(leased_load_op(now=later)).get("audit") is None
-    LeaseStore(saver).release(session, "elsewhere:1:x")
-    assert bound.run(leased_load_op()).get("audit") is None
+    assert leases.leased_per_agent(now=later).get("audit") is None
+    leases.release(session, "elsewhere:1:x")
+    assert leases.leased_per_agent().get("audit") is None
 
 
 def test_the_reading_is_cached_for_max_age(saver: SQLAlchemySaver) -> None:

@@ -13,8 +13,7 @@ from sqlalchemy import create_engine, select
 
 from accord.agents import Agent, ScriptedModel
 from accord.graphs import Sessions, handoff
-from accord.persistence.schema import blobs, checkpoints, writes
-from accord.persistence.sessions.stores import audit, sessions
+from accord.persistence.schema import audit, blobs, checkpoints, sessions, writes
 
 SESSIONS = 1000
 CANARY = re.compile(r"CANARY-[0-9a-f]{32}")

@@ -12,8 +12,16 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from accord.persistence.schema import MYSQL_TABLE_OPTIONS, THREAD_ID_LENGTH, key, text
-from accord.persistence.sessions.stores import NAME_LENGTH, STATUS_LENGTH, big_id, timestamp
+from accord.persistence.schema import (
+    MYSQL_TABLE_OPTIONS,
+    NAME_LENGTH,
+    STATUS_LENGTH,
+    THREAD_ID_LENGTH,
+    big_id,
+    key,
+    text,
+    timestamp,
+)
 
 revision: str = "0002_sessions"
 down_revision: str | Sequence[str] | None = "0001_checkpoints"
