@@ -1,4 +1,8 @@
-"""accord.persistence: the SQLAlchemy checkpointer and the typed errors every part shares."""
+"""accord.persistence: the SQLAlchemy checkpointer, session stores and the typed errors.
+
+What the other parts and users need; the rest (operations, flows, schema, report types such
+as `Lease`, `Begun` and `VerifyReport`) lives in the subpackages named in the README.
+"""
 
 from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.errors import (
@@ -14,26 +18,21 @@ from accord.persistence.errors import (
     UnsupportedOperation,
 )
 from accord.persistence.replication.saver import ReplicatedSaver
-from accord.persistence.replication.verify import Mismatch, ReplicaReport, VerifyReport
 from accord.persistence.restore import arestore, restore
 from accord.persistence.sessions.audit import AuditEvent, AuditTrail
-from accord.persistence.sessions.journal import Begun, RunJournal
-from accord.persistence.sessions.leases import Lease, LeaseStore
+from accord.persistence.sessions.journal import RunJournal
+from accord.persistence.sessions.leases import LeaseStore
 from accord.persistence.sessions.records import SessionRecord, SessionStore
 
 __all__ = [
     "AccordError",
     "AuditEvent",
     "AuditTrail",
-    "Begun",
     "CorruptCheckpoint",
     "DatabaseUnavailable",
-    "Lease",
     "LeaseStore",
-    "Mismatch",
     "NothingToRestore",
     "PersistenceError",
-    "ReplicaReport",
     "ReplicatedSaver",
     "RunJournal",
     "SQLAlchemySaver",
@@ -44,7 +43,6 @@ __all__ = [
     "SessionStore",
     "UnsupportedDatabaseURL",
     "UnsupportedOperation",
-    "VerifyReport",
     "arestore",
     "restore",
 ]

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
-from accord.persistence.schema import VERSION_TABLE
+from accord.persistence.schema import PREFIX, VERSION_TABLE
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_NAME = "accord_migrations"
@@ -38,6 +38,14 @@ def config(url: str | None = None) -> Config:
     if url is not None:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+def ours(name: str | None, type_: str, *_: object) -> bool:
+    """Alembic's `include_name` filter: only accord's tables (and everything inside them).
+
+    A shared database holds other applications' tables; autogenerate must not touch them.
+    """
+    return type_ != "table" or (name or "").startswith(PREFIX)
 
 
 def head() -> str | None:

@@ -5,12 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from accord.persistence.schema import PREFIX, VERSION_TABLE, metadata
-
-
-def _ours(name: str | None, type_: str, *_: object) -> bool:
-    # A shared database holds other applications' tables; autogenerate must not touch them.
-    return type_ != "table" or (name or "").startswith(PREFIX)
+from accord.persistence.migrate import ours
+from accord.persistence.schema import VERSION_TABLE, metadata
 
 
 def _run(connection: Connection) -> None:
@@ -18,7 +14,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         version_table=VERSION_TABLE,
-        include_name=_ours,
+        include_name=ours,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

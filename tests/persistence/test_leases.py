@@ -7,10 +7,12 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from accord.persistence import Lease, LeaseStore, SessionBusy, SQLAlchemySaver
+from accord.persistence import LeaseStore, SessionBusy, SessionStore, SQLAlchemySaver
+from accord.persistence.sessions.leases import Lease
 
 
 def _sid() -> str:
@@ -152,3 +154,20 @@ async def test_exactly_one_of_many_racers_wins(saver_url: str) -> None:
         current = await leases.aholder(sid)
         assert current is not None
         assert current.holder == winners[0]
+
+
+async def test_live_leases_are_counted_per_serving_agent(saver_url: str) -> None:
+    agent = f"agent-{uuid.uuid4().hex}"
+    async with SQLAlchemySaver.from_url(saver_url) as saver:
+        records, leases = SessionStore(saver), LeaseStore(saver)
+        first = await records.acreate(owner="alice", agent=agent)
+        second = await records.acreate(owner="alice", agent=agent)
+        await records.acreate(owner="alice", agent=agent)  # not running: no lease
+        await leases.aacquire(first.session_id, "here:1:a", ttl=60)
+        await leases.aacquire(second.session_id, "there:2:b", ttl=60)
+        assert (await leases.aleased_per_agent()).get(agent) == 2
+        assert leases.leased_per_agent(exclude_holder_prefix="here:").get(agent) == 1
+        later = datetime.now(UTC) + timedelta(seconds=120)
+        assert leases.leased_per_agent(now=later).get(agent) is None
+        await leases.arelease(second.session_id, "there:2:b")
+        assert leases.leased_per_agent().get(agent) == 1

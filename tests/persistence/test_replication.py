@@ -173,7 +173,7 @@ async def test_lagging_replica_never_fails_the_caller(any_databases: Any) -> Non
         assert final["n"] == STEPS
         assert saver.acting() is saver.members[0]
         assert saver.members[1].lagging
-        leases = LeaseStore(saver)  # type: ignore[arg-type]  # LeaseStore's hint predates Bind
+        leases = LeaseStore(saver)
         await leases.aacquire(config2["configurable"]["thread_id"], "me", 30)
 
         # Sync: a failed aiosqlite connect as a test's last await races the loop's closing
@@ -228,7 +228,7 @@ async def test_leases_survive_the_failover(any_databases: Any) -> None:
     primary_url, replica_url = any_databases.create("postgres"), any_databases.create("sqlite")
     primary, replica = SQLAlchemySaver(primary_url), SQLAlchemySaver(replica_url)
     async with ReplicatedSaver(primary, replica, cooldown=60) as saver:
-        leases = LeaseStore(saver)  # type: ignore[arg-type]  # LeaseStore's hint predates Bind
+        leases = LeaseStore(saver)
         held = await leases.aacquire("s1", "worker-a", ttl=60)
         any_databases.take_away(primary_url)
         # After the failover the replica still knows who holds the session.
