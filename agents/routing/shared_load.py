@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
-from accord.agents.routing.load import PROCESS_LOAD, LoadCounter
+from accord.agents.models.flow import Call, Flow
+from accord.agents.routing.load import LoadCounter, process_load
 from accord.persistence import SQLAlchemySaver
 from accord.persistence.ops.driver import Operation, Outcome, Steps
 from accord.persistence.sessions.stores import Bound, leases, sessions, to_db, utcnow
@@ -57,12 +59,13 @@ class SharedLoad:
     """In-flight work per agent in this process plus the sessions other processes run.
 
     `load = local in-flight + live leases of other processes' sessions served by the agent`.
-    The database is read at most once per `max_age_s` and only in `refresh`/`arefresh` (the
-    routed graph calls them before each decision), so a decision itself never waits on I/O.
+    The database is read at most once per `max_age_s` and only in `refreshing` (the router's
+    `refresh`, which the routed graph runs before each decision), so a decision itself never
+    waits on I/O.
 
     Args:
         bind: The shared session database: a saver (kept open by its owner) or a URL.
-        local: This process's counter (default: the process-wide one).
+        local: This process's counter (default: the process-wide one, `process_load()`).
         max_age_s: How stale the database reading may be.
         exclude_holder_prefix: Leases this process holds (already counted locally).
         clock: Monotonic seconds, for the staleness check.
@@ -79,7 +82,7 @@ class SharedLoad:
     ) -> None:
         """Bind to the database; nothing is read until the first refresh."""
         self._bound = Bound(bind)
-        self.local = local or PROCESS_LOAD
+        self.local = local or process_load()
         self.max_age_s = max_age_s
         self.exclude_holder_prefix = exclude_holder_prefix
         self.clock = clock
@@ -95,18 +98,12 @@ class SharedLoad:
         """Counts one unit of work for `agent` locally while the block runs."""
         return self.local.running(agent)
 
-    def refresh(self) -> None:
+    def refreshing(self) -> Flow[None]:
         """Reads the live leases again when the last reading is older than `max_age_s`."""
-        if self._fresh():
+        if self._read_at is not None and self.clock() - self._read_at < self.max_age_s:
             return
-        self.remote = self._bound.run(self._op())
-        self._read_at = self.clock()
-
-    async def arefresh(self) -> None:
-        """Async `refresh`."""
-        if self._fresh():
-            return
-        self.remote = await self._bound.arun(self._op())
+        op = leased_load_op(utcnow(), self.exclude_holder_prefix)
+        self.remote = yield Call(partial(self._bound.run, op), partial(self._bound.arun, op))
         self._read_at = self.clock()
 
     def close(self) -> None:
@@ -116,9 +113,3 @@ class SharedLoad:
     async def aclose(self) -> None:
         """Async `close`."""
         await self._bound.aclose()
-
-    def _fresh(self) -> bool:
-        return self._read_at is not None and self.clock() - self._read_at < self.max_age_s
-
-    def _op(self) -> Operation[dict[str, int]]:
-        return leased_load_op(utcnow(), self.exclude_holder_prefix)
