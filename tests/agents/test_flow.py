@@ -84,7 +84,8 @@ async def test_a_call_has_a_sync_and_an_async_face() -> None:
         return "awaited"
 
     def flow() -> Flow[str]:
-        return (yield Call(lambda: "called", read))
+        answer: str = yield Call(lambda: "called", read)
+        return answer
 
     assert run(flow()) == "called"
     assert await arun(flow()) == "awaited"
@@ -99,7 +100,8 @@ async def test_a_cancelled_flow_runs_its_cleanup() -> None:
 
     def flow() -> Flow[int]:
         try:
-            return (yield Invoke(RunnableLambda(lambda x: x, afunc=slow), 1))
+            answer: int = yield Invoke(RunnableLambda(lambda x: x, afunc=slow), 1)
+            return answer
         except BaseException as exc:
             cleaned.append(type(exc).__name__)
             raise
