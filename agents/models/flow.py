@@ -28,7 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
@@ -124,7 +124,7 @@ async def arun(flow: Flow[T]) -> T:
         flow.close()
 
 
-class FlowRunnable(Runnable[In, Out], Generic[In, Out]):
+class FlowRunnable(Runnable[In, Out]):
     """A runnable whose one `flow` serves both `invoke` and `ainvoke`.
 
     Subclasses write `flow` only. The drivers do not wrap the call in a run of their own
