@@ -1,166 +1,97 @@
-"""accord.agents: agent specs, model ids, the embedded default model, scripted test models."""
+"""accord.agents: agent specs, models and their chains, routing, hot standby, metrics, test models.
 
-from accord.agents.agent import Agent, AgentSpecError, ModelRef, check_team
+What a user reads first; everything else stays importable from its module (`accord.agents.
+routing.strategies`, `accord.agents.metrics.recorder`, ...).
+"""
+
+from accord.agents.agent import Agent, ModelRef, check_team
 from accord.agents.errors import (
+    AgentSpecError,
+    AllModelsFailed,
     CallRefused,
-    LocalModelNotInstalled,
-    LocalServerFailed,
+    CircuitOpen,
+    FaultServerError,
     MalformedOutput,
     ModelError,
-    ModelSpecError,
     ModelUnavailable,
-    ModelWeightsCorrupt,
-    OfflineMode,
-    UnexpectedModelCall,
-    UnknownModelId,
 )
-from accord.agents.metrics.recorder import EventLog, MetricsRecorder
+from accord.agents.metrics.recorder import MetricsRecorder
 from accord.agents.metrics.reliability import (
-    BadEventsFile,
     Reliability,
     StepEvent,
     by_agent,
     by_session,
     percentile,
     read_events,
-    summarise,
-    write_events,
 )
-from accord.agents.metrics.step_audit import from_audit, load_steps, save_steps, to_audit
-from accord.agents.metrics.telemetry import (
-    Reliabilities,
-    ReliabilityCollector,
-    instrument,
-    prometheus_text,
-)
-from accord.agents.models.breaker import (
-    BREAKERS,
-    Breakers,
-    BreakerSettings,
-    BreakerState,
-    CircuitBreaker,
-    CircuitOpen,
-    endpoint_key,
-)
-from accord.agents.models.chain import (
-    AllModelsFailed,
-    Backoff,
-    ChainPolicy,
-    ModelChain,
-    default_policy,
-    health_check,
-    model_chain,
-    retryable,
-    set_default_policy,
-    unhealthy,
-)
+from accord.agents.metrics.step_audit import load_steps, save_steps
+from accord.agents.metrics.telemetry import Reliabilities, ReliabilityCollector, instrument
+from accord.agents.models.breaker import Breakers, BreakerSettings, breakers
+from accord.agents.models.chain import Backoff, ChainPolicy, model_chain
+from accord.agents.models.flow import Flow, FlowRunnable, Invoke, Sleep
 from accord.agents.models.ids import resolve_model
 from accord.agents.models.local.server import warm_up
 from accord.agents.models.structured import structured
-from accord.agents.routing.fit import CallableFit, EmbeddingFit, FitFactory, FitScorer, LexicalFit
-from accord.agents.routing.forecast import ArrivalForecast, Forecast
-from accord.agents.routing.load import PROCESS_LOAD, LoadCounter, LoadGauge
-from accord.agents.routing.performance import History, PerformanceHistory, Stats
-from accord.agents.routing.router import Candidate, Decision, Router
+from accord.agents.routing.fit import CallableFit, EmbeddingFit
+from accord.agents.routing.forecast import ArrivalForecast
+from accord.agents.routing.load import LoadCounter
+from accord.agents.routing.performance import PerformanceHistory
+from accord.agents.routing.router import Candidate, Router
 from accord.agents.routing.shared_load import SharedLoad
-from accord.agents.routing.standby import FAILOVER, OVERLOAD, STANDBY, Standby
-from accord.agents.routing.strategies import (
-    STRATEGIES,
-    FullScore,
-    LeastBusy,
-    Predictive,
-    RoundRobin,
-    Specialization,
-    Strategy,
-    Terms,
-)
-from accord.agents.testing.scripted import ScriptedCall, ScriptedModel, Turn
+from accord.agents.routing.standby import standby
+from accord.agents.routing.strategies import STRATEGIES
+from accord.agents.testing.faults import FaultServer
+from accord.agents.testing.scripted import ScriptedModel
+from accord.agents.testing.upstreams import canned
 
 __all__ = [
-    "BREAKERS",
-    "FAILOVER",
-    "OVERLOAD",
-    "PROCESS_LOAD",
-    "STANDBY",
     "STRATEGIES",
     "Agent",
     "AgentSpecError",
     "AllModelsFailed",
     "ArrivalForecast",
     "Backoff",
-    "BadEventsFile",
     "BreakerSettings",
-    "BreakerState",
     "Breakers",
     "CallRefused",
     "CallableFit",
     "Candidate",
     "ChainPolicy",
-    "CircuitBreaker",
     "CircuitOpen",
-    "Decision",
     "EmbeddingFit",
-    "EventLog",
-    "FitFactory",
-    "FitScorer",
-    "Forecast",
-    "FullScore",
-    "History",
-    "LeastBusy",
-    "LexicalFit",
+    "FaultServer",
+    "FaultServerError",
+    "Flow",
+    "FlowRunnable",
+    "Invoke",
     "LoadCounter",
-    "LoadGauge",
-    "LocalModelNotInstalled",
-    "LocalServerFailed",
     "MalformedOutput",
     "MetricsRecorder",
-    "ModelChain",
     "ModelError",
     "ModelRef",
-    "ModelSpecError",
     "ModelUnavailable",
-    "ModelWeightsCorrupt",
-    "OfflineMode",
     "PerformanceHistory",
-    "Predictive",
     "Reliabilities",
     "Reliability",
     "ReliabilityCollector",
-    "RoundRobin",
     "Router",
-    "ScriptedCall",
     "ScriptedModel",
     "SharedLoad",
-    "Specialization",
-    "Standby",
-    "Stats",
+    "Sleep",
     "StepEvent",
-    "Strategy",
-    "Terms",
-    "Turn",
-    "UnexpectedModelCall",
-    "UnknownModelId",
+    "breakers",
     "by_agent",
     "by_session",
+    "canned",
     "check_team",
-    "default_policy",
-    "endpoint_key",
-    "from_audit",
-    "health_check",
     "instrument",
     "load_steps",
     "model_chain",
     "percentile",
-    "prometheus_text",
     "read_events",
     "resolve_model",
-    "retryable",
     "save_steps",
-    "set_default_policy",
+    "standby",
     "structured",
-    "summarise",
-    "to_audit",
-    "unhealthy",
     "warm_up",
-    "write_events",
 ]

@@ -10,16 +10,12 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from accord.persistence import AccordError
+from accord.agents.errors import AgentSpecError
 
 # Agent names become graph node names and message `name`s: keep them plain identifiers.
 # LangGraph's own nodes are refused here; each pattern refuses the names of its own steps.
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _RESERVED = {"__start__", "__end__"}
-
-
-class AgentSpecError(AccordError, ValueError):
-    """An `Agent` or a team of agents was described wrongly; the message says which field."""
 
 
 ModelRef = str | BaseChatModel

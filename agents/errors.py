@@ -1,11 +1,17 @@
-"""The typed errors of accord's model layer: each says what was wrong and what to do."""
+"""Every error of `accord.agents`, each an `AccordError` that says what was wrong and what to do."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from accord.persistence import AccordError
 
 INSTALL_LOCAL = "pip install 'accord[local]'"
 INSTALL_OLLAMA = "pip install 'accord[ollama]'"
+
+
+class AgentSpecError(AccordError, ValueError):
+    """An `Agent` or a team of agents was described wrongly; the message says which field."""
 
 
 class ModelError(AccordError):
@@ -48,6 +54,40 @@ class OfflineMode(ModelUnavailable):
     """`ACCORD_OFFLINE` is on, so no model server may be started or reached."""
 
 
+class CircuitOpen(ModelUnavailable):
+    """The endpoint's breaker is open, so the request was not sent to it.
+
+    Attributes:
+        endpoint: The endpoint's key.
+        retry_in: Seconds until the breaker lets a probe through.
+    """
+
+    def __init__(self, endpoint: str, retry_in: float) -> None:
+        super().__init__(
+            f"{endpoint} is failing, so its circuit breaker is open and it was skipped; it is "
+            f"probed again in {retry_in:.1f} s. Add a healthy fallback model or a backup agent "
+            f"to keep answering meanwhile."
+        )
+        self.endpoint = endpoint
+        self.retry_in = retry_in
+
+
+class AllModelsFailed(ModelError):
+    """Every model of an agent's chain failed or was skipped by its open breaker.
+
+    Attributes:
+        errors: `(endpoint, last error)` for each model, in chain order.
+    """
+
+    def __init__(self, errors: Sequence[tuple[str, BaseException]]) -> None:
+        self.errors = list(errors)
+        lines = "; ".join(f"{name}: {type(e).__name__}: {e}" for name, e in self.errors)
+        super().__init__(
+            f"all {len(self.errors)} model(s) of the chain failed ({lines}). Check those "
+            f"endpoints, add a healthy fallback model, or give the agent a backup."
+        )
+
+
 class MalformedOutput(ModelError, ValueError):
     """The model's structured output did not match the schema, even after re-asking.
 
@@ -66,3 +106,11 @@ class MalformedOutput(ModelError, ValueError):
 
 class UnexpectedModelCall(ModelError, AssertionError):
     """A scripted test model was called off-script: past its end, or with unexpected input."""
+
+
+class BadEventsFile(AccordError):
+    """A file of step events could not be read; the message says which line and why."""
+
+
+class FaultServerError(AccordError):
+    """The fault server could not do what was asked (e.g. rebind its port after `down()`)."""

@@ -1,6 +1,7 @@
 """accord.evals: offline evaluation on recorded model responses (see the evaluation issue)."""
 
-from accord.agents.testing.faults import Faults, FaultServer, FaultServerError
+from accord.agents import FaultServerError
+from accord.agents.testing.faults import Faults, FaultServer
 from accord.agents.testing.upstreams import Answer, Upstream, canned, proxy, replay
 from accord.evals.cassette import MissingRecording, cassette
 from accord.evals.dataset import AnswerChecks, Case, Dataset, DatasetError, load_dataset

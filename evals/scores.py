@@ -6,11 +6,11 @@ Named `scores` so it is not mistaken for the server's Prometheus metrics
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from accord.agents import percentile
 from accord.evals.results import CaseResult, RunResult
 
 
@@ -67,16 +67,6 @@ class RunScores:
         }
 
 
-def percentile(values: Sequence[float], share: float) -> float:
-    """The `share` (0-1) percentile of `values`, by linear interpolation; 0 when empty."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = share * (len(ordered) - 1)
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def score(results: Iterable[CaseResult]) -> Scores:
     """The scores of a group of case results."""
     cases = list(results)
@@ -100,8 +90,8 @@ def score(results: Iterable[CaseResult]) -> Scores:
             else None
         ),
         error_rate=share(len(cases) - len(done), len(cases)),
-        latency_p50=percentile(latencies, 0.5),
-        latency_p95=percentile(latencies, 0.95),
+        latency_p50=percentile(latencies, 50) or 0.0,
+        latency_p95=percentile(latencies, 95) or 0.0,
         tokens=mean(lambda c: c.trace.tokens),
         steps=mean(lambda c: c.trace.steps),
         calls=mean(lambda c: c.trace.calls),

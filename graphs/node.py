@@ -7,9 +7,7 @@ state update or a `Command`. The node itself owns the model chain, retries and f
 
 from __future__ import annotations
 
-import asyncio
 import random
-import time
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -20,16 +18,16 @@ from langgraph.types import Command, RetryPolicy
 from pydantic import BaseModel
 
 from accord.agents import (
-    FAILOVER,
-    OVERLOAD,
-    STANDBY,
     Agent,
     CallRefused,
-    endpoint_key,
+    Flow,
+    FlowRunnable,
+    Invoke,
+    Sleep,
     model_chain,
     resolve_model,
+    standby,
     structured,
-    unhealthy,
 )
 from accord.graphs.state import Handoff
 
@@ -61,20 +59,20 @@ class Task:
         return None
 
 
-class AgentNode(Runnable[Any, Any]):
+class AgentNode(FlowRunnable[Any, Any]):
     """Runs one agent for one step of a task: prompt, model chain, validated answer, update.
 
     A `Runnable` of its own (not a lambda) so LangGraph runs it with both `invoke` and `ainvoke`
-    without inspecting signatures on every step. The model chain is resolved on first use, so
-    building a graph never starts a model server. Nothing here is per session: a node holds
-    only its agent, its task, its retry policy and the resolved chains.
+    without inspecting signatures on every step; both drive the one `flow`. The model chain is
+    resolved on first use, so building a graph never starts a model server. Nothing here is per
+    session: a node holds only its agent, its task, its retry policy and the resolved chains.
 
     Hot standby: when the agent has a `backup` and runs as the graph node named after it (the
     handoff and routed patterns), a step whose models are all down, or that would take the agent
     over its capacity, goes to the backup's node instead, which answers this same step with the
     full state; `active_agent` becomes the backup and a `Handoff` with reason `FAILOVER` (or
     `OVERLOAD`) is recorded. The backup must be up and have room, so two agents that back each
-    other up never pass a session back and forth.
+    other up never pass a session back and forth. The process's register, `standby()`, decides.
 
     Args:
         agent: The agent that answers.
@@ -93,22 +91,30 @@ class AgentNode(Runnable[Any, Any]):
         self._tools = {tool.name: tool for tool in agent.tools}
         self._models: list[BaseChatModel] | None = None
 
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        if self.agent.backup and STANDBY.full(self.agent) and self._standby_ready(config):
-            return self._fail_over(OVERLOAD)
-        with STANDBY.running(self.agent.name):
+    def flow(self, input: Any, config: RunnableConfig | None, **kwargs: Any) -> Flow[Any]:
+        """One step: tool rounds, the answer, retries by the policy, failure or failover."""
+        if (handover := self._handover(config)) is not None:
+            return handover
+        with standby().running(self.agent.name):
             attempt = 0
             while True:
                 attempt += 1
                 try:
                     prompt, schema = self.task.prepare(self.agent, input)
                     for _ in range(TOOL_ROUNDS if self._tools else 0):
-                        reply = self._tool_caller().invoke(prompt, config)
+                        reply = yield Invoke(self._tool_caller(), prompt, config)
                         if not reply.tool_calls:
                             break
-                        tooled = (self._run(c, config) for c in reply.tool_calls)
-                        prompt = [*prompt, reply, *tooled]
-                    answer = self._chain(schema).invoke(prompt, config)
+                        results = []
+                        for call in reply.tool_calls:
+                            tool = self._tools.get(call["name"])
+                            results.append(
+                                _unknown_tool(call, self._tools)
+                                if tool is None
+                                else (yield Invoke(tool, call, config))
+                            )
+                        prompt = [*prompt, reply, *results]
+                    answer = yield Invoke(self._chain(schema), prompt, config)
                     return self.task.apply(self.agent, answer, input)
                 except (GraphBubbleUp, CallRefused):
                     # Interrupts and parent-graph commands are control flow, and a refused call
@@ -118,32 +124,7 @@ class AgentNode(Runnable[Any, Any]):
                     pause = self._pause(exc, attempt)
                     if pause is None:
                         return self._failed(input, exc, attempt, config)
-                    time.sleep(pause)
-
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        if self.agent.backup and STANDBY.full(self.agent) and self._standby_ready(config):
-            return self._fail_over(OVERLOAD)
-        with STANDBY.running(self.agent.name):
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    prompt, schema = self.task.prepare(self.agent, input)
-                    for _ in range(TOOL_ROUNDS if self._tools else 0):
-                        reply = await self._tool_caller().ainvoke(prompt, config)
-                        if not reply.tool_calls:
-                            break
-                        results = [await self._arun(c, config) for c in reply.tool_calls]
-                        prompt = [*prompt, reply, *results]
-                    answer = await self._chain(schema).ainvoke(prompt, config)
-                    return self.task.apply(self.agent, answer, input)
-                except (GraphBubbleUp, CallRefused):
-                    raise
-                except Exception as exc:
-                    pause = self._pause(exc, attempt)
-                    if pause is None:
-                        return self._failed(input, exc, attempt, config)
-                    await asyncio.sleep(pause)
+                    yield Sleep(pause)
 
     def _chain(self, schema: type[BaseModel]) -> Runnable[Any, Any]:
         """The agent's model chain answering with `schema`: retries, breakers, fallbacks."""
@@ -164,34 +145,26 @@ class AgentNode(Runnable[Any, Any]):
         # Resolved once per node, not per schema: every chain of the agent shares its clients.
         if self._models is None:
             self._models = [resolve_model(m) for m in self.agent.models]
-            STANDBY.register(self.agent, (endpoint_key(m) for m in self._models))
+            standby().register(self.agent, self._models)
         return self._models
 
-    def _standby_ready(self, config: RunnableConfig | None) -> bool:
-        """Whether the step may go to the backup: it is the agent's own node; the backup is free."""
-        backup = self.agent.backup
-        node = ((config or {}).get("metadata") or {}).get("langgraph_node")
-        return backup is not None and node == self.agent.name and STANDBY.can_take(backup)
+    def _handover(
+        self, config: RunnableConfig | None, error: Exception | None = None
+    ) -> Command[str] | None:
+        """The move to the backup's node, when the standby register says the step goes there.
 
-    def _fail_over(self, reason: str) -> Command[str]:
+        Only the agent's own node hands over: a pattern that runs the agent under another
+        node name (a worker, a voter) has no backup node to go to.
+        """
         backup = self.agent.backup
-        assert backup is not None
+        if backup is None:
+            return None
+        node = ((config or {}).get("metadata") or {}).get("langgraph_node")
+        reason = standby().handover(self.agent, error) if node == self.agent.name else None
+        if reason is None:
+            return None
         record: Handoff = {"source": self.agent.name, "target": backup, "reason": reason}
         return Command(goto=backup, update={"active_agent": backup, "handoffs": [record]})
-
-    def _run(self, call: ToolCall, config: RunnableConfig | None) -> ToolMessage:
-        tool = self._tools.get(call["name"])
-        if tool is None:
-            return _unknown_tool(call, self._tools)
-        result: ToolMessage = tool.invoke(call, config)
-        return result
-
-    async def _arun(self, call: ToolCall, config: RunnableConfig | None) -> ToolMessage:
-        tool = self._tools.get(call["name"])
-        if tool is None:
-            return _unknown_tool(call, self._tools)
-        result: ToolMessage = await tool.ainvoke(call, config)
-        return result
 
     def _pause(self, error: Exception, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None when no attempt is left."""
@@ -206,8 +179,8 @@ class AgentNode(Runnable[Any, Any]):
     def _failed(
         self, state: Any, error: Exception, attempts: int, config: RunnableConfig | None
     ) -> Any:
-        if self.agent.backup and unhealthy(error) and self._standby_ready(config):
-            return self._fail_over(FAILOVER)
+        if (handover := self._handover(config, error)) is not None:
+            return handover
         update = self.task.failed(self.agent, state, error, attempts)
         if update is None:
             raise error

@@ -30,11 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from accord.persistence import AccordError
-
-
-class BadEventsFile(AccordError):
-    """A file of step events could not be read; the message says which line and why."""
+from accord.agents.errors import BadEventsFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +106,11 @@ class Reliability:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """The `q`-th percentile (0-100) of `values`, interpolating linearly; None when empty."""
+    """The `q`-th percentile of `values`, interpolating linearly between ranks; None when empty.
+
+    The one percentile of accord (metrics, evaluation scores). `q` is in percent, 0 to 100, as
+    in `numpy.percentile`: `percentile(latencies, 95)` is the p95.
+    """
     if not values:
         return None
     ordered = sorted(values)

@@ -22,8 +22,6 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from accord.agents.errors import ModelUnavailable
-
 
 class BreakerState(StrEnum):
     """Where a breaker stands: `closed` (in use), `open` (skipped), `half_open` (one probe)."""
@@ -31,24 +29,6 @@ class BreakerState(StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"
-
-
-class CircuitOpen(ModelUnavailable):
-    """The endpoint's breaker is open, so the request was not sent to it.
-
-    Attributes:
-        endpoint: The endpoint's key.
-        retry_in: Seconds until the breaker lets a probe through.
-    """
-
-    def __init__(self, endpoint: str, retry_in: float) -> None:
-        super().__init__(
-            f"{endpoint} is failing, so its circuit breaker is open and it was skipped; it is "
-            f"probed again in {retry_in:.1f} s. Add a healthy fallback model or a backup agent "
-            f"to keep answering meanwhile."
-        )
-        self.endpoint = endpoint
-        self.retry_in = retry_in
 
 
 @dataclass(frozen=True)
@@ -267,8 +247,16 @@ class Breakers:
 
 _OLLAMA_DEFAULT = "http://localhost:11434"
 
-BREAKERS = Breakers()
-"""The breakers of this process: every chain consults these, so endpoint health is shared."""
+_PROCESS = Breakers()
+
+
+def breakers() -> Breakers:
+    """The breakers of this process, which chains use unless their policy names others.
+
+    Shared by every chain, session and agent of the process, so an endpoint's health learnt by
+    one is known to all.
+    """
+    return _PROCESS
 
 
 def endpoint_key(model: BaseChatModel) -> str | None:

@@ -15,10 +15,8 @@ that the breaker sees every failure and a dead endpoint is not retried behind it
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +26,16 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.errors import GraphBubbleUp
 
-from accord.agents.errors import CallRefused, LocalServerFailed, ModelError
-from accord.agents.models.breaker import BREAKERS, Breakers, BreakerState, CircuitOpen, endpoint_key
+from accord.agents.errors import (
+    AllModelsFailed,
+    CallRefused,
+    CircuitOpen,
+    LocalServerFailed,
+    ModelError,
+)
+from accord.agents.models.breaker import Breakers, BreakerState, endpoint_key
+from accord.agents.models.breaker import breakers as process_breakers
+from accord.agents.models.flow import Flow, FlowRunnable, Invoke, Sleep
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
 
@@ -73,12 +79,12 @@ class ChainPolicy:
         backoff: Retries per endpoint within one call.
         health_interval: Seconds between background health checks of an endpoint whose
             breaker is open (None: no checks; the breaker's own probe does the job).
-        breakers: The registry to keep endpoint health in (the process-wide one by default).
+        breakers: The registry to keep endpoint health in (default: the process's, `breakers()`).
     """
 
     backoff: Backoff = field(default_factory=Backoff)
     health_interval: float | None = None
-    breakers: Breakers = BREAKERS
+    breakers: Breakers = field(default_factory=process_breakers)
 
 
 _policy = ChainPolicy()
@@ -94,22 +100,6 @@ def set_default_policy(policy: ChainPolicy) -> ChainPolicy:
     global _policy
     previous, _policy = _policy, policy
     return previous
-
-
-class AllModelsFailed(ModelError):
-    """Every model of an agent's chain failed or was skipped by its open breaker.
-
-    Attributes:
-        errors: `(endpoint, last error)` for each model, in chain order.
-    """
-
-    def __init__(self, errors: Sequence[tuple[str, BaseException]]) -> None:
-        self.errors = list(errors)
-        lines = "; ".join(f"{name}: {type(e).__name__}: {e}" for name, e in self.errors)
-        super().__init__(
-            f"all {len(self.errors)} model(s) of the chain failed ({lines}). Check those "
-            f"endpoints, add a healthy fallback model, or give the agent a backup."
-        )
 
 
 def retryable(error: BaseException) -> bool:
@@ -197,7 +187,7 @@ def model_chain(
     return ModelChain(links, policy)
 
 
-class ModelChain(Runnable[Any, Any]):
+class ModelChain(FlowRunnable[Any, Any]):
     """Runs the first model that answers; see `model_chain`, which builds it."""
 
     def __init__(self, links: Sequence[Link], policy: ChainPolicy) -> None:
@@ -205,38 +195,19 @@ class ModelChain(Runnable[Any, Any]):
         self.policy = policy
         self.name = "model_chain"
 
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+    def flow(self, input: Any, config: RunnableConfig | None, **kwargs: Any) -> Flow[Any]:
+        """Each model in turn, each endpoint retried while its breaker and the backoff allow."""
         run = _Run(self.policy)
         for link in self.links:
             attempt = 0
             while run.admit(link, attempt := attempt + 1):
                 try:
-                    result = link.runnable.invoke(input, config, **kwargs)
+                    result = yield Invoke(link.runnable, input, config, kwargs)
                 except Exception as exc:
                     pause = run.failed(link, exc, attempt)
                     if pause is None:
                         break
-                    time.sleep(pause)
-                except BaseException:
-                    run.released(link)
-                    raise
-                else:
-                    run.succeeded(link)
-                    return result
-        raise run.give_up(len(self.links))
-
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        run = _Run(self.policy)
-        for link in self.links:
-            attempt = 0
-            while run.admit(link, attempt := attempt + 1):
-                try:
-                    result = await link.runnable.ainvoke(input, config, **kwargs)
-                except Exception as exc:
-                    pause = run.failed(link, exc, attempt)
-                    if pause is None:
-                        break
-                    await asyncio.sleep(pause)
+                    yield Sleep(pause)
                 except BaseException:
                     run.released(link)
                     raise
@@ -247,7 +218,7 @@ class ModelChain(Runnable[Any, Any]):
 
 
 class _Run:
-    """The bookkeeping of one call through a chain, shared by the sync and async loops."""
+    """The bookkeeping of one call through a chain."""
 
     __slots__ = ("breakers", "errors", "last", "policy")
 

@@ -28,6 +28,7 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, ValidationError
 
 from accord.agents.errors import MalformedOutput
+from accord.agents.models.flow import Flow, FlowRunnable, Invoke
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -71,7 +72,7 @@ def structured(
     return _Structured(_Asker(model, schema, retries, describe))
 
 
-class _Structured(Runnable[LanguageModelInput, T]):
+class _Structured(FlowRunnable[LanguageModelInput, T]):
     """The re-asking loop as a `Runnable` of its own.
 
     A class, not a `RunnableLambda`: a lambda inspects its function's signature on every call,
@@ -86,29 +87,15 @@ class _Structured(Runnable[LanguageModelInput, T]):
     def OutputType(self) -> type[T]:
         return self.asker.schema
 
-    def invoke(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> T:
+    def flow(
+        self, input: LanguageModelInput, config: RunnableConfig | None, **kwargs: Any
+    ) -> Flow[T]:
+        """Asks, judges the reply, and re-asks with the problem until it validates."""
         asker, messages, attempt = self.asker, _as_messages(input), 0
         while True:
             attempt += 1
             try:
-                result = asker.bound.invoke(asker.prompt(messages), config)
-            except OutputParserException as exc:
-                result = exc
-            outcome = asker.judge(result)
-            if outcome.value is not None:
-                return outcome.value
-            messages = asker.reask(messages, outcome, attempt)
-
-    async def ainvoke(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> T:
-        asker, messages, attempt = self.asker, _as_messages(input), 0
-        while True:
-            attempt += 1
-            try:
-                result = await asker.bound.ainvoke(asker.prompt(messages), config)
+                result = yield Invoke(asker.bound, asker.prompt(messages), config)
             except OutputParserException as exc:
                 result = exc
             outcome = asker.judge(result)
@@ -125,7 +112,7 @@ class _Outcome(Generic[T]):
 
 
 class _Asker(Generic[T]):
-    """What both the sync and async loops share: binding, judging, re-asking, giving up."""
+    """Binding, judging, re-asking and giving up, for the loop of `_Structured`."""
 
     def __init__(self, model: BaseChatModel, schema: type[T], retries: int, describe: bool) -> None:
         self.model, self.schema, self.attempts = model, schema, retries + 1

@@ -17,7 +17,8 @@ from typing import Protocol
 
 from langchain_core.embeddings import Embeddings
 
-from accord.agents.agent import Agent, AgentSpecError
+from accord.agents.agent import Agent
+from accord.agents.errors import AgentSpecError
 
 FLOOR = 0.05
 """The fit of an agent that matches nothing when another one does: low, never zero, so a full

@@ -1,7 +1,7 @@
 """Current load: the work each agent has in flight, counted while it runs.
 
 `LoadCounter` counts the steps running in this process (every session, every graph that shares
-it: `PROCESS_LOAD` by default). `SharedLoad` (`routing/shared_load.py`) adds the sessions
+it: `process_load()` by default). `SharedLoad` (`routing/shared_load.py`) adds the sessions
 other processes run, read from the shared session database.
 """
 
@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from itertools import repeat
 from typing import Protocol
+
+from accord.agents.models.flow import Flow
 
 
 class LoadGauge(Protocol):
@@ -25,12 +27,8 @@ class LoadGauge(Protocol):
         """Counts one unit of work for `agent` while the block runs (released on error too)."""
         ...
 
-    def refresh(self) -> None:
-        """Brings any cached outside reading up to date; may block on I/O."""
-        ...
-
-    async def arefresh(self) -> None:
-        """Async `refresh`."""
+    def refreshing(self) -> Flow[None]:
+        """The effects that bring any cached outside reading up to date (I/O, if any)."""
         ...
 
 
@@ -76,12 +74,14 @@ class LoadCounter:
         # map over the bound `get` runs in C: a third of a comprehension's time for 1,000 names.
         return list(map(self._counts.get, names, repeat(0.0)))
 
-    def refresh(self) -> None:
+    def refreshing(self) -> Flow[None]:
         """Nothing to refresh: the counter is always current."""
-
-    async def arefresh(self) -> None:
-        """Nothing to refresh: the counter is always current."""
+        yield from ()
 
 
-PROCESS_LOAD = LoadCounter()
-"""The counter every router uses unless given another: load is per process, not per graph."""
+_PROCESS = LoadCounter()
+
+
+def process_load() -> LoadCounter:
+    """The counter every router uses unless given another: load is per process, not per graph."""
+    return _PROCESS

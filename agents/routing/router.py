@@ -22,10 +22,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TypedDict
 
-from accord.agents.agent import Agent, AgentSpecError, check_team
+from accord.agents.agent import Agent, check_team
+from accord.agents.errors import AgentSpecError
+from accord.agents.models.flow import Flow, arun, run
 from accord.agents.routing.fit import FitFactory, FitScorer, LexicalFit
 from accord.agents.routing.forecast import ArrivalForecast, Forecast
-from accord.agents.routing.load import PROCESS_LOAD, LoadGauge
+from accord.agents.routing.load import LoadGauge, process_load
 from accord.agents.routing.performance import History, PerformanceHistory
 from accord.agents.routing.strategies import STRATEGIES, Strategy, Terms
 
@@ -114,7 +116,7 @@ def _formula(strategy: str, c: Candidate) -> str:
 class Router:
     """Chooses an agent of a team for each request, from replaceable terms, with no model call.
 
-    Every router of a process shares `PROCESS_LOAD` unless given a gauge, so sessions of every
+    Every router of a process shares `process_load()` unless given a gauge, so sessions of every
     graph count towards each agent's load.
 
     Args:
@@ -123,7 +125,7 @@ class Router:
             "specialization", "score" (default) or "predictive".
         fit: Builds the specialization scorer for the team (default `LexicalFit`).
         history: Performance history (default: a new `PerformanceHistory`).
-        load: In-flight work (default `PROCESS_LOAD`; `SharedLoad` for several processes).
+        load: In-flight work (default `process_load()`; `SharedLoad` for several processes).
         forecast: Arrival forecast (default: a new `ArrivalForecast` when the strategy needs
             one). Every decision is recorded in it as an arrival.
         clock: Seconds, for the forecast's buckets (simulations pass their own).
@@ -154,7 +156,7 @@ class Router:
         self._fit_factory = fit
         self._fit: FitScorer | None = None
         self.history: History = history if history is not None else PerformanceHistory()
-        self.load: LoadGauge = load if load is not None else PROCESS_LOAD
+        self.load: LoadGauge = load if load is not None else process_load()
         if forecast is None and "expected" in self.strategy.needs:
             forecast = ArrivalForecast()
         self.forecast = forecast
@@ -219,13 +221,17 @@ class Router:
         """Counts `agent`'s work as in flight while the block runs."""
         return self.load.running(agent)
 
+    def refreshing(self) -> Flow[None]:
+        """The effects of `refresh`, for a flow that decides next (the routed graph's router)."""
+        return self.load.refreshing()
+
     def refresh(self) -> None:
         """Brings cached outside readings (shared load) up to date; may block on I/O."""
-        self.load.refresh()
+        run(self.load.refreshing())
 
     async def arefresh(self) -> None:
         """Async `refresh`."""
-        await self.load.arefresh()
+        await arun(self.load.refreshing())
 
 
 def _strategy(strategy: Strategy | str) -> Strategy:

@@ -12,10 +12,12 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from functools import partial
 
 from sqlalchemy.engine import URL
 
-from accord.agents.routing.load import PROCESS_LOAD, LoadCounter
+from accord.agents.models.flow import Call, Flow
+from accord.agents.routing.load import LoadCounter, process_load
 from accord.persistence import LeaseStore, SQLAlchemySaver
 
 OWN_HOLDERS = f"{socket.gethostname()}:{os.getpid()}:"
@@ -27,12 +29,13 @@ class SharedLoad:
     """In-flight work per agent in this process plus the sessions other processes run.
 
     `load = local in-flight + live leases of other processes' sessions served by the agent`.
-    The database is read at most once per `max_age_s` and only in `refresh`/`arefresh` (the
-    routed graph calls them before each decision), so a decision itself never waits on I/O.
+    The database is read at most once per `max_age_s` and only in `refreshing` (the router's
+    `refresh`, which the routed graph runs before each decision), so a decision itself never
+    waits on I/O.
 
     Args:
         bind: The shared session database: a saver (kept open by its owner) or a URL.
-        local: This process's counter (default: the process-wide one).
+        local: This process's counter (default: the process-wide one, `process_load()`).
         max_age_s: How stale the database reading may be.
         exclude_holder_prefix: Leases this process holds (already counted locally).
         clock: Monotonic seconds, for the staleness check.
@@ -49,7 +52,7 @@ class SharedLoad:
     ) -> None:
         """Bind to the database; nothing is read until the first refresh."""
         self._leases = LeaseStore(bind)
-        self.local = local or PROCESS_LOAD
+        self.local = local or process_load()
         self.max_age_s = max_age_s
         self.exclude_holder_prefix = exclude_holder_prefix
         self.clock = clock
@@ -65,21 +68,17 @@ class SharedLoad:
         """Counts one unit of work for `agent` locally while the block runs."""
         return self.local.running(agent)
 
-    def refresh(self) -> None:
+    def refreshing(self) -> Flow[None]:
         """Reads the live leases again when the last reading is older than `max_age_s`."""
-        if self._fresh():
+        if self._read_at is not None and self.clock() - self._read_at < self.max_age_s:
             return
-        self.remote = self._leases.leased_per_agent(
-            exclude_holder_prefix=self.exclude_holder_prefix
-        )
-        self._read_at = self.clock()
-
-    async def arefresh(self) -> None:
-        """Async `refresh`."""
-        if self._fresh():
-            return
-        self.remote = await self._leases.aleased_per_agent(
-            exclude_holder_prefix=self.exclude_holder_prefix
+        self.remote = yield Call(
+            partial(
+                self._leases.leased_per_agent, exclude_holder_prefix=self.exclude_holder_prefix
+            ),
+            partial(
+                self._leases.aleased_per_agent, exclude_holder_prefix=self.exclude_holder_prefix
+            ),
         )
         self._read_at = self.clock()
 
@@ -90,6 +89,3 @@ class SharedLoad:
     async def aclose(self) -> None:
         """Async `close`."""
         await self._leases.aclose()
-
-    def _fresh(self) -> bool:
-        return self._read_at is not None and self.clock() - self._read_at < self.max_age_s

@@ -7,7 +7,7 @@ two agents that back each other up must not pass a session back and forth.
 
 Agents are known here by name, as graph nodes are: two graphs in one process that use the same
 agent name share its load figure. The count is a `LoadCounter` of its own rather than the
-router's `PROCESS_LOAD`, which the routed pattern already counts its agents' steps in: sharing
+router's `process_load()`, which the routed pattern already counts its agents' steps in: sharing
 it would count those steps twice.
 """
 
@@ -17,8 +17,12 @@ import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 
+from langchain_core.language_models import BaseChatModel
+
 from accord.agents.agent import Agent
-from accord.agents.models.breaker import BREAKERS, Breakers, BreakerState
+from accord.agents.models.breaker import Breakers, BreakerState, endpoint_key
+from accord.agents.models.breaker import breakers as _process_breakers
+from accord.agents.models.chain import unhealthy
 from accord.agents.routing.load import LoadCounter
 
 FAILOVER = "failover"
@@ -29,15 +33,15 @@ OVERLOAD = "failover: over capacity"
 
 
 class Standby:
-    """The process-wide load and endpoint register that standby decisions read.
+    """The load and endpoint register that standby decisions read (`standby()`: the process's).
 
     Args:
-        breakers: Where endpoint health is kept.
+        breakers: Where endpoint health is kept (default: the process's, `breakers()`).
         load: Where in-flight steps are counted.
     """
 
-    def __init__(self, breakers: Breakers = BREAKERS, load: LoadCounter | None = None) -> None:
-        self.breakers = breakers
+    def __init__(self, breakers: Breakers | None = None, load: LoadCounter | None = None) -> None:
+        self.breakers = breakers if breakers is not None else _process_breakers()
         self.counter = load if load is not None else LoadCounter()
         self._endpoints: dict[str, tuple[str | None, ...]] = {}
         self._capacity: dict[str, int] = {}
@@ -51,10 +55,11 @@ class Standby:
         """Steps of `agent` in flight now, across every session of the process."""
         return self.counter.in_flight(agent)
 
-    def register(self, agent: Agent, endpoints: Iterable[str | None]) -> None:
-        """Records the endpoints (None: in-process) behind `agent`'s models, and its capacity."""
+    def register(self, agent: Agent, models: Iterable[BaseChatModel]) -> None:
+        """Records the endpoints behind `agent`'s resolved models, and its capacity."""
+        endpoints = tuple(endpoint_key(model) for model in models)
         with self._lock:
-            self._endpoints[agent.name] = tuple(endpoints)
+            self._endpoints[agent.name] = endpoints
             self._capacity[agent.name] = agent.capacity
 
     def full(self, agent: Agent) -> bool:
@@ -75,6 +80,25 @@ class Standby:
         full = capacity is not None and self.load(agent) >= capacity
         return not full and not self.down(agent)
 
+    def handover(self, agent: Agent, error: BaseException | None = None) -> str | None:
+        """Why a step of `agent` goes to its backup now, or None when it stays.
+
+        Args:
+            agent: The agent whose step it is.
+            error: None before the step: hand over when `agent` is full (`OVERLOAD`). The
+                step's error after it: hand over when its models are down (`FAILOVER`).
+
+        Returns:
+            The handoff's reason, only when `agent` has a backup that can take the step.
+        """
+        if agent.backup is None:
+            return None
+        if error is None:
+            reason = OVERLOAD if self.full(agent) else None
+        else:
+            reason = FAILOVER if unhealthy(error) else None
+        return reason if reason is not None and self.can_take(agent.backup) else None
+
     def reset(self) -> None:
         """Forgets everything (tests start from a clean process state)."""
         with self._lock:
@@ -83,5 +107,9 @@ class Standby:
             self._capacity.clear()
 
 
-STANDBY = Standby()
-"""The register of this process: every agent node reports to it."""
+_PROCESS = Standby()
+
+
+def standby() -> Standby:
+    """The register of this process: every agent node reports to it."""
+    return _PROCESS

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from accord.agents.agent import AgentSpecError
+from accord.agents.errors import AgentSpecError
 
 FULL = 1e-6
 """Multiplies the score of an agent with no free capacity (load >= capacity): such an agent is

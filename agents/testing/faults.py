@@ -31,12 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from accord.agents.errors import FaultServerError
 from accord.agents.testing.upstreams import Answer, Upstream, canned, proxy, replay
-from accord.persistence import AccordError
-
-
-class FaultServerError(AccordError):
-    """The fault server could not do what was asked (e.g. rebind its port after `down()`)."""
 
 
 @dataclass

@@ -16,7 +16,17 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 from pydantic import BaseModel, Field, create_model
 
-from accord.agents import Agent, AgentSpecError, CallRefused, Candidate, Router, check_team
+from accord.agents import (
+    Agent,
+    AgentSpecError,
+    CallRefused,
+    Candidate,
+    Flow,
+    FlowRunnable,
+    Invoke,
+    Router,
+    check_team,
+)
 from accord.graphs.briefs import brief, identity, roster
 from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.handoff import HandoffTask
@@ -172,26 +182,18 @@ class CallableRouter(Runnable[RoutedState, Command[str]]):
         return Command(goto=chosen, update={"route": route})
 
 
-class ScoringRouter(Runnable[RoutedState, Command[str]]):
+class ScoringRouter(FlowRunnable[RoutedState, Command[str]]):
     """Routes by a `Router`'s decision on the last user message; no model is asked."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
 
-    def invoke(
-        self, input: RoutedState, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Command[str]:
-        self.router.refresh()
-        return self._route(input)
-
-    async def ainvoke(
-        self, input: RoutedState, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Command[str]:
-        await self.router.arefresh()
-        return self._route(input)
-
-    def _route(self, state: RoutedState) -> Command[str]:
-        decision = self.router.decide(_request(state))
+    def flow(
+        self, input: RoutedState, config: RunnableConfig | None, **kwargs: Any
+    ) -> Flow[Command[str]]:
+        """Refreshes the router's outside readings (shared load), then decides."""
+        yield from self.router.refreshing()
+        decision = self.router.decide(_request(input))
         route: Route = {
             "agent": decision.agent,
             "reason": decision.reason,
@@ -202,7 +204,7 @@ class ScoringRouter(Runnable[RoutedState, Command[str]]):
         return Command(goto=decision.agent, update={"route": route})
 
 
-class Measured(Runnable[Any, Any]):
+class Measured(FlowRunnable[Any, Any]):
     """Runs an agent's step as in-flight load of its router, and reports how it went.
 
     The load is released when the step ends, whether it returns or raises. Interrupts and
@@ -215,24 +217,12 @@ class Measured(Runnable[Any, Any]):
         self.router = router
         self.name = agent
 
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+    def flow(self, input: Any, config: RunnableConfig | None, **kwargs: Any) -> Flow[Any]:
+        """The agent's step, timed and counted as load while it runs."""
         with self.router.running(self.agent):
             start = time.perf_counter()
             try:
-                result = self.node.invoke(input, config)
-            except (GraphBubbleUp, CallRefused):
-                raise
-            except Exception:
-                self.router.observe(self.agent, time.perf_counter() - start, ok=False)
-                raise
-            self.router.observe(self.agent, time.perf_counter() - start, ok=True)
-            return result
-
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        with self.router.running(self.agent):
-            start = time.perf_counter()
-            try:
-                result = await self.node.ainvoke(input, config)
+                result = yield Invoke(self.node, input, config)
             except (GraphBubbleUp, CallRefused):
                 raise
             except Exception:

@@ -17,22 +17,20 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from support import scripted, thread
 
 from accord.agents import (
-    BadEventsFile,
-    EventLog,
     MetricsRecorder,
     Reliabilities,
     StepEvent,
     by_agent,
     by_session,
-    from_audit,
     instrument,
     percentile,
-    prometheus_text,
     read_events,
-    summarise,
-    to_audit,
-    write_events,
 )
+from accord.agents.errors import BadEventsFile
+from accord.agents.metrics.recorder import EventLog
+from accord.agents.metrics.reliability import summarise, write_events
+from accord.agents.metrics.step_audit import from_audit, to_audit
+from accord.agents.metrics.telemetry import prometheus_text
 from accord.graphs import delegation, routed
 from accord.persistence import AuditEvent
 

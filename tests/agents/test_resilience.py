@@ -19,21 +19,20 @@ from accord.agents import (
     Backoff,
     Breakers,
     BreakerSettings,
-    BreakerState,
     CallRefused,
     ChainPolicy,
     CircuitOpen,
+    FaultServer,
     MalformedOutput,
     ModelError,
     ScriptedModel,
-    health_check,
+    canned,
     model_chain,
-    retryable,
     structured,
-    unhealthy,
 )
-from accord.agents.models.chain import single_attempt
-from accord.evals import Answer, FaultServer, Upstream, canned
+from accord.agents.models.breaker import BreakerState
+from accord.agents.models.chain import health_check, retryable, single_attempt, unhealthy
+from accord.agents.testing.upstreams import Answer, Upstream
 
 FAST = Backoff(attempts=3, initial=0.001, max_interval=0.01)
 

@@ -15,14 +15,12 @@ from accord.agents import (
     AgentSpecError,
     CallableFit,
     EmbeddingFit,
-    LexicalFit,
     LoadCounter,
     PerformanceHistory,
     Router,
-    Terms,
 )
-from accord.agents.routing.fit import FLOOR, stem, terms
-from accord.agents.routing.strategies import FULL
+from accord.agents.routing.fit import FLOOR, LexicalFit, stem, terms
+from accord.agents.routing.strategies import FULL, Terms
 
 
 def desk(name: str, description: str, *skills: str, capacity: int = 8) -> Agent:

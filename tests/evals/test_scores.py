@@ -6,14 +6,15 @@ from dataclasses import replace
 
 import pytest
 
+from accord.agents import percentile
 from accord.evals import Check, RunResult, compare, score, scores
-from accord.evals.scores import changed_cases, percentile
+from accord.evals.scores import changed_cases
 
 
 def test_percentile_interpolates() -> None:
-    assert percentile([], 0.5) == 0.0
-    assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
-    assert percentile([1.0, 2.0], 0.95) == pytest.approx(1.95)
+    assert score([]).latency_p50 == 0.0
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([1.0, 2.0], 95) == pytest.approx(1.95)
 
 
 def test_overall_scores(run: RunResult) -> None:

@@ -19,17 +19,16 @@ from pydantic import SecretStr
 from support import Runner, thread
 
 from accord.agents import (
-    BREAKERS,
-    FAILOVER,
-    OVERLOAD,
-    STANDBY,
     Agent,
     Backoff,
     ChainPolicy,
     MalformedOutput,
     ScriptedModel,
-    set_default_policy,
+    breakers,
+    standby,
 )
+from accord.agents.models.chain import set_default_policy
+from accord.agents.routing.standby import FAILOVER, OVERLOAD
 from accord.evals import FaultServer, canned
 from accord.graphs import handoff, routed
 
@@ -37,14 +36,14 @@ from accord.graphs import handoff, routed
 @pytest.fixture(autouse=True)
 def _fresh_process() -> Iterator[None]:
     """Endpoint health and agent load are process-wide: each test starts with none."""
-    BREAKERS.reset()
-    STANDBY.reset()
+    breakers().reset()
+    standby().reset()
     fast = ChainPolicy(backoff=Backoff(initial=0.001, max_interval=0.01))
     previous = set_default_policy(fast)
     yield
     set_default_policy(previous)
-    BREAKERS.reset()
-    STANDBY.reset()
+    breakers().reset()
+    standby().reset()
 
 
 ALONE: dict[str, list[str]] = {"intake": [], "support": []}
@@ -182,7 +181,7 @@ async def test_an_agent_over_capacity_hands_new_work_to_its_backup() -> None:
     first = asyncio.create_task(graph.ainvoke({"messages": [HumanMessage("hi")]}, thread("a")))
     async with asyncio.timeout(10):
         # Wait until the first session's step is in flight; the load is a counter, not an event.
-        while STANDBY.load("intake") == 0:  # noqa: ASYNC110
+        while standby().load("intake") == 0:  # noqa: ASYNC110
             await asyncio.sleep(0.001)
     second = await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread("b"))
     done = await first
@@ -190,7 +189,7 @@ async def test_an_agent_over_capacity_hands_new_work_to_its_backup() -> None:
     assert done["messages"][-1].text == "Intake, slowly."
     assert second["messages"][-1].text == "Support, right away."
     assert second["handoffs"] == [{"source": "intake", "target": "support", "reason": OVERLOAD}]
-    assert STANDBY.load("intake") == 0
+    assert standby().load("intake") == 0
     busy.assert_exhausted()
     spare.assert_exhausted()
 
