@@ -74,7 +74,9 @@ from accord.agents.routing.strategies import (
     Strategy,
     Terms,
 )
+from accord.agents.testing.faults import FaultServer, FaultServerError
 from accord.agents.testing.scripted import ScriptedCall, ScriptedModel, Turn
+from accord.agents.testing.upstreams import canned
 
 __all__ = [
     "BREAKERS",
@@ -101,6 +103,8 @@ __all__ = [
     "Decision",
     "EmbeddingFit",
     "EventLog",
+    "FaultServer",
+    "FaultServerError",
     "FitFactory",
     "FitScorer",
     "Forecast",
@@ -142,6 +146,7 @@ __all__ = [
     "UnknownModelId",
     "by_agent",
     "by_session",
+    "canned",
     "check_team",
     "default_policy",
     "endpoint_key",

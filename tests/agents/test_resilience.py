@@ -23,9 +23,11 @@ from accord.agents import (
     CallRefused,
     ChainPolicy,
     CircuitOpen,
+    FaultServer,
     MalformedOutput,
     ModelError,
     ScriptedModel,
+    canned,
     health_check,
     model_chain,
     retryable,
@@ -33,7 +35,7 @@ from accord.agents import (
     unhealthy,
 )
 from accord.agents.models.chain import single_attempt
-from accord.evals import Answer, FaultServer, Upstream, canned
+from accord.agents.testing.upstreams import Answer, Upstream
 
 FAST = Backoff(attempts=3, initial=0.001, max_interval=0.01)
 

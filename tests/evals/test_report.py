@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from accord.evals import RunResult, html_report, load_results, print_report, write_json
+from accord.evals import RunResult, load_results, print_report, write_json
+from accord.evals.errors import ResultsError
 from accord.evals.plots import confusion, plots
-from accord.evals.results import ResultsError
+from accord.evals.report import html_report
 
 
 def test_json_reads_back_to_the_same_run(run: RunResult, tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from accord.evals import Check, RunResult, compare, score, scores
-from accord.evals.scores import changed_cases, percentile
+from accord.evals import Check, RunResult, compare, scores
+from accord.evals.scores import changed_cases, percentile, score
 
 
 def test_percentile_interpolates() -> None:

@@ -26,11 +26,12 @@ from accord.agents import (
     Agent,
     Backoff,
     ChainPolicy,
+    FaultServer,
     MalformedOutput,
     ScriptedModel,
+    canned,
     set_default_policy,
 )
-from accord.evals import FaultServer, canned
 from accord.graphs import handoff, routed
 
 
