@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PARTS := persistence agents graphs evals app
 
-.PHONY: demo test lint format typecheck check bench clean
+.PHONY: demo test lint format typecheck check smoke bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ typecheck: $(STAMP)
 	MYPYPATH=.build/typecheck:tests $(VENV)/bin/mypy tests
 
 check: lint typecheck test
+
+# A plain `pip install .` in a fresh venv works (no extras): see .ci/smoke.
+smoke:
+	.ci/smoke
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(PY) $$b || exit 1; done

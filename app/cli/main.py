@@ -86,7 +86,8 @@ def serve(
         typer.Option(help='JSON file {"<token>": "user" | {"user": ..., "roles": [...]}}.'),
     ] = None,
 ) -> None:
-    """Serves a graph over HTTP (SSE streaming) with a chat page (pip install 'accord[server]')."""
+    # Rich reads the help text as markup, so the extra's bracket is escaped.
+    r"""Serves a graph over HTTP (SSE) with a chat page; needs pip install 'accord\[server]'."""
     try:
         # The server extra is imported only when serving (ServerNotInstalled without it).
         from accord.app.cli.serve import serve as run_server
