@@ -2,7 +2,7 @@
 
 The typed errors map to 4xx statuses (`Unauthorized` 401, `NotAuthorized` 403, `SessionNotFound`
 and `NothingToRestore` 404, `SessionBusy` and `SessionClosed` 409, `BudgetExceeded` 429);
-request problems to 400, 401, 404, 405, 413 and 422. Anything else is a 500 whose message
+request problems to 400, 404, 405, 413 and 422. Anything else is a 500 whose message
 hides the details.
 """
 
