@@ -19,18 +19,7 @@ from typing import Any, Self
 
 import httpx
 
-from accord.persistence import AccordError
-
-
-class ApiError(AccordError):
-    """The server refused a request; `status`, `type` and `message` come from its error body."""
-
-    def __init__(self, status: int, kind: str, message: str) -> None:
-        """Say what the server answered."""
-        super().__init__(f"{status} {kind}: {message}")
-        self.status = status
-        self.type = kind
-        self.message = message
+from accord.app.errors import ApiError
 
 
 @dataclass(frozen=True, slots=True)

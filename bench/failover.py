@@ -29,8 +29,7 @@ from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from accord.agents import Breakers, ChainPolicy, model_chain
-from accord.evals import FaultServer, canned
+from accord.agents import Breakers, ChainPolicy, FaultServer, canned, model_chain
 
 OURS = 200
 THEIRS = 8  # each of its calls retries the dead primary with backoff: seconds per call

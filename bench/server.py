@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from accord.agents import Agent, ScriptedModel
-from accord.app.client import Client
+from accord.app import Client
 from accord.graphs import DoneEvent, Sessions, handoff
 
 LATENCY = 0.05

@@ -16,16 +16,12 @@ from typing import Any
 
 import vcr
 
-from accord.persistence import AccordError
+from accord.evals.errors import MissingRecording
 
 # Requests in replay go to this address, which nothing serves: a request with no recording
 # fails loudly instead of reaching a model.
 REPLAY_URL = "http://127.0.0.1:9/v1"
 _SECRET_HEADERS = ("authorization", "api-key", "x-api-key", "openai-organization", "cookie")
-
-
-class MissingRecording(AccordError):
-    """A replayed run made a request that its cassette does not hold."""
 
 
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:

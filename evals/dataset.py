@@ -33,15 +33,11 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from accord.evals.errors import DatasetError
 from accord.evals.teams import EXAMPLES
-from accord.persistence import AccordError
 
 SHIPPED = Path(__file__).parent / "datasets"
 """The datasets accord ships for its example teams, recorded against the embedded model."""
-
-
-class DatasetError(AccordError):
-    """A dataset file is missing or malformed; the message names the file and where."""
 
 
 class AnswerChecks(BaseModel):

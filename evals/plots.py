@@ -5,14 +5,21 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import matplotlib
+from accord.evals.errors import INSTALL_PLOTS, PlotsNotInstalled
+from accord.evals.results import RunResult
+from accord.evals.scores import scores
+
+try:
+    import matplotlib
+except ModuleNotFoundError:
+    raise PlotsNotInstalled(
+        f"an HTML report's plots need matplotlib, which is not installed. "
+        f"Install it with: {INSTALL_PLOTS}"
+    ) from None
 
 matplotlib.use("Agg")  # before pyplot: reports are written on servers and in CI
 
 import matplotlib.pyplot as plt
-
-from accord.evals.results import RunResult
-from accord.evals.scores import scores
 
 NONE = "(none)"
 """The label of a missing routing choice in the confusion matrix."""

@@ -8,13 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accord.evals.errors import ResultsError
 from accord.evals.evaluators import Check
 from accord.evals.trace import Trace
-from accord.persistence import AccordError
-
-
-class ResultsError(AccordError):
-    """A results file could not be read; write it with `accord eval ... --json FILE`."""
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from accord.agents import warm_up
-from accord.evals.cassette import MissingRecording, cassette
+from accord.evals.cassette import cassette
 from accord.evals.dataset import Case, Dataset
+from accord.evals.errors import MissingRecording
 from accord.evals.evaluators import Check, Evaluator, default_evaluators
 from accord.evals.results import CaseResult, RunResult
 from accord.evals.teams import EXAMPLES

@@ -1,7 +1,7 @@
 """Metrics of an evaluation run, overall and per pattern and agent, and two runs compared.
 
 Named `scores` so it is not mistaken for the server's Prometheus metrics
-(`accord.app.server.metrics`).
+(`accord.app.server.prometheus`).
 """
 
 from __future__ import annotations

@@ -25,3 +25,9 @@ def test_every_part_is_typed() -> None:
     setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     folders = setuptools["package-dir"].values()
     assert all((ROOT / folder / "py.typed").is_file() for folder in folders)
+
+
+def test_no_folder_at_the_root_can_stand_in_for_the_package() -> None:
+    """The editable install's import hook would lose to an `accord` folder in the working tree."""
+    assert not (ROOT / "accord").exists()
+    assert not (ROOT / "accord.py").exists()

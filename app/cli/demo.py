@@ -21,7 +21,7 @@ from rich.rule import Rule
 
 from accord.agents import warm_up
 from accord.app.cli.show import show_update
-from accord.evals.teams import onboarding
+from accord.evals import EXAMPLES
 from accord.persistence import SQLAlchemySaver
 
 OPENING_TURNS = (
@@ -30,6 +30,7 @@ OPENING_TURNS = (
     "No paper statements please, and I'd like a debit card.",
 )
 RESUMED_TURN = "How long will the debit card take to arrive?"
+ONBOARDING = EXAMPLES["onboarding"]
 
 console = Console(highlight=False)
 
@@ -56,7 +57,7 @@ def run_demo(db: Path | None = None) -> None:
 def resume_demo(db: Path, session_id: str) -> None:
     """Reopens a demo session by id in this process and sends the follow-up question."""
     with SQLAlchemySaver.from_url(f"sqlite:///{db}") as saver:
-        state = onboarding(checkpointer=saver).get_state(_config(session_id)).values
+        state = ONBOARDING.build(checkpointer=saver).get_state(_config(session_id)).values
     if not state.get("messages"):
         raise SystemExit(f"no session {session_id!r} in {db}")
     console.print(
@@ -75,7 +76,7 @@ def _load_model() -> None:
 
 def _converse(db: Path, session_id: str, turns: Sequence[str]) -> None:
     with SQLAlchemySaver.from_url(f"sqlite:///{db}") as saver:
-        graph = onboarding(checkpointer=saver)
+        graph = ONBOARDING.build(checkpointer=saver)
         for text in turns:
             console.print(f"\n[bold green]you[/]: {text}")
             with console.status("thinking..."):

@@ -10,8 +10,10 @@ import typer
 from accord.app.cli.demo import resume_demo, run_demo
 from accord.app.cli.evaluate import eval_command
 from accord.app.cli.metrics import metrics_command
-from accord.app.cli.run import UnknownExample, list_examples, run_example
+from accord.app.cli.run import list_examples, run_example
 from accord.app.cli.sessions import sessions_app
+from accord.app.errors import UnknownExample
+from accord.persistence import AccordError
 
 cli = typer.Typer(help="accord: multi-agent sessions on LangGraph.", no_args_is_help=True)
 
@@ -84,11 +86,12 @@ def serve(
         typer.Option(help='JSON file {"<token>": "user" | {"user": ..., "roles": [...]}}.'),
     ] = None,
 ) -> None:
-    """Serves a graph over HTTP (SSE streaming) with a chat page (pip install 'accord[server]')."""
-    from accord.app.cli.serve import serve as run_server  # the server extra, only when serving
-    from accord.persistence import AccordError
-
+    # Rich reads the help text as markup, so the extra's bracket is escaped.
+    r"""Serves a graph over HTTP (SSE) with a chat page; needs pip install 'accord\[server]'."""
     try:
+        # The server extra is imported only when serving (ServerNotInstalled without it).
+        from accord.app.cli.serve import serve as run_server
+
         run_server(graph=graph, example=example, db=db, host=host, port=port, tokens=tokens)
     except AccordError as error:
         typer.echo(str(error), err=True)

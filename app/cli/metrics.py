@@ -27,17 +27,10 @@ from accord.agents import (
     load_steps,
     read_events,
 )
+from accord.app.errors import BadCapacity, NothingToMeasure
 from accord.persistence import AccordError, AuditTrail, SessionStore, SQLAlchemySaver
 
 SCOPES = ("agent", "session")
-
-
-class NothingToMeasure(AccordError):
-    """`accord metrics` was given no source of step events."""
-
-
-class BadCapacity(AccordError):
-    """A `--capacity` option is not `AGENT=N` with N > 0."""
 
 
 def _capacity(item: str) -> tuple[str, float]:

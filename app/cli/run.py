@@ -13,14 +13,11 @@ from rich.table import Table
 
 from accord.agents import warm_up
 from accord.app.cli.show import show_update
-from accord.evals.teams import EXAMPLES
+from accord.app.errors import UnknownExample
+from accord.evals import EXAMPLES
 from accord.persistence import SQLAlchemySaver
 
 console = Console()
-
-
-class UnknownExample(ValueError):
-    """The example name is not in the registry."""
 
 
 def list_examples() -> None:

@@ -7,20 +7,18 @@ import os
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from langgraph.pregel import Pregel
 from rich.console import Console
 
+from accord.app.errors import GraphNotFound, server_extra
 from accord.app.server.asgi import DEFAULT_DB, create_app
 from accord.app.server.auth import Tokens
-from accord.evals.teams import EXAMPLES
-from accord.persistence import AccordError
+from accord.evals import EXAMPLES
+
+with server_extra():
+    import uvicorn
 
 console = Console(stderr=True)
-
-
-class GraphNotFound(AccordError, ValueError):
-    """`--graph` does not name a compiled graph; the message says what was found instead."""
 
 
 def load_graph(path: str) -> Pregel[Any, Any, Any, Any]:

@@ -2,7 +2,8 @@
 
 Example:
     ```python
-    from accord.app import Tokens, create_app
+    from accord.app import Tokens
+    from accord.app.server.asgi import create_app
 
     app = create_app(graph, db="sqlite:///chat.db", tokens=Tokens.load(Path("tokens.json")))
     # uvicorn.run(app)  — or `accord serve --graph mymodule:graph`
@@ -16,19 +17,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
 from langgraph.pregel import Pregel
 
 from accord.agents import MetricsRecorder, Reliabilities
-from accord.app.server import errors
+from accord.app.errors import server_extra
+from accord.app.server import responses
 from accord.app.server.auth import Tokens
-from accord.app.server.metrics import CONTENT_TYPE, Measure, Metrics
+from accord.app.server.prometheus import CONTENT_TYPE, Measure, Metrics
 from accord.app.server.routes import Server, api
 from accord.app.server.schemas import Health
 from accord.app.server.sse import Runs
 from accord.graphs import Sessions
+
+with server_extra():
+    from fastapi import FastAPI
+    from fastapi.responses import FileResponse, Response
+    from fastapi.staticfiles import StaticFiles
 
 PAGE = Path(__file__).parent / "page"
 DEFAULT_DB = "sqlite:///accord.sqlite"
@@ -92,9 +96,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.accord = shared
-    errors.install(app)
+    responses.install(app)
     app.include_router(api)
-    app.add_middleware(errors.BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(Measure, metrics=shared.metrics)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness")

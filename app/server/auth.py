@@ -25,14 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accord.app.errors import TokenFileError
 from accord.graphs import User
-from accord.persistence import AccordError
 
 ENV = "ACCORD_TOKENS"
-
-
-class TokenFileError(AccordError, ValueError):
-    """The token map could not be read; the message says where and how to fix it."""
 
 
 @dataclass(frozen=True)

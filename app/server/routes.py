@@ -11,13 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-
+from accord.app.errors import Unauthorized, server_extra
 from accord.app.server.auth import Tokens
-from accord.app.server.errors import ERROR_RESPONSES, Unauthorized
-from accord.app.server.metrics import Metrics
+from accord.app.server.prometheus import Metrics
+from accord.app.server.responses import ERROR_RESPONSES
 from accord.app.server.schemas import (
     AuditOut,
     ErrorBody,
@@ -32,6 +29,11 @@ from accord.app.server.schemas import (
 from accord.app.server.sse import Runs
 from accord.graphs import BudgetExceeded, Limits, Session, SessionClosed, Sessions, Usage, User
 from accord.persistence import SessionBusy, SessionRecord
+
+with server_extra():
+    from fastapi import APIRouter, Body, Depends, Path, Query, Request
+    from fastapi.responses import StreamingResponse
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 
 @dataclass

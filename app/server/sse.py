@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from accord.app.server.errors import error_body, status_of
+from accord.app.server.responses import error_body, status_of
 from accord.graphs import Event
 
 log = logging.getLogger("accord.app")

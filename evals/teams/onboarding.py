@@ -8,8 +8,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from accord.agents import Agent, ModelRef
-from accord.graphs.patterns.handoff import handoff
-from accord.graphs.state import TeamState
+from accord.graphs import TeamState, handoff
 
 
 def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:

@@ -11,10 +11,16 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from accord.agents import Agent, ModelRef
-from accord.graphs.patterns.consensus import ConsensusState, consensus
-from accord.graphs.patterns.consultation import ConsultationState, consultation
-from accord.graphs.patterns.delegation import DelegationState, delegation
-from accord.graphs.patterns.routed import RoutedState, routed
+from accord.graphs import (
+    ConsensusState,
+    ConsultationState,
+    DelegationState,
+    RoutedState,
+    consensus,
+    consultation,
+    delegation,
+    routed,
+)
 
 Saver = BaseCheckpointSaver[Any] | None
 Models = tuple[ModelRef, ...]

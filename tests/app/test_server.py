@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from accord.app.client import ApiError, Client, ServerEvent
+from accord.app import ApiError, Client
+from accord.app.client import ServerEvent
 
 Serve = Callable[..., str]
 

@@ -10,10 +10,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from accord.app import Client
 from accord.app.cli.main import cli
-from accord.app.cli.serve import GraphNotFound, load_graph
-from accord.app.client import Client
-from accord.app.server.auth import TokenFileError, Tokens
+from accord.app.cli.serve import load_graph
+from accord.app.errors import GraphNotFound, TokenFileError
+from accord.app.server.auth import Tokens
 from accord.graphs import User
 
 TEAM_MODULE = """

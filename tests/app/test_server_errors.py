@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from accord.app.client import ApiError, Client
+from accord.app import ApiError, Client
 
 Serve = Callable[..., str]
 ALICE = {"Authorization": "Bearer alice-token"}

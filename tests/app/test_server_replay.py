@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.app.client import Client
+from accord.app import Client
 
 CASSETTE = Path(__file__).parent / "cassettes" / "serve_onboarding.yaml"
 LAUNCH = """

@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accord.app.client import Client
+from accord.app import Client
 
 ALICE = {"Authorization": "Bearer alice-token"}
 

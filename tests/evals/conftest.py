@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from accord.evals import CaseResult, Check, RunResult, Trace
+from accord.evals import CaseResult, Check, RunResult
+from accord.evals.trace import Trace
 
 
 def _result(

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from accord.evals.cassette import MissingRecording, cassette
+from accord.evals.cassette import cassette
+from accord.evals.errors import MissingRecording
 
 
 class _Echo(BaseHTTPRequestHandler):

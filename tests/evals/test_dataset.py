@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from accord.evals import DatasetError, load_dataset
+from accord.evals import load_dataset
+from accord.evals.errors import DatasetError
 
 DATASETS = Path(__file__).resolve().parents[2] / "evals" / "datasets"
 

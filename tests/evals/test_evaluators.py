@@ -7,23 +7,21 @@ from typing import Any
 import pytest
 
 from accord.agents import ScriptedModel
-from accord.evals import (
+from accord.evals import Case, Judge, default_evaluators
+from accord.evals.evaluators import (
     AgentPath,
     Budget,
-    Case,
     Confidence,
     ContainsAnswer,
     Decision,
     Evaluator,
     ExactAnswer,
-    Judge,
     MaxLatency,
     MaxSteps,
     RegexAnswer,
     RoutingChoice,
-    Trace,
-    default_evaluators,
 )
+from accord.evals.trace import Trace
 
 TRACE = Trace(
     answer="  Your Card looks SUSPICIOUS; block it.  ",

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from accord.evals import RunResult, html_report, load_results, print_report, write_json
+from accord.evals import RunResult, load_results, print_report, write_json
+from accord.evals.errors import PlotsNotInstalled, ResultsError
 from accord.evals.plots import confusion, plots
-from accord.evals.results import ResultsError
+from accord.evals.report import html_report
 
 
 def test_json_reads_back_to_the_same_run(run: RunResult, tmp_path: Path) -> None:
@@ -78,3 +80,12 @@ def test_html_embeds_the_three_plots_as_png(run: RunResult) -> None:
 def test_plots_work_for_an_empty_run() -> None:
     empty = RunResult("d", "e", "replay", ())
     assert all(png.startswith(b"\x89PNG") for png in plots(empty).values())
+
+
+def test_plots_without_matplotlib_name_the_extra(
+    run: RunResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(sys.modules, "accord.evals.plots")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what a missing package looks like
+    with pytest.raises(PlotsNotInstalled, match=re.escape("pip install 'accord[plots]'")):
+        html_report(run)

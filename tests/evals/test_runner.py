@@ -10,7 +10,8 @@ import yaml  # type: ignore[import-untyped]
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from accord.evals import Dataset, FaultServer, RunResult, canned, evaluate, load_dataset
+from accord.agents import FaultServer, canned
+from accord.evals import Dataset, RunResult, evaluate, load_dataset
 
 DATASET = """
 name: tiny

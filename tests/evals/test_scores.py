@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from accord.agents import percentile
-from accord.evals import Check, RunResult, compare, score, scores
-from accord.evals.scores import changed_cases
+from accord.evals import Check, RunResult, compare, scores
+from accord.evals.scores import changed_cases, score
 
 
 def test_percentile_interpolates() -> None:

@@ -22,14 +22,15 @@ from accord.agents import (
     Agent,
     Backoff,
     ChainPolicy,
+    FaultServer,
     MalformedOutput,
     ScriptedModel,
     breakers,
+    canned,
     standby,
 )
 from accord.agents.models.chain import set_default_policy
 from accord.agents.routing.standby import FAILOVER, OVERLOAD
-from accord.evals import FaultServer, canned
 from accord.graphs import handoff, routed
 
 

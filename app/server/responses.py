@@ -1,8 +1,8 @@
 """Errors as HTTP responses: every one is `{"error": {"type", "message"}}` with a fitting status.
 
-The session runtime's typed errors map to 4xx statuses (`NotAuthorized` 403, `SessionNotFound`
+The typed errors map to 4xx statuses (`Unauthorized` 401, `NotAuthorized` 403, `SessionNotFound`
 and `NothingToRestore` 404, `SessionBusy` and `SessionClosed` 409, `BudgetExceeded` 429);
-request problems to 400, 401, 404, 405, 413 and 422. Anything else is a 500 whose message
+request problems to 400, 404, 405, 413 and 422. Anything else is a 500 whose message
 hides the details.
 """
 
@@ -11,19 +11,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.datastructures import Headers
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
+from accord.app.errors import Unauthorized, server_extra
 from accord.graphs import BudgetExceeded, NotAuthorized, SessionClosed
 from accord.persistence import AccordError, NothingToRestore, SessionBusy, SessionNotFound
+
+with server_extra():
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.datastructures import Headers
+    from starlette.exceptions import HTTPException
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("accord.app")
 
 STATUS: dict[type[Exception], int] = {
+    Unauthorized: 401,
     NotAuthorized: 403,
     SessionNotFound: 404,
     NothingToRestore: 404,
@@ -53,17 +56,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"description": "Malformed JSON or invalid fields"},
 }
 """Error responses every session endpoint may give (the body is `ErrorBody`)."""
-
-
-class Unauthorized(HTTPException):
-    """A missing or unknown bearer token."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            401,
-            "send 'Authorization: Bearer <token>' with a token the server knows",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
 
 
 def status_of(error: BaseException) -> int:
@@ -100,7 +92,9 @@ def install(app: FastAPI) -> None:
         status = status_of(error)
         if status == 500:
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body(error), status)
+        # RFC 9110: a 401 names the scheme that would be accepted.
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(error_body(error), status, headers)
 
     async def http(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, HTTPException)

@@ -13,11 +13,10 @@ import pytest
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, Field, SecretStr
 
-from accord.agents import structured
+from accord.agents import FaultServer, canned, structured
 from accord.agents.models.local import embedded_server
 from accord.agents.models.local.server import LOCAL_MODEL_NAME
-from accord.agents.testing.upstreams import example
-from accord.evals import Answer, FaultServer, canned, proxy, replay
+from accord.agents.testing.upstreams import Answer, example, proxy, replay
 
 CASSETTE = Path(__file__).parents[1] / "graphs" / "cassettes" / "onboarding.yaml"
 

@@ -1,0 +1,73 @@
+"""The typed errors of accord.app: each says what was wrong and what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from accord.persistence import AccordError
+
+INSTALL_SERVER = "pip install 'accord[server]'"
+SERVER_PACKAGES = frozenset({"fastapi", "starlette", "uvicorn", "prometheus_client"})
+"""The top-level packages the `server` extra brings that accord.app.server imports."""
+
+
+class ServerNotInstalled(AccordError, ImportError):
+    """`accord serve` and accord.app.server need the `server` extra, which is not installed."""
+
+
+class UnknownExample(AccordError, ValueError):
+    """The example name is not in the registry."""
+
+
+class GraphNotFound(AccordError, ValueError):
+    """`--graph` does not name a compiled graph; the message says what was found instead."""
+
+
+class TokenFileError(AccordError, ValueError):
+    """The token map could not be read; the message says where and how to fix it."""
+
+
+class Unauthorized(AccordError):
+    """A request without a bearer token, or with one the server does not know (HTTP 401)."""
+
+    def __init__(self) -> None:
+        super().__init__("send 'Authorization: Bearer <token>' with a token the server knows")
+
+
+class NothingToMeasure(AccordError):
+    """`accord metrics` was given no source of step events."""
+
+
+class BadCapacity(AccordError):
+    """A `--capacity` option is not `AGENT=N` with N > 0."""
+
+
+class ApiError(AccordError):
+    """The server refused a request; `status`, `type` and `message` come from its error body."""
+
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        """Say what the server answered."""
+        super().__init__(f"{status} {kind}: {message}")
+        self.status = status
+        self.type = kind
+        self.message = message
+
+
+@contextmanager
+def server_extra() -> Iterator[None]:
+    """Turns a missing package of the `server` extra, imported in the block, into an error.
+
+    Raises:
+        ServerNotInstalled: The block imported a package of the extra that is not installed;
+            the message names the `pip install` that brings it.
+    """
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] not in SERVER_PACKAGES:
+            raise
+        raise ServerNotInstalled(
+            f"the HTTP server needs {error.name!r}, which is not installed. "
+            f"Install it with: {INSTALL_SERVER}"
+        ) from None
