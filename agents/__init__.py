@@ -28,7 +28,7 @@ from accord.agents.metrics.step_audit import load_steps, save_steps
 from accord.agents.metrics.telemetry import Reliabilities, ReliabilityCollector, instrument
 from accord.agents.models.breaker import Breakers, BreakerSettings, breakers
 from accord.agents.models.chain import Backoff, ChainPolicy, model_chain
-from accord.agents.models.flow import Flow, FlowRunnable, Invoke, Sleep
+from accord.agents.models.flow import FlowRunnable, Invoke
 from accord.agents.models.ids import resolve_model
 from accord.agents.models.local.server import warm_up
 from accord.agents.models.structured import structured
@@ -61,7 +61,6 @@ __all__ = [
     "EmbeddingFit",
     "FaultServer",
     "FaultServerError",
-    "Flow",
     "FlowRunnable",
     "Invoke",
     "LoadCounter",
@@ -77,7 +76,6 @@ __all__ = [
     "Router",
     "ScriptedModel",
     "SharedLoad",
-    "Sleep",
     "StepEvent",
     "breakers",
     "by_agent",

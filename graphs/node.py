@@ -20,16 +20,15 @@ from pydantic import BaseModel
 from accord.agents import (
     Agent,
     CallRefused,
-    Flow,
     FlowRunnable,
     Invoke,
-    Sleep,
     model_chain,
     resolve_model,
     standby,
     structured,
 )
 from accord.graphs.state import Handoff
+from accord.persistence import Flow, Sleep
 
 TOOL_ROUNDS = 4
 """Most rounds of tool calls an agent makes in one step before it must answer."""

@@ -1,6 +1,7 @@
 """accord.persistence: the SQLAlchemy checkpointer, session stores and the typed errors.
 
-What the other parts and users need; the rest (operations, flows, schema, report types such
+What the other parts and users need (flows: `Flow`, its effects `Call` and `Sleep`, and the
+drivers `drive`/`adrive`); the rest (operations, schema, report types such
 as `Lease`, `Begun` and `VerifyReport`) lives in the subpackages named in the README.
 """
 
@@ -17,6 +18,7 @@ from accord.persistence.errors import (
     UnsupportedDatabaseURL,
     UnsupportedOperation,
 )
+from accord.persistence.ops.flow import Call, Flow, Sleep, adrive, drive
 from accord.persistence.replication.saver import ReplicatedSaver
 from accord.persistence.restore import arestore, restore
 from accord.persistence.sessions.audit import AuditEvent, AuditTrail
@@ -28,8 +30,10 @@ __all__ = [
     "AccordError",
     "AuditEvent",
     "AuditTrail",
+    "Call",
     "CorruptCheckpoint",
     "DatabaseUnavailable",
+    "Flow",
     "LeaseStore",
     "NothingToRestore",
     "PersistenceError",
@@ -41,8 +45,11 @@ __all__ = [
     "SessionNotFound",
     "SessionRecord",
     "SessionStore",
+    "Sleep",
     "UnsupportedDatabaseURL",
     "UnsupportedOperation",
+    "adrive",
     "arestore",
+    "drive",
     "restore",
 ]

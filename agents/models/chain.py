@@ -35,7 +35,8 @@ from accord.agents.errors import (
 )
 from accord.agents.models.breaker import Breakers, BreakerState, endpoint_key
 from accord.agents.models.breaker import breakers as process_breakers
-from accord.agents.models.flow import Flow, FlowRunnable, Invoke, Sleep
+from accord.agents.models.flow import FlowRunnable, Invoke
+from accord.persistence import Flow, Sleep
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
 

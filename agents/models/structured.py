@@ -28,7 +28,8 @@ from langchain_openai.chat_models.base import BaseChatOpenAI
 from pydantic import BaseModel, ValidationError
 
 from accord.agents.errors import MalformedOutput
-from accord.agents.models.flow import Flow, FlowRunnable, Invoke
+from accord.agents.models.flow import FlowRunnable, Invoke
+from accord.persistence import Flow
 
 T = TypeVar("T", bound=BaseModel)
 

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from itertools import repeat
 from typing import Protocol
 
-from accord.agents.models.flow import Flow
+from accord.persistence import Flow
 
 
 class LoadGauge(Protocol):

@@ -24,12 +24,12 @@ from typing import TypedDict
 
 from accord.agents.agent import Agent, check_team
 from accord.agents.errors import AgentSpecError
-from accord.agents.models.flow import Flow, arun, run
 from accord.agents.routing.fit import FitFactory, FitScorer, LexicalFit
 from accord.agents.routing.forecast import ArrivalForecast, Forecast
 from accord.agents.routing.load import LoadGauge, process_load
 from accord.agents.routing.performance import History, PerformanceHistory
 from accord.agents.routing.strategies import STRATEGIES, Strategy, Terms
+from accord.persistence import Flow, adrive, drive
 
 
 class Candidate(TypedDict):
@@ -227,11 +227,11 @@ class Router:
 
     def refresh(self) -> None:
         """Brings cached outside readings (shared load) up to date; may block on I/O."""
-        run(self.load.refreshing())
+        drive(self.load.refreshing())
 
     async def arefresh(self) -> None:
         """Async `refresh`."""
-        await arun(self.load.refreshing())
+        await adrive(self.load.refreshing())
 
 
 def _strategy(strategy: Strategy | str) -> Strategy:

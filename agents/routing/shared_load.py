@@ -16,9 +16,8 @@ from functools import partial
 
 from sqlalchemy.engine import URL
 
-from accord.agents.models.flow import Call, Flow
 from accord.agents.routing.load import LoadCounter, process_load
-from accord.persistence import LeaseStore, SQLAlchemySaver
+from accord.persistence import Call, Flow, LeaseStore, SQLAlchemySaver
 
 OWN_HOLDERS = f"{socket.gethostname()}:{os.getpid()}:"
 """How this process's session runs name their lease holders (`host:pid:uuid`, see

@@ -21,7 +21,6 @@ from accord.agents import (
     AgentSpecError,
     CallRefused,
     Candidate,
-    Flow,
     FlowRunnable,
     Invoke,
     Router,
@@ -31,6 +30,7 @@ from accord.graphs.briefs import brief, identity, roster
 from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.handoff import HandoffTask
 from accord.graphs.state import TeamState
+from accord.persistence import Flow
 
 ROUTER = "router"
 

@@ -58,33 +58,41 @@ def twin(
 def drive(flow: Flow[T]) -> T:
     """Run a flow, performing its effects in this thread; return its result."""
     sent: Any = None
-    failed: Exception | None = None
-    while True:
-        try:
-            effect = flow.send(sent) if failed is None else flow.throw(failed)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        sent, failed = None, None
-        try:
-            sent = _perform(effect)
-        except Exception as exc:
-            failed = exc
+    failed: BaseException | None = None
+    try:
+        while True:
+            # Thrown in here, outside the `except` below, so what the flow raises next is not
+            # chained to this failure as "during handling of the above exception".
+            try:
+                effect = flow.send(sent) if failed is None else flow.throw(failed)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            sent, failed = None, None
+            try:
+                sent = _perform(effect)
+            except BaseException as exc:  # the flow decides, KeyboardInterrupt included
+                failed = exc
+    finally:
+        flow.close()
 
 
 async def adrive(flow: Flow[T]) -> T:
     """Run a flow, performing its effects on the event loop; return its result."""
     sent: Any = None
-    failed: Exception | None = None
-    while True:
-        try:
-            effect = flow.send(sent) if failed is None else flow.throw(failed)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        sent, failed = None, None
-        try:
-            sent = await _aperform(effect)
-        except Exception as exc:
-            failed = exc
+    failed: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = flow.send(sent) if failed is None else flow.throw(failed)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            sent, failed = None, None
+            try:
+                sent = await _aperform(effect)
+            except BaseException as exc:  # the flow decides, cancellation included
+                failed = exc
+    finally:
+        flow.close()
 
 
 def _perform(effect: Effect) -> Any:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 
-from accord.agents import Flow, FlowRunnable, Invoke, Sleep
-from accord.agents.models.flow import Call, arun, run
+from accord.agents import FlowRunnable, Invoke
+from accord.persistence import Call, Flow, Sleep, adrive, drive
 
 
 def _double(x: int) -> str:
@@ -45,20 +45,20 @@ def retried(first: Any, then: Any) -> Flow[str]:
 
 
 def test_the_sync_driver_invokes_and_sleeps_blocking() -> None:
-    assert run(retried(DOUBLE, DOUBLE)) == "answer: sync 2"
-    assert run(retried(FAIL, DOUBLE)) == "answer: sync 4"
+    assert drive(retried(DOUBLE, DOUBLE)) == "answer: sync 2"
+    assert drive(retried(FAIL, DOUBLE)) == "answer: sync 4"
 
 
 async def test_the_async_driver_awaits_the_same_flow() -> None:
-    assert await arun(retried(DOUBLE, DOUBLE)) == "answer: async 2"
-    assert await arun(retried(FAIL, DOUBLE)) == "answer: async 4"
+    assert await adrive(retried(DOUBLE, DOUBLE)) == "answer: async 2"
+    assert await adrive(retried(FAIL, DOUBLE)) == "answer: async 4"
 
 
 async def test_an_error_the_flow_does_not_catch_is_raised() -> None:
     with pytest.raises(TimeoutError, match="no answer to 2"):
-        run(retried(FAIL, FAIL))
+        drive(retried(FAIL, FAIL))
     with pytest.raises(TimeoutError, match="no answer to 2"):
-        await arun(retried(FAIL, FAIL))
+        await adrive(retried(FAIL, FAIL))
 
 
 async def test_what_a_flow_raises_after_handling_a_failure_is_not_chained_to_it() -> None:
@@ -71,9 +71,9 @@ async def test_what_a_flow_raises_after_handling_a_failure_is_not_chained_to_it(
         raise LookupError(f"every model failed: {errors}")
 
     with pytest.raises(LookupError) as sync:
-        run(give_up())
+        drive(give_up())
     with pytest.raises(LookupError) as awaited:
-        await arun(give_up())
+        await adrive(give_up())
     # As in a plain loop: not "during handling of the above exception".
     assert sync.value.__context__ is None
     assert awaited.value.__context__ is None
@@ -87,8 +87,8 @@ async def test_a_call_has_a_sync_and_an_async_face() -> None:
         answer: str = yield Call(lambda: "called", read)
         return answer
 
-    assert run(flow()) == "called"
-    assert await arun(flow()) == "awaited"
+    assert drive(flow()) == "called"
+    assert await adrive(flow()) == "awaited"
 
 
 async def test_a_cancelled_flow_runs_its_cleanup() -> None:
@@ -106,7 +106,7 @@ async def test_a_cancelled_flow_runs_its_cleanup() -> None:
             cleaned.append(type(exc).__name__)
             raise
 
-    task = asyncio.create_task(arun(flow()))
+    task = asyncio.create_task(adrive(flow()))
     await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 
 from accord.agents import Agent, LoadCounter, Router, SharedLoad
-from accord.agents.models.flow import arun, run
 from accord.agents.routing.shared_load import OWN_HOLDERS
-from accord.persistence import LeaseStore, SessionStore, SQLAlchemySaver
+from accord.persistence import LeaseStore, SessionStore, SQLAlchemySaver, adrive, drive
 from accord.persistence.sessions.stores import utcnow
 
 
@@ -79,7 +78,7 @@ def test_sessions_of_another_process_count_as_load(saver: SQLAlchemySaver, url: 
     run_elsewhere(url, "tech", 1)
     local = LoadCounter()
     shared = SharedLoad(saver, local=local)
-    run(shared.refreshing())
+    drive(shared.refreshing())
     with local.running("tech"):
         assert shared.loads(["billing", "tech", "sales"]) == [2.0, 2.0, 0.0]
 
@@ -105,13 +104,13 @@ def test_expired_and_released_leases_do_not_count(saver: SQLAlchemySaver) -> Non
 def test_the_reading_is_cached_for_max_age(saver: SQLAlchemySaver) -> None:
     now = [0.0]
     shared = SharedLoad(saver, local=LoadCounter(), max_age_s=5.0, clock=lambda: now[0])
-    run(shared.refreshing())
+    drive(shared.refreshing())
     start = shared.loads(["cache"])[0]
     own_session(saver, "cache", "elsewhere:2:y")
-    run(shared.refreshing())
+    drive(shared.refreshing())
     assert shared.loads(["cache"]) == [start]  # not read again yet
     now[0] = 6.0
-    run(shared.refreshing())
+    drive(shared.refreshing())
     assert shared.loads(["cache"]) == [start + 1]
 
 
@@ -121,7 +120,7 @@ async def test_the_async_refresh_reads_the_same_leases(url: str) -> None:
         record = await SessionStore(saver).acreate(owner="carol", agent="async")
         await LeaseStore(saver).aacquire(record.session_id, "elsewhere:3:z", ttl=600)
         shared = SharedLoad(saver, local=LoadCounter())
-        await arun(shared.refreshing())
+        await adrive(shared.refreshing())
         assert shared.loads(["async"]) == [1.0]
 
 
