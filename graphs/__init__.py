@@ -6,8 +6,9 @@ from accord.graphs.patterns.consultation import Consultation, ConsultationState,
 from accord.graphs.patterns.delegation import DelegationState, Result, Subtask, delegation
 from accord.graphs.patterns.handoff import HandoffTask, handoff
 from accord.graphs.patterns.routed import Route, RoutedState, routed
-from accord.graphs.sessions.access import OPERATOR, Access, NotAuthorized, Scope, User
-from accord.graphs.sessions.budget import BudgetExceeded, Limits, Meter, Usage
+from accord.graphs.errors import BudgetExceeded, NotAuthorized, SessionClosed
+from accord.graphs.sessions.access import OPERATOR, Access, Scope, User
+from accord.graphs.sessions.budget import Limits, Meter, Usage
 from accord.graphs.sessions.events import (
     AgentEvent,
     ConfidenceEvent,
@@ -28,7 +29,7 @@ from accord.graphs.sessions.events import (
 )
 from accord.graphs.sessions.manager import Sessions
 from accord.graphs.sessions.reply import Reply
-from accord.graphs.sessions.session import Session, SessionClosed
+from accord.graphs.sessions.session import Session
 from accord.graphs.state import Failure, Handoff, TeamState, collect, merge_vars
 
 __all__ = [

@@ -17,9 +17,9 @@ from langgraph.types import Command
 from pydantic import BaseModel, Field, create_model
 
 from accord.agents import Agent, AgentSpecError, CallRefused, Candidate, Router, check_team
-from accord.graphs.briefs import brief, identity, roster
 from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.handoff import HandoffTask
+from accord.graphs.prompts import brief, identity, roster
 from accord.graphs.state import TeamState
 
 ROUTER = "router"

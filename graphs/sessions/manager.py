@@ -21,7 +21,8 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.types import Durability
 
-from accord.graphs.sessions.access import OPERATOR, Action, NotAuthorized, Scope, User
+from accord.graphs.errors import NotAuthorized
+from accord.graphs.sessions.access import OPERATOR, Action, Scope, User
 from accord.graphs.sessions.budget import Limits, Usage
 from accord.graphs.sessions.portal import Portal, submit
 from accord.persistence import (

@@ -24,7 +24,8 @@ from langgraph.pregel import Pregel
 from langgraph.types import StreamMode
 
 from accord.graphs.sessions.access import Scope, User
-from accord.graphs.sessions.budget import BudgetExceeded, Limits, Meter, Usage
+from accord.graphs.errors import BudgetExceeded, SessionClosed
+from accord.graphs.sessions.budget import Limits, Meter, Usage
 from accord.graphs.sessions.events import (
     AgentEvent,
     DoneEvent,
@@ -38,13 +39,9 @@ from accord.graphs.sessions.events import (
 from accord.graphs.sessions.manager import Sessions
 from accord.graphs.sessions.portal import iterate
 from accord.graphs.sessions.reply import Reply, reply_of
-from accord.persistence import AccordError, AuditEvent, SessionBusy, SessionRecord
+from accord.persistence import AuditEvent, SessionBusy, SessionRecord
 
 HOST = f"{socket.gethostname()}:{os.getpid()}"
-
-
-class SessionClosed(AccordError):
-    """The session was ended; open a new one to go on talking."""
 
 
 class Session:
