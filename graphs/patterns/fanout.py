@@ -7,28 +7,27 @@ which ends the turn.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Send
 
-S = TypeVar("S")
 Step = tuple[str, Any]
 """A node: its name and what runs it (an `AgentNode`, a function)."""
 
 
 def fan_out(
-    schema: type[S],
+    schema: type[Any],
     head: Step,
     branches: Sequence[Step],
     join: Step,
     *,
-    sends: Callable[[S], list[Send]] | None = None,
+    sends: Callable[[Any], list[Send]] | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     name: str,
-) -> CompiledStateGraph[S, Any, S, S]:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """Compiles `head` -> `branches` (in parallel) -> `join` -> end over the state `schema`.
 
     Args:

@@ -287,8 +287,7 @@ def recording_run(
         return (yield from selecting(session_id))
     if outcome.rowcount == 0:
         raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
-    changed = {"usage": dict(usage), "agent": agent, "version": began.version + 1}
-    return replace(began, **changed, updated_at=now)
+    return replace(began, usage=dict(usage), agent=agent, version=began.version + 1, updated_at=now)
 
 
 def updating(
