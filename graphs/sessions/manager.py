@@ -52,7 +52,7 @@ class Sessions(Runtime):
 
     async def astate(self, session_id: str, user: User | str) -> dict[str, Any]:
         """The session's current state, for a user allowed to read it."""
-        return await self.portal.enter(self._state(session_id, User.of(user)))
+        return await self.portal.enter(self.read(session_id, User.of(user)))
 
     # --- async API -------------------------------------------------------------------------
 
@@ -153,7 +153,7 @@ class Sessions(Runtime):
 
     def state(self, session_id: str, user: User | str) -> dict[str, Any]:
         """Sync `astate`."""
-        return self.portal.call(self._state(session_id, User.of(user)))
+        return self.portal.call(self.read(session_id, User.of(user)))
 
     def restore(
         self,
@@ -202,10 +202,6 @@ class Sessions(Runtime):
             found += page
             if len(page) < LIST_PAGE:
                 return found
-
-    async def _state(self, session_id: str, user: User) -> dict[str, Any]:
-        await self.authorize(session_id, user, "read")
-        return await self.values(session_id)
 
     async def _audit(self, session_id: str, user: User) -> Sequence[AuditEvent]:
         await self.authorize(session_id, user, "read")

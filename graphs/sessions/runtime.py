@@ -83,6 +83,11 @@ class Runtime:
         stored = await self.saver.aget_tuple(config)
         return dict(stored.checkpoint["channel_values"]) if stored else {}
 
+    async def read(self, session_id: str, user: User) -> dict[str, Any]:
+        """The session's current state, for a user allowed to read it (else audits, raises)."""
+        await self.authorize(session_id, user, "read")
+        return await self.values(session_id)
+
     async def authorize(self, session_id: str, user: User, action: Action) -> SessionRecord:
         """The session's record if `user` may do `action`; else audits and raises.
 

@@ -162,7 +162,7 @@ class Session:
 
     async def astate(self) -> dict[str, Any]:
         """The graph's current state (requires read access)."""
-        return await self.sessions.portal.enter(self._state())
+        return await self.sessions.portal.enter(self.sessions.read(self.id, self.user))
 
     async def aend(self) -> None:
         """Ends the session: it stays readable, but takes no more messages."""
@@ -199,7 +199,7 @@ class Session:
 
     def state(self) -> dict[str, Any]:
         """Sync `astate`."""
-        return self.sessions.portal.call(self._state())
+        return self.sessions.portal.call(self.sessions.read(self.id, self.user))
 
     def end(self) -> None:
         """Sync `aend`."""
@@ -239,10 +239,6 @@ class Session:
         finally:
             if run.record is not None:
                 self.record = run.record
-
-    async def _state(self) -> dict[str, Any]:
-        await self.sessions.authorize(self.id, self.user, "read")
-        return await self.sessions.values(self.id)
 
     async def _end(self) -> None:
         await self.sessions.authorize(self.id, self.user, "send")
