@@ -81,8 +81,8 @@ class Session:
         limits: Limits | None = None,
     ) -> Session:
         """Opens a session on `graph` with a runtime of its own (closed with the session)."""
-        runtime = Runtime(graph, db=db)
-        return await _aadopt(runtime, User.of(user), _create(runtime, user, scope, limits))
+        runtime, owner = Runtime(graph, db=db), User.of(user)
+        return await _aadopt(runtime, owner, runtime.create(owner, scope, limits, None))
 
     @classmethod
     def open(
@@ -95,8 +95,8 @@ class Session:
         limits: Limits | None = None,
     ) -> Session:
         """Sync `aopen`."""
-        runtime = Runtime(graph, db=db)
-        return _adopt(runtime, User.of(user), _create(runtime, user, scope, limits))
+        runtime, owner = Runtime(graph, db=db), User.of(user)
+        return _adopt(runtime, owner, runtime.create(owner, scope, limits, None))
 
     @classmethod
     async def aresume(
@@ -108,8 +108,8 @@ class Session:
         db: BaseCheckpointSaver[Any] | str | None = None,
     ) -> Session:
         """Resumes a session on `graph`, in this or any other process."""
-        runtime = Runtime(graph, db=db)
-        return await _aadopt(runtime, User.of(user), _resume(runtime, session_id, user))
+        runtime, reader = Runtime(graph, db=db), User.of(user)
+        return await _aadopt(runtime, reader, runtime.authorize(session_id, reader, "resume"))
 
     @classmethod
     def resume(
@@ -121,8 +121,8 @@ class Session:
         db: BaseCheckpointSaver[Any] | str | None = None,
     ) -> Session:
         """Sync `aresume`."""
-        runtime = Runtime(graph, db=db)
-        return _adopt(runtime, User.of(user), _resume(runtime, session_id, user))
+        runtime, reader = Runtime(graph, db=db), User.of(user)
+        return _adopt(runtime, reader, runtime.authorize(session_id, reader, "resume"))
 
     # --- async API -------------------------------------------------------------------------
 
@@ -244,16 +244,6 @@ class Session:
         await self.sessions.authorize(self.id, self.user, "send")
         self.record = await self.sessions.records.aupdate(self.id, status="closed")
         await self.sessions.audit_trail.aappend(self.id, "closed", actor=self.user.id)
-
-
-async def _create(
-    runtime: Runtime, user: User | str, scope: Scope | None, limits: Limits | None
-) -> SessionRecord:
-    return await runtime.create(User.of(user), scope, limits, None)
-
-
-async def _resume(runtime: Runtime, session_id: str, user: User | str) -> SessionRecord:
-    return await runtime.authorize(session_id, User.of(user), "resume")
 
 
 def _adopt(runtime: Runtime, user: User, making: Coroutine[Any, Any, SessionRecord]) -> Session:
