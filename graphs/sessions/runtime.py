@@ -174,11 +174,7 @@ def _saver(
         return SQLAlchemySaver(db), True
     if db is not None:
         return db, False
-    if (
-        graph is not None
-        and isinstance(graph.checkpointer, BaseCheckpointSaver)
-        and hasattr(graph.checkpointer, "_async_driver")
-    ):
+    if graph is not None and isinstance(graph.checkpointer, SQLAlchemySaver):
         return graph.checkpointer, False
     raise TypeError(
         "sessions keep their records beside the checkpoints in an accord database: pass "
