@@ -6,9 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage
-
-from accord.graphs import Usage
+from accord.graphs import Usage, events, events_of
 
 
 @dataclass(frozen=True)
@@ -55,30 +53,32 @@ class Trace:
 
 def trace_of(state: Mapping[str, Any], usage: Usage, latency: float) -> Trace:
     """Reads a trace from a run's final state values and its metered usage."""
-    answers = [m for m in state.get("messages", []) if isinstance(m, AIMessage) and m.text]
-    route = state.get("route") or {}
-    handoffs = state.get("handoffs") or []
+    seen = events_of("", state)
+    answers = [e.text for e in seen if isinstance(e, events.MessageEvent)]
+    routes = [e.agent for e in seen if isinstance(e, events.RouteEvent) and e.agent]
+    handoffs = [e for e in seen if isinstance(e, events.HandoffEvent)]
+    decisions = [e for e in seen if isinstance(e, events.DecisionEvent)]
+    active = state.get("active_agent")
     path: list[str] = []
     if handoffs:
-        path = [handoffs[0]["source"], *(h["target"] for h in handoffs)]
-    elif route.get("agent"):
-        path = [route["agent"]]
-    elif state.get("active_agent"):
-        path = [state["active_agent"]]
-    path += [c["specialist"] for c in state.get("consultations") or []]
-    path += [p["worker"] for p in state.get("plan") or []]
-    path += [v["agent"] for v in state.get("votes") or []]
-    outcome = state.get("outcome") or {}
-    confidence = outcome.get("confidence") if outcome else state.get("confidence")
+        path = [handoffs[0].source, *(h.target for h in handoffs)]
+    elif routes:
+        path = routes
+    elif active:
+        path = [active]
+    path += [e.agent for e in seen if isinstance(e, events.OpinionEvent)]
+    path += [e.worker for e in seen if isinstance(e, events.PlanEvent)]
+    path += [e.agent for e in seen if isinstance(e, events.VoteEvent)]
+    confidence = decisions[0].confidence if decisions else state.get("confidence")
     return Trace(
-        answer=answers[-1].text if answers else "",
+        answer=answers[-1] if answers else "",
         path=tuple(path),
-        route=route.get("agent") or state.get("active_agent"),
-        decision=outcome.get("decision"),
+        route=routes[0] if routes else active,
+        decision=decisions[0].decision if decisions else None,
         confidence=None if confidence is None else float(confidence),
         steps=usage.steps,
         tokens=usage.tokens,
         calls=usage.model_calls,
         latency=latency,
-        failures=tuple(f"{f['agent']}: {f['error']}" for f in state.get("failures") or []),
+        failures=tuple(f"{e.agent}: {e.error}" for e in seen if isinstance(e, events.FailureEvent)),
     )

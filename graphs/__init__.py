@@ -1,35 +1,32 @@
-"""accord.graphs: the shared state, the agent node, the collaboration patterns and sessions."""
+"""accord.graphs: the shared state, the agent node, the collaboration patterns and sessions.
 
-from accord.graphs.node import AgentNode, Task
-from accord.graphs.patterns.consensus import ConsensusState, Outcome, Vote, consensus
-from accord.graphs.patterns.consultation import Consultation, ConsultationState, consultation
-from accord.graphs.patterns.delegation import DelegationState, Result, Subtask, delegation
-from accord.graphs.patterns.handoff import HandoffTask, handoff
-from accord.graphs.patterns.routed import Route, RoutedState, routed
-from accord.graphs.sessions.access import OPERATOR, Access, NotAuthorized, Scope, User
-from accord.graphs.sessions.budget import BudgetExceeded, Limits, Meter, Usage
-from accord.graphs.sessions.events import (
+Every event type is in `events` (`from accord.graphs import events`; `events.VoteEvent`); the
+ones a chat app switches on are here too.
+"""
+
+from accord.graphs import events
+from accord.graphs.errors import BudgetExceeded, NotAuthorized, SessionClosed
+from accord.graphs.events import (
     AgentEvent,
-    ConfidenceEvent,
-    DecisionEvent,
     DoneEvent,
     Event,
-    FailureEvent,
-    HandoffEvent,
     MessageEvent,
-    OpinionEvent,
-    PlanEvent,
-    ResultEvent,
-    RouteEvent,
     TokenEvent,
     UsageEvent,
-    VoteEvent,
     events_of,
 )
+from accord.graphs.node import AgentNode, Task
+from accord.graphs.patterns.consensus import ConsensusState, consensus
+from accord.graphs.patterns.consultation import ConsultationState, consultation
+from accord.graphs.patterns.delegation import DelegationState, delegation
+from accord.graphs.patterns.handoff import handoff
+from accord.graphs.patterns.routed import RoutedState, routed
+from accord.graphs.sessions.access import OPERATOR, Access, Scope, User
+from accord.graphs.sessions.budget import Limits, Meter, Usage
 from accord.graphs.sessions.manager import Sessions
 from accord.graphs.sessions.reply import Reply
-from accord.graphs.sessions.session import Session, SessionClosed
-from accord.graphs.state import Failure, Handoff, TeamState, collect, merge_vars
+from accord.graphs.sessions.session import Session
+from accord.graphs.state import TeamState
 
 __all__ = [
     "OPERATOR",
@@ -37,51 +34,32 @@ __all__ = [
     "AgentEvent",
     "AgentNode",
     "BudgetExceeded",
-    "ConfidenceEvent",
     "ConsensusState",
-    "Consultation",
     "ConsultationState",
-    "DecisionEvent",
     "DelegationState",
     "DoneEvent",
     "Event",
-    "Failure",
-    "FailureEvent",
-    "Handoff",
-    "HandoffEvent",
-    "HandoffTask",
     "Limits",
     "MessageEvent",
     "Meter",
     "NotAuthorized",
-    "OpinionEvent",
-    "Outcome",
-    "PlanEvent",
     "Reply",
-    "Result",
-    "ResultEvent",
-    "Route",
-    "RouteEvent",
     "RoutedState",
     "Scope",
     "Session",
     "SessionClosed",
     "Sessions",
-    "Subtask",
     "Task",
     "TeamState",
     "TokenEvent",
     "Usage",
     "UsageEvent",
     "User",
-    "Vote",
-    "VoteEvent",
-    "collect",
     "consensus",
     "consultation",
     "delegation",
+    "events",
     "events_of",
     "handoff",
-    "merge_vars",
     "routed",
 ]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import AIMessage
 from rich.console import Console
 from rich.markup import escape
+
+from accord.graphs import Event, events, events_of
 
 
 def show_update(console: Console, node: str, change: Any) -> None:
@@ -14,51 +15,41 @@ def show_update(console: Console, node: str, change: Any) -> None:
 
     Reducer resets (a field written as None at the start of a round) print nothing.
     """
-    if not isinstance(change, dict):
-        return
-    for line in _lines(node, change):
-        console.print(line)
+    for event in events_of(node, change):
+        if line := _line(event):
+            console.print(line)
 
 
-def _lines(node: str, change: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    for sub in change.get("plan") or []:
-        lines.append(f"[cyan]  plan: {sub['worker']} <- {escape(sub['task'])}[/]")
-    for item in change.get("consultations") or []:
-        lines.append(
-            f"[cyan]  {item['specialist']} (confidence {item['confidence']:.2f}): "
-            f"{escape(item['answer'])}[/]"
-        )
-    for vote in change.get("votes") or []:
-        lines.append(
-            f"[cyan]  {vote['agent']} votes {escape(vote['choice'])} (confidence "
-            f"{vote['confidence']:.2f}, weight {vote['weight']:g}): {escape(vote['rationale'])}[/]"
-        )
-    for result in change.get("results") or []:
-        lines.append(
-            f"[cyan]  {result['worker']} did {escape(result['task'])!r}: "
-            f"{escape(result['result'])}[/]"
-        )
-    for failure in change.get("failures") or []:
-        lines.append(
-            f"[red]  {failure['agent']} failed after {failure['attempts']} attempt(s): "
-            f"{failure['error']}: {escape(failure['message'])}[/]"
-        )
-    if route := change.get("route"):
-        lines.append(f"[yellow]  -> routed to {route['agent']}: {escape(route['reason'])}[/]")
-    for message in change.get("messages") or []:
-        if isinstance(message, AIMessage):
-            lines.append(f"[bold magenta]{message.name or node}[/]: {escape(message.text)}")
-    for hop in change.get("handoffs") or []:
-        lines.append(f"[yellow]  -> handoff {hop['source']} -> {hop['target']}[/]")
-    if "confidence" in change and "low_confidence" in change:
-        low = " [red](low)[/]" if change["low_confidence"] else ""
-        lines.append(f"[bold]overall confidence {change['confidence']:.2f}[/]{low}")
-    if outcome := change.get("outcome"):
-        tally = ", ".join(f"{choice} {weight:g}" for choice, weight in outcome["tally"].items())
-        decision = outcome["decision"] or "no decision"
-        lines.append(
-            f"[bold]decision: {escape(str(decision))}[/] (confidence "
-            f"{outcome['confidence']:.2f}; tally {tally or 'empty'}; {escape(outcome['reason'])})"
-        )
-    return lines
+def _line(event: Event) -> str | None:
+    match event:
+        case events.PlanEvent(worker, task):
+            return f"[cyan]  plan: {worker} <- {escape(task)}[/]"
+        case events.OpinionEvent(agent, confidence, answer):
+            return f"[cyan]  {agent} (confidence {confidence:.2f}): {escape(answer)}[/]"
+        case events.VoteEvent(agent, option, confidence, weight, rationale):
+            return (
+                f"[cyan]  {agent} votes {escape(option)} (confidence {confidence:.2f}, "
+                f"weight {weight:g}): {escape(rationale)}[/]"
+            )
+        case events.ResultEvent(worker, task, result):
+            return f"[cyan]  {worker} did {escape(task)!r}: {escape(result)}[/]"
+        case events.FailureEvent(agent, error, message, attempts):
+            return (
+                f"[red]  {agent} failed after {attempts} attempt(s): {error}: {escape(message)}[/]"
+            )
+        case events.RouteEvent(agent, reason):
+            return f"[yellow]  -> routed to {agent}: {escape(reason)}[/]"
+        case events.MessageEvent(agent, text):
+            return f"[bold magenta]{agent}[/]: {escape(text)}"
+        case events.HandoffEvent(source, target):
+            return f"[yellow]  -> handoff {source} -> {target}[/]"
+        case events.ConfidenceEvent(confidence, low):
+            flag = " [red](low)[/]" if low else ""
+            return f"[bold]overall confidence {confidence:.2f}[/]{flag}"
+        case events.DecisionEvent(decision, confidence, tally, reason):
+            counts = ", ".join(f"{choice} {weight:g}" for choice, weight in tally.items())
+            return (
+                f"[bold]decision: {escape(str(decision or 'no decision'))}[/] (confidence "
+                f"{confidence:.2f}; tally {counts or 'empty'}; {escape(reason)})"
+            )
+    return None

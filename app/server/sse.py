@@ -1,7 +1,7 @@
 """Server-Sent Events: a session's typed events framed for the wire, with keep-alive pings.
 
 Each event is `event: <kind>` (token, agent, handoff, route, opinion, vote, message, usage,
-done, and the other kinds of `accord.graphs.sessions.events`), an `id:` counting from 1, and one
+done, and the other kinds of `accord.graphs.events`), an `id:` counting from 1, and one
 `data:` line of JSON (the event's fields). A failure after the stream started is an `error`
 event, `{"type", "message", "status"}`, and ends the stream.
 

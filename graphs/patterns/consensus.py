@@ -9,15 +9,15 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy, Send
 from pydantic import BaseModel, Field, create_model
 
 from accord.agents import Agent, AgentSpecError, check_team
-from accord.graphs.briefs import brief, identity, request
 from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.checks import reserve
+from accord.graphs.patterns.fanout import fan_out
+from accord.graphs.prompts import brief, identity, request
 from accord.graphs.state import Failure, TeamState, collect, failure
 
 BALLOT, TALLY = "ballot", "tally"
@@ -172,17 +172,16 @@ def consensus(
         outcome = decide(state.get("votes", []), panel, choices, need, tie_break)
         return {"outcome": outcome, "messages": [AIMessage(summary(outcome), name=TALLY)]}
 
-    builder = StateGraph(ConsensusState)
-    # A new round: forget the previous message's votes before the new ones arrive.
-    builder.add_node(BALLOT, lambda state: {"votes": None, "failures": None})
-    for agent in agents:
-        builder.add_node(agent.name, AgentNode(agent, task, retry=retry))
-        builder.add_edge(agent.name, TALLY)
-    builder.add_node(TALLY, tally)
-    builder.add_edge(START, BALLOT)
-    builder.add_conditional_edges(BALLOT, lambda s: [Send(n, s) for n in panel], panel)
-    builder.add_edge(TALLY, END)
-    return builder.compile(checkpointer=checkpointer, name=name)
+    return fan_out(
+        ConsensusState,
+        # A new round: forget the previous message's votes before the new ones arrive.
+        (BALLOT, lambda state: {"votes": None, "failures": None}),
+        [(agent.name, AgentNode(agent, task, retry=retry)) for agent in agents],
+        (TALLY, tally),
+        sends=lambda state: [Send(n, state) for n in panel],
+        checkpointer=checkpointer,
+        name=name,
+    )
 
 
 def decide(

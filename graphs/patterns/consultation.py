@@ -10,16 +10,16 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, RetryPolicy, Send
 from pydantic import BaseModel, Field, create_model
 
 from accord.agents import Agent, AgentSpecError, check_team
-from accord.graphs.briefs import ask, brief, identity, request, roster
 from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.checks import reserve
+from accord.graphs.patterns.fanout import fan_out
 from accord.graphs.patterns.handoff import Reply
+from accord.graphs.prompts import ask, brief, identity, request, roster
 from accord.graphs.state import Failure, TeamState, collect, failure
 
 SYNTHESIS = "synthesis"
@@ -214,18 +214,12 @@ def consultation(
         raise AgentSpecError("consultation needs at least one specialist")
     if not 0 <= low_confidence <= 1:
         raise AgentSpecError(f"low_confidence must be between 0 and 1, got {low_confidence}")
-    names = [s.name for s in specialists]
-    builder = StateGraph(ConsultationState)
-    builder.add_node(
-        primary.name,
-        AgentNode(primary, ConsultTask(specialists)),
-        destinations=(*names, SYNTHESIS),
-    )
     opinion = OpinionTask(primary.name)
-    for specialist in specialists:
-        builder.add_node(specialist.name, AgentNode(specialist, opinion, retry=retry))
-        builder.add_edge(specialist.name, SYNTHESIS)
-    builder.add_node(SYNTHESIS, AgentNode(primary, SynthesiseTask(low_confidence)))
-    builder.set_entry_point(primary.name)
-    builder.add_edge(SYNTHESIS, END)
-    return builder.compile(checkpointer=checkpointer, name=name)
+    return fan_out(
+        ConsultationState,
+        (primary.name, AgentNode(primary, ConsultTask(specialists))),
+        [(s.name, AgentNode(s, opinion, retry=retry)) for s in specialists],
+        (SYNTHESIS, AgentNode(primary, SynthesiseTask(low_confidence))),
+        checkpointer=checkpointer,
+        name=name,
+    )

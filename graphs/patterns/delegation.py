@@ -10,16 +10,16 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.graph import END, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, RetryPolicy, Send
 from pydantic import BaseModel, Field, create_model
 
 from accord.agents import Agent, AgentSpecError, check_team
-from accord.graphs.briefs import ask, brief, identity, request, roster
 from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.checks import reserve
+from accord.graphs.patterns.fanout import fan_out
 from accord.graphs.patterns.handoff import Reply
+from accord.graphs.prompts import ask, brief, identity, request, roster
 from accord.graphs.state import Failure, TeamState, collect, failure
 
 SYNTHESIS = "synthesis"
@@ -204,21 +204,15 @@ def delegation(
             f"max_subtasks and max_concurrency must be at least 1, got {max_subtasks} and "
             f"{max_concurrency}"
         )
-    names = [w.name for w in workers]
-    builder = StateGraph(DelegationState)
-    builder.add_node(
-        coordinator.name,
-        AgentNode(coordinator, PlanTask(workers, max_subtasks)),
-        destinations=(*names, SYNTHESIS),
-    )
     work = WorkTask()
-    for worker in workers:
-        builder.add_node(worker.name, AgentNode(worker, work, retry=retry))
-        builder.add_edge(worker.name, SYNTHESIS)
-    builder.add_node(SYNTHESIS, AgentNode(coordinator, CombineTask()))
-    builder.set_entry_point(coordinator.name)
-    builder.add_edge(SYNTHESIS, END)
-    graph = builder.compile(checkpointer=checkpointer, name=name)
+    graph = fan_out(
+        DelegationState,
+        (coordinator.name, AgentNode(coordinator, PlanTask(workers, max_subtasks))),
+        [(w.name, AgentNode(w, work, retry=retry)) for w in workers],
+        (SYNTHESIS, AgentNode(coordinator, CombineTask())),
+        checkpointer=checkpointer,
+        name=name,
+    )
     # LangGraph bounds the steps of one run with `max_concurrency` (an asyncio semaphore, a
     # thread pool in sync runs): a per-session bound, so one session never waits on another.
     return graph.with_config(max_concurrency=max_concurrency) if max_concurrency else graph

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, create_model
 
 from accord.agents import Agent, AgentSpecError, check_team
 from accord.graphs.node import AgentNode, Task
-from accord.graphs.prompt import conversation
+from accord.graphs.prompts import conversation
 from accord.graphs.state import Handoff, TeamState
 
 NO_HANDOFF = "none"

@@ -26,9 +26,9 @@ from accord.agents import (
     Router,
     check_team,
 )
-from accord.graphs.briefs import brief, identity, roster
 from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.handoff import HandoffTask
+from accord.graphs.prompts import brief, identity, roster
 from accord.graphs.state import TeamState
 from accord.persistence import Flow
 

@@ -1,1 +1,2 @@
-"""Sessions: the manager, one session's runs, access, budgets, typed events and replies."""
+"""Sessions: the runtime and its loop portal, the manager, a session and its runs, access,
+budgets and replies."""

@@ -6,8 +6,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from accord.persistence import AccordError
-
 Action = Literal["read", "send", "resume", "restore"]
 OPERATOR = "accord:operator"
 """The role of those who run the service (the `accord sessions` command line): every action on
@@ -106,23 +104,3 @@ class Scope:
                 for action, grant in document.items()
             }
         )
-
-
-class NotAuthorized(AccordError, PermissionError):
-    """The user may not do this to the session; the attempt is in the session's audit trail.
-
-    Attributes:
-        session_id: The session.
-        user: Who tried.
-        action: What they tried: read, send, resume or restore.
-    """
-
-    def __init__(self, session_id: str, user: str, action: str) -> None:
-        """Say who may not do what; the session's owner can widen its scope."""
-        super().__init__(
-            f"user {user!r} may not {action} session {session_id!r}; ask its owner to add "
-            f"you (or one of your roles) to its scope's {action!r} access"
-        )
-        self.session_id = session_id
-        self.user = user
-        self.action = action

@@ -21,7 +21,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from accord.agents import CallRefused
+from accord.graphs.errors import BudgetExceeded
 
 COMPLETION_ALLOWANCE = 512
 """Tokens reserved for a completion when the call does not say its `max_tokens`."""
@@ -110,33 +110,6 @@ class _QuietRefusals(logging.Filter):
 
 
 logging.getLogger("langchain_core.callbacks.manager").addFilter(_QuietRefusals())
-
-
-class BudgetExceeded(CallRefused):
-    """The session reached one of its limits; the run stopped before spending past it.
-
-    What ran before the limit is kept (the last checkpoint), and other sessions are unaffected.
-    Raise the session's limits, or open a new session, to go on.
-
-    Attributes:
-        session_id: The session.
-        limit: Which limit: tokens, model_calls, steps or wall_time.
-        used: What the session had used when it stopped.
-        limits: The session's limits.
-    """
-
-    def __init__(self, session_id: str, limit: str, used: Usage, limits: Limits) -> None:
-        """Say which limit stopped the session and what it had used."""
-        allowed = getattr(limits, limit)
-        spent = used.tokens if limit == "tokens" else getattr(used, limit)
-        super().__init__(
-            f"session {session_id!r} reached its {limit} limit ({spent} used of {allowed}); "
-            "raise the session's limits or start a new session"
-        )
-        self.session_id = session_id
-        self.limit = limit
-        self.used = used
-        self.limits = limits
 
 
 @dataclass

@@ -8,41 +8,24 @@ bound to (the caller's first loop, or a private one for sync-only use).
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import Any, Self
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.pregel import Pregel
-from langgraph.types import Durability
 
-from accord.graphs.sessions.access import OPERATOR, Action, NotAuthorized, Scope, User
-from accord.graphs.sessions.budget import Limits, Usage
-from accord.graphs.sessions.portal import Portal, submit
-from accord.persistence import (
-    AuditEvent,
-    AuditTrail,
-    LeaseStore,
-    RunJournal,
-    SessionRecord,
-    SessionStore,
-    SQLAlchemySaver,
-    arestore,
-)
+from accord.graphs.sessions.access import OPERATOR, Scope, User
+from accord.graphs.sessions.budget import Limits
+from accord.graphs.sessions.runtime import Runtime
+from accord.graphs.sessions.session import Session
+from accord.persistence import AuditEvent, SessionRecord, arestore
 
-if TYPE_CHECKING:
-    from accord.graphs.sessions.session import Session
-
-T = TypeVar("T")
 LIST_PAGE = 500
 
 
-class Sessions:
+class Sessions(Runtime):
     """The sessions of one graph, kept in one database.
 
     Args:
@@ -67,57 +50,9 @@ class Sessions:
         ```
     """
 
-    def __init__(
-        self,
-        graph: Pregel[Any, Any, Any, Any] | None,
-        *,
-        db: BaseCheckpointSaver[Any] | str | None = None,
-        lease_ttl: float = 30.0,
-        wait: float = 0.0,
-        durability: Durability = "sync",
-        callbacks: Sequence[BaseCallbackHandler] = (),
-    ) -> None:
-        if lease_ttl <= 0:
-            raise ValueError(f"lease_ttl must be positive, got {lease_ttl}")
-        saver, self._owned = _saver(graph, db)
-        self.saver = saver
-        self._graph = (
-            graph
-            if graph is None or graph.checkpointer is saver
-            else graph.copy({"checkpointer": saver})
-        )
-        self.records = SessionStore(saver)  # type: ignore[arg-type]
-        self.leases = LeaseStore(saver)  # type: ignore[arg-type]
-        self.audit_trail = AuditTrail(saver)  # type: ignore[arg-type]
-        self.journal = RunJournal(self.leases)
-        self.lease_ttl = lease_ttl
-        self.wait = wait
-        self.durability: Durability = durability
-        self.callbacks = tuple(callbacks)
-        self._portal = Portal()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    @property
-    def graph(self) -> Pregel[Any, Any, Any, Any]:
-        """The graph the sessions run (on this manager's database)."""
-        if self._graph is None:
-            raise TypeError(
-                "this Sessions was made without a graph: it can list, read, audit and restore "
-                "sessions, but running them needs Sessions(graph, db=...)"
-            )
-        return self._graph
-
-    async def values(self, session_id: str) -> dict[str, Any]:
-        """The session's current state, read through the graph or, without one, the saver."""
-        config: RunnableConfig = {"configurable": {"thread_id": session_id}}
-        if self._graph is not None:
-            return dict((await self._graph.aget_state(config)).values)
-        stored = await self.saver.aget_tuple(config)
-        return dict(stored.checkpoint["channel_values"]) if stored else {}
-
     async def astate(self, session_id: str, user: User | str) -> dict[str, Any]:
         """The session's current state, for a user allowed to read it."""
-        return await self._enter(self._state(session_id, User.of(user)))
+        return await self.portal.enter(self.read(session_id, User.of(user)))
 
     # --- async API -------------------------------------------------------------------------
 
@@ -137,7 +72,7 @@ class Sessions:
             limits: Its budget (default: unlimited).
             agent: The agent first assigned to it, if the graph has that notion.
         """
-        return await self._enter(self._open(User.of(user), scope, limits, agent))
+        return await self.portal.enter(self._open(User.of(user), scope, limits, agent))
 
     async def aresume(self, session_id: str, user: User | str) -> Session:
         """A handle on an existing session, for a user allowed to resume it.
@@ -146,21 +81,21 @@ class Sessions:
             SessionNotFound: No such session.
             NotAuthorized: The user may not resume it (the attempt is audited).
         """
-        return await self._enter(self._resume(session_id, User.of(user)))
+        return await self.portal.enter(self._resume(session_id, User.of(user)))
 
     async def aget(self, session_id: str, user: User | str) -> SessionRecord:
         """The session's record, for a user allowed to read it."""
-        return await self._enter(self.authorize(session_id, User.of(user), "read"))
+        return await self.portal.enter(self.authorize(session_id, User.of(user), "read"))
 
     async def alist(
         self, user: User | str, *, status: str | None = None
     ) -> builtins.list[SessionRecord]:
         """The sessions `user` may read: their own, then those shared with them."""
-        return await self._enter(self._list(User.of(user), status))
+        return await self.portal.enter(self._list(User.of(user), status))
 
     async def aaudit(self, session_id: str, user: User | str) -> Sequence[AuditEvent]:
         """The session's audit trail, oldest first, for a user allowed to read it."""
-        return await self._enter(self._audit(session_id, User.of(user)))
+        return await self.portal.enter(self._audit(session_id, User.of(user)))
 
     async def arestore(
         self,
@@ -179,12 +114,7 @@ class Sessions:
             NothingToRestore: The session had no state at that moment.
             SessionBusy: A run holds the session.
         """
-        return await self._enter(self._restore(session_id, User.of(user), at, checkpoint_id))
-
-    async def aclose(self) -> None:
-        """Closes the database this manager opened (not one it was given) and its loop."""
-        await self._enter(self._close())
-        self._portal.close()
+        return await self.portal.enter(self._restore(session_id, User.of(user), at, checkpoint_id))
 
     async def __aenter__(self) -> Self:
         return self
@@ -203,27 +133,27 @@ class Sessions:
         agent: str | None = None,
     ) -> Session:
         """Sync `aopen`."""
-        return self.call(self._open(User.of(user), scope, limits, agent))
+        return self.portal.call(self._open(User.of(user), scope, limits, agent))
 
     def resume(self, session_id: str, user: User | str) -> Session:
         """Sync `aresume`."""
-        return self.call(self._resume(session_id, User.of(user)))
+        return self.portal.call(self._resume(session_id, User.of(user)))
 
     def get(self, session_id: str, user: User | str) -> SessionRecord:
         """Sync `aget`."""
-        return self.call(self.authorize(session_id, User.of(user), "read"))
+        return self.portal.call(self.authorize(session_id, User.of(user), "read"))
 
     def list(self, user: User | str, *, status: str | None = None) -> builtins.list[SessionRecord]:
         """Sync `alist`."""
-        return self.call(self._list(User.of(user), status))
+        return self.portal.call(self._list(User.of(user), status))
 
     def audit(self, session_id: str, user: User | str) -> Sequence[AuditEvent]:
         """Sync `aaudit`."""
-        return self.call(self._audit(session_id, User.of(user)))
+        return self.portal.call(self._audit(session_id, User.of(user)))
 
     def state(self, session_id: str, user: User | str) -> dict[str, Any]:
         """Sync `astate`."""
-        return self.call(self._state(session_id, User.of(user)))
+        return self.portal.call(self.read(session_id, User.of(user)))
 
     def restore(
         self,
@@ -234,12 +164,7 @@ class Sessions:
         checkpoint_id: str | None = None,
     ) -> RunnableConfig:
         """Sync `arestore`."""
-        return self.call(self._restore(session_id, User.of(user), at, checkpoint_id))
-
-    def close(self) -> None:
-        """Sync `aclose`."""
-        self.call(self._close())
-        self._portal.close()
+        return self.portal.call(self._restore(session_id, User.of(user), at, checkpoint_id))
 
     def __enter__(self) -> Self:
         return self
@@ -247,67 +172,12 @@ class Sessions:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- the loop every call runs on -------------------------------------------------------
-
-    async def _enter(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Runs an async call on this manager's loop: the caller's, the first time."""
-        running = asyncio.get_running_loop()
-        if self._loop is None or self._loop.is_closed():
-            self._loop = running
-        if self._loop is running:
-            return await coroutine
-        return await asyncio.wrap_future(submit(self._loop, coroutine))
-
-    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Runs a sync call's coroutine on this manager's loop and waits for it."""
-        if self._loop is None or self._loop.is_closed():
-            self._loop = self._portal.loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            coroutine.close()
-            raise RuntimeError(
-                "a sync Sessions method was called inside the event loop it runs on; "
-                "use the async method (await sessions.aopen(...), session.asend(...))"
-            )
-        return submit(self._loop, coroutine).result()
-
-    # --- the work ----------------------------------------------------------------------------
-
-    async def authorize(self, session_id: str, user: User, action: Action) -> SessionRecord:
-        """The session's record if `user` may do `action`; else audits and raises.
-
-        Raises:
-            SessionNotFound: No such session.
-            NotAuthorized: Not allowed; a `denied` event is in the session's audit trail.
-        """
-        record = await self.records.aget(session_id)
-        if not Scope.from_dict(record.scope).allows(record.owner, user, action):
-            await self.audit_trail.aappend(
-                session_id, "denied", actor=user.id, details={"action": action}
-            )
-            raise NotAuthorized(session_id, user.id, action)
-        return record
-
     async def _open(
         self, user: User, scope: Scope | None, limits: Limits | None, agent: str | None
     ) -> Session:
-        from accord.graphs.sessions.session import Session
-
-        record = await self.journal.aopen(
-            user.id,
-            agent=agent,
-            scope=(scope or Scope.private()).to_dict(),
-            limits=(limits or Limits()).to_dict(),
-            usage=Usage().to_dict(),
-        )
-        return Session(self, record, user)
+        return Session(self, await self.create(user, scope, limits, agent), user)
 
     async def _resume(self, session_id: str, user: User) -> Session:
-        from accord.graphs.sessions.session import Session
-
         record = await self.authorize(session_id, user, "resume")
         return Session(self, record, user)
 
@@ -333,10 +203,6 @@ class Sessions:
             if len(page) < LIST_PAGE:
                 return found
 
-    async def _state(self, session_id: str, user: User) -> dict[str, Any]:
-        await self.authorize(session_id, user, "read")
-        return await self.values(session_id)
-
     async def _audit(self, session_id: str, user: User) -> Sequence[AuditEvent]:
         await self.authorize(session_id, user, "read")
         return await self.audit_trail.aevents(session_id)
@@ -358,27 +224,3 @@ class Sessions:
         restored = AuditEvent(session_id, "restored", user.id, None, details)
         await self.journal.aend(session_id, holder, changes={}, events=[restored])
         return head
-
-    async def _close(self) -> None:
-        if self._owned:
-            await self.saver.aclose()  # type: ignore[attr-defined]
-
-
-def _saver(
-    graph: Pregel[Any, Any, Any, Any] | None, db: BaseCheckpointSaver[Any] | str | None
-) -> tuple[BaseCheckpointSaver[Any], bool]:
-    """The saver sessions live in, and whether this manager made it (and must close it)."""
-    if isinstance(db, str):
-        return SQLAlchemySaver(db), True
-    if db is not None:
-        return db, False
-    if (
-        graph is not None
-        and isinstance(graph.checkpointer, BaseCheckpointSaver)
-        and hasattr(graph.checkpointer, "_async_driver")
-    ):
-        return graph.checkpointer, False
-    raise TypeError(
-        "sessions keep their records beside the checkpoints in an accord database: pass "
-        "db='sqlite:///sessions.db' (or a SQLAlchemySaver), or compile the graph with one"
-    )

@@ -1,14 +1,16 @@
-"""Runs an async core from synchronous code: one private event loop in a background thread.
+"""The event loop a session runtime's async work runs on, from async and sync callers alike.
 
-The session runtime is async; its sync methods hand their coroutine to the loop the runtime
-is bound to. That keeps one implementation, and the database engines on one loop.
+The runtime is async; it binds to the first loop that calls it (the caller's), or, for
+sync-only use, to a private loop in a daemon thread. Calls from another loop or thread are
+handed to the bound loop, which keeps one implementation and the database engines on one loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -16,63 +18,101 @@ T = TypeVar("T")
 
 
 class Portal:
-    """An event loop in a daemon thread, started on first use and stopped by `close`."""
+    """Runs coroutines and streams on one bound event loop; `close` stops its private loop."""
 
     def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._bound: asyncio.AbstractEventLoop | None = None
+        self._private: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The portal's loop, started if need be."""
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name="accord-portal", daemon=True
-                )
-                thread.start()
-                self._loop, self._thread = loop, thread
-            return self._loop
+    async def enter(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Runs `coroutine` on the bound loop: the caller's, the first time."""
+        running = asyncio.get_running_loop()
+        if self._bound is None or self._bound.is_closed():
+            self._bound = running
+        if self._bound is running:
+            return await coroutine
+        return await asyncio.wrap_future(_submit(self._bound, coroutine))
 
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Runs `coroutine` on the portal's loop and waits for its result."""
-        return submit(self.loop, coroutine).result()
+        """Runs `coroutine` on the bound loop (the private one, if none) and waits for it.
+
+        Raises:
+            RuntimeError: Called from inside the bound loop, which it would block.
+        """
+        loop = self._sync_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            coroutine.close()
+            raise RuntimeError(
+                "a sync Sessions method was called inside the event loop it runs on; "
+                "use the async method (await sessions.aopen(...), session.asend(...))"
+            )
+        return _submit(loop, coroutine).result()
+
+    async def relay(self, stream: AsyncGenerator[T, None]) -> AsyncIterator[T]:
+        """`stream`'s items as they come, when on the bound loop; else all once it is done."""
+        if self._bound is None or self._bound.is_closed():
+            self._bound = asyncio.get_running_loop()
+        if self._bound is asyncio.get_running_loop():
+            # Closed at once if the caller stops early, so what it holds is given back now.
+            async with contextlib.aclosing(stream):
+                async for item in stream:
+                    yield item
+            return
+        for item in await self.enter(_drain(stream)):
+            yield item
 
     def iterate(self, stream: AsyncIterator[T]) -> Iterator[T]:
-        """Iterates an async iterator on the portal's loop, one item at a time."""
-        return iterate(self.loop, stream)
+        """Pulls `stream`'s items through the bound loop from this thread; closes it if
+        abandoned."""
+        loop = self._sync_loop()
+        try:
+            while True:
+                try:
+                    yield _submit(loop, _next(stream)).result()
+                except StopAsyncIteration:
+                    return
+        finally:
+            close = getattr(stream, "aclose", None)
+            if close is not None:
+                _submit(loop, close()).result()
 
     def close(self) -> None:
-        """Stops the loop and its thread."""
+        """Stops the private loop and its thread, if one was started."""
         with self._lock:
-            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+            loop, thread, self._private, self._thread = self._private, self._thread, None, None
         if loop is None or thread is None:
             return
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
 
+    def _sync_loop(self) -> asyncio.AbstractEventLoop:
+        """The bound loop, bound to the private loop (started if need be) if there is none."""
+        if self._bound is None or self._bound.is_closed():
+            with self._lock:
+                if self._private is None:
+                    self._private = asyncio.new_event_loop()
+                    self._thread = threading.Thread(
+                        target=self._private.run_forever, name="accord-portal", daemon=True
+                    )
+                    self._thread.start()
+                self._bound = self._private
+        return self._bound
 
-def submit(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
-    """Schedules `coroutine` on `loop` from another thread."""
+
+def _submit(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
     return asyncio.run_coroutine_threadsafe(coroutine, loop)
-
-
-def iterate(loop: asyncio.AbstractEventLoop, stream: AsyncIterator[T]) -> Iterator[T]:
-    """Pulls `stream`'s items through `loop` from another thread; closes it if abandoned."""
-    try:
-        while True:
-            try:
-                yield submit(loop, _next(stream)).result()
-            except StopAsyncIteration:
-                return
-    finally:
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            submit(loop, close()).result()
 
 
 async def _next(stream: AsyncIterator[T]) -> T:
     return await stream.__anext__()
+
+
+async def _drain(stream: AsyncIterator[T]) -> list[T]:
+    return [item async for item in stream]

@@ -1,50 +1,28 @@
 """`Session`: one user's conversation with a team — send, stream, resume, within its budget.
 
-Each run takes the session's lease (one writer across processes), checks the caller against
-the session's scope, meters every model call against the session's limits, writes each step
-durably, and records what happened in the audit trail and the usage on the session record.
+Each run (see `accord.graphs.sessions.run`) takes the session's lease (one writer across
+processes), checks the caller against the session's scope, meters every model call against the
+session's limits, writes each step durably, and records what happened in the audit trail and
+the usage on the session record.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import socket
-import time
-import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import replace
-from typing import Any, Self, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from typing import Any, Self
 
-from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
-from langgraph.types import StreamMode
 
+from accord.graphs.events import DoneEvent, Event
 from accord.graphs.sessions.access import Scope, User
-from accord.graphs.sessions.budget import BudgetExceeded, Limits, Meter, Usage
-from accord.graphs.sessions.events import (
-    AgentEvent,
-    DoneEvent,
-    Event,
-    HandoffEvent,
-    ReplyText,
-    TokenEvent,
-    UsageEvent,
-    events_of,
-)
-from accord.graphs.sessions.manager import Sessions
-from accord.graphs.sessions.portal import iterate
-from accord.graphs.sessions.reply import Reply, reply_of
-from accord.persistence import AccordError, AuditEvent, SessionBusy, SessionRecord
-
-HOST = f"{socket.gethostname()}:{os.getpid()}"
-
-
-class SessionClosed(AccordError):
-    """The session was ended; open a new one to go on talking."""
+from accord.graphs.sessions.budget import Limits, Usage
+from accord.graphs.sessions.reply import Reply
+from accord.graphs.sessions.run import Run
+from accord.graphs.sessions.runtime import Runtime
+from accord.persistence import SessionRecord
 
 
 class Session:
@@ -54,11 +32,21 @@ class Session:
     the database, so any number of handles, in any processes, see the same session.
     """
 
-    def __init__(self, sessions: Sessions, record: SessionRecord, user: User) -> None:
+    def __init__(
+        self, sessions: Runtime, record: SessionRecord, user: User, *, owns: bool = False
+    ) -> None:
+        """A handle for `user` on the session `record`, run by `sessions`.
+
+        Args:
+            sessions: The `Sessions` (or runtime) the session runs on.
+            record: The session's record.
+            user: Who acts through this handle.
+            owns: Whether closing the handle closes `sessions` (`Session.open` makes its own).
+        """
         self.sessions = sessions
         self.record = record
         self.user = user
-        self._owns_sessions = False
+        self._owns = owns
 
     @property
     def id(self) -> str:
@@ -92,9 +80,9 @@ class Session:
         scope: Scope | None = None,
         limits: Limits | None = None,
     ) -> Session:
-        """Opens a session on `graph` with a `Sessions` of its own (closed with the session)."""
-        sessions = Sessions(graph, db=db)
-        return await _aadopt(sessions, sessions.aopen(user, scope=scope, limits=limits))
+        """Opens a session on `graph` with a runtime of its own (closed with the session)."""
+        runtime, owner = Runtime(graph, db=db), User.of(user)
+        return await _aadopt(runtime, owner, runtime.create(owner, scope, limits, None))
 
     @classmethod
     def open(
@@ -107,8 +95,8 @@ class Session:
         limits: Limits | None = None,
     ) -> Session:
         """Sync `aopen`."""
-        sessions = Sessions(graph, db=db)
-        return _adopt(sessions, lambda: sessions.open(user, scope=scope, limits=limits))
+        runtime, owner = Runtime(graph, db=db), User.of(user)
+        return _adopt(runtime, owner, runtime.create(owner, scope, limits, None))
 
     @classmethod
     async def aresume(
@@ -120,8 +108,8 @@ class Session:
         db: BaseCheckpointSaver[Any] | str | None = None,
     ) -> Session:
         """Resumes a session on `graph`, in this or any other process."""
-        sessions = Sessions(graph, db=db)
-        return await _aadopt(sessions, sessions.aresume(session_id, user))
+        runtime, reader = Runtime(graph, db=db), User.of(user)
+        return await _aadopt(runtime, reader, runtime.authorize(session_id, reader, "resume"))
 
     @classmethod
     def resume(
@@ -133,8 +121,8 @@ class Session:
         db: BaseCheckpointSaver[Any] | str | None = None,
     ) -> Session:
         """Sync `aresume`."""
-        sessions = Sessions(graph, db=db)
-        return _adopt(sessions, lambda: sessions.resume(session_id, user))
+        runtime, reader = Runtime(graph, db=db), User.of(user)
+        return _adopt(runtime, reader, runtime.authorize(session_id, reader, "resume"))
 
     # --- async API -------------------------------------------------------------------------
 
@@ -153,28 +141,19 @@ class Session:
             BudgetExceeded: A limit was reached; the steps before it are kept.
             SessionClosed: The session was ended.
         """
-        return await self.sessions._enter(self._reply(self._run(text, message_id, False)))
+        return await self.sessions.portal.enter(self._reply(self._run(text, message_id, False)))
 
     async def astream(self, text: str, *, message_id: str | None = None) -> AsyncIterator[Event]:
         """Sends the message and yields what happens as it happens, ending with `DoneEvent`.
 
         Token events carry each agent's reply as the model writes it. Raises as `asend`.
         """
-        stream = self._run(text, message_id, True)
-        if self.sessions._loop is None or self.sessions._loop is asyncio.get_running_loop():
-            await self.sessions._enter(asyncio.sleep(0))  # binds the manager to this loop
-            # Closed at once if the caller stops early, so the lease is given back now.
-            async with contextlib.aclosing(stream):
-                async for event in stream:
-                    yield event
-            return
-        # On another loop than the manager's: the run happens there, its events come after.
-        for event in await self.sessions._enter(_drain(stream)):
+        async for event in self.sessions.portal.relay(self._run(text, message_id, True)):
             yield event
 
     async def acontinue(self) -> Reply | None:
         """Completes a run that a crash interrupted, from its last checkpoint; None if none."""
-        return await self.sessions._enter(self._continue())
+        return await self.sessions.portal.enter(self._continue())
 
     async def ahistory(self) -> list[AnyMessage]:
         """The conversation so far."""
@@ -183,15 +162,15 @@ class Session:
 
     async def astate(self) -> dict[str, Any]:
         """The graph's current state (requires read access)."""
-        return await self.sessions._enter(self._state())
+        return await self.sessions.portal.enter(self.sessions.read(self.id, self.user))
 
     async def aend(self) -> None:
         """Ends the session: it stays readable, but takes no more messages."""
-        await self.sessions._enter(self._end())
+        await self.sessions.portal.enter(self._end())
 
     async def aclose(self) -> None:
         """Releases this handle (and its own `Sessions`, if `Session.open` made one)."""
-        if self._owns_sessions:
+        if self._owns:
             await self.sessions.aclose()
 
     async def __aenter__(self) -> Self:
@@ -204,20 +183,15 @@ class Session:
 
     def send(self, text: str, *, message_id: str | None = None) -> Reply:
         """Sync `asend`."""
-        return self.sessions.call(self._reply(self._run(text, message_id, False)))
+        return self.sessions.portal.call(self._reply(self._run(text, message_id, False)))
 
     def stream(self, text: str, *, message_id: str | None = None) -> Iterator[Event]:
         """Sync `astream`: events as they happen."""
-        loop = self.sessions._loop
-        if loop is None or loop.is_closed():
-            self.sessions.call(asyncio.sleep(0))  # binds the manager to its loop
-            loop = self.sessions._loop
-        assert loop is not None
-        return iterate(loop, self._run(text, message_id, True))
+        return self.sessions.portal.iterate(self._run(text, message_id, True))
 
     def continue_(self) -> Reply | None:
         """Sync `acontinue`."""
-        return self.sessions.call(self._continue())
+        return self.sessions.portal.call(self._continue())
 
     def history(self) -> list[AnyMessage]:
         """Sync `ahistory`."""
@@ -225,15 +199,15 @@ class Session:
 
     def state(self) -> dict[str, Any]:
         """Sync `astate`."""
-        return self.sessions.call(self._state())
+        return self.sessions.portal.call(self.sessions.read(self.id, self.user))
 
     def end(self) -> None:
         """Sync `aend`."""
-        self.sessions.call(self._end())
+        self.sessions.portal.call(self._end())
 
     def close(self) -> None:
         """Sync `aclose`."""
-        if self._owns_sessions:
+        if self._owns:
             self.sessions.close()
 
     def __enter__(self) -> Self:
@@ -258,88 +232,13 @@ class Session:
     async def _run(
         self, text: str | None, message_id: str | None, tokens: bool
     ) -> AsyncGenerator[Event, None]:
-        """The one implementation of a run, as the events it yields."""
-        sessions = self.sessions
-        record = await sessions.authorize(self.id, self.user, "send")
-        if record.status != "open":
-            raise SessionClosed(f"session {self.id!r} is {record.status}; open a new one")
-        message = _message(text, message_id)
-        arrived = _Trail(self.id, self.user.id)
-        if message is not None:
-            details = {"message_id": message.id, "chars": len(message.text)}
-            arrived.add("message_in", None, details)
-        holder = f"{HOST}:{uuid.uuid4().hex}"
-        # The arrival is recorded with the lease, before the run: a crash cannot lose it.
-        begun = await sessions.journal.abegin(
-            self.id, holder, sessions.lease_ttl, wait=sessions.wait, events=arrived.events
-        )
-        run = _Run(self, begun.record)
-        lost = asyncio.Event()
-        keeper = asyncio.create_task(self._keep(holder, lost))
+        run = Run(self.sessions, self.id, self.user)
         try:
-            if begun.interrupted and await self._unfinished():
-                # The last run died mid-way: finish it from its last checkpoint first, or
-                # LangGraph would drop the steps it completed but had not yet checkpointed.
-                run.trail.add("recovered", run.agent, {})
-                async for event in run.events(None, tokens, lost):
-                    yield event
-            payload, known = await self._input(message, resent=message_id is not None)
-            if known is not None:
-                yield DoneEvent(known)
-                return
-            async for event in run.events(payload, tokens, lost):
+            async for event in run.events(text, message_id, tokens):
                 yield event
-        except BaseException as failure:
-            run.failed(failure)
-            raise run.error(failure) from None
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
-            self.record = await sessions.journal.aend(
-                self.id, holder, changes=run.changes(), events=run.trail.events
-            )
-        yield UsageEvent(run.usage)
-        yield DoneEvent(reply_of(self.id, run.added, run.values, run.usage))
-
-    async def _unfinished(self) -> bool:
-        """Whether the thread's last checkpoint has work left (tasks, or writes not applied)."""
-        snapshot = await self.sessions.graph.aget_state(self.config)
-        return bool(snapshot.tasks)
-
-    async def _input(
-        self, message: HumanMessage | None, *, resent: bool
-    ) -> tuple[dict[str, Any] | None, Reply | None]:
-        """The graph input for `message`, or the reply already given if it was sent before.
-
-        Only a message with the caller's own id can have been sent before.
-        """
-        if message is None:
-            return None, None
-        if not resent:
-            return {"messages": [message]}, None
-        snapshot = await self.sessions.graph.aget_state(self.config)
-        history: list[AnyMessage] = snapshot.values.get("messages", [])
-        index = next((i for i, m in enumerate(history) if m.id == message.id), None)
-        if index is None:
-            return {"messages": [message]}, None
-        if snapshot.next:
-            return None, None  # it arrived, its run did not finish: finish it
-        return None, reply_of(self.id, history[index:], snapshot.values, self.usage)
-
-    async def _keep(self, holder: str, lost: asyncio.Event) -> None:
-        """Renews the run's lease until cancelled; flags `lost` if another holder took it."""
-        sessions = self.sessions
-        while True:
-            await asyncio.sleep(sessions.lease_ttl / 3)
-            try:
-                await sessions.leases.arenew(self.id, holder, sessions.lease_ttl)
-            except SessionBusy:
-                lost.set()
-                return
-
-    async def _state(self) -> dict[str, Any]:
-        return await self.sessions._state(self.id, self.user)
+            if run.record is not None:
+                self.record = run.record
 
     async def _end(self) -> None:
         await self.sessions.authorize(self.id, self.user, "send")
@@ -347,186 +246,23 @@ class Session:
         await self.sessions.audit_trail.aappend(self.id, "closed", actor=self.user.id)
 
 
-class _Run:
-    """One run of the graph: what it streams, spends and adds, and its bookkeeping."""
-
-    def __init__(self, session: Session, record: SessionRecord) -> None:
-        self.session = session
-        self.limits = Limits.from_dict(record.limits)
-        self.before = Usage.from_dict(record.usage)
-        self.agent = record.agent
-        self.started = time.monotonic()
-        self.left = (
-            None if self.limits.wall_time is None else self.limits.wall_time - self.before.wall_time
-        )
-        deadline = None if self.left is None else self.started + self.left
-        self.meter = Meter(session.id, self.limits, self.before, deadline)
-        self.trail = _Trail(session.id, session.user.id)
-        self.added: list[AnyMessage] = []
-        self.values: dict[str, Any] = {}
-        self._usage: Usage | None = None
-
-    @property
-    def usage(self) -> Usage:
-        """The session's usage, this run included (frozen once the run is over)."""
-        if self._usage is not None:
-            return self._usage
-        elapsed = time.monotonic() - self.started
-        return replace(self.before + self.meter.used, wall_time=self.before.wall_time + elapsed)
-
-    def _deadline(self) -> float | None:
-        """When the wall-time budget ends, on the event loop's clock."""
-        if self.left is None:
-            return None
-        remaining = self.started + self.left - time.monotonic()
-        return asyncio.get_running_loop().time() + remaining
-
-    async def events(
-        self, payload: dict[str, Any] | None, tokens: bool, lost: asyncio.Event
-    ) -> AsyncIterator[Event]:
-        """Runs the graph on `payload`, yielding its events."""
-        session, limits = self.session, self.limits
-        if self.left is not None and self.left <= 0:
-            raise self.meter.refuse("wall_time")
-        self.added += payload["messages"] if payload else []
-        handlers = [self.meter, *session.sessions.callbacks]
-        config: RunnableConfig = {**session.config, "callbacks": handlers}
-        if limits.concurrency is not None:
-            config["max_concurrency"] = limits.concurrency
-        modes: list[StreamMode] = ["updates", "values"]
-        if tokens:
-            modes.append("messages")
-        streamed = ReplyText()
-        try:
-            # One deadline for the whole run: a recovered run and the new message share it.
-            async with asyncio.timeout_at(self._deadline()):
-                stream = session.sessions.graph.astream(
-                    payload, config, stream_mode=modes, durability=session.sessions.durability
-                )
-                async for mode, chunk in cast(AsyncIterator[tuple[str, Any]], stream):
-                    if lost.is_set():
-                        raise SessionBusy(session.id, None, None)
-                    if mode == "values":
-                        self.values = chunk
-                    elif mode == "messages":
-                        message, metadata = chunk
-                        # Whole messages come again from the node's update; only chunks stream.
-                        if isinstance(message, AIMessageChunk) and (
-                            piece := streamed.feed(message)
-                        ):
-                            yield TokenEvent(metadata.get("langgraph_node", ""), piece)
-                    else:
-                        for event in self._updates(chunk):
-                            yield event
-        except TimeoutError:
-            raise self.meter.refuse("wall_time") from None
-
-    def _updates(self, chunk: dict[str, Any]) -> list[Event]:
-        found: list[Event] = []
-        for node, change in chunk.items():
-            for event in events_of(node, change):
-                self.trail.note(event)
-                found.append(event)
-            self.added += _messages(change)
-            now = _agent(change, self.agent)
-            if now != self.agent and now is not None:
-                self.agent = now
-                found.append(AgentEvent(now))
-        return found
-
-    def _finish(self) -> None:
-        if self._usage is not None:
-            return
-        self._usage = self.usage
-        for message in self.added:
-            if isinstance(message, AIMessage):
-                details = {"message_id": message.id, "chars": len(message.text)}
-                self.trail.add("message_out", message.name, details)
-
-    def failed(self, failure: BaseException) -> None:
-        """Records what the run did before `failure`, and the failure."""
-        self._finish()
-        if isinstance(failure, BudgetExceeded):
-            details = {"limit": failure.limit, "used": self.usage.to_dict()}
-            self.trail.add("budget_hit", self.agent, details)
-        elif not isinstance(failure, GeneratorExit):
-            self.trail.add("error", self.agent, {"error": type(failure).__name__})
-
-    def error(self, failure: BaseException) -> BaseException:
-        """The error to raise for `failure`: a budget refusal carries the session's usage."""
-        if isinstance(failure, BudgetExceeded):
-            return BudgetExceeded(self.session.id, failure.limit, self.usage, self.limits)
-        return failure
-
-    def changes(self) -> dict[str, Any]:
-        """What the session record takes from this run."""
-        self._finish()
-        return {"usage": self.usage.to_dict(), "agent": self.agent}
-
-
-class _Trail:
-    """The audit events of one run, written together when it ends."""
-
-    def __init__(self, session_id: str, actor: str) -> None:
-        self.session_id, self.actor = session_id, actor
-        self.events: list[AuditEvent] = []
-
-    def add(self, kind: str, agent: str | None, details: dict[str, Any]) -> None:
-        self.events.append(AuditEvent(self.session_id, kind, self.actor, agent, details))
-
-    def note(self, event: Event) -> None:
-        if isinstance(event, HandoffEvent):
-            details = {"source": event.source, "target": event.target, "reason": event.reason}
-            self.add("handoff", event.target, details)
-
-
-def _messages(change: Any) -> list[AnyMessage]:
-    if not isinstance(change, dict):
-        return []
-    return [m for m in change.get("messages") or [] if isinstance(m, BaseMessage)]  # type: ignore[misc]
-
-
-def _agent(change: Any, current: str | None) -> str | None:
-    """The agent holding the conversation after `change`."""
-    if not isinstance(change, dict):
-        return current
-    if isinstance(active := change.get("active_agent"), str):
-        return active
-    for message in reversed(change.get("messages") or []):
-        if isinstance(message, AIMessage) and message.name:
-            return message.name
-    return current
-
-
-def _adopt(sessions: Sessions, make: Callable[[], Session]) -> Session:
-    """The session `make` returns, owning `sessions`; closes them if it fails (no leak)."""
+def _adopt(runtime: Runtime, user: User, making: Coroutine[Any, Any, SessionRecord]) -> Session:
+    """A session owning `runtime`, on the record `making` returns; closes it if that fails."""
     try:
-        session = make()
+        record = runtime.portal.call(making)
     except BaseException:
-        sessions.close()
+        runtime.close()
         raise
-    session._owns_sessions = True
-    return session
+    return Session(runtime, record, user, owns=True)
 
 
-async def _aadopt(sessions: Sessions, making: Awaitable[Session]) -> Session:
+async def _aadopt(
+    runtime: Runtime, user: User, making: Coroutine[Any, Any, SessionRecord]
+) -> Session:
     """Async `_adopt`."""
     try:
-        session = await making
+        record = await runtime.portal.enter(making)
     except BaseException:
-        await sessions.aclose()
+        await runtime.aclose()
         raise
-    session._owns_sessions = True
-    return session
-
-
-def _message(text: str | None, message_id: str | None) -> HumanMessage | None:
-    if text is None:
-        return None
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("a message must be non-empty text")
-    return HumanMessage(text, id=message_id or str(uuid.uuid4()))
-
-
-async def _drain(stream: AsyncIterator[Event]) -> list[Event]:
-    return [event async for event in stream]
+    return Session(runtime, record, user, owns=True)

@@ -1,15 +1,16 @@
 """The bookkeeping around each run of a session, in one transaction at each end.
 
-A run begins by taking the session's lease, recording the message that arrived and reading
-the record as of that moment; it ends by storing the usage and the assigned agent, recording
-what the run did, and giving the lease back. Doing each end in one transaction keeps the
-runtime's cost per message at two writes besides the checkpoints, and makes each end atomic:
-a lease is never taken without its message recorded, nor given back before the usage is.
+A run begins by taking the session's lease, reading the record as of that moment (and letting
+the caller refuse the run on it), and recording the message that arrived; it ends by storing
+the usage and the assigned agent, recording what the run did, and giving the lease back.
+Doing each end in one transaction keeps the runtime's cost per message at two transactions
+besides the checkpoints, and makes each end atomic: a lease is never taken without its message
+recorded, nor given back before the usage is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,9 @@ from accord.persistence.sessions.records import (
     updating,
 )
 from accord.persistence.sessions.stores import Store
+
+Admit = Callable[[SessionRecord], None]
+"""Checks a session's record before a run begins; raises to refuse the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,17 +66,27 @@ class RunJournal(Store):
         *,
         wait: float = 0,
         events: Sequence[AuditEvent] = (),
+        admit: Admit | None = None,
     ) -> Begun:
-        """Takes the lease, appends `events` and reads the record, in one transaction.
+        """Takes the lease, reads the record and appends `events`, in one transaction.
 
         `holder` must be unique to this run: taking over a lease that is still in the table
         is how a run learns that its predecessor died.
+
+        Args:
+            session_id: The session.
+            holder: This run's unique lease holder.
+            ttl: Seconds the lease lasts unless renewed.
+            wait: Seconds to wait for another holder's lease.
+            events: Audit events to append with the lease (the message that arrived).
+            admit: Called with the record (also while another holder has the lease); what it
+                raises refuses the run, and nothing is written.
 
         Raises:
             SessionBusy: Another holder has the lease (still, after `wait` seconds).
             SessionNotFound: No such session (nothing is written).
         """
-        op = self._begin(session_id, holder, ttl, events)
+        op = self._begin(session_id, holder, ttl, events, admit)
         begun: Begun = drive(waiting(self._bound, op, wait)).extra
         return begun
 
@@ -84,9 +98,10 @@ class RunJournal(Store):
         *,
         wait: float = 0,
         events: Sequence[AuditEvent] = (),
+        admit: Admit | None = None,
     ) -> Begun:
         """Async `begin`."""
-        op = self._begin(session_id, holder, ttl, events)
+        op = self._begin(session_id, holder, ttl, events, admit)
         begun: Begun = (await adrive(waiting(self._bound, op, wait))).extra
         return begun
 
@@ -97,13 +112,15 @@ class RunJournal(Store):
         *,
         changes: Mapping[str, Any],
         events: Sequence[AuditEvent] = (),
+        began: SessionRecord | None = None,
     ) -> SessionRecord:
         """Applies `changes` to the record, appends `events`, releases the lease; one transaction.
 
         A lease lost meanwhile (expired and taken over) is not an error here: the record and
-        the trail still say what this run did.
+        the trail still say what this run did. Given `began` (the record `begin` read), a run's
+        usual end (usage and agent) derives the record from it instead of reading it back.
         """
-        return self._bound.run(_end(session_id, holder, changes, events))
+        return self._bound.run(_end(session_id, holder, changes, events, began))
 
     async def aend(
         self,
@@ -112,20 +129,28 @@ class RunJournal(Store):
         *,
         changes: Mapping[str, Any],
         events: Sequence[AuditEvent] = (),
+        began: SessionRecord | None = None,
     ) -> SessionRecord:
         """Async `end`."""
-        return await self._bound.arun(_end(session_id, holder, changes, events))
+        return await self._bound.arun(_end(session_id, holder, changes, events, began))
 
     def _begin(
-        self, session_id: str, holder: str, ttl: float, events: Sequence[AuditEvent]
+        self,
+        session_id: str,
+        holder: str,
+        ttl: float,
+        events: Sequence[AuditEvent],
+        admit: Admit | None,
     ) -> Operation[Taken]:
         def steps() -> Steps[Taken]:
             taken = yield from self._leases.taking(session_id, holder, ttl)
+            # Read under the lease: usage as the last run left it. No such session, or a
+            # refusal, raises, which rolls the lease back.
+            record = yield from selecting(session_id)
+            if admit is not None:
+                admit(record)
             if taken.lease is None:
                 return taken
-            # Read under the lease: usage as the last run left it. No such session raises,
-            # which rolls the lease back.
-            record = yield from selecting(session_id)
             yield from appending(events)
             return Taken(session_id, taken.lease, extra=Begun(record, taken.replaced))
 
@@ -154,14 +179,18 @@ def _open(owner: str, kind: str, fields: Mapping[str, Any]) -> Operation[Session
 
 
 def _end(
-    session_id: str, holder: str, changes: Mapping[str, Any], events: Sequence[AuditEvent]
+    session_id: str,
+    holder: str,
+    changes: Mapping[str, Any],
+    events: Sequence[AuditEvent],
+    began: SessionRecord | None,
 ) -> Operation[SessionRecord]:
     # The usual end of a run (usage and agent) has a prepared statement for the native path.
     usual = set(changes) == {"usage", "agent"}
 
     def steps() -> Steps[SessionRecord]:
         if usual:
-            record = yield from recording_run(session_id, changes["usage"], changes["agent"])
+            record = yield from recording_run(session_id, changes["usage"], changes["agent"], began)
         elif changes:
             record = yield from updating(session_id, None, changes)
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -257,12 +257,22 @@ RECORD_RUN = (
 
 
 def recording_run(
-    session_id: str, usage: Mapping[str, Any], agent: str | None
+    session_id: str, usage: Mapping[str, Any], agent: str | None, began: SessionRecord | None = None
 ) -> Steps[SessionRecord]:
-    """The steps that store a run's usage and assigned agent, and read the record back."""
+    """The steps that store a run's usage and assigned agent, and the record they leave.
+
+    With `began` (the record the run read under its lease) the record is not read back: it is
+    `began` with the run's own changes, as the run holds the lease that every usage update
+    needs. Without it, the record is read back.
+    """
+    now = utcnow()
     params = {"id": session_id, "new_usage": dumps(usage), "new_agent": agent}
-    yield RECORD_RUN, {**params, "now": to_db(utcnow())}
-    return (yield from selecting(session_id))
+    outcome: Outcome = yield RECORD_RUN, {**params, "now": to_db(now)}
+    if began is None:
+        return (yield from selecting(session_id))
+    if outcome.rowcount == 0:
+        raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
+    return replace(began, usage=dict(usage), agent=agent, version=began.version + 1, updated_at=now)
 
 
 def updating(

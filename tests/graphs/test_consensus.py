@@ -10,8 +10,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, assert_exhausted, scripted, thread, topology
 
 from accord.agents import AgentSpecError
-from accord.graphs import Vote, consensus
-from accord.graphs.patterns.consensus import decide
+from accord.graphs import consensus
+from accord.graphs.patterns.consensus import Vote, decide
 
 
 def _vote(choice: str, confidence: float) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from accord.agents import MetricsRecorder
 from accord.graphs import (
     AgentEvent,
     DoneEvent,
-    HandoffEvent,
     MessageEvent,
     NotAuthorized,
     Session,
@@ -24,6 +23,7 @@ from accord.graphs import (
     UsageEvent,
     handoff,
 )
+from accord.graphs.events import HandoffEvent
 from accord.persistence import SessionNotFound
 
 

@@ -1,21 +1,41 @@
-"""Typed events of a session's run: what a chat app shows while a team works.
+"""Typed events of a team's run: what a chat app shows while a team works.
 
-`events_of` turns what one node wrote (LangGraph's `stream_mode="updates"`) into events, for
-every accord pattern and for plain graphs (their AI messages); `ReplyText` turns the streamed
-chunks of an agent's structured answer into the tokens of its reply as they arrive.
+`events_of` is the one reader of what a node wrote to the state (LangGraph's
+`stream_mode="updates"`): sessions stream its events, the command line prints them and the
+evaluations trace them, for every accord pattern and for plain graphs (their AI messages).
+Each event's `kind` names it, as the server's SSE stream does; `from accord.graphs import
+events` reaches every type (`events.VoteEvent`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.utils.json import parse_partial_json
+from langchain_core.messages import AIMessage
 
 if TYPE_CHECKING:
     from accord.graphs.sessions.budget import Usage
     from accord.graphs.sessions.reply import Reply
+
+__all__ = [
+    "AgentEvent",
+    "ConfidenceEvent",
+    "DecisionEvent",
+    "DoneEvent",
+    "Event",
+    "FailureEvent",
+    "HandoffEvent",
+    "MessageEvent",
+    "OpinionEvent",
+    "PlanEvent",
+    "ResultEvent",
+    "RouteEvent",
+    "TokenEvent",
+    "UsageEvent",
+    "VoteEvent",
+    "events_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +191,8 @@ class DoneEvent(Event):
 def events_of(node: str, change: Any) -> list[Event]:
     """The events in what `node` wrote to the state (one `stream_mode="updates"` item).
 
-    Reducer resets (a field written as None when a round starts) make no event.
+    Read from a whole state (`stream_mode="values"`, a final state), they are everything the
+    state holds. Reducer resets (a field written as None when a round starts) make no event.
     """
     if not isinstance(change, dict):
         return []
@@ -212,36 +233,3 @@ def events_of(node: str, change: Any) -> list[Event]:
             )
         )
     return found
-
-
-@dataclass
-class ReplyText:
-    """Follows streamed model chunks and yields the new text of each agent's reply.
-
-    A plain model streams its reply as text. An accord agent streams a JSON answer; its
-    `reply` field is what the user reads, so the growing JSON is parsed leniently and the new
-    part of that field is what comes out. Answers without a `reply` (a vote, a route) stay
-    silent.
-    """
-
-    _texts: dict[str, str] = field(default_factory=dict)
-    _shown: dict[str, int] = field(default_factory=dict)
-
-    def feed(self, chunk: BaseMessage) -> str:
-        """The reply text that `chunk` adds (often empty)."""
-        key = chunk.id or ""
-        text = self._texts.get(key, "") + chunk.text
-        self._texts[key] = text
-        stripped = text.lstrip()
-        if not stripped:
-            return ""
-        if stripped[0] == "{":
-            parsed = parse_partial_json(stripped)
-            reply = parsed.get("reply") if isinstance(parsed, dict) else None
-            if not isinstance(reply, str):
-                return ""
-        else:
-            reply = text
-        shown = self._shown.get(key, 0)
-        self._shown[key] = len(reply)
-        return reply[shown:]

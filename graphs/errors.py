@@ -1,0 +1,62 @@
+"""The errors of accord.graphs: each derives from `AccordError`, so one `except` catches all."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from accord.agents import CallRefused
+from accord.persistence import AccordError
+
+if TYPE_CHECKING:
+    from accord.graphs.sessions.budget import Limits, Usage
+
+
+class NotAuthorized(AccordError, PermissionError):
+    """The user may not do this to the session; the attempt is in the session's audit trail.
+
+    Attributes:
+        session_id: The session.
+        user: Who tried.
+        action: What they tried: read, send, resume or restore.
+    """
+
+    def __init__(self, session_id: str, user: str, action: str) -> None:
+        """Say who may not do what; the session's owner can widen its scope."""
+        super().__init__(
+            f"user {user!r} may not {action} session {session_id!r}; ask its owner to add "
+            f"you (or one of your roles) to its scope's {action!r} access"
+        )
+        self.session_id = session_id
+        self.user = user
+        self.action = action
+
+
+class BudgetExceeded(CallRefused):
+    """The session reached one of its limits; the run stopped before spending past it.
+
+    What ran before the limit is kept (the last checkpoint), and other sessions are unaffected.
+    Raise the session's limits, or open a new session, to go on.
+
+    Attributes:
+        session_id: The session.
+        limit: Which limit: tokens, model_calls, steps or wall_time.
+        used: What the session had used when it stopped.
+        limits: The session's limits.
+    """
+
+    def __init__(self, session_id: str, limit: str, used: Usage, limits: Limits) -> None:
+        """Say which limit stopped the session and what it had used."""
+        allowed = getattr(limits, limit)
+        spent = used.tokens if limit == "tokens" else getattr(used, limit)
+        super().__init__(
+            f"session {session_id!r} reached its {limit} limit ({spent} used of {allowed}); "
+            "raise the session's limits or start a new session"
+        )
+        self.session_id = session_id
+        self.limit = limit
+        self.used = used
+        self.limits = limits
+
+
+class SessionClosed(AccordError):
+    """The session was ended; open a new one to go on talking."""
