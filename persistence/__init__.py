@@ -2,7 +2,7 @@
 
 What the other parts and users need (flows: `Flow`, its effects `Call` and `Sleep`, and the
 drivers `drive`/`adrive`); the rest (operations, schema, report types such
-as `Lease`, `Begun` and `VerifyReport`) lives in the subpackages named in the README.
+as `Lease` and `VerifyReport`) lives in the subpackages named in the README.
 """
 
 from accord.persistence.checkpoints.saver import SQLAlchemySaver
@@ -22,7 +22,7 @@ from accord.persistence.ops.flow import Call, Flow, Sleep, adrive, drive
 from accord.persistence.replication.saver import ReplicatedSaver
 from accord.persistence.restore import arestore, restore
 from accord.persistence.sessions.audit import AuditEvent, AuditTrail
-from accord.persistence.sessions.journal import RunJournal
+from accord.persistence.sessions.journal import Begun, RunJournal
 from accord.persistence.sessions.leases import LeaseStore
 from accord.persistence.sessions.records import SessionRecord, SessionStore
 
@@ -30,6 +30,7 @@ __all__ = [
     "AccordError",
     "AuditEvent",
     "AuditTrail",
+    "Begun",
     "Call",
     "CorruptCheckpoint",
     "DatabaseUnavailable",
