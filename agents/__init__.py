@@ -1,19 +1,16 @@
 """accord.agents: agent specs, models and their chains, routing, hot standby, metrics, test models.
 
-What a user reads first; everything else stays importable from its module (`accord.agents.
-routing.strategies`, `accord.agents.metrics.recorder`, ...).
+What a user reads first. What plugs into these lives one level down: the router's fits,
+strategies, load and history in `accord.agents.routing`, the chain's and breakers' settings in
+`accord.agents.models`, every error in `accord.agents.errors`.
 """
 
 from accord.agents.agent import Agent, ModelRef, check_team
 from accord.agents.errors import (
     AgentSpecError,
-    AllModelsFailed,
     CallRefused,
-    CircuitOpen,
-    FaultServerError,
     MalformedOutput,
     ModelError,
-    ModelUnavailable,
 )
 from accord.agents.metrics.recorder import MetricsRecorder
 from accord.agents.metrics.reliability import (
@@ -26,18 +23,13 @@ from accord.agents.metrics.reliability import (
 )
 from accord.agents.metrics.step_audit import load_steps, save_steps
 from accord.agents.metrics.telemetry import Reliabilities, ReliabilityCollector, instrument
-from accord.agents.models.breaker import Breakers, BreakerSettings, breakers
-from accord.agents.models.chain import Backoff, ChainPolicy, model_chain
+from accord.agents.models.breaker import breakers
+from accord.agents.models.chain import ChainPolicy, model_chain
 from accord.agents.models.flow import FlowRunnable, Invoke
 from accord.agents.models.ids import resolve_model
 from accord.agents.models.local.server import warm_up
 from accord.agents.models.structured import structured
-from accord.agents.routing.fit import CallableFit, EmbeddingFit
-from accord.agents.routing.forecast import ArrivalForecast
-from accord.agents.routing.load import LoadCounter
-from accord.agents.routing.performance import PerformanceHistory
 from accord.agents.routing.router import Candidate, Router
-from accord.agents.routing.shared_load import SharedLoad
 from accord.agents.routing.standby import standby
 from accord.agents.routing.strategies import STRATEGIES
 from accord.agents.testing.faults import FaultServer
@@ -48,34 +40,21 @@ __all__ = [
     "STRATEGIES",
     "Agent",
     "AgentSpecError",
-    "AllModelsFailed",
-    "ArrivalForecast",
-    "Backoff",
-    "BreakerSettings",
-    "Breakers",
     "CallRefused",
-    "CallableFit",
     "Candidate",
     "ChainPolicy",
-    "CircuitOpen",
-    "EmbeddingFit",
     "FaultServer",
-    "FaultServerError",
     "FlowRunnable",
     "Invoke",
-    "LoadCounter",
     "MalformedOutput",
     "MetricsRecorder",
     "ModelError",
     "ModelRef",
-    "ModelUnavailable",
-    "PerformanceHistory",
     "Reliabilities",
     "Reliability",
     "ReliabilityCollector",
     "Router",
     "ScriptedModel",
-    "SharedLoad",
     "StepEvent",
     "breakers",
     "by_agent",

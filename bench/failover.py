@@ -29,7 +29,8 @@ from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from accord.agents import Breakers, ChainPolicy, FaultServer, canned, model_chain
+from accord.agents import ChainPolicy, FaultServer, canned, model_chain
+from accord.agents.models import Breakers
 
 OURS = 200
 THEIRS = 8  # each of its calls retries the dead primary with backoff: seconds per call

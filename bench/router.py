@@ -25,14 +25,8 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 
-from accord.agents import (
-    STRATEGIES,
-    Agent,
-    ArrivalForecast,
-    LoadCounter,
-    PerformanceHistory,
-    Router,
-)
+from accord.agents import STRATEGIES, Agent, Router
+from accord.agents.routing import ArrivalForecast, LoadCounter, PerformanceHistory
 from accord.agents.routing.fit import profile, terms
 from accord.graphs.patterns.routed import RouteTask
 

@@ -7,12 +7,10 @@ ones a chat app switches on are here too.
 from accord.graphs import events
 from accord.graphs.errors import BudgetExceeded, NotAuthorized, SessionClosed
 from accord.graphs.events import (
-    AgentEvent,
     DoneEvent,
     Event,
     MessageEvent,
     TokenEvent,
-    UsageEvent,
     events_of,
 )
 from accord.graphs.node import AgentNode, Task
@@ -31,7 +29,6 @@ from accord.graphs.state import TeamState
 __all__ = [
     "OPERATOR",
     "Access",
-    "AgentEvent",
     "AgentNode",
     "BudgetExceeded",
     "ConsensusState",
@@ -53,7 +50,6 @@ __all__ = [
     "TeamState",
     "TokenEvent",
     "Usage",
-    "UsageEvent",
     "User",
     "consensus",
     "consultation",

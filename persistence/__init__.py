@@ -13,10 +13,8 @@ from accord.persistence.errors import (
     NothingToRestore,
     PersistenceError,
     SessionBusy,
-    SessionConflict,
     SessionNotFound,
     UnsupportedDatabaseURL,
-    UnsupportedOperation,
 )
 from accord.persistence.ops.flow import Call, Flow, Sleep, adrive, drive
 from accord.persistence.replication.saver import ReplicatedSaver
@@ -42,13 +40,11 @@ __all__ = [
     "RunJournal",
     "SQLAlchemySaver",
     "SessionBusy",
-    "SessionConflict",
     "SessionNotFound",
     "SessionRecord",
     "SessionStore",
     "Sleep",
     "UnsupportedDatabaseURL",
-    "UnsupportedOperation",
     "adrive",
     "arestore",
     "drive",

@@ -1,1 +1,39 @@
-"""The scoring router: strategies, specialization fit, forecasts, performance history, load."""
+"""The scoring router's parts: fits, strategies, performance history, load and forecasts.
+
+`accord.agents` exports the `Router` itself; what a user plugs into it lives here.
+"""
+
+from accord.agents.routing.fit import CallableFit, EmbeddingFit, FitScorer, LexicalFit
+from accord.agents.routing.forecast import ArrivalForecast
+from accord.agents.routing.load import LoadCounter
+from accord.agents.routing.performance import PerformanceHistory
+from accord.agents.routing.router import Decision
+from accord.agents.routing.shared_load import SharedLoad
+from accord.agents.routing.strategies import (
+    FullScore,
+    LeastBusy,
+    Predictive,
+    RoundRobin,
+    Specialization,
+    Strategy,
+    Terms,
+)
+
+__all__ = [
+    "ArrivalForecast",
+    "CallableFit",
+    "Decision",
+    "EmbeddingFit",
+    "FitScorer",
+    "FullScore",
+    "LeastBusy",
+    "LexicalFit",
+    "LoadCounter",
+    "PerformanceHistory",
+    "Predictive",
+    "RoundRobin",
+    "SharedLoad",
+    "Specialization",
+    "Strategy",
+    "Terms",
+]

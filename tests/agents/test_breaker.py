@@ -9,7 +9,8 @@ from langchain_ollama import ChatOllama
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from accord.agents import Breakers, BreakerSettings, ScriptedModel
+from accord.agents import ScriptedModel
+from accord.agents.models import Breakers, BreakerSettings
 from accord.agents.models.breaker import BreakerState, CircuitBreaker, endpoint_key
 from accord.agents.models.local.chat import LocalChatModel
 

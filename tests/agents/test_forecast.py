@@ -11,7 +11,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from accord.agents import Agent, ArrivalForecast, LoadCounter, Router
+from accord.agents import Agent, Router
+from accord.agents.routing import ArrivalForecast, LoadCounter
 
 PERIOD = 24
 

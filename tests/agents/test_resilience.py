@@ -15,13 +15,8 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
 from accord.agents import (
-    AllModelsFailed,
-    Backoff,
-    Breakers,
-    BreakerSettings,
     CallRefused,
     ChainPolicy,
-    CircuitOpen,
     FaultServer,
     MalformedOutput,
     ModelError,
@@ -30,6 +25,8 @@ from accord.agents import (
     model_chain,
     structured,
 )
+from accord.agents.errors import AllModelsFailed, CircuitOpen
+from accord.agents.models import Backoff, Breakers, BreakerSettings
 from accord.agents.models.breaker import BreakerState
 from accord.agents.models.chain import health_check, retryable, single_attempt, unhealthy
 from accord.agents.testing.upstreams import Answer, Upstream

@@ -9,16 +9,8 @@ from collections.abc import Sequence
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from accord.agents import (
-    STRATEGIES,
-    Agent,
-    AgentSpecError,
-    CallableFit,
-    EmbeddingFit,
-    LoadCounter,
-    PerformanceHistory,
-    Router,
-)
+from accord.agents import STRATEGIES, Agent, AgentSpecError, Router
+from accord.agents.routing import CallableFit, EmbeddingFit, LoadCounter, PerformanceHistory
 from accord.agents.routing.fit import FLOOR, LexicalFit, stem, terms
 from accord.agents.routing.strategies import FULL, Terms
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from accord.agents import Agent, LoadCounter, Router, SharedLoad
+from accord.agents import Agent, Router
+from accord.agents.routing import LoadCounter, SharedLoad
 from accord.agents.routing.shared_load import OWN_HOLDERS
 from accord.persistence import LeaseStore, SessionStore, SQLAlchemySaver, adrive, drive
 from accord.persistence.sessions.stores import utcnow

@@ -5,20 +5,11 @@ from __future__ import annotations
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
-from accord.agents import (
-    Agent,
-    Breakers,
-    BreakerSettings,
-    ChainPolicy,
-    CircuitOpen,
-    LoadCounter,
-    Router,
-    ScriptedModel,
-    SharedLoad,
-    breakers,
-    standby,
-)
+from accord.agents import Agent, ChainPolicy, Router, ScriptedModel, breakers, standby
+from accord.agents.errors import CircuitOpen
+from accord.agents.models import Breakers, BreakerSettings
 from accord.agents.models.breaker import endpoint_key
+from accord.agents.routing import LoadCounter, SharedLoad
 from accord.agents.routing.load import process_load
 from accord.agents.routing.standby import FAILOVER, OVERLOAD, Standby
 

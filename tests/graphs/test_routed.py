@@ -9,15 +9,8 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, assert_exhausted, scripted, thread, topology
 
-from accord.agents import (
-    Agent,
-    AgentSpecError,
-    ArrivalForecast,
-    LoadCounter,
-    PerformanceHistory,
-    Router,
-    ScriptedModel,
-)
+from accord.agents import Agent, AgentSpecError, Router, ScriptedModel
+from accord.agents.routing import ArrivalForecast, LoadCounter, PerformanceHistory
 from accord.graphs import RoutedState, routed
 
 

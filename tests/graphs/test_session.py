@@ -12,7 +12,6 @@ from support import scripted
 
 from accord.agents import MetricsRecorder
 from accord.graphs import (
-    AgentEvent,
     DoneEvent,
     MessageEvent,
     NotAuthorized,
@@ -20,10 +19,9 @@ from accord.graphs import (
     SessionClosed,
     Sessions,
     TokenEvent,
-    UsageEvent,
     handoff,
 )
-from accord.graphs.events import HandoffEvent
+from accord.graphs.events import AgentEvent, HandoffEvent, UsageEvent
 from accord.persistence import SessionNotFound
 
 

@@ -20,7 +20,6 @@ from support import Runner, thread
 
 from accord.agents import (
     Agent,
-    Backoff,
     ChainPolicy,
     FaultServer,
     MalformedOutput,
@@ -29,6 +28,7 @@ from accord.agents import (
     canned,
     standby,
 )
+from accord.agents.models import Backoff
 from accord.agents.models.chain import set_default_policy
 from accord.agents.routing.standby import FAILOVER, OVERLOAD
 from accord.graphs import handoff, routed

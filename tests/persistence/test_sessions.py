@@ -9,12 +9,12 @@ import pytest
 
 from accord.persistence import (
     PersistenceError,
-    SessionConflict,
     SessionNotFound,
     SessionRecord,
     SessionStore,
     SQLAlchemySaver,
 )
+from accord.persistence.errors import SessionConflict
 
 
 def _user() -> str:

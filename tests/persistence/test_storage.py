@@ -10,7 +10,8 @@ import pytest
 from langgraph.checkpoint.conformance.test_utils import generate_config
 from sqlalchemy import delete
 
-from accord.persistence import PersistenceError, SQLAlchemySaver, UnsupportedOperation
+from accord.persistence import PersistenceError, SQLAlchemySaver
+from accord.persistence.errors import UnsupportedOperation
 from accord.persistence.schema import blobs
 
 
