@@ -68,8 +68,8 @@ class Run:
         # The arrival is recorded with the lease, before the run: a crash cannot lose it.
         begun = await runtime.begin(self.session_id, self.user, holder, arrived.events)
         spend = _Spend(self.session_id, self.user, begun.record)
-        lost = asyncio.Event()
-        keeper = asyncio.create_task(self._keep(holder, lost))
+        lost, done = asyncio.Event(), asyncio.Event()
+        keeper = asyncio.create_task(self._keep(holder, lost, done))
         try:
             if begun.interrupted and (await self._snapshot()).tasks:
                 # The last run died mid-way: finish it from its last checkpoint first, or
@@ -87,9 +87,8 @@ class Run:
             spend.failed(failure)
             raise spend.error(failure) from None
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            done.set()
+            await keeper
             self.record = await runtime.journal.aend(
                 self.session_id,
                 holder,
@@ -123,11 +122,18 @@ class Run:
             return None, None  # it arrived, its run did not finish: finish it
         return None, reply_of(self.session_id, history[index:], snapshot.values, usage)
 
-    async def _keep(self, holder: str, lost: asyncio.Event) -> None:
-        """Renews the run's lease until cancelled; flags `lost` if another holder took it."""
+    async def _keep(self, holder: str, lost: asyncio.Event, done: asyncio.Event) -> None:
+        """Renews the run's lease until `done`; flags `lost` if another holder took it.
+
+        Stopped by an event, never cancelled: a renewal cancelled mid-transaction would abandon
+        its pooled connection (psycopg's async connections cannot be closed by the pool's
+        clean-up), so the run's end waits for a renewal in flight instead.
+        """
         runtime = self.runtime
-        while True:
-            await asyncio.sleep(runtime.lease_ttl / 3)
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), runtime.lease_ttl / 3)
+                return
             try:
                 await runtime.leases.arenew(self.session_id, holder, runtime.lease_ttl)
             except SessionBusy:

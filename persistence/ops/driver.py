@@ -230,7 +230,21 @@ class AsyncDriver:
         return self._setup.done
 
     async def run(self, op: Operation[T]) -> T:
-        """Run an operation in a transaction, retrying deadlocks; return its result."""
+        """Run an operation in a transaction, retrying deadlocks; return its result.
+
+        A caller cancelled mid-way (a run stopped by its budget cancels LangGraph's background
+        `aput_writes`) does not cancel the transaction: it finishes in its own task and its
+        connection goes back to the pool. Cancelled while opening a connection, psycopg and
+        SQLAlchemy's pool would abandon it half-made, unclosed, to the garbage collector.
+        """
+        work = asyncio.ensure_future(self._transaction(op))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            work.add_done_callback(_settled)
+            raise
+
+    async def _transaction(self, op: Operation[T]) -> T:
         await self.setup()
         async with self._guard(op.write):
             return await greenlet_spawn(self._runner.run, op)
@@ -336,3 +350,9 @@ def _reason(target: Target, exc: DBAPIError) -> str:
     reason = str(exc.orig).strip() or type(exc.orig).__name__
     password = target.sync_url.password
     return reason.replace(password, "***") if password else reason
+
+
+def _settled(work: asyncio.Future[Any]) -> None:
+    """Retrieves the outcome of a transaction its caller stopped waiting for (nobody needs it)."""
+    if not work.cancelled():
+        work.exception()
