@@ -52,7 +52,8 @@ def _logic_twins() -> set[str]:
     for part in PARTS:
         for path in (ROOT / part).rglob("*.py"):
             tree = ast.parse(path.read_text())
-            scopes = [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.ClassDef))]
+            classes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+            scopes: list[ast.Module | ast.ClassDef] = [tree, *classes]
             for scope in scopes:
                 sync = {n.name: n for n in scope.body if isinstance(n, ast.FunctionDef)}
                 for node in scope.body:
