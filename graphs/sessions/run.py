@@ -120,7 +120,12 @@ class Run:
             return {"messages": [message]}, None
         if snapshot.next:
             return None, None  # it arrived, its run did not finish: finish it
-        return None, reply_of(self.session_id, history[index:], snapshot.values, usage)
+        # The turn it started ends where the next user message begins: later turns are not its.
+        end = next(
+            (i for i in range(index + 1, len(history)) if isinstance(history[i], HumanMessage)),
+            len(history),
+        )
+        return None, reply_of(self.session_id, history[index:end], snapshot.values, usage)
 
     async def _keep(self, holder: str, lost: asyncio.Event, done: asyncio.Event) -> None:
         """Renews the run's lease until `done`; flags `lost` if another holder took it.

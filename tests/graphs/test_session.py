@@ -160,7 +160,7 @@ async def test_empty_message_is_refused_without_touching_the_session(db: str) ->
         assert (await session.asend("Hi, I'm Dana")).agent == "verification"
 
 
-async def test_plain_langgraph_graph_runs_as_a_session(db: str) -> None:
+def _echo_graph() -> Any:
     def echo(state: MessagesState) -> dict[str, Any]:
         return {"messages": [AIMessage(f"echo: {state['messages'][-1].text}", name="echo")]}
 
@@ -168,7 +168,11 @@ async def test_plain_langgraph_graph_runs_as_a_session(db: str) -> None:
     builder.add_node("echo", echo)
     builder.add_edge(START, "echo")
     builder.add_edge("echo", END)
-    async with Sessions(builder.compile(), db=db) as sessions:
+    return builder.compile()
+
+
+async def test_plain_langgraph_graph_runs_as_a_session(db: str) -> None:
+    async with Sessions(_echo_graph(), db=db) as sessions:
         session = await sessions.aopen("alice")
         reply = await session.asend("ping")
     assert (reply.text, reply.agent) == ("echo: ping", "echo")
@@ -183,6 +187,16 @@ async def test_message_id_makes_a_resend_idempotent(db: str) -> None:
         history = await session.ahistory()
         assert [m.id for m in history].count("m-1") == 1
         assert len(history) == 3  # no second run: the scripted models would have failed
+
+
+async def test_a_resend_gets_that_messages_reply_not_the_latest(db: str) -> None:
+    async with Sessions(_echo_graph(), db=db) as sessions:
+        session = await sessions.aopen("alice")
+        await session.asend("one", message_id="m-1")
+        await session.asend("two", message_id="m-2")
+        again = await session.asend("one", message_id="m-1")
+    assert again.text == "echo: one"
+    assert [m.text for m in again.messages] == ["one", "echo: one"]
 
 
 async def test_manager_serves_calls_from_another_loop(db: str) -> None:
