@@ -25,6 +25,7 @@ from langchain_core.messages import (
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_openai.chat_models.base import BaseChatOpenAI
+from openai import LengthFinishReasonError
 from pydantic import BaseModel, ValidationError
 
 from accord.agents.errors import MalformedOutput
@@ -97,7 +98,7 @@ class _Structured(FlowRunnable[LanguageModelInput, T]):
             attempt += 1
             try:
                 result = yield Invoke(asker.bound, asker.prompt(messages), config)
-            except OutputParserException as exc:
+            except (OutputParserException, LengthFinishReasonError) as exc:
                 result = exc
             outcome = asker.judge(result)
             if outcome.value is not None:
@@ -159,6 +160,11 @@ class _Asker(Generic[T]):
         """Validates what the bound model returned: parsed data, a message, or a parse error."""
         if isinstance(result, self.schema):
             return _Outcome(result, "")
+        if isinstance(result, LengthFinishReasonError):
+            # The model ran out of tokens mid-reply (a long free-text field): the SDK raises
+            # before any parsing, so the cut reply is shown back with a request to be brief.
+            cut = result.completion.choices[0].message.content or ""
+            return _Outcome(None, cut, "The reply was cut off at the token limit: keep it short.")
         if isinstance(result, OutputParserException):
             # The reply was not JSON at all (cut off, or prose): keep its text for the re-ask.
             raw = str(result.llm_output or "")

@@ -11,13 +11,16 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate
-from pydantic import BaseModel, Field
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, Field, SecretStr
 
+from accord.agents import FaultServer, canned
 from accord.agents.errors import MalformedOutput, ModelError
 from accord.agents.models.ids import resolve_model
 from accord.agents.models.local import EmbeddedServer, LocalChatModel
 from accord.agents.models.structured import structured
 from accord.agents.testing.scripted import ScriptedModel
+from accord.agents.testing.upstreams import Answer
 
 
 class Handoff(BaseModel):
@@ -194,3 +197,32 @@ async def test_concurrent_failures_keep_their_own_raw_reply() -> None:
 
     assert {first, second} == {"bad 2", "bad 3"}
     model.assert_exhausted()
+
+
+async def test_a_reply_cut_at_the_token_limit_is_asked_again() -> None:
+    """The SDK raises `LengthFinishReasonError` on `finish_reason: length`: re-asked, no crash."""
+    answered = canned(data={"reply": "ok", "handoff_to": "none"})
+    seen: list[dict[str, object]] = []
+
+    def first_cut(method: str, path: str, body: bytes) -> Answer:
+        answer = answered(method, path, body)
+        if method != "POST":
+            return answer
+        seen.append(json.loads(body))
+        if len(seen) > 1:
+            return answer
+        completion = json.loads(answer.body)
+        completion["choices"][0]["finish_reason"] = "length"
+        completion["choices"][0]["message"]["content"] = '{"reply": "I would be glad to'
+        return answer._replace(body=json.dumps(completion).encode())
+
+    with FaultServer(first_cut) as server:
+        model = ChatOpenAI(model="m", base_url=server.url, api_key=SecretStr("x"), max_retries=0)
+        decision = await structured(model, Handoff).ainvoke("hi")
+
+    assert decision == Handoff(reply="ok", handoff_to="none")
+    shown_back = seen[1]["messages"]
+    assert isinstance(shown_back, list)
+    texts = " | ".join(str(message["content"]) for message in shown_back)
+    assert '{"reply": "I would be glad to' in texts
+    assert "cut off at the token limit" in texts
