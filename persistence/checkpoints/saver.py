@@ -156,6 +156,8 @@ class SQLAlchemySaver(
         """Dispose of the engines this saver built."""
         with self._lock:
             aio, self._async = self._async, None
+        if isinstance(aio, AsyncDriver):
+            await aio.settle()
         if isinstance(aio, AsyncDriver) and self._given_async is None:
             await aio.engine.dispose()
         self.close()

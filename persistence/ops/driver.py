@@ -202,6 +202,7 @@ class AsyncDriver:
         self._setup = setup
         self._serialize = serialize
         self._runner = Runner(engine.sync_engine, target)
+        self._running: set[asyncio.Future[Any]] = set()
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
@@ -238,11 +239,23 @@ class AsyncDriver:
         SQLAlchemy's pool would abandon it half-made, unclosed, to the garbage collector.
         """
         work = asyncio.ensure_future(self._transaction(op))
+        self._running.add(work)
+        work.add_done_callback(self._running.discard)
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:
             work.add_done_callback(_settled)
             raise
+
+    async def settle(self) -> None:
+        """Waits for the transactions still running on this loop, before the engine closes.
+
+        Some have no caller left to wait for them: LangGraph leaves a failed run's background
+        `aput_writes` behind, and a cancelled caller leaves its transaction to finish.
+        """
+        loop = asyncio.get_running_loop()
+        left = [work for work in self._running if work.get_loop() is loop]
+        await asyncio.gather(*left, return_exceptions=True)
 
     async def _transaction(self, op: Operation[T]) -> T:
         await self.setup()
