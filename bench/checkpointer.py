@@ -46,7 +46,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from accord.persistence import SQLAlchemySaver
-from accord.persistence import engine as engines
+from accord.persistence.engine import create_sync, resolve
 
 FILLER = "The quick brown fox jumps over the lazy dog while the bench keeps time. " * 4
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -196,7 +196,7 @@ def sqlite_savers(
     official = SqliteSaver(conn)
     official.setup()
     # The engine accord would build itself, made here so the bench can read its settings.
-    engine = engines.create_sync(engines.resolve(f"sqlite:///{accord_path}"), {})
+    engine = create_sync(resolve(f"sqlite:///{accord_path}"), {})
     ours = SQLAlchemySaver.from_engine(engine)
     ours.setup()
     with engine.connect() as probe:

@@ -130,12 +130,11 @@ class Run:
     async def _keep(self, holder: str, lost: asyncio.Event, done: asyncio.Event) -> None:
         """Renews the run's lease until `done`; flags `lost` if another holder took it.
 
-        Stopped by an event, never cancelled: a renewal cancelled mid-transaction would abandon
-        its pooled connection (psycopg's async connections cannot be closed by the pool's
-        clean-up), so the run's end waits for a renewal in flight instead.
+        Stopped by an event, not cancelled, so the run's end waits for a renewal in flight:
+        the lease is released after the run's last renewal, never before it.
         """
         runtime = self.runtime
-        while not done.is_set():
+        while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), runtime.lease_ttl / 3)
                 return

@@ -23,12 +23,19 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from accord.persistence import engine as engines
 from accord.persistence.checkpoints import reads
 from accord.persistence.checkpoints.cache import ChannelCache
 from accord.persistence.checkpoints.codec import DEFAULT_MAX_CHAIN
 from accord.persistence.checkpoints.operations import Operations
 from accord.persistence.checkpoints.statements import Statements
+from accord.persistence.engine import (
+    Target,
+    create_async,
+    create_sync,
+    prepare,
+    resolve,
+    target_of,
+)
 from accord.persistence.ops.driver import (
     AsyncDriver,
     Operation,
@@ -93,9 +100,9 @@ class SQLAlchemySaver(
         given_sync = bind if isinstance(bind, Engine) else None
         given_async = bind if isinstance(bind, AsyncEngine) else None
         if given_sync is not None or given_async is not None:
-            self._target = engines.target_of(given_sync or given_async)  # type: ignore[arg-type]
+            self._target = target_of(given_sync or given_async)  # type: ignore[arg-type]
         else:
-            self._target = engines.resolve(bind)  # type: ignore[arg-type]
+            self._target = resolve(bind)  # type: ignore[arg-type]
         self._given_sync = given_sync
         self._given_async = given_async
         self._options = dict(engine_options or {})
@@ -105,9 +112,9 @@ class SQLAlchemySaver(
         self._sync: SyncDriver | None = None
         self._async: AsyncDriver | ThreadedAsyncDriver | None = None
         if given_sync is not None:
-            engines.prepare(given_sync)
+            prepare(given_sync)
         elif given_async is not None:
-            engines.prepare(given_async.sync_engine)
+            prepare(given_async.sync_engine)
         sql = Statements(self._target.sync_url.get_backend_name())
         self._ops = Operations(sql, self._cache, max_chain)
 
@@ -158,8 +165,8 @@ class SQLAlchemySaver(
             aio, self._async = self._async, None
         if isinstance(aio, AsyncDriver):
             await aio.settle()
-        if isinstance(aio, AsyncDriver) and self._given_async is None:
-            await aio.engine.dispose()
+            if self._given_async is None:
+                await aio.engine.dispose()
         self.close()
 
     def __enter__(self) -> SQLAlchemySaver:
@@ -323,7 +330,7 @@ class SQLAlchemySaver(
     # --- operations ------------------------------------------------------------------------
 
     @property
-    def target(self) -> engines.Target:
+    def target(self) -> Target:
         """The database this saver stores into; `target.describe()` names it without password."""
         return self._target
 
@@ -345,7 +352,7 @@ class SQLAlchemySaver(
             return driver
         with self._lock:
             if self._sync is None:
-                engine = self._given_sync or engines.create_sync(self._target, self._options)
+                engine = self._given_sync or create_sync(self._target, self._options)
                 self._sync = SyncDriver(engine, self._target, self._setup, serialize=self._mode)
             return self._sync
 
@@ -360,7 +367,7 @@ class SQLAlchemySaver(
                 return self._async
         with self._lock:
             if self._async is None:
-                engine = self._given_async or engines.create_async(self._target, self._options)
+                engine = self._given_async or create_async(self._target, self._options)
                 self._async = AsyncDriver(engine, self._target, self._setup, serialize=self._mode)
             return self._async
 
