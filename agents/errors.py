@@ -72,6 +72,29 @@ class CircuitOpen(ModelUnavailable):
         self.retry_in = retry_in
 
 
+class ModelTimeout(ModelUnavailable, TimeoutError):
+    """A model call outlasted one of its time limits and was abandoned.
+
+    It counts as one failure of the endpoint, and the chain goes on to its next model at once:
+    a hung endpoint would cost the same wait again, so it is not retried.
+
+    Attributes:
+        endpoint: The endpoint's key.
+        limit: Which limit ran out: `connect`, `first_byte` or `total`.
+        seconds: The limit, in seconds.
+    """
+
+    def __init__(self, endpoint: str, limit: str, seconds: float) -> None:
+        super().__init__(
+            f"{endpoint} gave no answer within its {limit} limit of {seconds:g} s, so the call "
+            f"was abandoned and the next model asked. If the model is just slow, raise the "
+            f"limit in its id, e.g. '<provider>:<model>?{limit}={max(60, 2 * seconds):g}'."
+        )
+        self.endpoint = endpoint
+        self.limit = limit
+        self.seconds = seconds
+
+
 class AllModelsFailed(ModelError):
     """Every model of an agent's chain failed or was skipped by its open breaker.
 

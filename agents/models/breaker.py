@@ -1,11 +1,21 @@
 """Circuit breakers per model endpoint, shared by every session and agent in the process.
 
-A breaker is closed while its endpoint answers. After `threshold` endpoint failures in a row it
-opens: requests skip the endpoint without a network attempt until `cooldown` seconds have
-passed. Then it is half-open: exactly one request probes the endpoint; success closes the
-breaker, failure opens it again for a longer cooldown. So a dead endpoint costs one fast failure
-per cooldown, not one per request. An optional background health check can cut a cooldown
-short (the endpoint answers again) or extend it (still down), so that no real request probes.
+A breaker is told one outcome per call and endpoint: did the endpoint serve the call (after
+the chain's own retries), or not. It is closed while its endpoint serves, and opens when
+
+- at least `failure_rate` of the calls of the last `window` seconds failed, once there were
+  `min_calls` of them (a flaky endpoint that serves most calls stays in use), or
+- a call failed while the endpoint served no one else since that call began (a dead or hung
+  endpoint is known after one call, not after `min_calls` timeouts).
+
+A call's own retries are one outcome, and other calls' successes meanwhile count for the
+endpoint, so neither turns a flaky endpoint into an open breaker. Open, the endpoint is skipped
+without a network attempt until `cooldown` seconds have passed. One call's evidence (the second
+rule) opens it unconfirmed: a chain still asks it when no other model answered (a late answer
+beats none), and a failure then confirms it. Then it is half-open: up to `probes` calls go
+through at once, each bounded by the model's time limits; a success closes the breaker, a
+failure opens it again for twice the cooldown (at most `max_cooldown`). An optional background
+health check can cut a cooldown short (the endpoint answers again) or extend it.
 
 Endpoints are keyed by what identifies them (`endpoint_key`: model name and base URL), so two
 agents naming the same endpoint share its health, and two URLs of one model (regions) do not.
@@ -15,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,9 +33,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from accord.agents.errors import ModelSpecError
+
 
 class BreakerState(StrEnum):
-    """Where a breaker stands: `closed` (in use), `open` (skipped), `half_open` (one probe)."""
+    """Where a breaker stands: `closed` (in use), `open` (skipped), `half_open` (probed)."""
 
     CLOSED = "closed"
     OPEN = "open"
@@ -36,14 +49,35 @@ class BreakerSettings:
     """How a breaker trips and recovers.
 
     Attributes:
-        threshold: Endpoint failures in a row that open the breaker.
-        cooldown: Seconds an opened breaker waits before it lets one probe through.
-        max_cooldown: Each failed probe doubles the cooldown, up to this.
+        window: Seconds of past calls the failure rate is measured over.
+        min_calls: Calls the window must hold before the rate can open the breaker.
+        failure_rate: Share of failed calls in the window that opens the breaker (0-1].
+        cooldown: Seconds an opened breaker waits before it lets probes through.
+        max_cooldown: Each failed probe doubles the cooldown, up to this (or `cooldown`).
+        probes: Calls let through at once while half-open.
+        enabled: False: the breaker never opens (every call goes to every endpoint).
     """
 
-    threshold: int = 3
+    window: float = 30.0
+    min_calls: int = 5
+    failure_rate: float = 0.5
     cooldown: float = 5.0
-    max_cooldown: float = 60.0
+    max_cooldown: float = 30.0
+    probes: int = 1
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.failure_rate <= 1:
+            raise ModelSpecError(f"failure_rate must be in (0, 1], got {self.failure_rate!r}")
+        if self.min_calls < 1 or self.probes < 1:
+            raise ModelSpecError(
+                f"min_calls and probes must be at least 1, got {self.min_calls}, {self.probes}"
+            )
+        if self.window <= 0 or self.cooldown < 0 or self.max_cooldown < 0:
+            raise ModelSpecError(
+                "window must be positive and cooldowns not negative, got "
+                f"window={self.window}, cooldown={self.cooldown}, max_cooldown={self.max_cooldown}"
+            )
 
 
 _LONG_AGO = float("-inf")
@@ -58,7 +92,7 @@ class CircuitBreaker:
 
     Args:
         endpoint: The endpoint's key, used in errors and events.
-        settings: Threshold and cooldowns.
+        settings: Window, rate, cooldowns and probes.
         clock: Monotonic seconds; replaceable in tests.
         listeners: Told about every state change.
     """
@@ -75,15 +109,25 @@ class CircuitBreaker:
         self.settings = settings or BreakerSettings()
         self.clock = clock
         self.state = BreakerState.CLOSED
-        self.failures = 0
         self.cooldown = self.settings.cooldown
         self.opened_at = 0.0
-        self._probing = False
+        self.last_success = _LONG_AGO
+        self.confirmed = True  # False: opened on one call's evidence (see `failed`)
+        self._calls: deque[tuple[float, bool]] = deque()  # (when, failed) within the window
+        self._failures = 0
+        self._probes: list[float] = []  # when each probe in flight started
         self._lock = threading.Lock()
         self._listeners = listeners if listeners is not None else []
 
+    @property
+    def failures(self) -> int:
+        """Failed calls in the window."""
+        with self._lock:
+            self._forget(self.clock())
+            return self._failures
+
     def allow(self) -> bool:
-        """Whether a request may go to the endpoint now; the first after a cooldown probes."""
+        """Whether a call may go to the endpoint now; after a cooldown, up to `probes` may."""
         if self.state is BreakerState.CLOSED:
             return True
         return self._probe()
@@ -92,60 +136,100 @@ class CircuitBreaker:
         with self._lock:
             if self.state is BreakerState.CLOSED:  # closed by another thread meanwhile
                 return True
-            if self._probing or self.clock() - self.opened_at < self.cooldown:
+            now = self.clock()
+            if self.state is BreakerState.OPEN and now - self.opened_at < self.cooldown:
                 return False
-            self._probing = True
+            # A probe whose verdict never came (its caller vanished) frees its place in time.
+            self._probes = [t for t in self._probes if now - t < self.settings.window]
+            if len(self._probes) >= self.settings.probes:
+                return False
+            self._probes.append(now)
             old, self.state = self.state, BreakerState.HALF_OPEN
         self._tell(old)
         return True
 
     def retry_in(self) -> float:
-        """Seconds until a probe is let through (0 when closed)."""
+        """Seconds until probes are let through (0 when closed)."""
         if self.state is BreakerState.CLOSED:
             return 0.0
         return max(0.0, self.opened_at + self.cooldown - self.clock())
 
     def succeeded(self) -> None:
-        """Records that the endpoint answered (any answer: even a 400 proves it is up)."""
-        if self.state is BreakerState.CLOSED and not self.failures:
-            return
+        """Records that the endpoint served a call (any answer: even a 400 proves it is up)."""
         with self._lock:
+            now = self.clock()
+            self.last_success = now
             old = self.state
-            self.state, self.failures, self._probing = BreakerState.CLOSED, 0, False
-            self.cooldown = self.settings.cooldown
+            if old is BreakerState.CLOSED:
+                self._record(now, failed=False)
+                return
+            # A probe's answer, or a late one from a call sent before the breaker opened.
+            self.state, self.cooldown = BreakerState.CLOSED, self.settings.cooldown
+            self._calls.clear()
+            self._failures, self._probes = 0, []
         self._tell(old)
 
-    def failed(self) -> None:
-        """Records an endpoint failure (timeout, 429, 5xx, connection error)."""
+    def failed(self, started: float | None = None) -> None:
+        """Records that the endpoint failed a call (timeout, 429, 5xx, connection error).
+
+        Args:
+            started: When the call began (this breaker's clock). If the endpoint served no one
+                since, the breaker opens at once, unconfirmed: a dead or hung endpoint costs
+                one call, and a second failure confirms it. None: the rate alone decides.
+        """
         with self._lock:
-            old = self.state
-            self.failures += 1
-            if old is BreakerState.HALF_OPEN:
-                self.cooldown = min(self.cooldown * 2, self.settings.max_cooldown)
-            elif old is BreakerState.OPEN or self.failures < self.settings.threshold:
+            now, old = self.clock(), self.state
+            if not self.settings.enabled:
                 return
-            self.state, self.opened_at, self._probing = BreakerState.OPEN, self.clock(), False
+            if old is BreakerState.OPEN:
+                self.confirmed = True  # failed again as a last resort: skip it outright
+                return
+            if old is BreakerState.HALF_OPEN:
+                most = max(self.settings.max_cooldown, self.settings.cooldown)
+                self.cooldown, self.confirmed = min(self.cooldown * 2, most), True
+            else:
+                self._record(now, failed=True)
+                if self._too_many():
+                    self.confirmed = True
+                elif started is not None and self.last_success < started:
+                    self.confirmed = False
+                else:
+                    return
+            self.state, self.opened_at, self._probes = BreakerState.OPEN, now, []
         self._tell(old)
 
     def released(self) -> None:
-        """Records that a request let through ended with no verdict (e.g. it was cancelled)."""
+        """Records that a call let through ended with no verdict (e.g. it was cancelled)."""
         with self._lock:
-            if self.state is not BreakerState.HALF_OPEN:
-                return
-            # Nothing was learnt: let the next request probe at once.
-            self.state, self._probing, self.opened_at = BreakerState.OPEN, False, _LONG_AGO
-        self._tell(BreakerState.HALF_OPEN)
+            if self._probes:
+                self._probes.pop(0)  # nothing was learnt: its place goes to the next caller
 
     def checked(self, healthy: bool) -> None:
         """Applies a health check's verdict to an open breaker.
 
-        Healthy: the cooldown ends now and the next request probes. Unhealthy: the cooldown
+        Healthy: the cooldown ends now and the next calls probe. Unhealthy: the cooldown
         starts again, so no real request is spent on a dead endpoint.
         """
         with self._lock:
             if self.state is not BreakerState.OPEN:
                 return
             self.opened_at = _LONG_AGO if healthy else self.clock()
+
+    def _record(self, now: float, *, failed: bool) -> None:
+        self._calls.append((now, failed))
+        self._failures += failed
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        horizon = now - self.settings.window
+        while self._calls and self._calls[0][0] < horizon:
+            _, failed = self._calls.popleft()
+            self._failures -= failed
+
+    def _too_many(self) -> bool:
+        calls = len(self._calls)
+        rate = self.settings.failure_rate
+        return calls >= self.settings.min_calls and self._failures >= rate * calls
 
     def _tell(self, old: BreakerState) -> None:
         new = self.state

@@ -1,13 +1,17 @@
-"""Model fallback chains: retries with backoff on transient errors, circuit breakers, next model.
+"""Model fallback chains: time limits, retries with backoff, circuit breakers, next model.
 
 `model_chain(models, build)` is what every agent step calls instead of LangChain's
-`with_fallbacks`. For each model in order: if its endpoint's breaker allows, try it, retrying
-only errors that may pass (timeouts, 429, 5xx, connection errors) with exponential backoff and
-jitter; tell the breaker how the endpoint did; on a final failure go on to the next model. An
-open breaker costs nothing: the model is skipped without a network attempt. When every model
-of a chain of several failed, `AllModelsFailed` carries each one's last error; a chain of one
-raises its model's own error (or `CircuitOpen`). In-process models (`ScriptedModel`) have no
-endpoint: they are neither retried nor watched, only fallen back from.
+`with_fallbacks`. For each model in order: if its endpoint's breaker allows, try it within its
+time limits (`Timeouts`: connect, first byte, total), retrying only errors that may pass (429,
+5xx, resets, refused connections) with exponential backoff and jitter; a call that ran out of
+time is not retried, since a hung endpoint would cost the same wait again. Tell the breaker
+how the endpoint served the call (one outcome per call, whatever its retries), and on a final
+failure go on to the next model. An open breaker costs nothing: the model is skipped without a
+network attempt; one opened on a single call's evidence is still asked when no other model
+answered, since a late answer beats none. When every model of a chain of several failed,
+`AllModelsFailed` carries each one's last error; a chain of one raises its model's own error
+(or `CircuitOpen`). In-process models (`ScriptedModel`) have no endpoint: they are neither
+timed, retried nor watched, only fallen back from.
 
 The SDK's own retries are turned off for models in a chain (one attempt is one request), so
 that the breaker sees every failure and a dead endpoint is not retried behind its back.
@@ -32,10 +36,13 @@ from accord.agents.errors import (
     CircuitOpen,
     LocalServerFailed,
     ModelError,
+    ModelTimeout,
 )
 from accord.agents.models.breaker import Breakers, BreakerState, endpoint_key
 from accord.agents.models.breaker import breakers as process_breakers
+from accord.agents.models.clients import health_check, single_attempt
 from accord.agents.models.flow import FlowRunnable, Invoke
+from accord.agents.models.timeouts import Timeouts, limit_hit, timeouts_of
 from accord.persistence import Flow, Sleep
 
 _RETRY_STATUS = frozenset({408, 409, 425, 429})
@@ -81,11 +88,14 @@ class ChainPolicy:
         health_interval: Seconds between background health checks of an endpoint whose
             breaker is open (None: no checks; the breaker's own probe does the job).
         breakers: The registry to keep endpoint health in (default: the process's, `breakers()`).
+        last_resort: When no model of a chain of several answered, ask those whose breakers
+            opened on one call's evidence (unconfirmed) before giving up (False: fail at once).
     """
 
     backoff: Backoff = field(default_factory=Backoff)
     health_interval: float | None = None
     breakers: Breakers = field(default_factory=process_breakers)
+    last_resort: bool = True
 
 
 _policy = ChainPolicy()
@@ -128,7 +138,7 @@ def retryable(error: BaseException) -> bool:
 
 def endpoint_failed(error: BaseException) -> bool:
     """Whether `error` says the endpoint is unwell (what a circuit breaker counts)."""
-    return retryable(error) or isinstance(error, LocalServerFailed)
+    return retryable(error) or isinstance(error, LocalServerFailed | ModelTimeout)
 
 
 def unhealthy(error: BaseException) -> bool:
@@ -140,11 +150,12 @@ def unhealthy(error: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Link:
-    """One model of a chain: what to run and the endpoint it calls (None: in-process)."""
+    """One model of a chain: what to run, the endpoint it calls (None: in-process), its limits."""
 
     runnable: Runnable[Any, Any]
     endpoint: str | None
     label: str
+    timeouts: Timeouts | None = None
 
 
 def model_chain(
@@ -180,7 +191,8 @@ def model_chain(
         if endpoint is None:
             links.append(Link(build(model), None, _label(model)))
             continue
-        links.append(Link(build(single_attempt(model)), endpoint, endpoint))
+        timeouts = timeouts_of(model)
+        links.append(Link(build(single_attempt(model, timeouts)), endpoint, endpoint, timeouts))
         if policy.health_interval and (check := health_check(model)) is not None:
             policy.breakers.watch(endpoint, check, interval=policy.health_interval)
     if len(links) == 1 and links[0].endpoint is None:
@@ -197,51 +209,94 @@ class ModelChain(FlowRunnable[Any, Any]):
         self.name = "model_chain"
 
     def flow(self, input: Any, config: RunnableConfig | None, **kwargs: Any) -> Flow[Any]:
-        """Each model in turn, each endpoint retried while its breaker and the backoff allow."""
+        """Each model in turn while its breaker allows; then the unconfirmed skipped ones."""
         run = _Run(self.policy)
+        suspects = []
         for link in self.links:
-            attempt = 0
-            while run.admit(link, attempt := attempt + 1):
-                try:
-                    result = yield Invoke(link.runnable, input, config, kwargs)
-                except Exception as exc:
-                    pause = run.failed(link, exc, attempt)
-                    if pause is None:
-                        break
-                    yield Sleep(pause)
-                except BaseException:
-                    run.released(link)
-                    raise
-                else:
-                    run.succeeded(link)
+            if not run.admit(link):
+                if run.suspect(link):
+                    suspects.append(link)
+                continue
+            answered, result = yield from self._ask(run, link, (input, config, kwargs))
+            if answered:
+                return result
+        if len(self.links) > 1 and self.policy.last_resort:
+            # Opened on one call's evidence, an endpoint may be fine: asking it beats failing.
+            for link in suspects:
+                answered, result = yield from self._ask(run, link, (input, config, kwargs), True)
+                if answered:
                     return result
         raise run.give_up(len(self.links))
+
+    def _ask(
+        self, run: _Run, link: Link, call: tuple[Any, Any, Any], forced: bool = False
+    ) -> Flow[tuple[bool, Any]]:
+        """Asks `link`'s model within its limits, retrying while the backoff and breaker allow.
+
+        `forced`: a last resort past an open breaker, retried as the backoff allows.
+        """
+        started = run.started(link)
+        total = link.timeouts.total if link.timeouts is not None else None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                result = yield Invoke(link.runnable, *call, timeout=total)
+            except Exception as exc:
+                pause = run.failed(link, exc, attempt)
+                if pause is not None and (forced or run.may_retry(link)):
+                    yield Sleep(pause)
+                    if forced or run.may_retry(link):
+                        continue
+                run.gave_up(link, started)
+                return False, None
+            except BaseException:
+                if not forced:
+                    run.released(link)
+                raise
+            else:
+                run.succeeded(link)
+                return True, result
 
 
 class _Run:
     """The bookkeeping of one call through a chain."""
 
-    __slots__ = ("breakers", "errors", "last", "policy")
+    __slots__ = ("breakers", "errors", "policy")
 
     def __init__(self, policy: ChainPolicy) -> None:
         self.policy = policy
         self.breakers = policy.breakers
-        self.errors: list[tuple[str, BaseException]] = []
-        self.last: Link | None = None
+        self.errors: dict[str, BaseException] = {}  # each model's last error, in chain order
 
-    def admit(self, link: Link, attempt: int) -> bool:
-        """Whether attempt number `attempt` may go to `link`'s endpoint."""
+    def admit(self, link: Link) -> bool:
+        """Whether `link`'s model may be asked now (its breaker allows); else notes why not."""
         if link.endpoint is None:
-            return attempt == 1
+            return True
         breaker = self.breakers.get(link.endpoint)
-        if attempt > 1:
-            # A retry goes only to an endpoint still in use: not after this call's own failures
-            # opened the breaker, nor after a probe (one attempt per probe).
-            return breaker.state is BreakerState.CLOSED and breaker.allow()
         if breaker.allow():
             return True
-        self.errors.append((link.label, CircuitOpen(link.endpoint, breaker.retry_in())))
+        self.errors[link.label] = CircuitOpen(link.endpoint, breaker.retry_in())
         return False
+
+    def suspect(self, link: Link) -> bool:
+        """Whether `link`'s breaker is open on one call's evidence only (see `CircuitBreaker`)."""
+        return link.endpoint is not None and not self.breakers.get(link.endpoint).confirmed
+
+    def started(self, link: Link) -> float | None:
+        """The breaker's time now, when the call to `link` begins."""
+        if link.endpoint is None:
+            return None
+        return self.breakers.get(link.endpoint).clock()
+
+    def may_retry(self, link: Link) -> bool:
+        """Whether a retry may go to `link`'s endpoint: only while its breaker is closed.
+
+        Not after another call opened it meanwhile, nor after a probe (one attempt per probe).
+        """
+        return link.endpoint is not None and (
+            self.breakers.get(link.endpoint).state is BreakerState.CLOSED
+        )
 
     def failed(self, link: Link, error: Exception, attempt: int) -> float | None:
         """Records `error`; returns the pause before a retry, or None to move on.
@@ -253,22 +308,28 @@ class _Run:
         if isinstance(error, CallRefused | GraphBubbleUp):
             self.released(link)
             raise error
-        if self.last is link:
-            self.errors[-1] = (link.label, error)  # keep each model's last error only
-        else:
-            self.errors.append((link.label, error))
-            self.last = link
-        if link.endpoint is None:
-            return None
-        breaker = self.breakers.get(link.endpoint)
-        if not endpoint_failed(error):
-            breaker.succeeded()  # it answered: the request, not the endpoint, was at fault
-            return None
-        breaker.failed()
+        limit = limit_hit(error) if link.timeouts is not None else None
+        if limit is not None and link.endpoint is not None and link.timeouts is not None:
+            timed_out = ModelTimeout(link.endpoint, limit, getattr(link.timeouts, limit))
+            timed_out.__cause__ = error
+            self.errors[link.label] = timed_out
+            return None  # a hung endpoint would cost the same wait again: move on
+        self.errors[link.label] = error
         backoff = self.policy.backoff
-        if attempt >= backoff.attempts or not retryable(error):
+        if link.endpoint is None or attempt >= backoff.attempts or not retryable(error):
             return None
         return backoff.pause(attempt, error)
+
+    def gave_up(self, link: Link, started: float | None) -> None:
+        """Tells `link`'s breaker how its endpoint served this call, which it did not answer."""
+        if link.endpoint is None:
+            return
+        breaker = self.breakers.get(link.endpoint)
+        error = self.errors[link.label]
+        if endpoint_failed(error):
+            breaker.failed(started)
+        else:
+            breaker.succeeded()  # it answered: the request, not the endpoint, was at fault
 
     def succeeded(self, link: Link) -> None:
         if link.endpoint is not None:
@@ -279,42 +340,12 @@ class _Run:
             self.breakers.get(link.endpoint).released()
 
     def give_up(self, links: int) -> BaseException:
+        last = list(self.errors.values())[-1]
         if links == 1:
-            return self.errors[-1][1]  # nothing to fall back on: the model's own error
-        error = AllModelsFailed(self.errors)
-        error.__cause__ = self.errors[-1][1]
+            return last  # nothing to fall back on: the model's own error
+        error = AllModelsFailed(list(self.errors.items()))
+        error.__cause__ = last
         return error
-
-
-def single_attempt(model: BaseChatModel) -> BaseChatModel:
-    """A copy of `model` whose SDK does not retry: the chain retries, and its breaker counts."""
-    from langchain_openai.chat_models.base import BaseChatOpenAI
-
-    if not isinstance(model, BaseChatOpenAI) or model.max_retries == 0:
-        return model
-    copy = model.model_copy(update={"max_retries": 0})
-    if model.root_client is not None:
-        copy.root_client = model.root_client.with_options(max_retries=0)
-        copy.client = copy.root_client.chat.completions
-    if model.root_async_client is not None:
-        copy.root_async_client = model.root_async_client.with_options(max_retries=0)
-        copy.async_client = copy.root_async_client.chat.completions
-    return copy
-
-
-def health_check(model: BaseChatModel, *, timeout: float = 2.0) -> Callable[[], bool] | None:
-    """A check that `model`'s OpenAI-compatible server answers `GET /models`, or None."""
-    from langchain_openai.chat_models.base import BaseChatOpenAI
-
-    if not isinstance(model, BaseChatOpenAI):
-        return None
-
-    def check() -> bool:
-        base = (model.openai_api_base or "https://api.openai.com/v1").rstrip("/")
-        with httpx.Client(timeout=timeout, trust_env=False) as client:
-            return client.get(f"{base}/models").status_code < 500
-
-    return check
 
 
 def _label(model: BaseChatModel) -> str:

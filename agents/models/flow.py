@@ -22,7 +22,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextvars
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -37,7 +40,8 @@ class Invoke(Call[Any]):
     """Runs `runnable` on `input`: `invoke` under `drive`, `ainvoke` under `adrive`.
 
     The config is passed on as it is, so callbacks (token streaming, budgets, tracing) see the
-    call as a child of the caller's run.
+    call as a child of the caller's run. With `timeout`, a call still running after that many
+    seconds raises `TimeoutError` (the awaited one is cancelled; see `_within` for blocking).
     """
 
     __slots__ = ()
@@ -48,12 +52,52 @@ class Invoke(Call[Any]):
         input: Any,
         config: RunnableConfig | None = None,
         kwargs: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> None:
         extra = dict(kwargs or {})
+
+        def blocking() -> Any:
+            return runnable.invoke(input, config, **extra)
+
+        async def awaiting() -> Any:
+            return await runnable.ainvoke(input, config, **extra)
+
+        if timeout is None:
+            super().__init__(blocking, awaiting)
+            return
         super().__init__(
-            lambda: runnable.invoke(input, config, **extra),
-            lambda: runnable.ainvoke(input, config, **extra),
+            lambda: _within(timeout, blocking),
+            lambda: asyncio.wait_for(awaiting(), timeout),
         )
+
+
+def _within(seconds: float, call: Callable[[], Any]) -> Any:
+    """`call()` in a worker thread, or `TimeoutError` after `seconds` without its result.
+
+    A blocking call cannot be interrupted: past the limit it is left to end on its own (its HTTP
+    client's connect and read limits end a hung one), and its result is dropped. The worker runs
+    in a copy of this thread's context, so callbacks and tracing see the caller's run.
+    """
+    context = contextvars.copy_context()
+    done = threading.Event()
+    outcome: list[Any] = []
+
+    def work() -> None:
+        try:
+            outcome.append((True, context.run(call)))
+        except BaseException as exc:  # handed to the caller below
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="accord-model-call", daemon=True).start()
+    if not done.wait(seconds):
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 class FlowRunnable(Runnable[In, Out]):

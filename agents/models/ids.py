@@ -1,4 +1,8 @@
-"""Model ids: `"local"`, `"openai:<model>"`, `"ollama:<model>"` → LangChain chat models."""
+"""Model ids: `"local"`, `"openai:<model>"`, `"ollama:<model>"` → LangChain chat models.
+
+An id may name its endpoint, key source and time limits (`spec.py` has the grammar):
+`"openai:qwen@http://gpu-2:8080/v1?key_env=GPU2_KEY&total=60"`.
+"""
 
 from __future__ import annotations
 
@@ -10,57 +14,77 @@ from langchain_core.language_models import BaseChatModel
 from accord.agents.errors import INSTALL_OLLAMA, ModelSpecError, ModelUnavailable, UnknownModelId
 from accord.agents.models.environment import require_online
 from accord.agents.models.local import local_chat_model
-
-MODEL_ID_FORMS = (
-    '"local" (the embedded model)',
-    '"openai:<model>" (OpenAI, or any OpenAI-compatible server with base_url=...)',
-    '"ollama:<model>" (a model pulled into Ollama)',
-    "a LangChain BaseChatModel instance, e.g. ScriptedModel([...])",
-)
+from accord.agents.models.spec import ModelSpec, parse_model_id, unknown
+from accord.agents.models.timeouts import LOCAL, OLLAMA, REMOTE, Timeouts, options_of, remember
 
 
-def resolve_model(spec: str | BaseChatModel, **options: Any) -> BaseChatModel:
+def resolve_model(
+    spec: str | BaseChatModel, *, timeouts: Timeouts | None = None, **options: Any
+) -> BaseChatModel:
     """Turns a model id into a ready LangChain chat model.
 
     Nothing is contacted here: the embedded server starts on the model's first call, and
     remote clients connect on theirs.
 
     Args:
-        spec: A model id (see `MODEL_ID_FORMS`) or a chat model, which is returned as is.
+        spec: A model id (see `spec.MODEL_ID_FORMS`) or a chat model, which is returned as is.
+        timeouts: The model's time limits (default: its kind's, see `timeouts.py`); limits the
+            id sets override them.
         **options: Keyword arguments for the model class: `ChatOpenAI` for `"local"` and
             `"openai:"` (e.g. `base_url`, `api_key`, `temperature`, `max_tokens`, `timeout`),
             `ChatOllama` for `"ollama:"` (e.g. `base_url`, `num_ctx`).
 
     Raises:
         UnknownModelId: The id has no known form.
-        ModelSpecError: Options were given with a model instance, or the model name is empty.
+        ModelSpecError: Options were given with a model instance, the model name is empty, or
+            the id's endpoint or options are wrong (the message lists the forms that work).
         OfflineMode: `ACCORD_OFFLINE` is on and the id names a network model.
         ModelUnavailable: The provider's package or credentials are missing.
     """
     if isinstance(spec, BaseChatModel):
-        if options:
+        if options or timeouts is not None:
             raise ModelSpecError(
                 f"options {sorted(options)} apply to model ids only; configure the "
                 f"{type(spec).__name__} instance itself"
             )
         return spec
     if not isinstance(spec, str):
-        raise UnknownModelId(_unknown(repr(spec)))
-    text = spec.strip()
-    if text == "local":
-        return local_chat_model(**options)
-    provider, sep, name = text.partition(":")
-    if not sep or provider not in _PROVIDERS:
-        raise UnknownModelId(_unknown(repr(spec)))
-    if not name.strip():
-        raise ModelSpecError(f"model id {spec!r} names no model; write e.g. '{provider}:<model>'")
-    return _PROVIDERS[provider](name.strip(), options)
+        raise UnknownModelId(unknown(repr(spec)))
+    parsed = parse_model_id(spec)
+    if parsed.base_url is not None and options.get("base_url"):
+        raise ModelSpecError(
+            f"model id {spec!r} names its endpoint, and base_url= was given too; keep one"
+        )
+    limits = parsed.timeouts(timeouts or _DEFAULTS[parsed.provider])
+    if parsed.provider == "local":
+        model: BaseChatModel = local_chat_model(**options_of(limits, options))
+    else:
+        model = _PROVIDERS[parsed.provider](parsed, limits, options)
+    if options.get("timeout") is None or parsed.limits or timeouts is not None:
+        remember(model, limits)  # else the client's own timeout says (`timeouts_of`)
+    return model
 
 
-def _openai(name: str, options: dict[str, Any]) -> BaseChatModel:
+def _openai(parsed: ModelSpec, limits: Timeouts, options: dict[str, Any]) -> BaseChatModel:
+    name = parsed.name
     require_online(f"build the network model 'openai:{name}'")
     from langchain_openai import ChatOpenAI
 
+    options = options_of(limits, options)
+    if parsed.base_url is not None:
+        options = {**options, "base_url": parsed.base_url}
+    if parsed.key_env is not None and not options.get("api_key"):
+        key = os.environ.get(parsed.key_env, "").strip()
+        if not key:
+            raise ModelUnavailable(
+                f"'openai:{name}' reads its API key from the environment variable "
+                f"{parsed.key_env}, which is not set; export it, or drop key_env for a server "
+                f"that needs no key"
+            )
+        options = {**options, "api_key": key}
+    if parsed.base_url is not None and not options.get("api_key"):
+        # A key meant for OpenAI (OPENAI_API_KEY) is never sent to a server the id names.
+        return ChatOpenAI(model=name, **{**options, "api_key": "not-needed"})
     has_base = bool(options.get("base_url") or os.environ.get("OPENAI_BASE_URL"))
     has_key = bool(options.get("api_key") or os.environ.get("OPENAI_API_KEY"))
     if not has_key:
@@ -74,7 +98,8 @@ def _openai(name: str, options: dict[str, Any]) -> BaseChatModel:
     return ChatOpenAI(model=name, **options)
 
 
-def _ollama(name: str, options: dict[str, Any]) -> BaseChatModel:
+def _ollama(parsed: ModelSpec, limits: Timeouts, options: dict[str, Any]) -> BaseChatModel:
+    name = parsed.name
     require_online(f"build the network model 'ollama:{name}'")
     try:
         from langchain_ollama import ChatOllama
@@ -83,11 +108,11 @@ def _ollama(name: str, options: dict[str, Any]) -> BaseChatModel:
             f"'ollama:{name}' needs the 'langchain-ollama' package, which is not installed. "
             f"Install it with: {INSTALL_OLLAMA}"
         ) from None
-    return ChatOllama(model=name, **options)
+    if parsed.base_url is not None:
+        options = {**options, "base_url": parsed.base_url}
+    client = {"timeout": limits.http(), **(options.get("client_kwargs") or {})}
+    return ChatOllama(model=name, **{**options, "client_kwargs": client})
 
 
 _PROVIDERS = {"openai": _openai, "ollama": _ollama}
-
-
-def _unknown(spec: str) -> str:
-    return f"unknown model id {spec}; use one of: " + "; ".join(MODEL_ID_FORMS)
+_DEFAULTS = {"local": LOCAL, "openai": REMOTE, "ollama": OLLAMA}

@@ -4,12 +4,14 @@
 OpenAI-compatible server such as the embedded model (proxied), a recorded cassette (replayed),
 or a canned responder that fabricates valid replies (for tests and benchmarks, including
 schema-constrained JSON so `structured()` works). Each request may be delayed, refused with 429
-or 500, reset, or answered with a broken body, at rates that can change while it runs:
+or 500, reset, answered with a broken body, or hung (read and never answered), at rates that can
+change while it runs:
 
 ```python
 with FaultServer(canned(), rate_500=0.2, seed=1) as server:
     model = ChatOpenAI(model="m", base_url=server.url, api_key="x")
     server.faults.rate_500 = 1.0  # an outage
+    server.faults.rate_hang = 1.0  # a hung server: requests are read and never answered
     server.down()                 # connections refused
     server.up()
 ```
@@ -45,6 +47,9 @@ class Faults:
         rate_500: Share of requests answered 500 Internal Server Error.
         rate_reset: Share of connections reset without an answer.
         rate_malformed: Share of requests answered 200 with a body that is not valid JSON.
+        rate_hang: Share of requests read and then held without a byte of answer, for
+            `hang_for` seconds or until the server stops, then closed.
+        hang_for: How long a hung request is held.
     """
 
     latency: float = 0.0
@@ -52,6 +57,8 @@ class Faults:
     rate_500: float = 0.0
     rate_reset: float = 0.0
     rate_malformed: float = 0.0
+    rate_hang: float = 0.0
+    hang_for: float = 3600.0
 
 
 class FaultServer:
@@ -61,12 +68,13 @@ class FaultServer:
         upstream: Who answers the requests that get through: a URL of an OpenAI-compatible
             server (`http://host:port/v1`, proxied), a cassette file (`Path`, replayed), or an
             `Upstream` such as `canned()` (the default).
-        latency, rate_429, rate_500, rate_reset, rate_malformed: The initial `Faults`.
+        latency, rate_429, rate_500, rate_reset, rate_malformed, rate_hang: The initial
+            `Faults`.
         seed: Seed of the fault dice, so a run injects the same faults each time.
 
     Attributes:
         faults: The faults injected now.
-        counts: Requests seen by outcome: `ok`, `429`, `500`, `reset`, `malformed`.
+        counts: Requests seen by outcome: `ok`, `429`, `500`, `reset`, `malformed`, `hang`.
     """
 
     def __init__(
@@ -78,6 +86,7 @@ class FaultServer:
         rate_500: float = 0.0,
         rate_reset: float = 0.0,
         rate_malformed: float = 0.0,
+        rate_hang: float = 0.0,
         seed: int | None = 0,
     ) -> None:
         if upstream is None:
@@ -87,7 +96,8 @@ class FaultServer:
         elif isinstance(upstream, Path):
             upstream = replay(upstream)
         self.upstream: Upstream = upstream
-        self.faults = Faults(latency, rate_429, rate_500, rate_reset, rate_malformed)
+        self.faults = Faults(latency, rate_429, rate_500, rate_reset, rate_malformed, rate_hang)
+        self.stopping = threading.Event()  # lets hung requests go when the server stops
         self.counts: Counter[str] = Counter()
         self._dice = random.Random(seed)
         self._lock = threading.Lock()
@@ -109,6 +119,7 @@ class FaultServer:
         """Starts listening (on a free port the first time, on the same port after `down()`)."""
         if self._httpd is not None:
             return self
+        self.stopping.clear()
         try:
             httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         except OSError as exc:
@@ -128,6 +139,7 @@ class FaultServer:
     def stop(self) -> None:
         """Stops listening; connections are refused until `start()` or `up()`."""
         httpd, self._httpd = self._httpd, None
+        self.stopping.set()
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
@@ -159,6 +171,7 @@ class FaultServer:
             ("500", faults.rate_500),
             ("reset", faults.rate_reset),
             ("malformed", faults.rate_malformed),
+            ("hang", faults.rate_hang),
         ):
             if draw < rate:
                 return outcome
@@ -188,6 +201,10 @@ def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
             server.count(outcome)
             if server.faults.latency:
                 time.sleep(server.faults.latency)
+            if outcome == "hang":
+                server.stopping.wait(server.faults.hang_for)
+                self._reset()
+                return
             if outcome == "reset":
                 self._reset()
                 return

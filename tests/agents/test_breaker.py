@@ -1,4 +1,5 @@
-"""Circuit breakers: closed, open, half-open with one probe; shared per endpoint; health checks."""
+"""Circuit breakers: a failure rate over a sliding window, a dead endpoint known after one call,
+half-open with bounded probes; shared per endpoint; health checks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from accord.agents import ScriptedModel
+from accord.agents.errors import ModelSpecError
 from accord.agents.models import Breakers, BreakerSettings
 from accord.agents.models.breaker import BreakerState, CircuitBreaker, endpoint_key
 from accord.agents.models.local.chat import LocalChatModel
@@ -36,20 +38,86 @@ def _breaker(clock: Clock, **settings: float) -> CircuitBreaker:
     return CircuitBreaker("e", BreakerSettings(**settings), clock=clock)  # type: ignore[arg-type]
 
 
-def test_opens_after_the_threshold_of_failures_in_a_row(clock: Clock) -> None:
-    breaker = _breaker(clock, threshold=3)
+def test_opens_on_the_failure_rate_of_the_window_once_it_holds_enough_calls(
+    clock: Clock,
+) -> None:
+    breaker = _breaker(clock, window=10, min_calls=4, failure_rate=0.5)
+    breaker.succeeded()
     breaker.failed()
     breaker.failed()
-    breaker.succeeded()  # a success in between starts the count again
+    assert breaker.state is CLOSED  # 2 of 3: too few calls to judge
+    for _ in range(3):
+        breaker.succeeded()
     breaker.failed()
+    assert breaker.state is CLOSED  # 3 of 7
     breaker.failed()
-    assert (breaker.state, breaker.allow()) == (CLOSED, True)
-    breaker.failed()
-    assert (breaker.state, breaker.allow()) == (OPEN, False)
+    assert (breaker.state, breaker.allow(), breaker.confirmed) == (OPEN, False, True)  # 4 of 8
 
 
-def test_after_the_cooldown_exactly_one_probe_goes_through(clock: Clock) -> None:
-    breaker = _breaker(clock, threshold=1, cooldown=5)
+def test_failures_older_than_the_window_are_forgotten(clock: Clock) -> None:
+    breaker = _breaker(clock, window=10, min_calls=3, failure_rate=0.6)
+    breaker.failed()
+    breaker.failed()
+    assert breaker.failures == 2
+    clock.now += 11
+    assert breaker.failures == 0
+    breaker.succeeded()
+    breaker.failed()
+    breaker.failed()
+    assert breaker.state is OPEN  # 2 of 3 (0.67): the old pair would have made it 4 of 5
+
+
+def test_a_flaky_endpoint_stays_closed_whatever_the_order_of_its_failures(clock: Clock) -> None:
+    """Regression (issue 14): three failures in a row opened the breaker of an endpoint that
+    served 70% of calls, so two flaky endpoints became an outage. The rate decides now."""
+    breaker = _breaker(clock, window=30, min_calls=5, failure_rate=0.5)
+    for _ in range(10):  # 30% failed calls, each streak of three back to back
+        for ok in (True, True, True, True, True, True, True, False, False, False):
+            clock.now += 0.1
+            if ok:
+                breaker.succeeded()
+            else:  # each failed call took 350 ms, while other calls were served
+                breaker.failed(started=clock.now - 0.35)
+            assert breaker.state is CLOSED
+
+
+def test_a_call_that_timed_out_while_the_endpoint_served_no_one_opens_it_at_once(
+    clock: Clock,
+) -> None:
+    breaker = _breaker(clock, min_calls=5)
+    breaker.succeeded()
+    started = clock.now + 1
+    clock.now += 21  # a hung request
+    breaker.failed(started=started)
+    assert (breaker.state, breaker.confirmed) == (OPEN, False)  # one call, not five
+    breaker.failed(started=clock.now)  # asked again as a last resort
+    assert (breaker.state, breaker.confirmed) == (OPEN, True)
+
+
+def test_while_others_are_served_failures_are_judged_by_their_rate(clock: Clock) -> None:
+    breaker = _breaker(clock, min_calls=5)
+    for calls in (3, 6):
+        started = clock.now
+        clock.now += 1
+        breaker.succeeded()  # another session's call, served meanwhile
+        breaker.failed(started=started)
+        breaker.failed(started=started)
+        assert breaker.state is (OPEN if calls >= 5 else CLOSED)  # 2 of 3, then 4 of 6
+    assert breaker.confirmed
+
+
+def test_another_calls_success_meanwhile_keeps_a_lone_failure_from_opening(clock: Clock) -> None:
+    breaker = _breaker(clock, min_calls=5)
+    started = clock.now
+    clock.now += 1
+    breaker.succeeded()  # another session got its answer while this call waited
+    clock.now += 1
+    breaker.failed(started=started)
+    assert breaker.state is CLOSED
+
+
+def test_after_the_cooldown_a_bounded_number_of_probes_go_through(clock: Clock) -> None:
+    breaker = _breaker(clock, min_calls=1, cooldown=5, probes=2)
     breaker.failed()
     clock.now += 4.9
     assert not breaker.allow()
@@ -57,13 +125,14 @@ def test_after_the_cooldown_exactly_one_probe_goes_through(clock: Clock) -> None
     clock.now += 0.1
     assert breaker.allow()
     assert breaker.state is HALF_OPEN
-    assert not breaker.allow()  # everyone else still skips while the probe is out
+    assert breaker.allow()
+    assert not breaker.allow()  # everyone else still skips while the probes are out
     breaker.succeeded()
     assert (breaker.state, breaker.allow(), breaker.retry_in()) == (CLOSED, True, 0.0)
 
 
-def test_a_failed_probe_reopens_with_a_longer_cooldown(clock: Clock) -> None:
-    breaker = _breaker(clock, threshold=1, cooldown=5, max_cooldown=15)
+def test_a_failed_probe_reopens_with_a_longer_cooldown_up_to_the_cap(clock: Clock) -> None:
+    breaker = _breaker(clock, min_calls=1, cooldown=5, max_cooldown=15)
     breaker.failed()
     for cooldown in (10, 15, 15):
         clock.now += 60
@@ -77,21 +146,58 @@ def test_a_failed_probe_reopens_with_a_longer_cooldown(clock: Clock) -> None:
     assert breaker.retry_in() == 5
 
 
-def test_a_probe_without_a_verdict_lets_the_next_request_probe(clock: Clock) -> None:
-    breaker = _breaker(clock, threshold=1, cooldown=5)
+def test_the_default_cooldown_never_grows_into_a_minute_long_outage(clock: Clock) -> None:
+    breaker = CircuitBreaker("e", clock=clock)
+    breaker.failed(started=clock.now)
+    for _ in range(10):
+        clock.now += breaker.retry_in()
+        assert breaker.allow()
+        breaker.failed(started=clock.now)
+    assert breaker.retry_in() <= 30
+
+
+def test_a_probe_without_a_verdict_frees_its_place(clock: Clock) -> None:
+    breaker = _breaker(clock, min_calls=1, cooldown=5)
     breaker.failed()
     clock.now += 5
     assert breaker.allow()
+    assert not breaker.allow()
     breaker.released()  # e.g. the probing request was cancelled
-    assert breaker.state is OPEN
     assert breaker.allow()
+
+
+def test_a_probe_whose_caller_vanished_frees_its_place_after_the_window(clock: Clock) -> None:
+    breaker = _breaker(clock, min_calls=1, cooldown=5, window=30)
+    breaker.failed()
+    clock.now += 5
+    assert breaker.allow()
+    clock.now += 29
+    assert not breaker.allow()
+    clock.now += 1
+    assert breaker.allow()
+
+
+def test_a_disabled_breaker_never_opens(clock: Clock) -> None:
+    breaker = _breaker(clock, min_calls=1, enabled=False)
+    for _ in range(10):
+        breaker.failed(started=clock.now)
+    assert (breaker.state, breaker.allow()) == (CLOSED, True)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"failure_rate": 0}, {"failure_rate": 1.5}, {"min_calls": 0}, {"probes": 0}, {"window": 0}],
+)
+def test_bad_settings_are_refused(settings: dict[str, float]) -> None:
+    with pytest.raises(ModelSpecError):
+        BreakerSettings(**settings)  # type: ignore[arg-type]
 
 
 def test_listeners_hear_every_change(clock: Clock) -> None:
     heard: list[tuple[str, str, str]] = []
     breaker = CircuitBreaker(
         "e",
-        BreakerSettings(threshold=1, cooldown=1),
+        BreakerSettings(min_calls=1, cooldown=1),
         clock=clock,
         listeners=[lambda e, old, new: heard.append((e, old.value, new.value))],
     )
@@ -108,20 +214,20 @@ def test_listeners_hear_every_change(clock: Clock) -> None:
 
 
 def test_the_registry_shares_one_breaker_per_endpoint() -> None:
-    breakers = Breakers(BreakerSettings(threshold=1))
+    breakers = Breakers(BreakerSettings(min_calls=1))
     breakers.get("a").failed()
     assert breakers.get("a") is breakers.get("a")
     assert breakers.states() == {"a": OPEN}
     assert breakers.get("b").allow()
-    breakers.configure(BreakerSettings(threshold=4, cooldown=30))
-    assert breakers.get("a").settings.threshold == 4
+    breakers.configure(BreakerSettings(min_calls=4, cooldown=30))
+    assert breakers.get("a").settings.min_calls == 4
     assert breakers.get("a").retry_in() > 5  # the longer cooldown applies at once
     breakers.reset()
     assert breakers.states() == {}
 
 
 def test_health_checks_cut_a_cooldown_short_or_extend_it() -> None:
-    breakers = Breakers(BreakerSettings(threshold=1, cooldown=60))
+    breakers = Breakers(BreakerSettings(min_calls=1, cooldown=60))
     healthy = {"up": False, "down": False, "broken": True}
 
     def check(name: str) -> bool:
@@ -142,7 +248,7 @@ def test_health_checks_cut_a_cooldown_short_or_extend_it() -> None:
 
 
 def test_the_background_watcher_runs_the_checks() -> None:
-    breakers = Breakers(BreakerSettings(threshold=1, cooldown=3600))
+    breakers = Breakers(BreakerSettings(min_calls=1, cooldown=3600))
     checked, calls = threading.Event(), []
 
     def check() -> bool:

@@ -28,7 +28,8 @@ from accord.agents import (
 from accord.agents.errors import AllModelsFailed, CircuitOpen
 from accord.agents.models import Backoff, Breakers, BreakerSettings
 from accord.agents.models.breaker import BreakerState
-from accord.agents.models.chain import health_check, retryable, single_attempt, unhealthy
+from accord.agents.models.chain import retryable, unhealthy
+from accord.agents.models.clients import health_check, single_attempt
 from accord.agents.testing.upstreams import Answer, Upstream
 
 FAST = Backoff(attempts=3, initial=0.001, max_interval=0.01)
@@ -40,7 +41,7 @@ class Reply(BaseModel):
 
 @pytest.fixture
 def breakers() -> Breakers:
-    return Breakers(BreakerSettings(threshold=3, cooldown=60))
+    return Breakers(BreakerSettings(cooldown=60))
 
 
 @pytest.fixture
@@ -142,11 +143,15 @@ async def test_when_every_model_fails_the_error_names_each_endpoint(
     assert isinstance(refused, openai.APIConnectionError)
     assert "add a healthy fallback model" in str(first.value)
 
-    with pytest.raises(AllModelsFailed) as second:
+    # Each opened on one call's evidence: asked once more as a last resort, which confirms it.
+    with pytest.raises(AllModelsFailed):
         chain.invoke("hi")
-    assert all(isinstance(e, CircuitOpen) for _, e in second.value.errors)
-    assert unhealthy(second.value)
-    assert primary.requests == 3  # the second call reached no endpoint
+    assert primary.requests == 6
+    with pytest.raises(AllModelsFailed) as third:
+        chain.invoke("hi")
+    assert all(isinstance(e, CircuitOpen) for _, e in third.value.errors)
+    assert unhealthy(third.value)
+    assert primary.requests == 6  # the third call reached no endpoint
 
 
 def test_a_chain_of_one_endpoint_raises_its_own_error_then_skips_it(
@@ -166,7 +171,7 @@ def test_a_chain_of_one_endpoint_raises_its_own_error_then_skips_it(
 def test_a_recovered_endpoint_is_probed_once_and_used_again(
     primary: FaultServer, fallback: FaultServer
 ) -> None:
-    breakers = Breakers(BreakerSettings(threshold=1, cooldown=0))
+    breakers = Breakers(BreakerSettings(min_calls=1, cooldown=0))
     chain = _chain(ChainPolicy(backoff=Backoff(attempts=1), breakers=breakers), primary, fallback)
     primary.down()
     assert chain.invoke("hi") == Reply(reply="from fallback")
@@ -242,7 +247,7 @@ def test_health_check_asks_the_server(primary: FaultServer) -> None:
 
 
 def test_chains_can_watch_their_endpoints(primary: FaultServer, fallback: FaultServer) -> None:
-    breakers = Breakers(BreakerSettings(threshold=1, cooldown=3600))
+    breakers = Breakers(BreakerSettings(min_calls=1, cooldown=3600))
     policy = ChainPolicy(backoff=Backoff(attempts=1), health_interval=3600, breakers=breakers)
     chain = _chain(policy, primary, fallback)
     try:

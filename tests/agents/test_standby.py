@@ -52,7 +52,7 @@ def test_a_full_agent_hands_over_to_a_backup_with_room() -> None:
 
 
 def test_an_agent_whose_models_are_down_hands_over_to_a_backup_that_is_up() -> None:
-    own = Breakers(BreakerSettings(threshold=1))
+    own = Breakers(BreakerSettings(min_calls=1))
     register = Standby(own)
     intake, support = TEAM
     model = _remote()

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from accord.agents.models.environment import local_url
 from accord.agents.models.local.server import LOCAL_MODEL_NAME, EmbeddedServer, embedded_server
+from accord.agents.models.timeouts import LOCAL
 
 # Where a LocalChatModel points before the server has started: the discard port, which refuses
 # at once should anything ever send there.
@@ -22,8 +23,10 @@ _NOT_STARTED = "http://127.0.0.1:9/v1"
 # a pooled sync one lingers unclosed until exit. A loopback connect costs well under a ms.
 # trust_env=False: a proxy configured for the outside world must not capture loopback traffic.
 _NO_POOL = httpx.Limits(max_keepalive_connections=0)
-_ASYNC_HTTP = httpx.AsyncClient(limits=_NO_POOL, trust_env=False, timeout=None)
-_SYNC_HTTP = httpx.Client(limits=_NO_POOL, trust_env=False, timeout=None)
+# Never without limits: a wedged server must not hold a turn forever (the OpenAI client's own
+# timeout, below, is what each request uses; this one is the floor under it).
+_ASYNC_HTTP = httpx.AsyncClient(limits=_NO_POOL, trust_env=False, timeout=LOCAL.http())
+_SYNC_HTTP = httpx.Client(limits=_NO_POOL, trust_env=False, timeout=LOCAL.http())
 
 LOCAL_DEFAULTS: dict[str, Any] = {
     "model": LOCAL_MODEL_NAME,
@@ -32,8 +35,8 @@ LOCAL_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "frequency_penalty": 0.6,
     "max_tokens": 512,
-    # Requests queue behind one another on a small CPU; the timeout covers the queue too.
-    "timeout": 300.0,
+    # Requests queue behind one another on a small CPU; the first byte's limit covers the queue.
+    "timeout": LOCAL.openai(),
     "max_retries": 1,
     # llama.cpp checks no key, but the OpenAI client insists on one.
     "api_key": "accord-local",
