@@ -121,7 +121,7 @@ class FaultServer:
             return self
         self.stopping.clear()
         try:
-            httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
+            httpd = _Server(("127.0.0.1", self.port), _handler(self))
         except OSError as exc:
             raise FaultServerError(
                 f"could not listen on 127.0.0.1:{self.port} ({exc}); another process took the "
@@ -181,6 +181,12 @@ class FaultServer:
     def count(self, outcome: str) -> None:
         with self._lock:
             self.counts[outcome] += 1
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops the connections of a burst of concurrent clients, which
+    # then wait a second to retry: latency the server never meant to inject.
+    request_queue_size = 256
 
 
 def _handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
