@@ -6,7 +6,8 @@ answers): the primary fails every request (500s, or connection resets), or 30% o
 same two servers:
 
 - accord: `model_chain([primary, fallback])`, its default retries (3 attempts, 50 ms backoff
-  with jitter) and circuit breaker (opens after 3 failures in a row);
+  with jitter) and circuit breaker (opens on a failure rate, or at once when a call fails while
+  the endpoint served no one else);
 - LangChain: `primary.with_fallbacks([fallback])`, with ChatOpenAI's default retries.
 
 For each, the first call (which discovers the outage) is reported apart. Every call through a

@@ -9,13 +9,17 @@ the chain's own retries), or not. It is closed while its endpoint serves, and op
   endpoint is known after one call, not after `min_calls` timeouts).
 
 A call's own retries are one outcome, and other calls' successes meanwhile count for the
-endpoint, so neither turns a flaky endpoint into an open breaker. Open, the endpoint is skipped
-without a network attempt until `cooldown` seconds have passed. One call's evidence (the second
-rule) opens it unconfirmed: a chain still asks it when no other model answered (a late answer
-beats none), and a failure then confirms it. Then it is half-open: up to `probes` calls go
+endpoint, so neither turns a flaky endpoint into an open breaker. The window always keeps the
+last `min_calls` calls, so calls slower than the window (timeouts) still add up to a rate.
+
+Open, the endpoint is skipped without a network attempt. Opened by the rate, it is confirmed:
+skipped outright until `cooldown` seconds have passed, then half-open: up to `probes` calls go
 through at once, each bounded by the model's time limits; a success closes the breaker, a
-failure opens it again for twice the cooldown (at most `max_cooldown`). An optional background
-health check can cut a cooldown short (the endpoint answers again) or extend it.
+failure opens it again for twice the cooldown (at most `max_cooldown`). Opened on one call's
+evidence, it is unconfirmed: a chain skips it while another model answers and still asks it
+when none did (a late answer beats none; two flaky endpoints must not become an outage), and
+its outcomes go on counting until the rate confirms it or a success closes it. An optional
+background health check can cut a cooldown short (the endpoint answers again) or extend it.
 
 Endpoints are keyed by what identifies them (`endpoint_key`: model name and base URL), so two
 agents naming the same endpoint share its health, and two URLs of one model (regions) do not.
@@ -174,27 +178,27 @@ class CircuitBreaker:
 
         Args:
             started: When the call began (this breaker's clock). If the endpoint served no one
-                since, the breaker opens at once, unconfirmed: a dead or hung endpoint costs
-                one call, and a second failure confirms it. None: the rate alone decides.
+                since, the breaker opens at once, unconfirmed (see the module's notes). None:
+                the rate alone decides.
         """
         with self._lock:
             now, old = self.clock(), self.state
             if not self.settings.enabled:
                 return
+            self._record(now, failed=True)  # in every state: last resorts and probes count
+            rated = self._too_many()
             if old is BreakerState.OPEN:
-                self.confirmed = True  # failed again as a last resort: skip it outright
+                self.confirmed = self.confirmed or rated
                 return
             if old is BreakerState.HALF_OPEN:
                 most = max(self.settings.max_cooldown, self.settings.cooldown)
-                self.cooldown, self.confirmed = min(self.cooldown * 2, most), True
+                self.cooldown, self.confirmed = min(self.cooldown * 2, most), rated
+            elif rated:
+                self.confirmed = True
+            elif started is not None and self.last_success < started:
+                self.confirmed = False
             else:
-                self._record(now, failed=True)
-                if self._too_many():
-                    self.confirmed = True
-                elif started is not None and self.last_success < started:
-                    self.confirmed = False
-                else:
-                    return
+                return
             self.state, self.opened_at, self._probes = BreakerState.OPEN, now, []
         self._tell(old)
 
@@ -221,8 +225,10 @@ class CircuitBreaker:
         self._forget(now)
 
     def _forget(self, now: float) -> None:
+        # The window keeps the last `min_calls` calls however old, so that calls slower than
+        # the window (timeouts) still add up to a verdict.
         horizon = now - self.settings.window
-        while self._calls and self._calls[0][0] < horizon:
+        while len(self._calls) > self.settings.min_calls and self._calls[0][0] < horizon:
             _, failed = self._calls.popleft()
             self._failures -= failed
 

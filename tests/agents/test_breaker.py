@@ -55,16 +55,23 @@ def test_opens_on_the_failure_rate_of_the_window_once_it_holds_enough_calls(
 
 
 def test_failures_older_than_the_window_are_forgotten(clock: Clock) -> None:
-    breaker = _breaker(clock, window=10, min_calls=3, failure_rate=0.6)
+    breaker = _breaker(clock, window=10, min_calls=2, failure_rate=0.6)
     breaker.failed()
-    breaker.failed()
-    assert breaker.failures == 2
-    clock.now += 11
-    assert breaker.failures == 0
     breaker.succeeded()
+    breaker.succeeded()
+    assert breaker.failures == 1
+    clock.now += 11
+    assert breaker.failures == 0  # the window keeps the last two calls, both successes
     breaker.failed()
-    breaker.failed()
-    assert breaker.state is OPEN  # 2 of 3 (0.67): the old pair would have made it 4 of 5
+    assert breaker.state is CLOSED  # 1 of 2 (the old failure would have made it 2 of 4)
+
+
+def test_calls_slower_than_the_window_still_add_up_to_a_rate(clock: Clock) -> None:
+    breaker = _breaker(clock, window=10, min_calls=3)
+    for _ in range(3):
+        clock.now += 20  # e.g. a timeout each
+        breaker.failed()  # no start given: the rate alone decides
+    assert (breaker.state, breaker.confirmed) == (OPEN, True)
 
 
 def test_a_flaky_endpoint_stays_closed_whatever_the_order_of_its_failures(clock: Clock) -> None:
@@ -90,8 +97,9 @@ def test_a_call_that_timed_out_while_the_endpoint_served_no_one_opens_it_at_once
     clock.now += 21  # a hung request
     breaker.failed(started=started)
     assert (breaker.state, breaker.confirmed) == (OPEN, False)  # one call, not five
-    breaker.failed(started=clock.now)  # asked again as a last resort
-    assert (breaker.state, breaker.confirmed) == (OPEN, True)
+    for failed in (2, 3, 4):  # asked again as a last resort: its failures go on counting
+        breaker.failed(started=clock.now)
+        assert (breaker.state, breaker.confirmed) == (OPEN, failed == 4)  # 4 of 5 calls
 
 
 def test_while_others_are_served_failures_are_judged_by_their_rate(clock: Clock) -> None:
