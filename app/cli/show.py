@@ -16,11 +16,12 @@ def show_update(console: Console, node: str, change: Any) -> None:
     Reducer resets (a field written as None at the start of a round) print nothing.
     """
     for event in events_of(node, change):
-        if line := _line(event):
-            console.print(line)
+        if text := line(event):
+            console.print(text)
 
 
-def _line(event: Event) -> str | None:
+def line(event: Event) -> str | None:
+    """The markup line that shows `event`; None for events with nothing to show."""
     match event:
         case events.PlanEvent(worker, task):
             return f"[cyan]  plan: {worker} <- {escape(task)}[/]"
