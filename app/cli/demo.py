@@ -34,9 +34,13 @@ ONBOARDING = EXAMPLES["onboarding"]
 console = Console(highlight=False)
 
 
-def run_demo(db: Path | None = None) -> None:
-    """Runs the opening turns in a new session, then resumes it in a child process."""
-    db = db or Path(tempfile.mkdtemp(prefix="accord-demo-")) / "sessions.sqlite"
+def run_demo(db: str | None = None) -> None:
+    """Runs the opening turns in a new session, then resumes it in a child process.
+
+    Args:
+        db: The database, as `--db` takes it (a path or a URL); default: a new SQLite file.
+    """
+    db = db or str(Path(tempfile.mkdtemp(prefix="accord-demo-")) / "sessions.sqlite")
     console.print(
         Panel.fit(
             "[bold]accord demo[/]: customer onboarding, a handoff team of four agents\n"
@@ -51,7 +55,7 @@ def run_demo(db: Path | None = None) -> None:
         _converse(session, OPENING_TURNS)
     console.print(Rule("a new process resumes the session from its checkpoint"))
     console.print(f"$ accord demo --resume {session.id} --db {db}")
-    cmd = [sys.executable, "-m", "accord.app", "demo", "--resume", session.id, "--db", str(db)]
+    cmd = [sys.executable, "-m", "accord.app", "demo", "--resume", session.id, "--db", db]
     subprocess.run(cmd, check=True)
     console.print(Rule("what the session database now holds"))
     for command in ("sessions show", "sessions audit", "metrics --session"):
@@ -59,7 +63,7 @@ def run_demo(db: Path | None = None) -> None:
     console.print(f"$ accord sessions list --db {db}")
 
 
-def resume_demo(db: Path, session_id: str) -> None:
+def resume_demo(db: str, session_id: str) -> None:
     """Resumes a demo session by id in this process and sends the follow-up question.
 
     Raises:
@@ -68,7 +72,7 @@ def resume_demo(db: Path, session_id: str) -> None:
     """
     from accord.app.cli.db import database_url
 
-    with Sessions(ONBOARDING.build(), db=database_url(str(db), reading=True)) as sessions:
+    with Sessions(ONBOARDING.build(), db=database_url(db, reading=True)) as sessions:
         session = sessions.resume(session_id, getpass.getuser())
         state = session.state()
         console.print(
@@ -84,7 +88,7 @@ def _converse(session: Session, turns: Sequence[str]) -> None:
         Conversation(console).turn(text, session.stream(text))
 
 
-def _url(db: Path) -> str:
+def _url(db: str) -> str:
     from accord.app.cli.db import database_url
 
-    return database_url(str(db))
+    return database_url(db)

@@ -118,8 +118,8 @@ def _root(
 @cli.command()
 def demo(
     db: Annotated[
-        Path | None,
-        typer.Option(metavar="PATH", help="SQLite file of the sessions (default: a new one)."),
+        str | None,
+        typer.Option(metavar="PATH|URL", help="Database of the sessions (default: a new file)."),
     ] = None,
     resume: Annotated[
         str | None,

@@ -285,3 +285,13 @@ def test_the_accord_script_is_installed() -> None:
     )
     assert done.returncode == 2
     assert done.stderr.startswith("error: --db 'no/such/dir.sqlite': no database file there")
+
+
+def test_demo_resume_needs_an_existing_database(tmp_path: Path) -> None:
+    no_db = runner.invoke(cli, ["demo", "--resume", "abc"])
+    assert no_db.exit_code == 2
+    assert "--resume needs the --db the session was stored in" in no_db.output
+    missing = runner.invoke(cli, ["demo", "--resume", "abc", "--db", str(tmp_path / "x.sqlite")])
+    assert missing.exit_code == 2
+    assert "no database file there" in missing.output
+    assert not (tmp_path / "x.sqlite").exists()
