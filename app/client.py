@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Self
-
-import httpx
+from typing import TYPE_CHECKING, Any, Self
 
 from accord.app.errors import ApiError
+
+if TYPE_CHECKING:  # httpx is loaded by the first client, not with `accord.app`
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,8 @@ class Client:
     """
 
     def __init__(self, url: str, token: str, *, timeout: float = 60.0) -> None:
+        import httpx
+
         self.http = httpx.AsyncClient(
             base_url=url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"},

@@ -35,6 +35,34 @@ class Unauthorized(AccordError):
         super().__init__("send 'Authorization: Bearer <token>' with a token the server knows")
 
 
+class BadDatabase(AccordError, ValueError):
+    """`--db` is neither a database URL nor a usable path; the message echoes what was typed."""
+
+
+class DatabaseNotFound(BadDatabase):
+    """A command that only reads was pointed at an SQLite file that does not exist.
+
+    Read commands never create a database: check the path, or run a team there first.
+    """
+
+
+class EmptyInput(AccordError, ValueError):
+    """The message for the team is empty: there is nothing to answer."""
+
+
+class TeamFailed(AccordError):
+    """Every agent step of a turn failed, so the team answered nothing; the message says why."""
+
+    def __init__(self, message: str, errors: list[str]) -> None:
+        """`errors`: the failed steps' error names (`OpenAIConnectionError`, ...)."""
+        super().__init__(message)
+        self.errors = errors
+
+
+class RendererMissing(AccordError):
+    """A picture of a graph was asked for, but no renderer is installed (the message says which)."""
+
+
 class NothingToMeasure(AccordError):
     """`accord metrics` was given no source of step events."""
 

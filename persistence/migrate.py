@@ -6,14 +6,14 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from accord.persistence.schema import PREFIX, VERSION_TABLE
+
+if TYPE_CHECKING:  # Alembic is imported when a database is set up, not with accord
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_NAME = "accord_migrations"
@@ -32,6 +32,8 @@ def config(url: str | None = None) -> Config:
     Returns:
         The config; `upgrade` fills in the connection itself.
     """
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("version_table", VERSION_TABLE)
@@ -50,11 +52,15 @@ def ours(name: str | None, type_: str, *_: object) -> bool:
 
 def head() -> str | None:
     """The newest revision shipped with this version of accord."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(config()).get_current_head()
 
 
 def current(connection: Connection) -> str | None:
     """The revision the database on `connection` is at (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return context.get_current_revision()
 
@@ -72,6 +78,8 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
     cfg = config()
     with _locked(connection):
         cfg.attributes["connection"] = connection
+        from alembic import command
+
         command.upgrade(cfg, revision)
 
 

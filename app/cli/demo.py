@@ -1,28 +1,27 @@
-"""`accord demo`: customer onboarding on the embedded model, persisted, then resumed elsewhere.
+"""`accord demo`: customer onboarding on the embedded model, in a session, then resumed elsewhere.
 
-The demo is also the smallest honest tour of the public API: build a team, persist it with
-`SQLAlchemySaver`, talk to it, and pick the session up again in a brand-new process by its id.
+The demo is also the smallest honest tour of the product: a team in `Sessions` (leases,
+checkpoints, audit trail, step events, all in one SQLite file), replies streamed as the agents
+write them, and the same session picked up again in a brand-new process by its id.
 """
 
 from __future__ import annotations
 
-import secrets
+import getpass
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from langchain_core.messages import HumanMessage
-from langchain_core.runnables import RunnableConfig
 from rich.console import Console
 from rich.panel import Panel
 from rich.rule import Rule
 
-from accord.agents import warm_up
-from accord.app.cli.show import show_update
+from accord.app.cli.run import load_model
+from accord.app.cli.talk import Conversation
 from accord.evals import EXAMPLES
-from accord.persistence import SQLAlchemySaver
+from accord.graphs import Session, Sessions
 
 OPENING_TURNS = (
     "Hi! I'm Dana Reyes and I'd like to open a business checking account for my bakery.",
@@ -35,10 +34,13 @@ ONBOARDING = EXAMPLES["onboarding"]
 console = Console(highlight=False)
 
 
-def run_demo(db: Path | None = None) -> None:
-    """Runs the opening turns, then resumes the session in a child process."""
-    db = db or Path(tempfile.mkdtemp(prefix="accord-demo-")) / "sessions.sqlite"
-    session_id = secrets.token_urlsafe(16)
+def run_demo(db: str | None = None) -> None:
+    """Runs the opening turns in a new session, then resumes it in a child process.
+
+    Args:
+        db: The database, as `--db` takes it (a path or a URL); default: a new SQLite file.
+    """
+    db = db or str(Path(tempfile.mkdtemp(prefix="accord-demo-")) / "sessions.sqlite")
     console.print(
         Panel.fit(
             "[bold]accord demo[/]: customer onboarding, a handoff team of four agents\n"
@@ -46,52 +48,47 @@ def run_demo(db: Path | None = None) -> None:
             f"sessions are persisted in [cyan]{db}[/]",
         )
     )
-    _load_model()
-    _converse(db, session_id, OPENING_TURNS)
+    load_model(console)
+    with Sessions(ONBOARDING.build(), db=_url(db)) as sessions:
+        session = sessions.open(getpass.getuser())
+        console.print(f"[dim]session {session.id} opened[/]")
+        _converse(session, OPENING_TURNS)
     console.print(Rule("a new process resumes the session from its checkpoint"))
-    console.print(f"$ accord demo --resume {session_id} --db {db}\n")
-    cmd = [sys.executable, "-m", "accord.app", "demo", "--resume", session_id, "--db", str(db)]
+    console.print(f"$ accord demo --resume {session.id} --db {db}")
+    cmd = [sys.executable, "-m", "accord.app", "demo", "--resume", session.id, "--db", db]
     subprocess.run(cmd, check=True)
+    console.print(Rule("what the session database now holds"))
+    for command in ("sessions show", "sessions audit", "metrics --session"):
+        console.print(f"$ accord {command} {session.id} --db {db}")
+    console.print(f"$ accord sessions list --db {db}")
 
 
-def resume_demo(db: Path, session_id: str) -> None:
-    """Reopens a demo session by id in this process and sends the follow-up question."""
-    with SQLAlchemySaver.from_url(f"sqlite:///{db}") as saver:
-        state = ONBOARDING.build(checkpointer=saver).get_state(_config(session_id)).values
-    if not state.get("messages"):
-        raise SystemExit(f"no session {session_id!r} in {db}")
-    console.print(
-        f"restored session [cyan]{session_id}[/]: {len(state['messages'])} messages, "
-        f"active agent [bold]{state.get('active_agent')}[/]"
-    )
-    _load_model()
-    _converse(db, session_id, (RESUMED_TURN,))
+def resume_demo(db: str, session_id: str) -> None:
+    """Resumes a demo session by id in this process and sends the follow-up question.
+
+    Raises:
+        DatabaseNotFound: No database file at `db`.
+        SessionNotFound: No such session there.
+    """
+    from accord.app.cli.db import database_url
+
+    with Sessions(ONBOARDING.build(), db=database_url(db, reading=True)) as sessions:
+        session = sessions.resume(session_id, getpass.getuser())
+        state = session.state()
+        console.print(
+            f"restored session [cyan]{session_id}[/]: {len(state.get('messages', []))} "
+            f"messages, active agent [bold]{state.get('active_agent')}[/]"
+        )
+        load_model(console)
+        _converse(session, (RESUMED_TURN,))
 
 
-def _load_model() -> None:
-    with console.status("loading the embedded model (the first run assembles it, ~500 MB)..."):
-        seconds = warm_up()
-    console.print(f"[dim]model ready in {seconds:.1f} s[/]")
+def _converse(session: Session, turns: Sequence[str]) -> None:
+    for text in turns:
+        Conversation(console).turn(text, session.stream(text))
 
 
-def _converse(db: Path, session_id: str, turns: Sequence[str]) -> None:
-    with SQLAlchemySaver.from_url(f"sqlite:///{db}") as saver:
-        graph = ONBOARDING.build(checkpointer=saver)
-        for text in turns:
-            console.print(f"\n[bold green]you[/]: {text}")
-            with console.status("thinking..."):
-                updates = list(
-                    graph.stream(
-                        {"messages": [HumanMessage(text)]},
-                        _config(session_id),
-                        stream_mode="updates",
-                        durability="sync",
-                    )
-                )
-            for update in updates:
-                for node, change in update.items():
-                    show_update(console, node, change)
+def _url(db: str) -> str:
+    from accord.app.cli.db import database_url
 
-
-def _config(session_id: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": session_id}}
+    return database_url(db)

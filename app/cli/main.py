@@ -1,39 +1,134 @@
-"""The `accord` command line."""
+"""The `accord` command line.
+
+Each command imports what it needs when it runs (`sessions`, `metrics` and `eval` are loaded
+only when called), so `accord --help` starts no model, database or server library. Failures
+print as one or two lines (see `failure`).
+"""
 
 from __future__ import annotations
 
+import importlib
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
-from accord.app.cli.demo import resume_demo, run_demo
-from accord.app.cli.evaluate import eval_command
-from accord.app.cli.metrics import metrics_command
-from accord.app.cli.run import list_examples, run_example
-from accord.app.cli.sessions import sessions_app
-from accord.app.errors import UnknownExample
-from accord.persistence import AccordError
-
-cli = typer.Typer(help="accord: multi-agent sessions on LangGraph.", no_args_is_help=True)
+from accord.app.cli.db import DEFAULT, HELP
+from accord.app.cli.failure import Group
 
 
-cli.add_typer(sessions_app, name="sessions")
+class Lazy(NamedTuple):
+    """A command defined in a module imported only when the command is used."""
+
+    module: str
+    attribute: str
+    summary: str
+
+
+LAZY = {
+    "sessions": Lazy(
+        "accord.app.cli.sessions", "sessions_app", "List, show, audit and restore sessions."
+    ),
+    "metrics": Lazy(
+        "accord.app.cli.metrics",
+        "metrics_command",
+        "Reliability per agent and per session: uptime, MTBF, MTTR, latency, errors.",
+    ),
+    "eval": Lazy(
+        "accord.app.cli.evaluate",
+        "eval_command",
+        "Evaluates a dataset on recorded responses (no model, no network), or records them.",
+    ),
+}
+
+
+class Root(Group):
+    """The root group: its own commands, then the lazy ones, listed without importing them."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *LAZY]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in LAZY:
+            return super().get_command(ctx, cmd_name)
+        lazy = LAZY[cmd_name]
+        found: Any = getattr(importlib.import_module(lazy.module), lazy.attribute)
+        if not isinstance(found, typer.Typer):
+            found = _app_of(found, cmd_name)
+        return typer.main.get_command(found)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in LAZY:
+                rows.append((name, LAZY[name].summary))
+            elif (command := self.commands[name]) and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 16)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _app_of(function: Any, name: str) -> typer.Typer:
+    """A one-command app of `function`, so typer makes its click command."""
+    app = typer.Typer(rich_markup_mode=None, add_completion=False)
+    app.command(name)(function)
+    return app
+
+
+cli = typer.Typer(
+    cls=Root,
+    help="accord: multi-agent sessions on LangGraph.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+Db = Annotated[str, typer.Option("--db", metavar="PATH|URL", help=HELP)]
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        try:
+            typer.echo(f"accord {version('accord')}")
+        except PackageNotFoundError:  # pragma: no cover - a source tree without metadata
+            typer.echo("accord (not installed: no version)")
+        raise typer.Exit()
 
 
 @cli.callback()
-def _root() -> None:
-    """accord: multi-agent sessions on LangGraph."""
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error (ACCORD_DEBUG=1).")
+    ] = False,
+) -> None:
+    """accord: multi-agent sessions on LangGraph.
+
+    Sessions of every command live in one database (--db: an SQLite path or a URL; default
+    accord.sqlite), where `accord sessions` and `accord metrics` read them.
+    """
 
 
 @cli.command()
 def demo(
-    db: Annotated[Path | None, typer.Option(help="SQLite file for the sessions.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(metavar="PATH|URL", help="Database of the sessions (default: a new file)."),
+    ] = None,
     resume: Annotated[
-        str | None, typer.Option(help="Resume this demo session id instead of starting one.")
+        str | None,
+        typer.Option(metavar="ID", help="Resume this demo session instead of starting one."),
     ] = None,
 ) -> None:
     """Customer onboarding on the embedded model, then resumed in a new process."""
+    from accord.app.cli.demo import resume_demo, run_demo
+
     if resume is None:
         run_demo(db)
     elif db is None:
@@ -43,63 +138,105 @@ def demo(
 
 
 @cli.command()
+def run(
+    team: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="TEAM", help="An example (see --list), or your graph: module:attr, file.py:attr"
+        ),
+    ] = None,
+    text: Annotated[
+        str | None,
+        typer.Argument(metavar="MESSAGE", help="What to say (an example's sample if omitted)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ID",
+            help="Model of every agent of an example: local, openai:NAME, ollama:NAME.",
+        ),
+    ] = None,
+    db: Db = DEFAULT,
+    session: Annotated[
+        str | None, typer.Option(metavar="ID", help="Continue this session instead of a new one.")
+    ] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the examples and exit.")] = False,
+) -> None:
+    """Sends a message to a team, in a session; replies stream as the agents write them."""
+    from accord.app.cli.db import database_url
+    from accord.app.cli.run import console, list_examples, run_team
+    from accord.app.cli.teams import is_path
+
+    if list_ or team is None:
+        list_examples()
+        return
+    if model is not None and is_path(team):
+        raise typer.BadParameter("--model applies to the examples; your graph names its models")
+    session_id = run_team(team, text, db=database_url(db), session=session, model=model)
+    console.print(f"[dim]accord sessions show {session_id} --db {db}[/]")
+
+
+@cli.command(hidden=True)
 def examples() -> None:
-    """Lists the example teams."""
+    """Lists the example teams (the same as `accord run --list`)."""
+    from accord.app.cli.run import list_examples
+
     list_examples()
 
 
-@cli.command()
-def run(
-    example: Annotated[str | None, typer.Argument(help="Example name (see --list).")] = None,
-    text: Annotated[str | None, typer.Argument(help="Input; default: its sample.")] = None,
-    db: Annotated[Path | None, typer.Option(help="SQLite file for the session.")] = None,
-    session: Annotated[str | None, typer.Option(help="Session id to use or continue.")] = None,
-    list_: Annotated[bool, typer.Option("--list", help="List the examples.")] = False,
+graph_app = typer.Typer(help="Show a team's graph.", no_args_is_help=True, rich_markup_mode=None)
+cli.add_typer(graph_app, name="graph")
+
+
+@graph_app.command("show")
+def graph_show(
+    team: Annotated[
+        str,
+        typer.Argument(metavar="TEAM", help="An example, or your graph: module:attr, file.py:attr"),
+    ],
+    png: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="Also draw it as a PNG (needs mmdc or pygraphviz)."),
+    ] = None,
 ) -> None:
-    """Runs an example team on the embedded model."""
-    if list_ or example is None:
-        list_examples()
-        return
-    try:
-        run_example(example, text, db, session)
-    except UnknownExample as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
+    """Prints a team's graph as Mermaid (paste it into a Markdown file or mermaid.live)."""
+    from accord.app.cli.picture import mermaid, write_png
+
+    typer.echo(mermaid(team))
+    if png is not None:
+        renderer = write_png(team, png)
+        typer.echo(f"drawn by {renderer} into {png}", err=True)
 
 
 @cli.command()
 def serve(
     graph: Annotated[
         str | None,
-        typer.Option(help="package.module:attr, a compiled graph or a zero-argument factory."),
+        typer.Option(metavar="MODULE:ATTR", help="Your graph: module:attr or file.py:attr."),
     ] = None,
     example: Annotated[
-        str, typer.Option(help="Example team to serve when --graph is not given.")
+        str, typer.Option(metavar="NAME", help="Example team to serve when --graph is not given.")
     ] = "onboarding",
-    db: Annotated[str, typer.Option(help="Database URL of the sessions.")] = (
-        "sqlite:///accord.sqlite"
+    db: Db = DEFAULT,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")] = (
+        "127.0.0.1"
     ),
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8000,
     tokens: Annotated[
         Path | None,
-        typer.Option(help='JSON file {"<token>": "user" | {"user": ..., "roles": [...]}}.'),
+        typer.Option(
+            metavar="FILE", help='JSON file {"<token>": "user" | {"user": ..., "roles": [...]}}.'
+        ),
     ] = None,
 ) -> None:
-    # Rich reads the help text as markup, so the extra's bracket is escaped.
-    r"""Serves a graph over HTTP (SSE) with a chat page; needs pip install 'accord\[server]'."""
-    try:
-        # The server extra is imported only when serving (ServerNotInstalled without it).
-        from accord.app.cli.serve import serve as run_server
+    """Serves a graph over HTTP (SSE) with a chat page; needs pip install 'accord[server]'."""
+    from accord.app.cli.db import database_url
 
-        run_server(graph=graph, example=example, db=db, host=host, port=port, tokens=tokens)
-    except AccordError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
+    url = database_url(db)
+    # The server extra is imported only when serving (ServerNotInstalled without it).
+    from accord.app.cli.serve import serve as run_server
 
-
-cli.command("eval")(eval_command)
-cli.command("metrics")(metrics_command)
+    run_server(graph=graph, example=example, db=url, host=host, port=port, tokens=tokens)
 
 
 def main() -> None:

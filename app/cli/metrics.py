@@ -4,8 +4,8 @@ Two sources, usable together:
 
 - a JSONL events file that a `MetricsRecorder`'s log was dumped to (`log.dump(path)`), the
   quickest way to look at one process's runs;
-- the session database's audit trail, where `save_steps` keeps step events beside the
-  checkpoints, so past sessions of any process can be measured later.
+- the session database's audit trail, where `Sessions` keeps a step event per agent step (on
+  by default; `save_steps` adds others), so past sessions of any process can be measured.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from accord.agents import (
     load_steps,
     read_events,
 )
+from accord.app.cli.db import database_url
 from accord.app.errors import BadCapacity, NothingToMeasure
-from accord.persistence import AccordError, AuditTrail, SessionStore, SQLAlchemySaver
+from accord.persistence import AuditTrail, SessionStore, SQLAlchemySaver
 
 SCOPES = ("agent", "session")
 
@@ -61,8 +62,8 @@ def show_metrics(
     """
     if not events and db is None:
         raise NothingToMeasure(
-            "give --events FILE (a MetricsRecorder log dumped with log.dump(FILE)) or --db URL "
-            "(a session database where save_steps kept step events)"
+            "give --events FILE (a MetricsRecorder log dumped with log.dump(FILE)) or --db "
+            "PATH|URL (a session database: the steps of its sessions)"
         )
     computed = report(load(events, db, sessions), by=by, capacities=capacities)
     print_report(Console(), computed, as_json=as_json)
@@ -78,7 +79,8 @@ def metrics_command(
     db: Annotated[
         str | None,
         typer.Option(
-            metavar="URL", help="Session database URL whose audit trail holds steps (save_steps)."
+            metavar="PATH|URL",
+            help="Session database (an SQLite path or a URL): the steps its sessions recorded.",
         ),
     ] = None,
     session: Annotated[
@@ -98,14 +100,8 @@ def metrics_command(
 ) -> None:
     """Reliability per agent and per session: uptime, MTBF, MTTR, latency, throughput, errors."""
     scopes = SCOPES if by == "both" else (by,)
-    try:
-        capacities = dict(_capacity(item) for item in capacity or [])
-        show_metrics(
-            events or [], db, session or [], by=scopes, capacities=capacities, as_json=as_json
-        )
-    except AccordError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
+    capacities = dict(_capacity(item) for item in capacity or [])
+    show_metrics(events or [], db, session or [], by=scopes, capacities=capacities, as_json=as_json)
 
 
 def load(events: Sequence[Path], db: str | None, sessions: Sequence[str]) -> list[StepEvent]:
@@ -120,7 +116,7 @@ def load(events: Sequence[Path], db: str | None, sessions: Sequence[str]) -> lis
     for path in events:
         found += read_events(path)
     if db is not None:
-        with SQLAlchemySaver.from_url(db) as saver:
+        with SQLAlchemySaver.from_url(database_url(db, reading=True)) as saver:
             found += load_steps(AuditTrail(saver), sessions or None, store=SessionStore(saver))
     return found
 

@@ -1,23 +1,24 @@
-"""`accord run`: one example team on the embedded model, its agents printed as they speak."""
+"""`accord run`: one message to an example team or to the user's own graph, in a session.
+
+The turn runs through `Sessions` on the `--db` database, so it is listed by `accord
+sessions`, measured by `accord metrics` and can be continued with `--session`.
+"""
 
 from __future__ import annotations
 
-import uuid
-from contextlib import AbstractContextManager, nullcontext
-from pathlib import Path
-from typing import Any
+import getpass
+import time
 
-from langchain_core.messages import HumanMessage
 from rich.console import Console
 from rich.table import Table
 
-from accord.agents import warm_up
-from accord.app.cli.show import show_update
-from accord.app.errors import UnknownExample
+from accord.app.cli import teams
+from accord.app.cli.talk import Conversation, check_answered, summary
+from accord.app.errors import EmptyInput
 from accord.evals import EXAMPLES
-from accord.persistence import SQLAlchemySaver
+from accord.graphs import Sessions
 
-console = Console()
+console = Console(highlight=False)
 
 
 def list_examples() -> None:
@@ -26,33 +27,53 @@ def list_examples() -> None:
     for name, spec in EXAMPLES.items():
         table.add_row(name, spec.pattern, spec.description, spec.sample)
     console.print(table)
+    console.print('[dim]accord run NAME "your message" (without a message: its sample)[/]')
 
 
-def run_example(name: str, text: str | None, db: Path | None, session: str | None) -> None:
-    """Runs one example on one input (its sample when `text` is None).
+def run_team(
+    team: str, text: str | None, *, db: str, session: str | None = None, model: str | None = None
+) -> str:
+    """Sends `text` to `team` in a new session (or `session`); returns the session id.
+
+    Args:
+        team: An example's name, or the user's graph as `module:attr` or `file.py:attr`.
+        text: The message; None: the example's sample (said so on screen).
+        db: The database URL of the sessions.
+        session: Continue this session instead of opening one.
+        model: Model id for every agent of an example (default: the embedded model).
 
     Raises:
-        UnknownExample: `name` is not an example; the message lists the valid ones.
+        EmptyInput: `text` is empty, or None for a user's graph (which has no sample).
+        UnknownExample, GraphNotFound: `team` names nothing runnable.
+        SessionNotFound: `session` is not in the database.
     """
-    if name not in EXAMPLES:
-        raise UnknownExample(f"unknown example {name!r}; choose one of: {', '.join(EXAMPLES)}")
-    spec = EXAMPLES[name]
-    with console.status("loading the embedded model..."):
+    mine = teams.is_path(team)
+    if text is not None and not text.strip():
+        raise EmptyInput("the message is empty: say something to the team")
+    if text is None and mine:
+        raise EmptyInput(f'give the message for your graph: accord run {team} "..."')
+    graph = teams.load_graph(team) if mine else teams.example(team, model)
+    if text is None:
+        text = EXAMPLES[team].sample
+        console.print("[dim](no message given: the example's sample is sent)[/]")
+    if not mine and model in (None, "local"):
+        load_model(console)
+    began = time.monotonic()
+    with Sessions(graph, db=db) as sessions:
+        user = getpass.getuser()
+        handle = sessions.resume(session, user) if session else sessions.open(user)
+        conversation = Conversation(console)
+        reply = conversation.turn(text, handle.stream(text))
+    console.print(summary(reply, handle.id, time.monotonic() - began))
+    check_answered(conversation)
+    return handle.id
+
+
+def load_model(screen: Console) -> None:
+    """Starts the embedded model now, with a spinner; says how long it took."""
+    from accord.agents import warm_up
+
+    with screen.status("loading the embedded model (the first run assembles it, ~500 MB)..."):
         seconds = warm_up()
-    console.print(f"[dim]model ready in {seconds:.1f} s[/]")
-    saver: AbstractContextManager[Any] = (
-        SQLAlchemySaver.from_url(f"sqlite:///{db}") if db else nullcontext(None)
-    )
-    thread = session or uuid.uuid4().hex
-    prompt = text or spec.sample
-    console.print(f"[bold green]you[/]: {prompt}")
-    with saver as checkpointer:
-        graph = spec.build(checkpointer=checkpointer)
-        for update in graph.stream(
-            {"messages": [HumanMessage(prompt)]},
-            {"configurable": {"thread_id": thread}},
-            stream_mode="updates",
-        ):
-            for node, change in update.items():
-                show_update(console, node, change)
-    console.print(f"[dim]session {thread}[/]")
+    if seconds:
+        screen.print(f"[dim]model ready in {seconds:.1f} s[/]")

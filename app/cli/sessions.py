@@ -1,65 +1,83 @@
 """`accord sessions`: list, show, audit and restore the sessions in any accord database.
 
 It acts as an operator (every session, every action, each audited under the operator's name)
-unless `--user` says whom to act as, in which case that user's scope applies.
+unless `--user` says whom to act as, in which case that user's scope applies. An operator's
+`list` reads the session records directly, without loading the graph layer, so it is quick.
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
-from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from langchain_core.messages import BaseMessage
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from accord.graphs import OPERATOR, NotAuthorized, Sessions, User
-from accord.persistence import AccordError, SessionRecord
+from accord.app.cli.db import DEFAULT, HELP, database_url
+from accord.persistence import NothingToRestore, SessionRecord, SessionStore, SQLAlchemySaver
+
+if TYPE_CHECKING:  # the graph layer is loaded by the commands that need it
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import RunnableConfig
+
+    from accord.graphs import Sessions, User
 
 T = TypeVar("T")
-sessions_app = typer.Typer(help="List, show, audit and restore sessions.", no_args_is_help=True)
+TIMES = ["%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"]
+"""What `--at` reads: the times the tables print (UTC), and ISO 8601."""
+sessions_app = typer.Typer(
+    help="List, show, audit and restore sessions.", no_args_is_help=True, rich_markup_mode=None
+)
 console = Console()
 
-Db = Annotated[str, typer.Option("--db", help="Database URL, e.g. sqlite:///accord.sqlite.")]
+Db = Annotated[str, typer.Option("--db", metavar="PATH|URL", help=HELP)]
 AsUser = Annotated[
     str | None,
-    typer.Option("--user", help="Act as this user (their scope applies); default: operator."),
+    typer.Option(
+        "--user", metavar="NAME", help="Act as this user (their scope applies); default: operator."
+    ),
 ]
 
 
 def _user(name: str | None) -> User:
+    from accord.graphs import OPERATOR, User
+
     if name is not None:
         return User(name)
     return User(f"operator:{getpass.getuser()}", roles=frozenset({OPERATOR}))
 
 
 def _run(db: str, work: Callable[[Sessions], Awaitable[T]]) -> T:
-    """Runs `work` on a graph-less manager of `db`; typed errors become a message and exit 2."""
+    """Runs `work` on a graph-less manager of the existing database `db` (a path or URL)."""
+    from accord.graphs import Sessions
+
+    url = database_url(db, reading=True)
 
     async def main() -> T:
-        async with Sessions(None, db=db) as sessions:
+        async with Sessions(None, db=url) as sessions:
             return await work(sessions)
 
-    try:
-        return asyncio.run(main())
-    except (AccordError, ValueError) as error:
-        console.print(f"[red]{escape(str(error))}[/]")
-        raise typer.Exit(2 if not isinstance(error, NotAuthorized) else 3) from None
+    return asyncio.run(main())
 
 
 @sessions_app.command("list")
 def list_(
-    db: Db,
+    db: Db = DEFAULT,
     user: AsUser = None,
-    status: Annotated[str | None, typer.Option(help="Only sessions in this status.")] = None,
+    status: Annotated[
+        str | None, typer.Option(metavar="STATUS", help="Only sessions in this status (open, ...).")
+    ] = None,
 ) -> None:
     """Lists the sessions (those the user may read, with --user)."""
-    records = _run(db, lambda s: s.alist(_user(user), status=status))
+    if user is None:
+        records = _every(db, status)
+    else:
+        records = _run(db, lambda s: s.alist(_user(user), status=status))
     table = Table(title=f"{len(records)} session(s)")
     table.add_column("session", no_wrap=True)  # ids are for copying: never cut
     for column in ("owner", "agent", "status", "tokens", "calls", "updated"):
@@ -78,19 +96,37 @@ def list_(
     console.print(table)
 
 
+def _every(db: str, status: str | None, page: int = 500) -> list[SessionRecord]:
+    """Every session record, for an operator (who may read them all)."""
+    found: list[SessionRecord] = []
+    with SQLAlchemySaver.from_url(database_url(db, reading=True)) as saver:
+        store = SessionStore(saver)
+        while batch := store.list(status=status, limit=page, offset=len(found)):
+            found += batch
+            if len(batch) < page:
+                break
+    return found
+
+
 @sessions_app.command()
 def show(
     session_id: Annotated[str, typer.Argument(help="The session id.")],
-    db: Db,
+    db: Db = DEFAULT,
     user: AsUser = None,
+    checkpoints: Annotated[
+        int, typer.Option(metavar="N", help="How many of the latest checkpoints to list.")
+    ] = 20,
 ) -> None:
-    """Shows a session's record and its conversation."""
+    """Shows a session's record, its conversation and its checkpoints (for restore)."""
 
-    async def work(sessions: Sessions) -> tuple[SessionRecord, dict[str, Any]]:
+    async def work(sessions: Sessions) -> tuple[SessionRecord, dict[str, Any], list[Any]]:
         who = _user(user)
-        return await sessions.aget(session_id, who), await sessions.astate(session_id, who)
+        record = await sessions.aget(session_id, who)  # checks read access first
+        config: RunnableConfig = {"configurable": {"thread_id": session_id}}
+        points = [p async for p in sessions.saver.alist(config, limit=max(checkpoints, 0))]
+        return record, await sessions.astate(session_id, who), points
 
-    record, values = _run(db, work)
+    record, values, points = _run(db, work)
     _record(record)
     messages: list[BaseMessage] = values.get("messages", [])
     table = Table(title=f"conversation ({len(messages)} messages)")
@@ -100,12 +136,34 @@ def show(
         speaker = "user" if message.type == "human" else (message.name or message.type)
         table.add_row(speaker, escape(message.text))
     console.print(table)
+    if checkpoints > 0:
+        _checkpoints(session_id, db, points)
+
+
+def _checkpoints(session_id: str, db: str, points: list[Any]) -> None:
+    table = Table(title=f"latest {len(points)} checkpoint(s), newest first")
+    table.add_column("checkpoint", no_wrap=True)  # ids are for copying: never cut
+    for column in ("at (UTC)", "step", "source"):
+        table.add_column(column, no_wrap=True)
+    for point in points:
+        moment = datetime.fromisoformat(point.checkpoint["ts"])
+        table.add_row(
+            point.config["configurable"]["checkpoint_id"],
+            _when(moment, exact=True),
+            str(point.metadata.get("step", "")),
+            str(point.metadata.get("source", "")),
+        )
+    console.print(table)
+    console.print(
+        f"[dim]accord sessions restore {session_id} --db {escape(db)} --checkpoint ID "
+        "(or --at 'TIME') makes that state current again[/]"
+    )
 
 
 @sessions_app.command()
 def audit(
     session_id: Annotated[str, typer.Argument(help="The session id.")],
-    db: Db,
+    db: Db = DEFAULT,
     user: AsUser = None,
 ) -> None:
     """Shows a session's audit trail, oldest first."""
@@ -114,7 +172,7 @@ def audit(
     for column in ("#", "at", "event", "actor", "agent", "details"):
         table.add_column(column, overflow="fold")
     for event in events:
-        details = ", ".join(f"{k}={v}" for k, v in sorted(event.details.items()))
+        details = _details(event.kind, event.details)
         table.add_row(
             str(event.id),
             _when(event.at),
@@ -129,18 +187,34 @@ def audit(
 @sessions_app.command()
 def restore(
     session_id: Annotated[str, typer.Argument(help="The session id.")],
-    db: Db,
+    db: Db = DEFAULT,
     at: Annotated[
         datetime | None,
-        typer.Option(help="Restore the state as it was at this moment (ISO 8601, UTC if naive)."),
+        typer.Option(
+            metavar="TIME",
+            formats=TIMES,
+            help="Restore the state as it was then (as `sessions show` prints it; UTC).",
+        ),
     ] = None,
-    checkpoint: Annotated[str | None, typer.Option(help="Restore this checkpoint id.")] = None,
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(metavar="ID", help="Restore this checkpoint (`sessions show` lists them)."),
+    ] = None,
     user: AsUser = None,
 ) -> None:
     """Makes an earlier state of a session its current state (a new head; history is kept)."""
     if (at is None) == (checkpoint is None):
         raise typer.BadParameter("give exactly one of --at and --checkpoint")
-    head = _run(db, lambda s: s.arestore(session_id, _user(user), at=at, checkpoint_id=checkpoint))
+    try:
+        head = _run(
+            db, lambda s: s.arestore(session_id, _user(user), at=at, checkpoint_id=checkpoint)
+        )
+    except NothingToRestore:
+        wanted = f"checkpoint {checkpoint!r}" if checkpoint else f"checkpoint at or before {at}"
+        raise NothingToRestore(
+            f"session {session_id!r} has no {wanted}; `accord sessions show {session_id} --db "
+            f"{db}` lists its checkpoints with their ids and times"
+        ) from None
     console.print(
         f"restored {session_id}: new head checkpoint {head['configurable']['checkpoint_id']}"
     )
@@ -165,9 +239,21 @@ def _record(record: SessionRecord) -> None:
     console.print(table)
 
 
+def _details(kind: str, details: Mapping[str, Any]) -> str:
+    if kind == "step":  # a step event: its outcome and duration, not two epoch floats
+        took = float(details["end"]) - float(details["start"])
+        outcome = "ok" if details.get("ok") else f"failed: {details.get('error')}"
+        return f"{outcome}, {took:.2f} s"
+    return ", ".join(f"{k}={v}" for k, v in sorted(details.items()))
+
+
 def _number(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def _when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+def _when(moment: datetime, *, exact: bool = False) -> str:
+    """UTC to the millisecond (`exact`: microsecond, as `--at` must read a checkpoint's)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return shown if exact else shown[:-3]

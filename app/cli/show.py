@@ -1,26 +1,14 @@
-"""How the command line shows a graph's progress: one readable line per thing a node added."""
+"""How the command line shows a team's events: one readable line each (see `talk` for replies)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Console
 from rich.markup import escape
 
-from accord.graphs import Event, events, events_of
+from accord.graphs import Event, events
 
 
-def show_update(console: Console, node: str, change: Any) -> None:
-    """Prints what one node added to the state, as `stream_mode="updates"` reports it.
-
-    Reducer resets (a field written as None at the start of a round) print nothing.
-    """
-    for event in events_of(node, change):
-        if line := _line(event):
-            console.print(line)
-
-
-def _line(event: Event) -> str | None:
+def line(event: Event) -> str | None:
+    """The markup line that shows `event`; None for events with nothing to show."""
     match event:
         case events.PlanEvent(worker, task):
             return f"[cyan]  plan: {worker} <- {escape(task)}[/]"

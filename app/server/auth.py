@@ -23,10 +23,12 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accord.app.errors import TokenFileError
-from accord.graphs import User
+
+if TYPE_CHECKING:  # imported where used: `import accord.app` (and `accord --help`) stays light
+    from accord.graphs import User
 
 ENV = "ACCORD_TOKENS"
 
@@ -100,6 +102,8 @@ class Tokens:
     @classmethod
     def single(cls, user: str = "local") -> tuple[Tokens, str]:
         """A map with one fresh random token for `user`, and that token (for a local server)."""
+        from accord.graphs import User
+
         token = secrets.token_urlsafe(24)
         return cls({token: User(user)}), token
 
@@ -118,6 +122,8 @@ def _user(entry: Any, source: str) -> User:
 
 
 def _checked(user: str, roles: Any, source: str) -> User:
+    from accord.graphs import User
+
     try:
         return User(user, frozenset(roles))
     except ValueError as error:

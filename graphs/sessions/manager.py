@@ -41,6 +41,9 @@ class Sessions(Runtime):
             `"async"` is faster and may lose the last step on a hard crash.
         callbacks: LangChain callback handlers added to every run, e.g. a
             `MetricsRecorder` (accord.agents) for the reliability metrics of every session.
+        metrics: Keep a step event per agent step in the session's audit trail (kind
+            `"step"`, written with the run's end), which `accord metrics --db` and
+            `load_steps` read back. On by default; False skips it.
 
     Example:
         ```python

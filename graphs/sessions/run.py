@@ -24,6 +24,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, BaseM
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamMode
 
+from accord.agents import MetricsRecorder, to_audit
 from accord.graphs.errors import BudgetExceeded
 from accord.graphs.events import (
     AgentEvent,
@@ -67,7 +68,7 @@ class Run:
         holder = f"{HOST}:{uuid.uuid4().hex}"
         # The arrival is recorded with the lease, before the run: a crash cannot lose it.
         begun = await runtime.begin(self.session_id, self.user, holder, arrived.events)
-        spend = _Spend(self.session_id, self.user, begun.record)
+        spend = _Spend(self.session_id, self.user, begun.record, steps=runtime.metrics)
         lost, done = asyncio.Event(), asyncio.Event()
         keeper = asyncio.create_task(self._keep(holder, lost, done))
         try:
@@ -153,9 +154,10 @@ class Run:
             raise spend.meter.refuse("wall_time")
         spend.added += payload["messages"] if payload else []
         output = _Output()
+        recorder = [spend.steps] if spend.steps is not None else []
         config: RunnableConfig = {
             **self.config,
-            "callbacks": [spend.meter, output, *runtime.callbacks],
+            "callbacks": [spend.meter, output, *recorder, *runtime.callbacks],
         }
         if spend.limits.concurrency is not None:
             config["max_concurrency"] = spend.limits.concurrency
@@ -206,7 +208,9 @@ class _Output(BaseCallbackHandler):
 class _Spend:
     """What one run spends and adds, against the budget it began with, and its audit trail."""
 
-    def __init__(self, session_id: str, user: User, record: SessionRecord) -> None:
+    def __init__(
+        self, session_id: str, user: User, record: SessionRecord, *, steps: bool = True
+    ) -> None:
         self.session_id = session_id
         self.limits = Limits.from_dict(record.limits)
         self.before = Usage.from_dict(record.usage)
@@ -220,6 +224,8 @@ class _Spend:
         self.trail = Trail(session_id, user.id)
         self.added: list[AnyMessage] = []
         self.values: dict[str, Any] = {}
+        # This run's agent steps, kept in the audit trail for `accord metrics --db`.
+        self.steps = MetricsRecorder() if steps else None
         self._usage: Usage | None = None
 
     @property
@@ -241,10 +247,16 @@ class _Spend:
         """The events of one `stream_mode="updates"` item, noted on the way."""
         found: list[Event] = []
         for node, change in chunk.items():
+            added = _messages(change)
+            # Stamped as they come: a message goes out before the handoff it carries.
+            for message in added:
+                if isinstance(message, AIMessage):
+                    details = {"message_id": message.id, "chars": len(message.text)}
+                    self.trail.add("message_out", message.name, details)
             for event in events_of(node, change):
                 self.trail.note(event)
                 found.append(event)
-            self.added += _messages(change)
+            self.added += added
             now = _agent(change, self.agent)
             if now != self.agent and now is not None:
                 self.agent = now
@@ -255,10 +267,12 @@ class _Spend:
         if self._usage is not None:
             return
         self._usage = self.usage
-        for message in self.added:
-            if isinstance(message, AIMessage):
-                details = {"message_id": message.id, "chars": len(message.text)}
-                self.trail.add("message_out", message.name, details)
+        if self.steps is not None:
+            actor = self.trail.actor  # the user whose run it was
+            steps = self.steps.log.snapshot()
+            self.trail.events += [replace(to_audit(step), actor=actor) for step in steps]
+        # Each event keeps the moment it happened; the trail stores them in that order.
+        self.trail.events.sort(key=lambda event: event.at)
 
     def failed(self, failure: BaseException) -> None:
         """Records what the run did before `failure`, and the failure."""

@@ -45,6 +45,7 @@ class Runtime:
         wait: float = 0.0,
         durability: Durability = "sync",
         callbacks: Sequence[BaseCallbackHandler] = (),
+        metrics: bool = True,
     ) -> None:
         if lease_ttl <= 0:
             raise ValueError(f"lease_ttl must be positive, got {lease_ttl}")
@@ -63,6 +64,7 @@ class Runtime:
         self.wait = wait
         self.durability: Durability = durability
         self.callbacks = tuple(callbacks)
+        self.metrics = metrics
         self.portal = Portal()
 
     @property

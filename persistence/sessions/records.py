@@ -154,6 +154,17 @@ _FIELDS = frozenset({"owner", "agent", "status", "scope", "limits", "usage"})
 _JSON = frozenset({"scope", "limits", "usage"})
 
 
+def new_session_id() -> str:
+    """128 random bits, URL-safe (the id doubles as the thread id in URLs: unguessable).
+
+    Never starting with "-", which a command line reads as an option (`accord sessions show
+    -Gx...` would fail).
+    """
+    while (token := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return token
+
+
 def new_record(
     owner: str,
     agent: str | None,
@@ -166,8 +177,7 @@ def new_record(
     """A record not yet stored, with an unguessable id unless one is given."""
     now = utcnow()
     return SessionRecord(
-        # The id doubles as the thread id in URLs: make it unguessable.
-        session_id=session_id if session_id is not None else secrets.token_urlsafe(16),
+        session_id=session_id if session_id is not None else new_session_id(),
         owner=owner,
         agent=agent,
         status=status,

@@ -77,6 +77,7 @@ async def test_history_list_get_and_audit_follow_the_conversation(serve: Serve) 
         "message_in": 2,
         "handoff": 1,
         "message_out": 3,
+        "step": 3,  # metrics on by default: `accord metrics --db` reads the server's sessions
     }
     assert {e["actor"] for e in trail} == {"alice"}
 

@@ -1,0 +1,60 @@
+"""`--db`, the same everywhere: a database URL or a plain path to an SQLite file.
+
+Commands that only read (`sessions`, `metrics`) never create a database: a path or an
+`sqlite:///` URL naming a file that does not exist is an error that echoes what was typed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT = "accord.sqlite"
+"""The database `run`, `serve`, `sessions` and `metrics` share when `--db` is not given."""
+
+HELP = "Database: a path to an SQLite file, or a URL (postgresql+psycopg://...)."
+
+
+def database_url(typed: str, *, reading: bool = False) -> str:
+    """The database URL for what was typed after `--db`.
+
+    Args:
+        typed: A URL (`sqlite:///file`, `postgresql+psycopg://...`, `mysql+pymysql://...`) or
+            a path to an SQLite file (`sessions.sqlite`, `~/chats.db`).
+        reading: The command only reads: the SQLite file must exist.
+
+    Raises:
+        BadDatabase: Nothing was typed, or the folder of a new SQLite file does not exist.
+        DatabaseNotFound: Reading, and the SQLite file does not exist.
+    """
+    from accord.app.errors import BadDatabase, DatabaseNotFound
+
+    text = typed.strip()
+    if not text:
+        raise BadDatabase("--db is empty: give a path (sessions.sqlite) or a database URL")
+    if "://" in text:
+        url, path = text, sqlite_file(text)
+    else:
+        path = Path(text).expanduser()
+        url = f"sqlite:///{path.resolve()}"
+    if path is None:
+        return url
+    if reading and not path.is_file():
+        where = "" if str(path) == typed else f" ({path})"
+        raise DatabaseNotFound(
+            f"--db {typed!r}: no database file there{where}. Read commands never create one: "
+            "check the path, or run a team with the same --db first"
+        )
+    if not path.resolve().parent.is_dir():
+        raise BadDatabase(f"--db {typed!r}: the folder {path.resolve().parent} does not exist")
+    return url
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL names; None for other databases and in-memory SQLite."""
+    scheme, _, rest = url.partition("://")
+    if scheme.partition("+")[0] != "sqlite" or not rest.startswith("/"):
+        return None
+    name = rest[1:].partition("?")[0]
+    if not name or name == ":memory:":
+        return None
+    return Path(name)
