@@ -4,7 +4,7 @@
 
 const TOKEN_KEY = "accord.token";
 const $ = (id) => document.getElementById(id);
-const state = { token: "", session: null, sending: false, bubble: null };
+const state = { token: "", session: null, sending: false, bubble: null, said: {} };
 
 function headers(extra = {}) {
   return { Authorization: `Bearer ${state.token}`, ...extra };
@@ -28,6 +28,20 @@ async function failure(response) {
   error.status = response.status;
   return error;
 }
+
+// Pattern steps that write a message but are no agent: name the team part that speaks.
+const PSEUDO_AGENTS = { tally: "panel vote" };
+const speaker = (name) => PSEUDO_AGENTS[name] || name || "agent";
+
+// A one-line version of a long text (a handoff reason is often the whole reply).
+function short(text, size = 90) {
+  const line = (text || "").replace(/\s+/g, " ").trim();
+  const sentence = line.match(/^.+?[.!?](?=\s|$)/);
+  const first = sentence && sentence[0].length <= size ? sentence[0] : line;
+  return first.length <= size ? first : `${first.slice(0, size - 1).trimEnd()}…`;
+}
+
+const percent = (value) => `${Math.round(value * 100)}%`;
 
 function status(text, isError = false) {
   $("status").textContent = text;
@@ -63,8 +77,17 @@ async function loadSessions() {
   for (const session of sessions) {
     const item = document.createElement("li");
     item.dataset.id = session.id;
-    item.textContent = `${session.id.slice(0, 8)}${session.agent ? " · " + session.agent : ""}`;
+    const name = document.createElement("span");
+    name.className = "session-id";
+    name.textContent = session.id;
+    const meta = document.createElement("span");
+    meta.className = "session-meta";
+    const when = new Date(session.updated_at).toLocaleString();
+    const ended = session.status === "open" ? "" : ` · ${session.status === "closed" ? "ended" : session.status}`;
+    meta.textContent = `${session.agent ? speaker(session.agent) + " · " : ""}${when}${ended}`;
+    item.append(name, meta);
     item.title = `${session.id} (${session.status}, owner ${session.owner})`;
+    item.classList.toggle("ended", session.status !== "open");
     item.classList.toggle("active", state.session !== null && state.session.id === session.id);
     item.addEventListener("click", () => selectSession(session));
     list.append(item);
@@ -85,7 +108,8 @@ async function selectSession(session) {
   state.session = session;
   state.bubble = null;
   $("session-title").textContent = `Session ${session.id}`;
-  $("agent").textContent = session.agent || "";
+  $("session-title").classList.remove("muted");
+  $("agent").textContent = session.agent ? speaker(session.agent) : "";
   showUsage(session.usage);
   for (const item of $("sessions").children) {
     item.classList.toggle("active", item.dataset.id === session.id);
@@ -94,12 +118,66 @@ async function selectSession(session) {
   const open = session.status === "open";
   $("message").disabled = !open;
   $("send").disabled = !open;
+  $("end-session").hidden = !open;
+  $("restore-session").hidden = false;
+  $("restore-form").hidden = true;
   status(open ? "" : "This session was ended; it can be read but takes no more messages.");
   try {
     for (const message of await api("GET", `/sessions/${session.id}/messages`)) {
       if (message.role === "human") addBubble("you", "You", message.text);
-      else if (message.role === "ai" && message.text) addBubble("agent", message.name || "agent", message.text);
+      else if (message.role === "ai" && message.text) addBubble("agent", speaker(message.name), message.text);
     }
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+async function endSession() {
+  if (!state.session) return;
+  try {
+    const session = await api("POST", `/sessions/${state.session.id}/end`);
+    await selectSession(session);
+    await loadSessions();
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+// The moments a session can go back to: after each reply, as the audit trail recorded them.
+async function showRestore() {
+  if (!state.session) return;
+  try {
+    const trail = await api("GET", `/sessions/${state.session.id}/audit`);
+    const choices = $("restore-to");
+    choices.replaceChildren();
+    let reply = 0;
+    for (const event of trail) {
+      if (event.kind !== "message_out") continue;
+      reply += 1;
+      const option = document.createElement("option");
+      option.value = event.at;
+      const when = new Date(event.at).toLocaleTimeString();
+      option.textContent = `after reply ${reply} (${speaker(event.agent)}, ${when})`;
+      choices.append(option);
+    }
+    if (!reply) {
+      status("Nothing to go back to yet: the session has no reply.");
+      return;
+    }
+    choices.selectedIndex = choices.options.length - 1;
+    $("restore-form").hidden = false;
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+async function restore(at) {
+  try {
+    await api("POST", `/sessions/${state.session.id}/restore`, { at });
+    $("restore-form").hidden = true;
+    await selectSession(await api("GET", `/sessions/${state.session.id}`));
+    status("Restored: the conversation is back to that moment (later turns stay in the history).");
+    await loadSessions();
   } catch (error) {
     status(error.message, true);
   }
@@ -119,14 +197,29 @@ function addBubble(kind, name, text) {
   bubble.append(label, body);
   $("log").append(bubble);
   $("log").scrollTop = $("log").scrollHeight;
-  return { agent: name, el: bubble, text: body };
+  return { agent: name, el: bubble, label, text: body };
 }
 
-function marker(text, kind = "") {
+function marker(text, kind = "", full = "") {
   const note = document.createElement("div");
   note.className = `marker ${kind}`.trim();
   note.textContent = text;
+  if (full) note.title = full;
   $("log").append(note);
+  $("log").scrollTop = $("log").scrollHeight;
+}
+
+// A step's output that is worth reading but not a reply to the user: folded, one click away.
+function card(summary, text, kind) {
+  const box = document.createElement("details");
+  box.className = `card ${kind}`;
+  const head = document.createElement("summary");
+  head.textContent = summary;
+  const body = document.createElement("div");
+  body.className = "text";
+  body.textContent = text;
+  box.append(head, body);
+  $("log").append(box);
   $("log").scrollTop = $("log").scrollHeight;
 }
 
@@ -154,23 +247,58 @@ const handlers = {
     bubble.text.textContent += data.text;
     $("log").scrollTop = $("log").scrollHeight;
   },
-  agent(data) { $("agent").textContent = data.agent; },
+  agent(data) { $("agent").textContent = speaker(data.agent); },
   message(data) {
-    const bubble = state.bubble && state.bubble.agent === data.agent ? state.bubble : streamingBubble(data.agent);
+    const name = speaker(data.agent);
+    const bubble = state.bubble || streamingBubble(name);
+    // Tokens name the graph step that streamed them (a coordinator's "synthesis", say);
+    // the finished message names the agent that wrote it.
+    bubble.agent = name;
+    bubble.label.textContent = name;
     bubble.text.textContent = data.text;
+    state.said[data.agent] = data.text;
     finishBubble();
   },
   handoff(data) {
     finishBubble();
-    marker(`⇢ ${data.source} hands off to ${data.target}${data.reason ? ": " + data.reason : ""}`);
+    // The reason is often the reply just shown in full: then it is not repeated.
+    const repeated = data.reason && data.reason.trim() === (state.said[data.source] || "").trim();
+    const why = data.reason && !repeated ? `: ${short(data.reason)}` : "";
+    marker(`⇢ ${data.source} hands off to ${data.target}${why}`, "", data.reason);
   },
-  route(data) { marker(`↳ routed to ${data.agent}${data.reason ? ": " + data.reason : ""}`); },
-  opinion(data) { marker(`${data.agent} (confidence ${data.confidence.toFixed(2)}): ${data.answer}`); },
-  vote(data) { marker(`${data.agent} votes ${data.option} (confidence ${data.confidence.toFixed(2)})`); },
+  route(data) { marker(`↳ routed to ${data.agent}${data.reason ? ": " + short(data.reason) : ""}`, "", data.reason); },
+  plan(data) { marker(`☐ ${data.worker} is asked to: ${short(data.task)}`, "plan", data.task); },
+  result(data) {
+    finishBubble();
+    card(`✓ ${data.worker} finished: ${short(data.task, 60)}`, data.result, "result");
+  },
+  opinion(data) {
+    finishBubble();
+    card(`${data.agent} answers (confidence ${percent(data.confidence)})`, data.answer, "opinion");
+  },
+  confidence(data) {
+    marker(`overall confidence ${percent(data.confidence)}${data.low ? " (low)" : ""}`, data.low ? "warn" : "");
+  },
+  vote(data) {
+    const why = data.rationale ? `: ${short(data.rationale, 70)}` : "";
+    marker(`${data.agent} votes ${data.option} (confidence ${percent(data.confidence)})${why}`, "", data.rationale);
+  },
+  decision(data) {
+    finishBubble();
+    const counts = Object.entries(data.tally).map(([option, weight]) => `${option} ${weight}`).join(", ");
+    const outcome = data.decision ? `Decision: ${data.decision}` : "No decision";
+    const sure = data.decision ? ` · confidence ${percent(data.confidence)}` : "";
+    marker(`⚖ ${outcome}${sure} · votes ${counts || "none"} · ${data.reason}`, "decision");
+  },
+  failure(data) {
+    finishBubble();
+    const tries = data.attempts === 1 ? "1 attempt" : `${data.attempts} attempts`;
+    marker(`✗ ${data.agent} failed after ${tries} (${data.error}): ${short(data.message)}`, "error", data.message);
+  },
   usage(data) { showUsage(data.usage); },
   done(data) {
     finishBubble();
-    if (data.reply.agent) $("agent").textContent = data.reply.agent;
+    if (data.reply.agent) $("agent").textContent = speaker(data.reply.agent);
   },
   error(data) {
     finishBubble();
@@ -183,7 +311,6 @@ const handlers = {
 function handle(kind, data) {
   const handler = handlers[kind];
   if (handler) handler(data);
-  else if (kind !== "plan" && kind !== "result") marker(`${kind}: ${JSON.stringify(data)}`);
   document.dispatchEvent(new CustomEvent("accord:event", { detail: { kind, data } }));
 }
 
@@ -248,6 +375,13 @@ window.addEventListener("DOMContentLoaded", () => {
     useToken($("token").value);
   });
   $("new-session").addEventListener("click", newSession);
+  $("end-session").addEventListener("click", endSession);
+  $("restore-session").addEventListener("click", showRestore);
+  $("restore-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    restore($("restore-to").value);
+  });
+  $("restore-cancel").addEventListener("click", () => { $("restore-form").hidden = true; });
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = $("message").value;
