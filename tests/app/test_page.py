@@ -16,6 +16,7 @@ from langgraph.types import RetryPolicy
 from playwright.async_api import Page, async_playwright, expect
 from support import scripted
 
+from accord.app import Client
 from accord.graphs import consensus, delegation
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -223,7 +224,7 @@ async def test_plans_and_results_are_shown_and_sessions_end_and_restore(
             await page.select_option("#restore-to", index=0)
             await page.click("#restore-form button[type=submit]")
             await expect(page.locator("#status")).to_contain_text("Restored")
-            restored = await page.locator(".bubble").all_text_contents()
+            restored = await page.locator(".bubble .text").all_text_contents()
 
             await page.click("#end-session")
             await expect(page.locator("#message")).to_be_disabled()
@@ -243,4 +244,48 @@ async def test_plans_and_results_are_shown_and_sessions_end_and_restore(
     assert card == "✓ rooms finished: Find a room for ten people."
     assert result == "Room 4, free on Monday."
     assert [o.split(" (")[0] for o in options] == ["after reply 1", "after reply 2"]
-    assert restored == ["YouBook a room", "bossRoom 4 is booked."]
+    assert restored == ["Book a room", "Room 4 is booked."]
+
+
+@pytest.mark.timeout(120)
+async def test_thumbs_rate_an_answer_for_its_agent_and_stay_after_a_reload(
+    serve: Callable[..., str], chromium: Path
+) -> None:
+    url = serve()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = _console_errors(page)
+            await _sign_in(page, url)
+            await page.click("#new-session")
+            await page.fill("#message", "Hi, I'm Dana")
+            await page.click("#send")
+            await expect(page.locator(".bubble.agent .rate")).to_have_count(2)
+            intake, support = (
+                page.locator(".bubble.agent").nth(0),
+                page.locator(".bubble.agent").nth(1),
+            )
+            await intake.get_by_role("button", name="Bad answer").click()
+            await expect(page.locator("#status")).to_have_text("Thanks: your rating is saved.")
+            await support.get_by_role("button", name="Good answer").click()
+            good = support.get_by_role("button", name="Good answer")
+            await expect(good).to_have_attribute("aria-pressed", "true")
+            session_id = await page.locator("#sessions li .session-id").text_content()
+
+            await page.reload()
+            await page.click("#sessions li")
+            pressed = page.locator(".thumb[aria-pressed=true]")
+            await expect(pressed).to_have_count(2)
+            kept = await pressed.evaluate_all("(all) => all.map((b) => b.title)")
+        finally:
+            await browser.close()
+    async with Client(url, "alice-token") as alice:
+        trail = await alice.audit(str(session_id))
+
+    assert errors == []
+    assert kept == ["Bad answer", "Good answer"]
+    rated = [
+        (e["agent"], e["actor"], e["details"]["score"]) for e in trail if e["kind"] == "feedback"
+    ]
+    assert rated == [("intake", "alice", 0.0), ("support", "alice", 1.0)]

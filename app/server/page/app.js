@@ -4,7 +4,7 @@
 
 const TOKEN_KEY = "accord.token";
 const $ = (id) => document.getElementById(id);
-const state = { token: "", session: null, sending: false, bubble: null, said: {} };
+const state = { token: "", me: null, session: null, sending: false, bubble: null, said: {}, run: [] };
 
 function headers(extra = {}) {
   return { Authorization: `Bearer ${state.token}`, ...extra };
@@ -55,6 +55,7 @@ async function useToken(token) {
   if (!state.token) return;
   try {
     const me = await api("GET", "/me");
+    state.me = me.id;
     localStorage.setItem(TOKEN_KEY, state.token);
     $("whoami").textContent = `Signed in as ${me.id}` + (me.roles.length ? ` (${me.roles.join(", ")})` : "");
     $("new-session").disabled = false;
@@ -123,9 +124,18 @@ async function selectSession(session) {
   $("restore-form").hidden = true;
   status(open ? "" : "This session was ended; it can be read but takes no more messages.");
   try {
+    const answers = {};
     for (const message of await api("GET", `/sessions/${session.id}/messages`)) {
       if (message.role === "human") addBubble("you", "You", message.text);
-      else if (message.role === "ai" && message.text) addBubble("agent", speaker(message.name), message.text);
+      else if (message.role === "ai" && message.text) {
+        const bubble = addBubble("agent", speaker(message.name), message.text);
+        if (message.id) answers[message.id] = addThumbs(bubble, message.id);
+      }
+    }
+    // The caller's own ratings, as the audit trail holds them (the latest counts).
+    for (const event of await api("GET", `/sessions/${session.id}/audit`)) {
+      const thumbs = event.kind === "feedback" && event.actor === state.me && answers[event.details.message_id];
+      if (thumbs) thumbs.show(event.details.score);
     }
   } catch (error) {
     status(error.message, true);
@@ -200,6 +210,59 @@ function addBubble(kind, name, text) {
   return { agent: name, el: bubble, label, text: body };
 }
 
+// Thumbs up (score 1) and down (score 0) under an answer: the user's rating of it, stored by
+// the server as feedback for the agent that wrote it; rating again replaces the rating.
+// A thumb drawn as SVG (Material's thumb_up path): emoji fonts are missing on many servers.
+const THUMB = "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+
+function thumbIcon(down) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  if (down) svg.setAttribute("transform", "rotate(180)");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", THUMB);
+  svg.append(path);
+  return svg;
+}
+
+function addThumbs(bubble, messageId) {
+  const box = document.createElement("span");
+  box.className = "rate";
+  const buttons = [[1, "Good answer"], [0, "Bad answer"]].map(([score, label]) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "thumb";
+    button.append(thumbIcon(score === 0));
+    button.title = label;
+    button.setAttribute("aria-label", label);
+    button.setAttribute("aria-pressed", "false");
+    button.dataset.score = String(score);
+    button.addEventListener("click", () => rate(messageId, score, thumbs));
+    box.append(button);
+    return button;
+  });
+  const thumbs = {
+    show(score) {
+      for (const button of buttons) {
+        button.setAttribute("aria-pressed", String(Number(button.dataset.score) === score));
+      }
+    },
+  };
+  bubble.el.append(box);
+  return thumbs;
+}
+
+async function rate(messageId, score, thumbs) {
+  try {
+    await api("POST", `/sessions/${state.session.id}/feedback`, { score, message_id: messageId });
+    thumbs.show(score);
+    status("Thanks: your rating is saved.");
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
 function marker(text, kind = "", full = "") {
   const note = document.createElement("div");
   note.className = `marker ${kind}`.trim();
@@ -257,6 +320,7 @@ const handlers = {
     bubble.label.textContent = name;
     bubble.text.textContent = data.text;
     state.said[data.agent] = data.text;
+    state.run.push(bubble);
     finishBubble();
   },
   handoff(data) {
@@ -299,6 +363,13 @@ const handlers = {
   done(data) {
     finishBubble();
     if (data.reply.agent) $("agent").textContent = speaker(data.reply.agent);
+    // The finished run names its answers' ids: they can be rated now.
+    const shown = state.run.splice(0);
+    for (const message of data.reply.messages) {
+      if (message.role !== "ai" || !message.text || !message.id) continue;
+      const index = shown.findIndex((bubble) => bubble.text.textContent === message.text);
+      if (index >= 0) addThumbs(shown.splice(index, 1)[0], message.id);
+    }
   },
   error(data) {
     finishBubble();
@@ -344,6 +415,7 @@ async function readEvents(response, onEvent) {
 async function send(text) {
   if (!state.session || state.sending || !text.trim()) return;
   state.sending = true;
+  state.run = [];
   $("send").disabled = true;
   addBubble("you", "You", text);
   status("The team is working…");
