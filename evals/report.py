@@ -95,51 +95,66 @@ def comparison_warnings(before: RunResult, after: RunResult) -> list[str]:
 
 
 def cases_table(run: RunResult) -> Table:
-    """One row per case: verdict, route, decision, spend and what failed."""
+    """One row per case: verdict, route and decision (when the run has them), spend, and
+    what failed; the example column only when the run mixes examples."""
     table = Table(title=title(run))
-    table.add_column("case", no_wrap=True)
-    for column in ("example", "verdict", "route", "decision"):
-        table.add_column(column)
-    for column in ("steps", "tokens", "latency"):
-        table.add_column(column, justify="right")
-    table.add_column("what failed", overflow="fold")
+    table.add_column("case", overflow="fold", max_width=20)
+    several = len({c.example for c in run.cases}) > 1
+    if several:
+        table.add_column("example")
+    table.add_column("verdict", no_wrap=True)
+    routes = any(c.trace.route for c in run.cases)
+    decisions = any(c.trace.decision or c.expected_decision for c in run.cases)
+    if routes:
+        table.add_column("route")
+    if decisions:
+        table.add_column("decision")
+    for column in ("tokens", "latency"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("what failed", overflow="fold", min_width=16)
     for case in run.cases:
         trace = case.trace
         failed = case.error or "; ".join(
             f"{c.evaluator}: {c.detail}" for c in case.checks if not c.passed
         )
-        table.add_row(
-            case.case,
-            case.example,
-            "[green]pass[/]" if case.passed else "[red]FAIL[/]",
-            trace.route or "-",
-            trace.decision or "-",
-            str(trace.steps),
-            f"{trace.tokens:,}",
-            f"{trace.latency:.1f} s",
-            failed,
-        )
+        row = [case.case, *([case.example] if several else [])]
+        row.append("[green]pass[/]" if case.passed else "[red]FAIL[/]")
+        row += [trace.route or "-"] if routes else []
+        row += [trace.decision or "-"] if decisions else []
+        row += [f"{trace.tokens:,}", f"{trace.latency:.0f} s", failed]
+        table.add_row(*row)
+    table.caption = "latency: seconds per case as recorded against the model"
     return table
 
 
 def _groups(run: RunResult) -> dict[str, Scores]:
     result = scores(run)
     groups = {"all cases": result.overall}
-    groups.update({f"pattern {k}": v for k, v in result.per_pattern.items()})
+    if len(result.per_pattern) > 1:
+        groups.update({f"pattern {k}": v for k, v in result.per_pattern.items()})
     groups.update({f"expected agent {k}": v for k, v in result.per_agent.items()})
     return groups
 
 
 def scores_table(run: RunResult) -> Table:
-    """The run's metrics, overall and per pattern and per expected agent."""
+    """The run's metrics (rows) for all cases, each pattern (when several) and each expected
+    agent (columns): a metric per row keeps its full name and fits a narrow terminal.
+
+    A metric no group defines (routing, in a run with no expected route) is left out.
+    """
+    groups = _groups(run)
+    shown = [m for m in METRICS if any(getattr(g, m) is not None for g in groups.values())]
     table = Table(title="scores")
-    table.add_column("group")
-    table.add_column("cases", justify="right")
-    for metric in METRICS:
-        table.add_column(LABELS[metric], justify="right")
-    for name, group in _groups(run).items():
-        cells = (_number(m, getattr(group, m)) for m in METRICS)
-        table.add_row(name, str(group.cases), *cells)
+    table.add_column("metric", no_wrap=True)
+    for name in groups:
+        table.add_column(name.removeprefix("expected agent "), justify="right", overflow="fold")
+    table.add_row("cases", *(str(g.cases) for g in groups.values()))
+    for metric in shown:
+        table.add_row(
+            LABELS[metric], *(_number(metric, getattr(g, metric)) for g in groups.values())
+        )
+    if run.cases and any(name.startswith("expected agent ") for name in groups):
+        table.caption = "columns after 'all cases': the cases that expected that agent"
     return table
 
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from accord.evals import RunResult, load_results, print_report, write_json
 from accord.evals.errors import PlotsNotInstalled, ResultsError
 from accord.evals.plots import confusion, decisions, plots
-from accord.evals.report import html_report
+from accord.evals.report import html_report, scores_table
 
 
 def test_json_reads_back_to_the_same_run(run: RunResult, tmp_path: Path) -> None:
@@ -42,8 +42,13 @@ def test_terminal_report_shows_cases_scores_and_comparison(run: RunResult) -> No
     assert "d: other, replayed from recordings" in text
     assert "FAIL" in text
     assert "pass" in text
-    assert "pattern routed" in text
-    assert "expected agent fraud" in text
+    assert "┃ fraud" in text  # the cases that expected fraud, as a column
+    assert "pattern routed" not in text  # one pattern: its column would repeat "all cases"
+    both = Console(record=True, width=200)
+    both.print(scores_table(run))
+    table = both.export_text()
+    assert "pattern routed" in table
+    assert "pattern consensus" in table
     assert "unused recording x: 1 not replayed" in text
     assert "a vs other" in text
     assert "routed right" in text
