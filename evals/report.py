@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.evals.results import RunResult
-from accord.evals.scores import METRICS, Scores, changed_cases, compare, scores
+from accord.evals.scores import METRICS, Delta, Scores, changed_cases, compare, scores
 
 LABELS = {
     "completion_rate": "completed",
@@ -94,17 +94,29 @@ def comparison_warnings(before: RunResult, after: RunResult) -> list[str]:
     return warnings
 
 
+def _case_columns(run: RunResult) -> tuple[bool, bool, bool]:
+    """Whether the run's cases need an example, a route and a decision column."""
+    return (
+        len({c.example for c in run.cases}) > 1,
+        any(c.trace.route or c.expected_route for c in run.cases),
+        any(c.trace.decision or c.expected_decision for c in run.cases),
+    )
+
+
+def _shown(groups: dict[str, Scores]) -> list[str]:
+    """The metrics some group defines (routing accuracy only where a case expected a route)."""
+    return [m for m in METRICS if any(getattr(g, m) is not None for g in groups.values())]
+
+
 def cases_table(run: RunResult) -> Table:
     """One row per case: verdict, route and decision (when the run has them), spend, and
     what failed; the example column only when the run mixes examples."""
     table = Table(title=title(run))
     table.add_column("case", overflow="fold", max_width=20)
-    several = len({c.example for c in run.cases}) > 1
+    several, routes, decisions = _case_columns(run)
     if several:
         table.add_column("example")
     table.add_column("verdict", no_wrap=True)
-    routes = any(c.trace.route for c in run.cases)
-    decisions = any(c.trace.decision or c.expected_decision for c in run.cases)
     if routes:
         table.add_column("route")
     if decisions:
@@ -143,7 +155,7 @@ def scores_table(run: RunResult) -> Table:
     A metric no group defines (routing, in a run with no expected route) is left out.
     """
     groups = _groups(run)
-    shown = [m for m in METRICS if any(getattr(g, m) is not None for g in groups.values())]
+    shown = _shown(groups)
     table = Table(title="scores")
     table.add_column("metric", no_wrap=True)
     for name in groups:
@@ -164,7 +176,7 @@ def comparison_table(before: RunResult, after: RunResult) -> Table:
     table = Table(title=f"{first} vs {second}")
     for column in ("metric", first, second, "change"):
         table.add_column(column)
-    for delta in compare(before, after):
+    for delta in _defined(compare(before, after)):
         table.add_row(
             LABELS[delta.metric],
             _number(delta.metric, delta.before),
@@ -186,6 +198,11 @@ def print_report(console: Console, run: RunResult, against: RunResult | None = N
         console.print(comparison_table(against, run))
         for case, was, now in changed_cases(against, run):
             console.print(f"case {case}: {_verdict(was)} -> {_verdict(now)}")
+
+
+def _defined(deltas: list[Delta]) -> list[Delta]:
+    """The metrics at least one of two compared runs defines."""
+    return [d for d in deltas if d.before is not None or d.after is not None]
 
 
 def _verdict(passed: bool) -> str:
@@ -211,11 +228,12 @@ def html_report(run: RunResult, against: RunResult | None = None) -> str:
         "img{margin:1em 1em 0 0}</style></head><body>",
         f"<h1>{esc(title(run))}</h1>",
         "<h2>Scores</h2><table><tr><th>group</th><th>cases</th>",
-        *(f"<th>{esc(LABELS[m])}</th>" for m in METRICS),
-        "</tr>",
     ]
-    for name, group in _groups(run).items():
-        cells = "".join(f"<td class='n'>{_number(m, getattr(group, m))}</td>" for m in METRICS)
+    groups = _groups(run)
+    shown = _shown(groups)
+    parts += [*(f"<th>{esc(LABELS[m])}</th>" for m in shown), "</tr>"]
+    for name, group in groups.items():
+        cells = "".join(f"<td class='n'>{_number(m, getattr(group, m))}</td>" for m in shown)
         parts.append(f"<tr><td>{esc(name)}</td><td class='n'>{group.cases}</td>{cells}</tr>")
     parts.append("</table>")
     drawn = plots(run)
@@ -227,8 +245,11 @@ def html_report(run: RunResult, against: RunResult | None = None) -> str:
         parts.append(f"<img alt='{esc(name)}' title='{esc(name)}' src='{source}'>")
     if against is not None:
         parts += _html_comparison(against, run)
-    parts.append("<h2>Cases</h2><table><tr><th>case</th><th>example</th><th>verdict</th>")
-    parts.append("<th>route</th><th>decision</th><th>checks</th><th>answer</th></tr>")
+    several, routes, decisions = _case_columns(run)
+    heads = ["case", *(["example"] if several else []), "verdict"]
+    heads += [*(["route"] if routes else []), *(["decision"] if decisions else [])]
+    parts.append("<h2>Cases</h2><table><tr>")
+    parts.append("".join(f"<th>{h}</th>" for h in [*heads, "checks", "answer"]) + "</tr>")
     for case in run.cases:
         verdict = (
             "<span class='pass'>pass</span>" if case.passed else "<span class='fail'>FAIL</span>"
@@ -238,11 +259,11 @@ def html_report(run: RunResult, against: RunResult | None = None) -> str:
         )
         if case.error:
             checks = f"<span class='fail'>{esc(case.error)}</span>"
-        parts.append(
-            f"<tr><td>{esc(case.case)}</td><td>{esc(case.example)}</td><td>{verdict}</td>"
-            f"<td>{esc(case.trace.route or '-')}</td><td>{esc(case.trace.decision or '-')}</td>"
-            f"<td>{checks}</td><td>{esc(case.trace.answer)}</td></tr>"
-        )
+        cells = [esc(case.case), *([esc(case.example)] if several else []), verdict]
+        cells += [esc(case.trace.route or "-")] if routes else []
+        cells += [esc(case.trace.decision or "-")] if decisions else []
+        cells += [checks, esc(case.trace.answer)]
+        parts.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     parts.append("</table>")
     if run.unused:
         items = "".join(f"<li>{esc(line)}</li>" for line in run.unused)
@@ -259,7 +280,7 @@ def _html_comparison(before: RunResult, after: RunResult) -> list[str]:
     parts.append(
         f"<table><tr><th>metric</th><th>{esc(first)}</th><th>{esc(second)}</th><th>change</th></tr>"
     )
-    for d in compare(before, after):
+    for d in _defined(compare(before, after)):
         parts.append(
             f"<tr><td>{esc(LABELS[d.metric])}</td><td class='n'>{_number(d.metric, d.before)}</td>"
             f"<td class='n'>{_number(d.metric, d.after)}</td>"

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from accord.evals import CaseResult, Check, RunResult, print_report
 from accord.evals.plots import decisions, plots, workers
-from accord.evals.report import comparison_warnings, sides
+from accord.evals.report import comparison_warnings, html_report, sides
 from accord.evals.trace import Trace, trace_of
 from accord.graphs import Usage
 
@@ -44,6 +44,11 @@ def test_a_consensus_run_gets_a_decision_matrix_and_no_routing_plot() -> None:
     assert counts[labels.index("reject")] == [1, 1, 0, 0, 0]
     assert counts[labels.index("refer")][labels.index("reject")] == 1
     assert counts[labels.index("approve")][labels.index("approve")] == 1
+    # Nothing about routing where nothing was routed: no column, no row, no comparison line.
+    page = html_report(run, against=run)
+    assert "routed right" not in page
+    assert "<th>route</th>" not in page
+    assert "<th>decision</th>" in page
 
 
 def test_a_delegation_run_gets_the_workers_outcomes() -> None:
