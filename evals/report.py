@@ -259,11 +259,11 @@ def html_report(run: RunResult, against: RunResult | None = None) -> str:
         )
         if case.error:
             checks = f"<span class='fail'>{esc(case.error)}</span>"
-        cells = [esc(case.case), *([esc(case.example)] if several else []), verdict]
-        cells += [esc(case.trace.route or "-")] if routes else []
-        cells += [esc(case.trace.decision or "-")] if decisions else []
-        cells += [checks, esc(case.trace.answer)]
-        parts.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+        row = [esc(case.case), *([esc(case.example)] if several else []), verdict]
+        row += [esc(case.trace.route or "-")] if routes else []
+        row += [esc(case.trace.decision or "-")] if decisions else []
+        row += [checks, esc(case.trace.answer)]
+        parts.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>")
     parts.append("</table>")
     if run.unused:
         items = "".join(f"<li>{esc(line)}</li>" for line in run.unused)
