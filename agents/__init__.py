@@ -12,6 +12,7 @@ from accord.agents.errors import (
     MalformedOutput,
     ModelError,
 )
+from accord.agents.metrics.feedback import Rating
 from accord.agents.metrics.recorder import MetricsRecorder
 from accord.agents.metrics.reliability import (
     Reliability,
@@ -50,6 +51,7 @@ __all__ = [
     "MetricsRecorder",
     "ModelError",
     "ModelRef",
+    "Rating",
     "Reliabilities",
     "Reliability",
     "ReliabilityCollector",

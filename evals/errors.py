@@ -15,6 +15,13 @@ class MissingRecording(AccordError):
     """A replayed run made a request that its cassette does not hold."""
 
 
+class ModelNotRecorded(MissingRecording):
+    """A replay names a model that the dataset's cassettes hold no request of.
+
+    Replay without `--model` (the model it was recorded with), or record the model.
+    """
+
+
 class ResultsError(AccordError):
     """A results file could not be read; write it with `accord eval ... --json FILE`."""
 

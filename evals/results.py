@@ -22,6 +22,7 @@ class CaseResult:
         example: The example team it ran.
         pattern: The team's collaboration pattern.
         expected_route: The routing choice the case expected, if any.
+        expected_decision: The consensus decision the case expected, if any.
         trace: What the run did (empty when it raised).
         checks: The evaluators' verdicts.
         error: Why the run did not complete (`Type: message`), or None.
@@ -34,6 +35,7 @@ class CaseResult:
     trace: Trace
     checks: tuple[Check, ...] = ()
     error: str | None = None
+    expected_decision: str | None = None
 
     @property
     def completed(self) -> bool:
@@ -52,6 +54,7 @@ class CaseResult:
             "example": self.example,
             "pattern": self.pattern,
             "expected_route": self.expected_route,
+            "expected_decision": self.expected_decision,
             "passed": self.passed,
             "error": self.error,
             "trace": self.trace.to_dict(),
@@ -69,6 +72,7 @@ class CaseResult:
             trace=Trace.from_dict(document["trace"]),
             checks=tuple(Check(**check) for check in document.get("checks", ())),
             error=document.get("error"),
+            expected_decision=document.get("expected_decision"),
         )
 
 

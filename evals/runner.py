@@ -15,18 +15,20 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml  # type: ignore[import-untyped]
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from accord.agents import warm_up
+from accord.agents import resolve_model, warm_up
 from accord.evals.cassette import cassette
 from accord.evals.dataset import Case, Dataset
-from accord.evals.errors import MissingRecording
+from accord.evals.errors import MissingRecording, ModelNotRecorded
 from accord.evals.evaluators import Check, Evaluator, default_evaluators
 from accord.evals.results import CaseResult, RunResult
 from accord.evals.teams import EXAMPLES
 from accord.evals.trace import Trace, trace_of
 from accord.graphs import Limits, Meter, Usage
+from accord.persistence import AccordError
 
 TIMINGS = "timings.json"
 """The file, in the cassettes folder, that holds each case's recorded wall time (seconds)."""
@@ -55,12 +57,18 @@ async def evaluate(
             `("openai:gpt-4o-mini",)`); None keeps the examples' default, the embedded model.
         evaluators: The checks; default `default_evaluators()`. They run inside the case's
             cassette, so a `Judge` on a real model is recorded and replayed with the team.
-        label: Names the run in reports and comparisons; default the mode.
+        label: Names the run in reports and comparisons; default the models' ids, or
+            "embedded model" when `models` is None.
         on_case: Called with each case's result as it completes.
 
     Returns:
         The run's results; cases that failed to run carry their error instead of raising.
+
+    Raises:
+        ModelNotRecorded: A replay names a model that the dataset's recordings never called.
     """
+    if not record and models is not None:
+        check_recorded(dataset, models)
     checks = list(evaluators) if evaluators is not None else default_evaluators()
     if record and models is None:
         # Start the embedded model outside every cassette: its start-up is no case's latency,
@@ -83,7 +91,7 @@ async def evaluate(
         unused += _stale_cassettes(dataset)
     return RunResult(
         dataset=dataset.name,
-        label=label or ("recorded" if record else "replayed"),
+        label=label or _default_label(models),
         mode="record" if record else "replay",
         cases=tuple(results),
         unused=tuple(unused),
@@ -123,6 +131,7 @@ async def _one(
         example=case.example,
         pattern=case.pattern,
         expected_route=case.route,
+        expected_decision=case.decision,
         trace=trace,
         checks=tuple(verdicts),
         error=error,
@@ -151,6 +160,60 @@ async def _play(case: Case, models: Sequence[Any] | None) -> tuple[Mapping[str, 
                 "re-record the dataset with `accord eval DATASET --record`"
             )
     return state, usage
+
+
+def _default_label(models: Sequence[Any] | None) -> str:
+    if models is None:
+        return "embedded model"
+    return ", ".join(m if isinstance(m, str) else _served_name(m) for m in models)
+
+
+def recorded_models(dataset: Dataset) -> set[str]:
+    """The model names that the requests in the dataset's cassettes asked for."""
+    found: set[str] = set()
+    for path in dataset.cassettes.glob("*.yaml"):
+        tape = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for interaction in tape.get("interactions") or []:
+            try:
+                body = json.loads(interaction["request"]["body"] or "{}")
+            except (KeyError, TypeError, ValueError):
+                continue  # not a JSON model request (a health probe, say)
+            if isinstance(body, dict) and isinstance(body.get("model"), str):
+                found.add(body["model"])
+    return found
+
+
+def check_recorded(dataset: Dataset, models: Sequence[Any]) -> None:
+    """Refuses a replay with a model that the dataset was not recorded with.
+
+    Without this check every case would fail on its own (a missing API key, an unrecorded
+    request), and the report would blame the cases instead of the choice of model.
+
+    Raises:
+        ModelNotRecorded: A model of `models` made none of the recorded requests.
+    """
+    recorded = recorded_models(dataset)
+    for model in models:
+        name = _served_name(model)
+        if name not in recorded:
+            shown = ", ".join(sorted(recorded)) or "no model (there are no recordings)"
+            raise ModelNotRecorded(
+                f"dataset {dataset.name!r} has no recording of model {name!r} (its cassettes "
+                f"hold {shown}); replay it without --model, or record this model with "
+                f"`accord eval {dataset.name} --record --model {model}`"
+            )
+
+
+def _served_name(model: Any) -> str:
+    """The name a model's requests carry in their body (`"model": ...`)."""
+    chat = model
+    if isinstance(model, str):
+        try:
+            chat = resolve_model(model)
+        except AccordError:
+            # A network model without credentials (or offline): its id names it.
+            return model.partition(":")[2].strip() or model
+    return str(getattr(chat, "model_name", None) or getattr(chat, "model", None) or model)
 
 
 def _read_timings(folder: Path) -> dict[str, float]:

@@ -25,6 +25,7 @@ class Trace:
         calls: Model calls.
         latency: Seconds the case took against the real model (recorded, so replays agree).
         failures: Parallel steps that failed (`agent: error`), which the run survived.
+        workers: Each planned worker's outcome (delegation): "done", "failed" or "no result".
     """
 
     answer: str = ""
@@ -37,6 +38,7 @@ class Trace:
     calls: int = 0
     latency: float = 0.0
     failures: tuple[str, ...] = field(default=())
+    workers: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The trace as JSON-ready data."""
@@ -48,6 +50,7 @@ class Trace:
         data = dict(document)
         data["path"] = tuple(data.get("path", ()))
         data["failures"] = tuple(data.get("failures", ()))
+        data["workers"] = dict(data.get("workers") or {})
         return cls(**data)
 
 
@@ -69,6 +72,13 @@ def trace_of(state: Mapping[str, Any], usage: Usage, latency: float) -> Trace:
     path += [e.agent for e in seen if isinstance(e, events.OpinionEvent)]
     path += [e.worker for e in seen if isinstance(e, events.PlanEvent)]
     path += [e.agent for e in seen if isinstance(e, events.VoteEvent)]
+    done = {e.worker for e in seen if isinstance(e, events.ResultEvent)}
+    failed = {e.agent for e in seen if isinstance(e, events.FailureEvent)}
+    workers = {
+        e.worker: "done" if e.worker in done else "failed" if e.worker in failed else "no result"
+        for e in seen
+        if isinstance(e, events.PlanEvent)
+    }
     confidence = decisions[0].confidence if decisions else state.get("confidence")
     return Trace(
         answer=answers[-1] if answers else "",
@@ -81,4 +91,5 @@ def trace_of(state: Mapping[str, Any], usage: Usage, latency: float) -> Trace:
         calls=usage.model_calls,
         latency=latency,
         failures=tuple(f"{e.agent}: {e.error}" for e in seen if isinstance(e, events.FailureEvent)),
+        workers=workers,
     )

@@ -60,3 +60,14 @@ class BudgetExceeded(CallRefused):
 
 class SessionClosed(AccordError):
     """The session was ended; open a new one to go on talking."""
+
+
+class InvalidFeedback(AccordError, ValueError):
+    """A rating was refused and nothing was stored: a score outside 0 to 1, a comment too
+    long, or (`NotAnAnswer`) a message that is not one of the session's answers.
+    """
+
+
+class NotAnAnswer(InvalidFeedback, LookupError):
+    """The rated message is not one of the session's answers (an AI message with text): no
+    such id, or a user's own message. Rate an id the session's history lists."""

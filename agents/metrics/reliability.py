@@ -26,11 +26,14 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accord.agents.errors import BadEventsFile
+
+if TYPE_CHECKING:  # feedback reads sessions through step_audit, which needs this module
+    from accord.agents.metrics.feedback import Rating
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,11 @@ class Reliability:
     """The metrics of one group of steps (an agent, a session, or all) over one window.
 
     Rates are fractions in [0, 1]; times are seconds; None means "not defined here" (no
-    steps for percentiles and rates, no failure for MTBF, no repair for MTTR).
+    steps for percentiles and rates, no failure for MTBF, no repair for MTTR, no rating for
+    satisfaction).
+
+    `ratings` and `satisfaction` (the mean score of users' ratings of the answers, 0 to 1)
+    come from feedback, not from steps: `with_satisfaction` adds them.
     """
 
     steps: int
@@ -99,6 +106,8 @@ class Reliability:
     mtbf: float | None
     mttr: float | None
     window: float
+    ratings: int = 0
+    satisfaction: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (for JSON)."""
@@ -187,24 +196,48 @@ def by_agent(
     capacities: Mapping[str, float] | None = None,
     start: float | None = None,
     end: float | None = None,
+    ratings: Iterable[Rating] = (),
 ) -> dict[str, Reliability]:
-    """`summarise` per agent, all over the same window (that of all `events` by default)."""
-    return _grouped(events, lambda e: e.agent, capacities or {}, start, end)
+    """`summarise` per agent, all over the same window (that of all `events` by default).
+
+    With `ratings` (users' feedback, `Rating.load`), each agent's figures carry the ratings of
+    its answers and their mean score as `satisfaction`.
+    """
+    figures = _grouped(events, lambda e: e.agent, capacities or {}, start, end)
+    return _rated(figures, {}, [(r.agent, r.score) for r in ratings])
 
 
 def by_session(
-    events: Iterable[StepEvent], *, start: float | None = None, end: float | None = None
+    events: Iterable[StepEvent],
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    ratings: Iterable[Rating] = (),
 ) -> dict[str, Reliability]:
     """`summarise` per session (steps outside a session are left out), each over its own span.
 
     A session's window runs from its first step's start to its last step's end unless `start`
     or `end` is given: sessions live at different times, so a shared window would dilute them.
+    With `ratings`, each session's figures carry its satisfaction, as in `by_agent`.
     """
     groups: dict[str, list[StepEvent]] = defaultdict(list)
     for event in events:
         if event.session is not None:
             groups[event.session].append(event)
-    return {key: summarise(group, start=start, end=end) for key, group in sorted(groups.items())}
+    figures = {key: summarise(group, start=start, end=end) for key, group in groups.items()}
+    return _rated(figures, {}, [(r.session, r.score) for r in ratings])
+
+
+def _rated(
+    figures: dict[str, Reliability], scores: dict[str, list[float]], given: list[tuple[str, float]]
+) -> dict[str, Reliability]:
+    """`figures` with each group's ratings and mean score; a rated group with no steps too."""
+    for key, score in given:
+        scores.setdefault(key, []).append(score)
+    for key, values in scores.items():
+        base = figures.get(key) or summarise([])
+        figures[key] = replace(base, ratings=len(values), satisfaction=sum(values) / len(values))
+    return dict(sorted(figures.items()))
 
 
 def _grouped(

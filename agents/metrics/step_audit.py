@@ -66,14 +66,15 @@ def load_steps(
         store: The session records on the same database (needed when `sessions` is None).
     """
     if sessions is None:
-        sessions = _every_session(store) if store is not None else []
+        sessions = every_session(store) if store is not None else []
     found: list[StepEvent] = []
     for session in sessions:
         found += from_audit(trail.events(session, kinds=[STEP]))
     return found
 
 
-def _every_session(store: SessionStore, page: int = 500) -> list[str]:
+def every_session(store: SessionStore, page: int = 500) -> list[str]:
+    """The ids of every session `store` lists, read page by page."""
     ids: list[str] = []
     while batch := store.list(limit=page, offset=len(ids)):
         ids += [record.session_id for record in batch]

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.agents import (
+    Rating,
     Reliability,
     StepEvent,
     by_agent,
@@ -65,7 +66,8 @@ def show_metrics(
             "give --events FILE (a MetricsRecorder log dumped with log.dump(FILE)) or --db "
             "PATH|URL (a session database: the steps of its sessions)"
         )
-    computed = report(load(events, db, sessions), by=by, capacities=capacities)
+    ratings = load_ratings(db, sessions) if db is not None else []
+    computed = report(load(events, db, sessions), by=by, capacities=capacities, ratings=ratings)
     print_report(Console(), computed, as_json=as_json)
 
 
@@ -121,18 +123,25 @@ def load(events: Sequence[Path], db: str | None, sessions: Sequence[str]) -> lis
     return found
 
 
+def load_ratings(db: str, sessions: Sequence[str]) -> list[Rating]:
+    """The users' ratings of answers kept in the audit trail of `db` (all sessions by default)."""
+    with SQLAlchemySaver.from_url(db) as saver:
+        return Rating.load(AuditTrail(saver), sessions or None, store=SessionStore(saver))
+
+
 def report(
     events: Sequence[StepEvent],
     *,
     by: Sequence[str] = SCOPES,
     capacities: dict[str, float] | None = None,
+    ratings: Sequence[Rating] = (),
 ) -> dict[str, dict[str, Reliability]]:
-    """The metrics per scope in `by` ("agent", "session")."""
+    """The metrics per scope in `by` ("agent", "session"), with satisfaction from `ratings`."""
     computed: dict[str, dict[str, Reliability]] = {}
     if "agent" in by:
-        computed["agent"] = by_agent(events, capacities=capacities)
+        computed["agent"] = by_agent(events, capacities=capacities, ratings=ratings)
     if "session" in by:
-        computed["session"] = by_session(events)
+        computed["session"] = by_session(events, ratings=ratings)
     return computed
 
 
@@ -156,7 +165,7 @@ def _table(scope: str, groups: dict[str, Reliability]) -> Table:
     table.add_column(scope)
     for column in ("steps", "errors", "done %", "p50", "p95", "p99", "per s", "util %"):
         table.add_column(column, justify="right")
-    for column in ("uptime %", "failures", "MTBF", "MTTR"):
+    for column in ("uptime %", "failures", "MTBF", "MTTR", "ratings", "satisfied %"):
         table.add_column(column, justify="right")
     for key, f in groups.items():
         table.add_row(
@@ -173,9 +182,11 @@ def _table(scope: str, groups: dict[str, Reliability]) -> Table:
             str(f.failures),
             _seconds(f.mtbf),
             _seconds(f.mttr),
+            str(f.ratings),
+            _percent(f.satisfaction),
         )
     if not groups:
-        table.caption = "no step events"
+        table.caption = "no step events and no ratings"
     return table
 
 

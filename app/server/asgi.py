@@ -25,6 +25,7 @@ from accord.app.server import responses
 from accord.app.server.auth import Tokens
 from accord.app.server.prometheus import CONTENT_TYPE, Measure, Metrics
 from accord.app.server.routes import Server, api
+from accord.app.server.routes_feedback import feedback_api
 from accord.app.server.schemas import Health
 from accord.app.server.sse import Runs
 from accord.graphs import Sessions
@@ -98,6 +99,7 @@ def create_app(
     app.state.accord = shared
     responses.install(app)
     app.include_router(api)
+    app.include_router(feedback_api)
     app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(Measure, metrics=shared.metrics)
 

@@ -59,11 +59,14 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def status_of(error: BaseException) -> int:
-    """The HTTP status for a runtime error: 4xx for the typed ones, 400 for other accord errors,
-    422 for a value the runtime refused, 500 for the rest."""
+    """The HTTP status for a runtime error: 4xx for the typed ones, 404 for accord's other
+    lookup errors, 400 for other accord errors, 422 for a value the runtime refused, 500 for
+    the rest."""
     for cls in type(error).__mro__:
         if cls in STATUS:
             return STATUS[cls]
+    if isinstance(error, AccordError) and isinstance(error, LookupError):
+        return 404  # something the request names is not there (`NotAnAnswer`, say)
     if isinstance(error, AccordError):
         return 400
     if isinstance(error, ValueError):

@@ -16,9 +16,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 
+from accord.agents import Rating
 from accord.graphs.events import DoneEvent, Event
 from accord.graphs.sessions.access import Scope, User
 from accord.graphs.sessions.budget import Limits, Usage
+from accord.graphs.sessions.feedback import check_rating, rated_answer
 from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.run import Run
 from accord.graphs.sessions.runtime import Runtime
@@ -168,6 +170,26 @@ class Session:
         """Ends the session: it stays readable, but takes no more messages."""
         await self.sessions.portal.enter(self._end())
 
+    async def afeedback(
+        self, score: float, comment: str | None = None, *, message_id: str | None = None
+    ) -> Rating:
+        """Rates one answer of the session, for the agent that wrote it (audited as feedback).
+
+        A user who rates an answer again replaces their rating (both stay in the audit trail);
+        `accord metrics` shows the satisfaction per agent and per session.
+
+        Args:
+            score: From 0 (not satisfied) to 1 (satisfied); thumbs up is 1, thumbs down 0.
+            comment: What the user says about the answer.
+            message_id: The answer's id in the history; None rates the latest answer.
+
+        Raises:
+            InvalidFeedback: The score or comment is refused, or the message is not an answer
+                of this session; nothing was stored.
+            NotAuthorized: The user may not send to this session (only its participants rate).
+        """
+        return await self.sessions.portal.enter(self._feedback(score, comment, message_id))
+
     async def aclose(self) -> None:
         """Releases this handle (and its own `Sessions`, if `Session.open` made one)."""
         if self._owns:
@@ -204,6 +226,12 @@ class Session:
     def end(self) -> None:
         """Sync `aend`."""
         self.sessions.portal.call(self._end())
+
+    def feedback(
+        self, score: float, comment: str | None = None, *, message_id: str | None = None
+    ) -> Rating:
+        """Sync `afeedback`."""
+        return self.sessions.portal.call(self._feedback(score, comment, message_id))
 
     def close(self) -> None:
         """Sync `aclose`."""
@@ -244,6 +272,22 @@ class Session:
         await self.sessions.authorize(self.id, self.user, "send")
         self.record = await self.sessions.records.aupdate(self.id, status="closed")
         await self.sessions.audit_trail.aappend(self.id, "closed", actor=self.user.id)
+
+    async def _feedback(self, score: float, comment: str | None, message_id: str | None) -> Rating:
+        checked = check_rating(score, comment)
+        await self.sessions.authorize(self.id, self.user, "send")
+        values = await self.sessions.values(self.id)
+        answer = rated_answer(self.id, values.get("messages", []), message_id)
+        rating = Rating(
+            session=self.id,
+            agent=answer.name or values.get("active_agent") or "",
+            message_id=str(answer.id),
+            user=self.user.id,
+            score=checked,
+            comment=comment,
+        )
+        await self.sessions.audit_trail.aextend([rating.to_audit()])
+        return rating
 
 
 def _adopt(runtime: Runtime, user: User, making: Coroutine[Any, Any, SessionRecord]) -> Session:

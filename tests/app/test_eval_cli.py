@@ -18,13 +18,14 @@ def test_eval_replays_and_writes_json_and_html(tmp_path: Path) -> None:
         cli, ["eval", str(FINANCE), "--json", str(out), "--html", str(page), "--label", "base"]
     )
     assert result.exit_code == 0, result.output
-    assert "finance: base (replay)" in result.output
+    assert "finance: base, replayed from recordings" in result.output
     assert "card-fraud" in result.output
     document = json.loads(out.read_text())
     assert document["mode"] == "replay"
     assert document["scores"]["overall"]["error_rate"] == 0.0
     assert {case["case"] for case in document["cases"]} >= {"card-fraud", "phishing"}
-    assert page.read_text().count("data:image/png;base64,") == 3
+    # outcomes, latency, and the two routing plots: finance is a routed team
+    assert page.read_text().count("data:image/png;base64,") == 4
 
     again = CliRunner().invoke(
         cli, ["eval", str(FINANCE), "--compare", str(out), "--label", "again"]
@@ -46,3 +47,11 @@ def test_a_malformed_dataset_exits_2_with_the_place(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["eval", str(path)])
     assert result.exit_code == 2
     assert "bad.jsonl:1 (a): field 'input'" in result.output
+
+
+def test_a_model_without_recordings_exits_2_and_says_what_to_do() -> None:
+    result = CliRunner().invoke(cli, ["eval", str(FINANCE), "--model", "openai:gpt-4o-mini"])
+    assert result.exit_code == 2
+    assert "has no recording of model 'gpt-4o-mini'" in result.output
+    assert "--record --model openai:gpt-4o-mini" in result.output
+    assert "API key" not in result.output

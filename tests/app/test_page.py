@@ -9,9 +9,15 @@ import subprocess
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from langgraph.types import RetryPolicy
+from playwright.async_api import Page, async_playwright, expect
+from support import scripted
+
+from accord.app import Client
+from accord.graphs import consensus, delegation
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -60,6 +66,21 @@ def chromium() -> Path:
     return CHROMIUM
 
 
+def _console_errors(page: Page) -> list[str]:
+    """Collects the page's console errors and uncaught exceptions as they happen."""
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: seen.append(str(e)))
+    return seen
+
+
+async def _sign_in(page: Page, url: str) -> None:
+    await page.goto(url)
+    await page.fill("#token", "alice-token")
+    await page.click("#token-form button")
+    await expect(page.locator("#whoami")).to_have_text("Signed in as alice (support)")
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     """Width and height of a PNG file, after checking its signature and header chunk."""
     data = path.read_bytes()
@@ -78,10 +99,8 @@ async def test_the_chat_page_streams_a_reply_with_agents_and_handoffs(
         browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
         try:
             page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            await page.goto(url)
-            await page.fill("#token", "alice-token")
-            await page.click("#token-form button")
-            await expect(page.locator("#whoami")).to_have_text("Signed in as alice (support)")
+            errors = _console_errors(page)
+            await _sign_in(page, url)
 
             await page.click("#new-session")
             await expect(page.locator("#sessions li")).to_have_count(1)
@@ -108,8 +127,10 @@ async def test_the_chat_page_streams_a_reply_with_agents_and_handoffs(
         finally:
             await browser.close()
 
+    assert errors == []
     assert names == ["intake", "support"]
-    assert markers == ["⇢ intake hands off to support: Welcome! Passing you to support."]
+    # The handoff's reason was intake's whole reply, shown just above: it is not repeated.
+    assert markers == ["⇢ intake hands off to support"]
     # The page showed the reply growing with each token, in the speaking agent's bubble.
     support = [text for agent, text in streamed if agent == "support"]
     final = "Support here: you said Hi, I'm Dana"
@@ -121,3 +142,150 @@ async def test_the_chat_page_streams_a_reply_with_agents_and_handoffs(
     assert "Support here: you said Hi, I'm Dana" in text
     assert _png_size(shot) == (1200, 800)
     assert shot.stat().st_size > 10_000
+
+
+def _vote(choice: str, confidence: float) -> dict[str, Any]:
+    return {"choice": choice, "confidence": confidence, "rationale": f"I say {choice} here."}
+
+
+@pytest.mark.timeout(120)
+async def test_votes_and_the_decision_read_as_text_from_the_panel(
+    serve: Callable[..., str], chromium: Path
+) -> None:
+    voters = [
+        scripted("history", _vote("approve", 0.9)),
+        scripted("market", _vote("approve", 0.7)),
+        scripted("compliance", ConnectionError("endpoint down")),
+    ]
+    retry = RetryPolicy(max_attempts=1)
+    url = serve(consensus(voters, options=["approve", "reject"], quorum=2, retry=retry))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = _console_errors(page)
+            await _sign_in(page, url)
+            await page.click("#new-session")
+            await page.fill("#message", "Loan of 2000 EUR for a used car")
+            await page.click("#send")
+            decision = page.locator(".marker.decision")
+            await expect(decision).to_have_count(1)
+            markers = await page.locator(".marker").all_text_contents()
+            names = await page.locator(".bubble.agent .name").all_text_contents()
+            agent = await page.locator("#agent").text_content()
+        finally:
+            await browser.close()
+
+    assert errors == []
+    assert sorted(markers[:3]) == [  # the voters run in parallel: any order
+        "history votes approve (confidence 90%): I say approve here.",
+        "market votes approve (confidence 70%): I say approve here.",
+        "✗ compliance failed after 1 attempt (ConnectionError): endpoint down",
+    ]
+    assert markers[3:] == [
+        "⚖ Decision: approve · confidence 80% · votes approve 2 · 'approve' has the most weight"
+    ]
+    assert not any("{" in marker for marker in markers)  # no raw JSON
+    assert names == ["panel vote"]  # not the pseudo-agent "tally"
+    assert agent == "panel vote"
+
+
+@pytest.mark.timeout(120)
+async def test_plans_and_results_are_shown_and_sessions_end_and_restore(
+    serve: Callable[..., str], chromium: Path
+) -> None:
+    plan = {"subtasks": [{"worker": "rooms", "task": "Find a room for ten people."}]}
+    boss = scripted("boss", plan, {"reply": "Room 4 is booked."}, plan, {"reply": "Again."})
+    rooms = scripted("rooms", {"result": "Room 4, free on Monday."}, {"result": "Room 5."})
+    url = serve(delegation(boss, [rooms]))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = _console_errors(page)
+            await _sign_in(page, url)
+            await page.click("#new-session")
+            session_id = await page.locator("#sessions li .session-id").text_content()
+            title = await page.locator("#session-title").text_content()
+            for text in ("Book a room", "Book another"):
+                await page.fill("#message", text)
+                await page.click("#send")
+                await expect(page.locator("#send")).to_be_enabled()  # the run is over
+            log = await page.locator("#log").inner_text()
+            plans = await page.locator(".marker.plan").all_text_contents()
+            await page.locator(".card.result summary").first.click()
+            result = await page.locator(".card.result .text").first.inner_text()
+            card = await page.locator(".card.result summary").first.text_content()
+
+            # Back to after the first reply: the second turn leaves the conversation.
+            await page.click("#restore-session")
+            await expect(page.locator("#restore-form")).to_be_visible()
+            options = await page.locator("#restore-to option").all_text_contents()
+            await page.select_option("#restore-to", index=0)
+            await page.click("#restore-form button[type=submit]")
+            await expect(page.locator("#status")).to_contain_text("Restored")
+            restored = await page.locator(".bubble .text").all_text_contents()
+
+            await page.click("#end-session")
+            await expect(page.locator("#message")).to_be_disabled()
+            await expect(page.locator("#sessions li .session-meta")).to_contain_text("ended")
+            await expect(page.locator("#end-session")).to_be_hidden()
+        finally:
+            await browser.close()
+
+    assert errors == []
+    assert session_id is not None
+    assert len(session_id) > 8  # the whole id, not an 8-character prefix
+    assert title == f"Session {session_id}"
+    assert plans == ["☐ rooms is asked to: Find a room for ten people."] * 2
+    # One bubble per reply, named after the coordinator (not its "synthesis" step).
+    assert log.count("Room 4 is booked.") == 1
+    assert "synthesis" not in log
+    assert card == "✓ rooms finished: Find a room for ten people."
+    assert result == "Room 4, free on Monday."
+    assert [o.split(" (")[0] for o in options] == ["after reply 1", "after reply 2"]
+    assert restored == ["Book a room", "Room 4 is booked."]
+
+
+@pytest.mark.timeout(120)
+async def test_thumbs_rate_an_answer_for_its_agent_and_stay_after_a_reload(
+    serve: Callable[..., str], chromium: Path
+) -> None:
+    url = serve()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = _console_errors(page)
+            await _sign_in(page, url)
+            await page.click("#new-session")
+            await page.fill("#message", "Hi, I'm Dana")
+            await page.click("#send")
+            await expect(page.locator(".bubble.agent .rate")).to_have_count(2)
+            intake, support = (
+                page.locator(".bubble.agent").nth(0),
+                page.locator(".bubble.agent").nth(1),
+            )
+            await intake.get_by_role("button", name="Bad answer").click()
+            await expect(page.locator("#status")).to_have_text("Thanks: your rating is saved.")
+            await support.get_by_role("button", name="Good answer").click()
+            good = support.get_by_role("button", name="Good answer")
+            await expect(good).to_have_attribute("aria-pressed", "true")
+            session_id = await page.locator("#sessions li .session-id").text_content()
+
+            await page.reload()
+            await page.click("#sessions li")
+            pressed = page.locator(".thumb[aria-pressed=true]")
+            await expect(pressed).to_have_count(2)
+            kept = await pressed.evaluate_all("(all) => all.map((b) => b.title)")
+        finally:
+            await browser.close()
+    async with Client(url, "alice-token") as alice:
+        trail = await alice.audit(str(session_id))
+
+    assert errors == []
+    assert kept == ["Bad answer", "Good answer"]
+    rated = [
+        (e["agent"], e["actor"], e["details"]["score"]) for e in trail if e["kind"] == "feedback"
+    ]
+    assert rated == [("intake", "alice", 0.0), ("support", "alice", 1.0)]

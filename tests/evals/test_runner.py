@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from accord.agents import FaultServer, canned
 from accord.evals import Dataset, RunResult, evaluate, load_dataset
+from accord.evals.errors import ModelNotRecorded
 
 DATASET = """
 name: tiny
@@ -149,4 +150,19 @@ async def test_progress_is_reported_case_by_case(dataset: Path) -> None:
     run = await evaluate(load_dataset(dataset), on_case=lambda r: seen.append(r.case))
     assert seen == ["routed", "voted", "wrong-route"]
     assert isinstance(run, RunResult)
-    assert run.label == "replayed"
+    assert run.label == "embedded model"
+
+
+async def test_replaying_a_model_with_no_recording_is_refused(
+    server: FaultServer, dataset: Path
+) -> None:
+    cases = load_dataset(dataset)
+    await evaluate(cases, record=True, models=(model(server),))
+    server.stop()
+    other = ChatOpenAI(model="other", base_url=server.url, api_key=SecretStr("x"))
+    with pytest.raises(ModelNotRecorded, match=r"no recording of model 'other'.*hold m\b"):
+        await evaluate(cases, models=(other,))
+    with pytest.raises(ModelNotRecorded, match="--record --model openai:gpt-4o-mini"):
+        # Offline and without a key: named by its id, not failed on its credentials per case.
+        await evaluate(cases, models=("openai:gpt-4o-mini",))
+    assert (await evaluate(cases, models=(model(server),))).label == "m"

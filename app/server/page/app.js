@@ -4,7 +4,7 @@
 
 const TOKEN_KEY = "accord.token";
 const $ = (id) => document.getElementById(id);
-const state = { token: "", session: null, sending: false, bubble: null };
+const state = { token: "", me: null, session: null, sending: false, bubble: null, said: {}, run: [] };
 
 function headers(extra = {}) {
   return { Authorization: `Bearer ${state.token}`, ...extra };
@@ -29,6 +29,20 @@ async function failure(response) {
   return error;
 }
 
+// Pattern steps that write a message but are no agent: name the team part that speaks.
+const PSEUDO_AGENTS = { tally: "panel vote" };
+const speaker = (name) => PSEUDO_AGENTS[name] || name || "agent";
+
+// A one-line version of a long text (a handoff reason is often the whole reply).
+function short(text, size = 90) {
+  const line = (text || "").replace(/\s+/g, " ").trim();
+  const sentence = line.match(/^.+?[.!?](?=\s|$)/);
+  const first = sentence && sentence[0].length <= size ? sentence[0] : line;
+  return first.length <= size ? first : `${first.slice(0, size - 1).trimEnd()}…`;
+}
+
+const percent = (value) => `${Math.round(value * 100)}%`;
+
 function status(text, isError = false) {
   $("status").textContent = text;
   $("status").classList.toggle("error", isError);
@@ -41,6 +55,7 @@ async function useToken(token) {
   if (!state.token) return;
   try {
     const me = await api("GET", "/me");
+    state.me = me.id;
     localStorage.setItem(TOKEN_KEY, state.token);
     $("whoami").textContent = `Signed in as ${me.id}` + (me.roles.length ? ` (${me.roles.join(", ")})` : "");
     $("new-session").disabled = false;
@@ -63,8 +78,17 @@ async function loadSessions() {
   for (const session of sessions) {
     const item = document.createElement("li");
     item.dataset.id = session.id;
-    item.textContent = `${session.id.slice(0, 8)}${session.agent ? " · " + session.agent : ""}`;
+    const name = document.createElement("span");
+    name.className = "session-id";
+    name.textContent = session.id;
+    const meta = document.createElement("span");
+    meta.className = "session-meta";
+    const when = new Date(session.updated_at).toLocaleString();
+    const ended = session.status === "open" ? "" : ` · ${session.status === "closed" ? "ended" : session.status}`;
+    meta.textContent = `${session.agent ? speaker(session.agent) + " · " : ""}${when}${ended}`;
+    item.append(name, meta);
     item.title = `${session.id} (${session.status}, owner ${session.owner})`;
+    item.classList.toggle("ended", session.status !== "open");
     item.classList.toggle("active", state.session !== null && state.session.id === session.id);
     item.addEventListener("click", () => selectSession(session));
     list.append(item);
@@ -85,7 +109,8 @@ async function selectSession(session) {
   state.session = session;
   state.bubble = null;
   $("session-title").textContent = `Session ${session.id}`;
-  $("agent").textContent = session.agent || "";
+  $("session-title").classList.remove("muted");
+  $("agent").textContent = session.agent ? speaker(session.agent) : "";
   showUsage(session.usage);
   for (const item of $("sessions").children) {
     item.classList.toggle("active", item.dataset.id === session.id);
@@ -94,12 +119,75 @@ async function selectSession(session) {
   const open = session.status === "open";
   $("message").disabled = !open;
   $("send").disabled = !open;
+  $("end-session").hidden = !open;
+  $("restore-session").hidden = false;
+  $("restore-form").hidden = true;
   status(open ? "" : "This session was ended; it can be read but takes no more messages.");
   try {
+    const answers = {};
     for (const message of await api("GET", `/sessions/${session.id}/messages`)) {
       if (message.role === "human") addBubble("you", "You", message.text);
-      else if (message.role === "ai" && message.text) addBubble("agent", message.name || "agent", message.text);
+      else if (message.role === "ai" && message.text) {
+        const bubble = addBubble("agent", speaker(message.name), message.text);
+        if (message.id) answers[message.id] = addThumbs(bubble, message.id);
+      }
     }
+    // The caller's own ratings, as the audit trail holds them (the latest counts).
+    for (const event of await api("GET", `/sessions/${session.id}/audit`)) {
+      const thumbs = event.kind === "feedback" && event.actor === state.me && answers[event.details.message_id];
+      if (thumbs) thumbs.show(event.details.score);
+    }
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+async function endSession() {
+  if (!state.session) return;
+  try {
+    const session = await api("POST", `/sessions/${state.session.id}/end`);
+    await selectSession(session);
+    await loadSessions();
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+// The moments a session can go back to: after each reply, as the audit trail recorded them.
+async function showRestore() {
+  if (!state.session) return;
+  try {
+    const trail = await api("GET", `/sessions/${state.session.id}/audit`);
+    const choices = $("restore-to");
+    choices.replaceChildren();
+    let reply = 0;
+    for (const event of trail) {
+      if (event.kind !== "message_out") continue;
+      reply += 1;
+      const option = document.createElement("option");
+      option.value = event.at;
+      const when = new Date(event.at).toLocaleTimeString();
+      option.textContent = `after reply ${reply} (${speaker(event.agent)}, ${when})`;
+      choices.append(option);
+    }
+    if (!reply) {
+      status("Nothing to go back to yet: the session has no reply.");
+      return;
+    }
+    choices.selectedIndex = choices.options.length - 1;
+    $("restore-form").hidden = false;
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+async function restore(at) {
+  try {
+    await api("POST", `/sessions/${state.session.id}/restore`, { at });
+    $("restore-form").hidden = true;
+    await selectSession(await api("GET", `/sessions/${state.session.id}`));
+    status("Restored: the conversation is back to that moment (later turns stay in the history).");
+    await loadSessions();
   } catch (error) {
     status(error.message, true);
   }
@@ -119,14 +207,82 @@ function addBubble(kind, name, text) {
   bubble.append(label, body);
   $("log").append(bubble);
   $("log").scrollTop = $("log").scrollHeight;
-  return { agent: name, el: bubble, text: body };
+  return { agent: name, el: bubble, label, text: body };
 }
 
-function marker(text, kind = "") {
+// Thumbs up (score 1) and down (score 0) under an answer: the user's rating of it, stored by
+// the server as feedback for the agent that wrote it; rating again replaces the rating.
+// A thumb drawn as SVG (Material's thumb_up path): emoji fonts are missing on many servers.
+const THUMB = "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23.14-.47.14-.73v-2z";
+
+function thumbIcon(down) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  if (down) svg.setAttribute("transform", "rotate(180)");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", THUMB);
+  svg.append(path);
+  return svg;
+}
+
+function addThumbs(bubble, messageId) {
+  const box = document.createElement("span");
+  box.className = "rate";
+  const buttons = [[1, "Good answer"], [0, "Bad answer"]].map(([score, label]) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "thumb";
+    button.append(thumbIcon(score === 0));
+    button.title = label;
+    button.setAttribute("aria-label", label);
+    button.setAttribute("aria-pressed", "false");
+    button.dataset.score = String(score);
+    button.addEventListener("click", () => rate(messageId, score, thumbs));
+    box.append(button);
+    return button;
+  });
+  const thumbs = {
+    show(score) {
+      for (const button of buttons) {
+        button.setAttribute("aria-pressed", String(Number(button.dataset.score) === score));
+      }
+    },
+  };
+  bubble.el.append(box);
+  return thumbs;
+}
+
+async function rate(messageId, score, thumbs) {
+  try {
+    await api("POST", `/sessions/${state.session.id}/feedback`, { score, message_id: messageId });
+    thumbs.show(score);
+    status("Thanks: your rating is saved.");
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+function marker(text, kind = "", full = "") {
   const note = document.createElement("div");
   note.className = `marker ${kind}`.trim();
   note.textContent = text;
+  if (full) note.title = full;
   $("log").append(note);
+  $("log").scrollTop = $("log").scrollHeight;
+}
+
+// A step's output that is worth reading but not a reply to the user: folded, one click away.
+function card(summary, text, kind) {
+  const box = document.createElement("details");
+  box.className = `card ${kind}`;
+  const head = document.createElement("summary");
+  head.textContent = summary;
+  const body = document.createElement("div");
+  body.className = "text";
+  body.textContent = text;
+  box.append(head, body);
+  $("log").append(box);
   $("log").scrollTop = $("log").scrollHeight;
 }
 
@@ -154,23 +310,66 @@ const handlers = {
     bubble.text.textContent += data.text;
     $("log").scrollTop = $("log").scrollHeight;
   },
-  agent(data) { $("agent").textContent = data.agent; },
+  agent(data) { $("agent").textContent = speaker(data.agent); },
   message(data) {
-    const bubble = state.bubble && state.bubble.agent === data.agent ? state.bubble : streamingBubble(data.agent);
+    const name = speaker(data.agent);
+    const bubble = state.bubble || streamingBubble(name);
+    // Tokens name the graph step that streamed them (a coordinator's "synthesis", say);
+    // the finished message names the agent that wrote it.
+    bubble.agent = name;
+    bubble.label.textContent = name;
     bubble.text.textContent = data.text;
+    state.said[data.agent] = data.text;
+    state.run.push(bubble);
     finishBubble();
   },
   handoff(data) {
     finishBubble();
-    marker(`⇢ ${data.source} hands off to ${data.target}${data.reason ? ": " + data.reason : ""}`);
+    // The reason is often the reply just shown in full: then it is not repeated.
+    const repeated = data.reason && data.reason.trim() === (state.said[data.source] || "").trim();
+    const why = data.reason && !repeated ? `: ${short(data.reason)}` : "";
+    marker(`⇢ ${data.source} hands off to ${data.target}${why}`, "", data.reason);
   },
-  route(data) { marker(`↳ routed to ${data.agent}${data.reason ? ": " + data.reason : ""}`); },
-  opinion(data) { marker(`${data.agent} (confidence ${data.confidence.toFixed(2)}): ${data.answer}`); },
-  vote(data) { marker(`${data.agent} votes ${data.option} (confidence ${data.confidence.toFixed(2)})`); },
+  route(data) { marker(`↳ routed to ${data.agent}${data.reason ? ": " + short(data.reason) : ""}`, "", data.reason); },
+  plan(data) { marker(`☐ ${data.worker} is asked to: ${short(data.task)}`, "plan", data.task); },
+  result(data) {
+    finishBubble();
+    card(`✓ ${data.worker} finished: ${short(data.task, 60)}`, data.result, "result");
+  },
+  opinion(data) {
+    finishBubble();
+    card(`${data.agent} answers (confidence ${percent(data.confidence)})`, data.answer, "opinion");
+  },
+  confidence(data) {
+    marker(`overall confidence ${percent(data.confidence)}${data.low ? " (low)" : ""}`, data.low ? "warn" : "");
+  },
+  vote(data) {
+    const why = data.rationale ? `: ${short(data.rationale, 70)}` : "";
+    marker(`${data.agent} votes ${data.option} (confidence ${percent(data.confidence)})${why}`, "", data.rationale);
+  },
+  decision(data) {
+    finishBubble();
+    const counts = Object.entries(data.tally).map(([option, weight]) => `${option} ${weight}`).join(", ");
+    const outcome = data.decision ? `Decision: ${data.decision}` : "No decision";
+    const sure = data.decision ? ` · confidence ${percent(data.confidence)}` : "";
+    marker(`⚖ ${outcome}${sure} · votes ${counts || "none"} · ${data.reason}`, "decision");
+  },
+  failure(data) {
+    finishBubble();
+    const tries = data.attempts === 1 ? "1 attempt" : `${data.attempts} attempts`;
+    marker(`✗ ${data.agent} failed after ${tries} (${data.error}): ${short(data.message)}`, "error", data.message);
+  },
   usage(data) { showUsage(data.usage); },
   done(data) {
     finishBubble();
-    if (data.reply.agent) $("agent").textContent = data.reply.agent;
+    if (data.reply.agent) $("agent").textContent = speaker(data.reply.agent);
+    // The finished run names its answers' ids: they can be rated now.
+    const shown = state.run.splice(0);
+    for (const message of data.reply.messages) {
+      if (message.role !== "ai" || !message.text || !message.id) continue;
+      const index = shown.findIndex((bubble) => bubble.text.textContent === message.text);
+      if (index >= 0) addThumbs(shown.splice(index, 1)[0], message.id);
+    }
   },
   error(data) {
     finishBubble();
@@ -183,7 +382,6 @@ const handlers = {
 function handle(kind, data) {
   const handler = handlers[kind];
   if (handler) handler(data);
-  else if (kind !== "plan" && kind !== "result") marker(`${kind}: ${JSON.stringify(data)}`);
   document.dispatchEvent(new CustomEvent("accord:event", { detail: { kind, data } }));
 }
 
@@ -217,6 +415,7 @@ async function readEvents(response, onEvent) {
 async function send(text) {
   if (!state.session || state.sending || !text.trim()) return;
   state.sending = true;
+  state.run = [];
   $("send").disabled = true;
   addBubble("you", "You", text);
   status("The team is working…");
@@ -248,6 +447,13 @@ window.addEventListener("DOMContentLoaded", () => {
     useToken($("token").value);
   });
   $("new-session").addEventListener("click", newSession);
+  $("end-session").addEventListener("click", endSession);
+  $("restore-session").addEventListener("click", showRestore);
+  $("restore-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    restore($("restore-to").value);
+  });
+  $("restore-cancel").addEventListener("click", () => { $("restore-form").hidden = true; });
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const text = $("message").value;
