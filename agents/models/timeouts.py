@@ -8,7 +8,8 @@
 
 `connect` and `first_byte` are the HTTP client's limits; the first byte's limit also bounds any
 silence between bytes after it, so a stream that stalls ends too. `total` bounds the whole call
-and is enforced by the model chain around each attempt, under `invoke` and `ainvoke` alike. A
+and is enforced by the model chain around each attempt, under `invoke` and `ainvoke` alike (an
+attempt of `structured()` includes its re-asks). A
 model id sets its own (`"openai:gpt-4o?total=120"`); a chat model built by hand keeps the
 timeout it was given (`ChatOpenAI(timeout=60)`) and gets the defaults when it was given none.
 """
