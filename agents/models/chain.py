@@ -243,7 +243,7 @@ class ModelChain(FlowRunnable[Any, Any]):
             try:
                 result = yield Invoke(link.runnable, *call, timeout=total)
             except Exception as exc:
-                pause = run.failed(link, exc, attempt)
+                pause = run.failed(link, exc, attempt, forced)
                 if pause is not None and (forced or run.may_retry(link)):
                     yield Sleep(pause)
                     if forced or run.may_retry(link):
@@ -298,15 +298,20 @@ class _Run:
             self.breakers.get(link.endpoint).state is BreakerState.CLOSED
         )
 
-    def failed(self, link: Link, error: Exception, attempt: int) -> float | None:
+    def failed(
+        self, link: Link, error: Exception, attempt: int, forced: bool = False
+    ) -> float | None:
         """Records `error`; returns the pause before a retry, or None to move on.
+
+        `forced`: the call went past an open breaker (a last resort), so it held no probe.
 
         Raises:
             Exception: `error` itself when it is control flow or a refused call, which no
                 other model may be asked to answer instead.
         """
         if isinstance(error, CallRefused | GraphBubbleUp):
-            self.released(link)
+            if not forced:
+                self.released(link)
             raise error
         limit = limit_hit(error) if link.timeouts is not None else None
         if limit is not None and link.endpoint is not None and link.timeouts is not None:
