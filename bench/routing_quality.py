@@ -2,7 +2,8 @@
 
 One agent per scenario (18), each described as a user would (a sentence, its intents as skills,
 in words: `bench/hwu64_team.py`), optionally with 5 example requests drawn from the training
-fold. Tuning (calibration, threshold) uses the training fold only; figures are on the test fold.
+fold (the medoids of 5 clusters of its training requests: five different ways of asking).
+Tuning (calibration, threshold) uses the training fold only; figures are on the test fold.
 
 - accuracy and macro-F1 per fit (lexical BM25, embedding, hybrid) and strategy, idle and under
   load (the right agent 1 of its 8 slots busy), and `predictive` replaying the test requests at
@@ -31,7 +32,6 @@ import math
 import random
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -72,21 +72,39 @@ def read(path: Path) -> list[Item]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def team(examples: int, train: list[Item], left_out: Sequence[str] = ()) -> list[Agent]:
-    """The agents, each with `examples` requests from the training fold (spread over intents)."""
-    rng = random.Random(13)
-    by_intent: dict[str, list[str]] = defaultdict(list)
-    for item in train:
-        by_intent[item["intent"]].append(item["text"])
-    agents = []
-    for name, (description, skills) in TEAM.items():
-        if name in left_out:
-            continue
-        intents = sorted(i for i in by_intent if i.split("_")[0] == name)
-        pools = {i: rng.sample(by_intent[i], len(by_intent[i])) for i in intents}
-        chosen = [pools[intents[k % len(intents)]][k // len(intents)] for k in range(examples)]
-        agents.append(Agent(name=name, description=description, skills=skills, examples=chosen))
-    return agents
+def team(examples: dict[str, list[str]] | None, left_out: Sequence[str] = ()) -> list[Agent]:
+    """The agents, with their example requests (None: none), less the `left_out` scenarios."""
+    return [
+        Agent(
+            name=name,
+            description=description,
+            skills=skills,
+            examples=(examples or {}).get(name, []),
+        )
+        for name, (description, skills) in TEAM.items()
+        if name not in left_out
+    ]
+
+
+def representative(train: list[Item], cached: Cached, count: int = 5) -> dict[str, list[str]]:
+    """`count` training requests per scenario that stand for the rest: the medoids of `count`
+    clusters (k-means on their embeddings), so five examples cover five ways of asking."""
+    chosen: dict[str, list[str]] = {}
+    for name in TEAM:
+        texts = sorted({i["text"] for i in train if i["scenario"] == name})
+        cached.warm(texts)
+        x = np.array([cached.known[t] for t in texts])
+        centres = x[np.random.default_rng(0).choice(len(x), count, replace=False)]
+        for _ in range(15):
+            nearest = (x @ centres.T).argmax(axis=1)
+            centres = np.stack(
+                [
+                    x[nearest == j].mean(axis=0) if (nearest == j).any() else centres[j]
+                    for j in range(count)
+                ]
+            )
+        chosen[name] = [texts[int((x @ centres[j]).argmax())] for j in range(count)]
+    return chosen
 
 
 class Cached(Embeddings):
@@ -167,7 +185,7 @@ def fits(cached: Cached) -> dict[str, FitFactory]:
     }
 
 
-def quality(train: list[Item], test: list[Item], cached: Cached, quick: bool) -> None:
+def quality(test: list[Item], cached: Cached, shots: dict[str, list[str]], quick: bool) -> None:
     labels = sorted(TEAM)
     gold = [i["scenario"] for i in test]
     print(f"\n## Accuracy / macro-F1 on the test fold ({len(test)} requests, {len(labels)} agents)")
@@ -177,7 +195,7 @@ def quality(train: list[Item], test: list[Item], cached: Cached, quick: bool) ->
     )
     print("|---|---|---|---|---|---|")
     for examples in (0, 5):
-        agents = team(examples, train)
+        agents = team(shots if examples else None)
         for name, fit in fits(cached).items():
             cells = []
             for strategy, busy in (("specialization", False), ("score", False), ("score", True)):
@@ -232,7 +250,7 @@ def platt(points: list[tuple[float, float, bool]]) -> Calibration:
     )
 
 
-def calibrate(train: list[Item], cached: Cached) -> None:
+def calibrate(train: list[Item], cached: Cached, shots: dict[str, list[str]]) -> None:
     """Fits each fit's calibration on training requests, with 3 scenarios left out in turn."""
     rng = random.Random(3)
     sample = rng.sample(train, 3000)
@@ -241,7 +259,7 @@ def calibrate(train: list[Item], cached: Cached) -> None:
         points = []
         for start in range(0, 18, 3):
             left = names[start : start + 3]
-            router = Router(team(5, train, left), strategy="specialization", fit=fit)
+            router = Router(team(shots, left), strategy="specialization", fit=fit)
             pool = [i for i in sample if i["text"] not in _examples(router)]
             points += features(router, pool[:500])
         print(f"{name}: {platt(points)}")
@@ -251,14 +269,16 @@ def _examples(router: Router) -> set[str]:
     return {e for a in router.agents for e in a.examples}
 
 
-def out_of_scope(train: list[Item], test: list[Item], cached: Cached) -> None:
+def out_of_scope(
+    train: list[Item], test: list[Item], cached: Cached, shots: dict[str, list[str]]
+) -> None:
     """Rejection of the left-out scenarios' requests; the threshold is chosen on train."""
     print(f"\n## Out of scope: {', '.join(LEFT_OUT)} left out of the team")
     print("| fit | examples | threshold (from train) | OOS rejected | in-scope accuracy lost |")
     print("|---|---|---|---|---|")
     tune = random.Random(4).sample(train, 2000)
     for examples in (0, 5):
-        agents = team(examples, train, LEFT_OUT)
+        agents = team(shots if examples else None, LEFT_OUT)
         for name, fit in fits(cached).items():
             router = Router(agents, strategy="specialization", fit=fit)
             used = _examples(router)
@@ -285,9 +305,9 @@ def choose_threshold(points: list[tuple[float, bool]], budget: float = 0.02) -> 
     return right[int(budget * len(points))]
 
 
-def latency(train: list[Item], test: list[Item], model: MiniLM) -> None:
+def latency(test: list[Item], model: MiniLM, shots: dict[str, list[str]]) -> None:
     print("\n## Latency on one core (18 agents, 5 examples each)")
-    agents = team(5, train)
+    agents = team(shots)
     cached = Cached(model)
     texts = [i["text"] for i in test[:300]]
     cached.warm(texts)
@@ -323,11 +343,58 @@ def _ms(values: list[float], q: int) -> str:
     return f"{ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)] * 1e3:.3f} ms"
 
 
+def record(
+    test: list[Item], cached: Cached, shots: dict[str, list[str]], out: str | None, plot: str | None
+) -> None:
+    """Each test request's decision (embedding fit, 5 examples) as JSON lines, and/or the
+    confusion matrix as a picture (needs `accord[plots]`)."""
+    router = Router(team(shots), strategy="specialization", fit=fits(cached)["embedding"])
+    rows = []
+    for item in test:
+        decision = router.decide(item["text"])
+        rows.append(
+            {
+                "text": item["text"],
+                "gold": item["scenario"],
+                "agent": decision.agent,
+                "confidence": round(decision.confidence or 0.0, 4),
+                "fits": decision.fits,
+            }
+        )
+    if out:
+        Path(out).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"\nwrote {len(rows)} decisions to {out}")
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        labels = sorted(TEAM)
+        counts = np.zeros((len(labels), len(labels)))
+        for r in rows:
+            counts[labels.index(r["gold"]), labels.index(r["agent"])] += 1
+        share = counts / counts.sum(axis=1, keepdims=True)
+        figure, axes = plt.subplots(figsize=(8, 7))
+        axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        axes.set_xticks(range(len(labels)), labels, rotation=90)
+        axes.set_yticks(range(len(labels)), labels)
+        axes.set_xlabel("routed to")
+        axes.set_ylabel("right agent")
+        accuracy = np.trace(counts) / counts.sum()
+        axes.set_title(f"HWU64 test: embedding fit, 5 examples (accuracy {accuracy:.3f})")
+        figure.tight_layout()
+        figure.savefig(plot, dpi=100)
+        print(f"wrote the confusion matrix to {plot}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="the HWU64 folder (train.jsonl, test.jsonl)")
     parser.add_argument("--calibrate", action="store_true", help="fit calibrations on train")
     parser.add_argument("--quick", action="store_true", help="one arrival rate only")
+    parser.add_argument("--out", help="write each test decision as JSON lines to this file")
+    parser.add_argument("--plot", help="save the confusion matrix to this PNG")
     args = parser.parse_args()
     folder = data_dir(args.data)
     train, test = read(folder / "train.jsonl"), read(folder / "test.jsonl")
@@ -337,12 +404,15 @@ def main() -> None:
     model = MiniLM.shared()
     cached = Cached(model)
     cached.warm([i["text"] for i in test])
+    shots = representative(train, cached)
     if args.calibrate:
-        calibrate(train, cached)
+        calibrate(train, cached, shots)
         return
-    quality(train, test, cached, args.quick)
-    out_of_scope(train, test, cached)
-    latency(train, test, model)
+    if args.out or args.plot:
+        record(test, cached, shots, args.out, args.plot)
+    quality(test, cached, shots, args.quick)
+    out_of_scope(train, test, cached, shots)
+    latency(test, model, shots)
     load = os.getloadavg()
     print(
         f"\nwall {time.perf_counter() - started:.0f} s, CPU {time.process_time() - cpu:.0f} s;"

@@ -153,7 +153,7 @@ class EmbeddingFit:
         self.embeddings = embeddings
         self.temperature = temperature
         self.sharpness = sharpness
-        self.calibration = calibration or Calibration(similarity=4.64, margin=12.06, bias=-2.59)
+        self.calibration = calibration or Calibration(similarity=4.07, margin=14.32, bias=-2.73)
         owners: list[int] = []
         self.texts: list[str] = []
         for index, agent in enumerate(agents):

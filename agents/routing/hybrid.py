@@ -47,7 +47,7 @@ class HybridFit:
         self.embedding = EmbeddingFit(agents, embeddings)
         self.weight = weight
         self.temperature = temperature
-        self.calibration = calibration or Calibration(similarity=5.05, margin=11.24, bias=-2.47)
+        self.calibration = calibration or Calibration(similarity=3.36, margin=15.3, bias=-2.35)
 
     def match(self, request: str) -> Match:
         """How every agent fits `request`, in team order."""

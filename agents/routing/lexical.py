@@ -150,7 +150,7 @@ class LexicalFit:
     walks the postings of the request's words, so its cost grows with the agents that match.
     """
 
-    calibration = Calibration(similarity=6.36, margin=0.06, bias=-1.44)
+    calibration = Calibration(similarity=5.18, margin=3.67, bias=-1.45)
     """Fitted on HWU64's training fold (bench/routing_quality.py --calibrate)."""
     slow = False
 

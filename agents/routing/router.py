@@ -33,8 +33,8 @@ from accord.agents.routing.performance import History, PerformanceHistory
 from accord.agents.routing.strategies import STRATEGIES, Strategy, Terms
 from accord.persistence import Flow, adrive, drive
 
-BAND = 0.8
-"""Default eligibility band: an agent is a candidate when its fit is at least 0.8 of the best's
+BAND = 0.9
+"""Default eligibility band: an agent is a candidate when its fit is at least 0.9 of the best's
 (tuned on HWU64's training fold: wide enough that load can spread near-equal specialists,
 narrow enough that it never picks a clearly worse one)."""
 THRESHOLD = 0.5

@@ -314,7 +314,7 @@ def test_the_decision_explains_every_candidate() -> None:
     assert decision.agent == "tech"
     assert decision.reason == (
         "score: tech scored 4 (capacity 8 x fit 1 x performance 1 / (1 + load 1)); "
-        "next best fit billing 0.05; words 'error', 'login'; confidence 0.65"
+        "next best fit billing 0.05; words 'error', 'login'; confidence 0.80"
     )
     first, *rest = decision.candidates()
     assert first == {
@@ -339,7 +339,7 @@ def test_each_strategy_explains_itself_in_its_own_terms() -> None:
     # Issue 13: it always read "scored 1 (fit 1)", naming neither the match nor the runner-up.
     assert router("specialization").decide("refund").reason == (
         "specialization: billing scored 1 (fit 1); next best fit tech 0.05; words 'refund'; "
-        "confidence 0.99"
+        "confidence 1.00"
     )
     unscored = router("round-robin").decide("x").candidates(top=2)
     assert [c["score"] for c in unscored] == [None, None]

@@ -4,11 +4,13 @@ neither learns from its own decisions nor overrides a clear fit."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
-from accord.agents import Agent, AgentSpecError, Router
+from accord.agents import STRATEGIES, Agent, AgentSpecError, Router
 from accord.agents.errors import EmptyRequest
 from accord.agents.routing import ArrivalForecast, LoadCounter, PerformanceHistory
 
@@ -152,3 +154,11 @@ def test_with_strategy_keeps_band_and_threshold() -> None:
     r = Router(TEAM, load=LoadCounter(), band=0.5, threshold=0.7).with_strategy("predictive")
     assert (r.band, r.threshold) == (0.5, 0.7)
     assert isinstance(r.forecast, ArrivalForecast)
+
+
+def test_the_readme_names_the_strategies_as_the_code_registers_them() -> None:
+    """Issue 13: the README said `round_robin`/`least_busy`; the code registers dashes."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    line = readme[readme.index("Strategies `") :].split(" are interchangeable")[0]
+    named = set(re.findall(r"`([a-z_-]+)`", line))
+    assert named == set(STRATEGIES)

@@ -102,9 +102,9 @@ async def test_a_scoring_router_decides_with_no_model_and_explains_itself(run: R
     assert route["strategy"] == "score"
     assert route["reason"] == (
         "score: billing scored 8 (capacity 8 x fit 1 x performance 1 / (1 + load 0)); "
-        "next best fit tech 0.05; words 'invoic', 'refund'; confidence 0.99"
+        "next best fit tech 0.05; words 'invoic', 'refund'; confidence 1.00"
     )
-    assert route["confidence"] == pytest.approx(0.99, abs=0.005)
+    assert route["confidence"] == pytest.approx(1.0, abs=0.005)
     assert [c["agent"] for c in route["scores"]] == ["billing", "tech"]
     assert route["scores"][1]["fit"] == 0.05
     assert state["messages"][-1].text == "Refund issued."
