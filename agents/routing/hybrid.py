@@ -17,7 +17,8 @@ from accord.agents.routing.fit import FLOOR, TEMPERATURE, Calibration, Embedding
 from accord.agents.routing.lexical import LexicalFit
 
 WEIGHT = 0.8
-"""The embedding's share of the hybrid similarity (tuned on HWU64's training fold)."""
+"""The embedding's share of the hybrid similarity: the embedding fit is the stronger alone
+(bench/routing_quality.py), so it leads."""
 
 
 class HybridFit:

@@ -35,8 +35,8 @@ from accord.persistence import Flow, adrive, drive
 
 BAND = 0.9
 """Default eligibility band: an agent is a candidate when its fit is at least 0.9 of the best's
-(tuned on HWU64's training fold: wide enough that load can spread near-equal specialists,
-narrow enough that it never picks a clearly worse one)."""
+(chosen on HWU64's training fold: with the right agent busy, accuracy stays within a point of
+idle, yet load still spreads requests between agents that fit about equally)."""
 THRESHOLD = 0.5
 """Default confidence threshold: even odds that the best agent is the right one. It only flags
 a decision (`Decision.fits`); the routed pattern acts on it when given a `fallback`."""
