@@ -120,6 +120,8 @@ def routed(
     *,
     router: Agent | Router | Chooser | None = None,
     fallback: Agent | str | None = None,
+    cascade: float | None = None,
+    cascade_router: Agent | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     name: str = "routed",
 ) -> CompiledStateGraph[RoutedState, Any, RoutedState, RoutedState]:
@@ -140,6 +142,11 @@ def routed(
             below `Router.threshold`): an `Agent` (of the team or a generalist added to it)
             answers, or a string is sent back as a clarifying reply. None: the best agent
             answers anyway.
+        cascade: With a `Router`: when its confidence is below this (but the request fits),
+            the model router decides instead, so the model is asked only about unclear
+            requests. None: never.
+        cascade_router: The agent whose model decides in the cascade (default: a triage
+            agent on the first specialist's models).
         checkpointer: Where sessions are persisted.
         name: The graph's name.
 
@@ -151,10 +158,10 @@ def routed(
     team = check_team(agents)
     names = list(team)
     extra = isinstance(fallback, Agent) and fallback.name not in team
-    if fallback is not None and not isinstance(router, Router):
+    if (fallback is not None or cascade is not None) and not isinstance(router, Router):
         raise AgentSpecError(
-            "fallback= needs a scoring router, which says when no agent fits: "
-            "routed(agents, router=Router(agents), fallback=...)"
+            "fallback= and cascade= need a scoring router, which says how sure it is: "
+            "routed(agents, router=Router(agents), ...)"
         )
     if isinstance(fallback, str) and not fallback.strip():
         raise AgentSpecError("the clarifying reply given as fallback= is empty; write one")
@@ -168,7 +175,8 @@ def routed(
                 f"the Router serves {', '.join(router.names)} but the team is "
                 f"{', '.join(names)}; build it with the same agents: Router(agents)"
             )
-        scoring = ScoringRouter(router, fallback)
+        model = ModelRouter(agents, cascade_router) if cascade is not None else None
+        scoring = ScoringRouter(router, fallback, cascade=cascade, model=model)
         builder.add_node(ROUTER, scoring, destinations=(*destinations, END))
     elif callable(router) and not isinstance(router, Agent):
         builder.add_node(ROUTER, CallableRouter(router, names), destinations=tuple(names))
@@ -254,12 +262,22 @@ class ScoringRouter(FlowRunnable[RoutedState, Command[str]]):
     """Routes by a `Router`'s decision on the last user message; no model is asked.
 
     A decision that embeds the request runs in a worker thread under `ainvoke`, so the event
-    loop keeps serving other sessions meanwhile.
+    loop keeps serving other sessions meanwhile. With a cascade, a fitting request whose
+    confidence is below `cascade` is decided by the model router instead.
     """
 
-    def __init__(self, router: Router, fallback: Agent | str | None = None) -> None:
+    def __init__(
+        self,
+        router: Router,
+        fallback: Agent | str | None = None,
+        *,
+        cascade: float | None = None,
+        model: ModelRouter | None = None,
+    ) -> None:
         self.router = router
         self.fallback = fallback
+        self.cascade = cascade
+        self.model = model
 
     def flow(
         self, input: RoutedState, config: RunnableConfig | None, **kwargs: Any
@@ -282,6 +300,12 @@ class ScoringRouter(FlowRunnable[RoutedState, Command[str]]):
         }
         if decision.confidence is not None:
             route["confidence"] = decision.confidence
+        unsure = self.cascade is not None and (decision.confidence or 0.0) < self.cascade
+        if (decision.fits or self.fallback is None) and unsure and self.model is not None:
+            chosen = yield Invoke(self.model, input.get("messages", []), config)
+            route["agent"], route["by"] = chosen["agent"], "model"
+            route["reason"] = f"{chosen['reason']} (the router was unsure: {decision.reason})"
+            return Command(goto=chosen["agent"], update={"route": route})
         if decision.fits or self.fallback is None:
             return Command(goto=decision.agent, update={"route": route})
         route["fallback"] = True

@@ -289,7 +289,7 @@ async def test_a_clarifying_reply_answers_a_request_no_agent_fits(run: Runner) -
 
 def test_a_fallback_needs_a_scoring_router_and_a_real_reply() -> None:
     billing, tech = _desks()
-    with pytest.raises(AgentSpecError, match="fallback= needs a scoring router"):
+    with pytest.raises(AgentSpecError, match="fallback= and cascade= need a scoring router"):
         routed([billing, tech], fallback="Which one?")
     with pytest.raises(AgentSpecError, match="clarifying reply given as fallback= is empty"):
         routed([billing, tech], router=Router([billing, tech]), fallback="  ")
@@ -344,3 +344,28 @@ async def test_an_embedding_decision_runs_off_the_event_loop() -> None:
     assert state["route"]["agent"] == "billing"
     assert loop_thread
     assert loop_thread[0] != threading.get_ident()
+
+
+async def test_a_cascade_asks_the_model_only_when_the_router_is_unsure(run: Runner) -> None:
+    triage = scripted("triage", {"agent": "tech", "reason": "sounds like a bug"})
+    billing = scripted("billing", {"reply": "Refunded."}, skills=("invoices", "refunds"))
+    tech = scripted("tech", {"reply": "Fixed."}, skills=("outages", "login"))
+    router = Router([billing, tech], load=LoadCounter(), threshold=0.0)
+    graph = routed(
+        [billing, tech],
+        router=router,
+        cascade=0.9,
+        cascade_router=triage,
+        checkpointer=InMemorySaver(),
+    )
+
+    clear = await graph.ainvoke({"messages": [HumanMessage("refund my invoice")]}, thread("a"))
+    unsure = await graph.ainvoke({"messages": [HumanMessage("it is weird")]}, thread("b"))
+
+    assert clear["route"]["by"] == "router"
+    assert clear["messages"][-1].text == "Refunded."
+    assert unsure["route"]["by"] == "model"
+    assert unsure["route"]["agent"] == "tech"
+    assert unsure["route"]["reason"].startswith("sounds like a bug (the router was unsure: ")
+    assert unsure["messages"][-1].text == "Fixed."
+    assert_exhausted(triage, billing, tech)  # one model decision, for the unclear request
