@@ -8,7 +8,14 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from accord.agents.errors import AgentSpecError
 
@@ -28,8 +35,11 @@ class Agent(BaseModel):
         name: Unique name within a team; used as the graph node name and on every message the
             agent writes. Letters, digits, `_` and `-`, starting with a letter.
         description: One line saying what the agent is for; other agents and the router read it.
+            An agent needs a description, skills or examples (any of them).
         instructions: The agent's system prompt.
         skills: Short skill tags the router matches requests against.
+        examples: A few requests this agent should get, in a user's words; every fit of the
+            router (lexical and embedding) matches requests against them too.
         models: The fallback chain, tried in order: model ids (`"local"`, `"openai:gpt-4o-mini"`,
             `"ollama:llama3.2"`) or ready LangChain chat models (e.g. a `ScriptedModel`).
         tools: LangChain tools the agent may call.
@@ -40,9 +50,10 @@ class Agent(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
     name: str
-    description: str = Field(min_length=1)
+    description: str = ""
     instructions: str = ""
     skills: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
     models: tuple[ModelRef, ...] = ("local",)
     tools: tuple[BaseTool, ...] = ()
     capacity: int = Field(default=8, ge=1)
@@ -80,6 +91,18 @@ class Agent(BaseModel):
     @classmethod
     def _clean_skills(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(s.strip().lower() for s in value if s.strip())
+
+    @field_validator("examples")
+    @classmethod
+    def _clean_examples(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(e.strip() for e in value if e.strip())
+
+    @model_validator(mode="after")
+    def _described(self) -> Agent:
+        # Nothing to route on, nothing for teammates to read: refuse it here, not at run time.
+        if not (self.description.strip() or self.skills or self.examples):
+            raise ValueError("say what the agent is for: give a description, skills or examples")
+        return self
 
 
 def check_team(agents: Sequence[Agent]) -> dict[str, Agent]:

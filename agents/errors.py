@@ -8,10 +8,15 @@ from accord.persistence import AccordError
 
 INSTALL_LOCAL = "pip install 'accord[local]'"
 INSTALL_OLLAMA = "pip install 'accord[ollama]'"
+INSTALL_EMBEDDINGS = "pip install 'accord[embeddings]'"
 
 
 class AgentSpecError(AccordError, ValueError):
     """An `Agent` or a team of agents was described wrongly; the message says which field."""
+
+
+class EmptyRequest(AccordError, ValueError):
+    """A request to route was empty or only whitespace: there is nothing to route on."""
 
 
 class ModelError(AccordError):
@@ -40,6 +45,10 @@ class ModelUnavailable(ModelError):
 
 class LocalModelNotInstalled(ModelUnavailable, ImportError):
     """The embedded model's packages (`xllamacpp`, the weight parts) are not installed."""
+
+
+class EmbeddingsNotInstalled(ModelUnavailable, ImportError):
+    """The embedding fit's model package (`accord[embeddings]`) is not installed."""
 
 
 class ModelWeightsCorrupt(ModelUnavailable):

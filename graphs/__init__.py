@@ -18,7 +18,7 @@ from accord.graphs.patterns.consensus import ConsensusState, consensus
 from accord.graphs.patterns.consultation import ConsultationState, consultation
 from accord.graphs.patterns.delegation import DelegationState, delegation
 from accord.graphs.patterns.handoff import handoff
-from accord.graphs.patterns.routed import RoutedState, routed
+from accord.graphs.patterns.routed import ModelRouter, RoutedState, routed
 from accord.graphs.sessions.access import OPERATOR, Access, Scope, User
 from accord.graphs.sessions.budget import Limits, Meter, Usage
 from accord.graphs.sessions.manager import Sessions
@@ -39,6 +39,7 @@ __all__ = [
     "Limits",
     "MessageEvent",
     "Meter",
+    "ModelRouter",
     "NotAuthorized",
     "Reply",
     "RoutedState",

@@ -3,9 +3,19 @@
 `accord.agents` exports the `Router` itself; what a user plugs into it lives here.
 """
 
-from accord.agents.routing.fit import CallableFit, EmbeddingFit, FitScorer, LexicalFit
+from accord.agents.routing.fit import (
+    Calibration,
+    CallableFit,
+    EmbeddingFit,
+    FitScorer,
+    Match,
+    embedding_fit,
+)
 from accord.agents.routing.forecast import ArrivalForecast
+from accord.agents.routing.hybrid import HybridFit, hybrid_fit
+from accord.agents.routing.lexical import LexicalFit
 from accord.agents.routing.load import LoadCounter
+from accord.agents.routing.minilm import MiniLM
 from accord.agents.routing.performance import PerformanceHistory
 from accord.agents.routing.router import Decision
 from accord.agents.routing.shared_load import SharedLoad
@@ -21,14 +31,18 @@ from accord.agents.routing.strategies import (
 
 __all__ = [
     "ArrivalForecast",
+    "Calibration",
     "CallableFit",
     "Decision",
     "EmbeddingFit",
     "FitScorer",
     "FullScore",
+    "HybridFit",
     "LeastBusy",
     "LexicalFit",
     "LoadCounter",
+    "Match",
+    "MiniLM",
     "PerformanceHistory",
     "Predictive",
     "RoundRobin",
@@ -36,4 +50,6 @@ __all__ = [
     "Specialization",
     "Strategy",
     "Terms",
+    "embedding_fit",
+    "hybrid_fit",
 ]

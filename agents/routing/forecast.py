@@ -2,8 +2,10 @@
 
 `ArrivalForecast` counts arrivals per agent in fixed time buckets and fits additive Holt-Winters
 to each series: a level, a damped trend and one seasonal component per period (daily and weekly
-by default, Taylor's double-seasonal form). The router adds the arrivals expected over the next
-`horizon` buckets to an agent's current load, so a surge is avoided before it lands.
+by default, Taylor's double-seasonal form). The router adds the work those arrivals bring to an
+agent's current load, so a surge is avoided before it lands: arrivals over the next `horizon`
+buckets, turned into sessions in flight by Little's law (in flight = arrival rate x time each
+one runs, `step_s`), so a 15-minute bucket's hundred arrivals are not a hundred sessions.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ class Forecast(Protocol):
         ...
 
     def expected(self, names: Sequence[str], now: float) -> list[float]:
-        """The arrivals expected for every agent in `names` soon after `now`, in that order."""
+        """The load (sessions in flight) the arrivals expected soon after `now` will bring to
+        every agent in `names`, in that order."""
         ...
 
 
@@ -57,9 +60,10 @@ class ArrivalForecast:
     - season `s_j = gamma (y - l - (sum s - s_j)) + (1 - gamma) s_j`
     - forecast of bucket `t + k`: `l + (phi + ... + phi^k) b + sum_j s_j[(t + k) mod m_j]`
 
-    The expected load is the forecast arrivals still to come in the open bucket plus those of
-    the next `horizon - 1` buckets, never negative. Choose `horizon` near a session step's
-    duration in buckets: arrivals further ahead will find today's work finished.
+    The expected arrivals are those still to come in the open bucket plus those of the next
+    `horizon - 1` buckets, never negative; the expected load is that count times
+    `step_s / (horizon x bucket_s)`: the arrival rate times how long each one keeps its agent
+    busy (Little's law), in the same unit as the in-flight load and the capacity.
 
     Args:
         bucket_s: Bucket width in seconds.
@@ -67,6 +71,7 @@ class ArrivalForecast:
         horizon: Buckets ahead counted as expected load (>= 1).
         alpha: Level smoothing. beta: Trend smoothing. gamma: Seasonal smoothing.
         phi: Trend damping (1 = none), so a short rise is not extrapolated forever.
+        step_s: Seconds one arrival keeps its agent busy (a routed turn's step).
     """
 
     def __init__(
@@ -79,13 +84,17 @@ class ArrivalForecast:
         beta: float = 0.05,
         gamma: float = 0.3,
         phi: float = 0.9,
+        step_s: float = 5.0,
     ) -> None:
         """Start with no history: every agent is expected to get nothing until it is seen."""
-        if bucket_s <= 0 or horizon < 1 or any(p < 2 for p in seasons):
-            raise ValueError("bucket_s must be positive, horizon >= 1 and every season >= 2")
+        if bucket_s <= 0 or step_s <= 0 or horizon < 1 or any(p < 2 for p in seasons):
+            raise ValueError(
+                "bucket_s and step_s must be positive, horizon >= 1 and every season >= 2"
+            )
         self.bucket_s = bucket_s
         self.periods = tuple(seasons)
         self.horizon = horizon
+        self.scale = step_s / (horizon * bucket_s)
         self.alpha, self.beta, self.gamma, self.phi = alpha, beta, gamma, phi
         self._series: dict[str, _Series] = {}
         self._expected: dict[str, float] = {}
@@ -105,11 +114,12 @@ class ArrivalForecast:
             self._expected[agent] = series.expected()
 
     def expected(self, names: Sequence[str], now: float) -> list[float]:
-        """The arrivals expected for every agent in `names` soon after `now`, in that order."""
+        """The load expected from arrivals for every agent in `names` soon after `now`."""
         if self._bucket is None or int(now // self.bucket_s) > self._bucket:
             with self._lock:
                 self._advance(now)
-        return list(map(self._expected.get, names, repeat(0.0)))
+        scale = self.scale
+        return [scale * n for n in map(self._expected.get, names, repeat(0.0))]
 
     def forecast(self, agent: str, buckets: int) -> list[float]:
         """The raw forecasts for `agent` of the open bucket and the `buckets - 1` after it."""

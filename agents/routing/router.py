@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import heapq
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -23,13 +24,24 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from accord.agents.agent import Agent, check_team
-from accord.agents.errors import AgentSpecError
-from accord.agents.routing.fit import FitFactory, FitScorer, LexicalFit
+from accord.agents.errors import AgentSpecError, EmptyRequest
+from accord.agents.routing.fit import FitFactory, FitScorer, Match
 from accord.agents.routing.forecast import ArrivalForecast, Forecast
+from accord.agents.routing.lexical import LexicalFit
 from accord.agents.routing.load import LoadGauge, process_load
 from accord.agents.routing.performance import History, PerformanceHistory
 from accord.agents.routing.strategies import STRATEGIES, Strategy, Terms
 from accord.persistence import Flow, adrive, drive
+
+BAND = 0.9
+"""Default eligibility band: an agent is a candidate when its fit is at least 0.9 of the best's
+(chosen on HWU64's training fold: with the right agent busy, accuracy stays within a point of
+idle, yet load still spreads requests between agents that fit about equally)."""
+THRESHOLD = 0.5
+"""Default confidence threshold: even odds that the best agent is the right one. It only flags
+a decision (`Decision.fits`); the routed pattern acts on it when given a `fallback`."""
+TIE = 1e-9
+"""Scores this close (relative) are a tie."""
 
 
 class Candidate(TypedDict):
@@ -46,10 +58,21 @@ class Candidate(TypedDict):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Which agent a router chose, by which strategy, from which terms.
+    """Which agent a router chose, by which strategy, from which terms, and how sure it is.
 
     The explanation is built only when asked for (`reason`, `candidates`), so a decision over a
     thousand agents costs no thousand dictionaries.
+
+    Attributes:
+        agent: The chosen agent. index: Its place in the team.
+        strategy: The strategy's name. names: The team's names, in order.
+        terms: The terms the strategy read. scores: Every agent's score (None: unscored).
+        confidence: Calibrated confidence in [0, 1] that the chosen agent fits the request
+            (None when the strategy reads no fit).
+        fits: False when the confidence is below the router's threshold: no agent fits.
+        tied: The agents that tied on the best score before load and turn broke the tie
+            (empty when there was no tie).
+        eligible: How many agents were within the band of the best fit (the candidates).
     """
 
     agent: str
@@ -58,6 +81,17 @@ class Decision:
     names: tuple[str, ...]
     terms: Terms
     scores: list[float] | None
+    confidence: float | None = None
+    fits: bool = True
+    tied: tuple[str, ...] = ()
+    eligible: int = 0
+    threshold: float | None = None
+    match: Match | None = None
+
+    @property
+    def matched(self) -> str:
+        """What of the chosen agent matched the request (words, its closest skill...)."""
+        return self.match.why(self.index) if self.match is not None else ""
 
     def candidate(self, index: int) -> Candidate:
         """The score and terms of the agent at `index` in team order."""
@@ -89,12 +123,24 @@ class Decision:
 
     @property
     def reason(self) -> str:
-        """One line: the strategy, the chosen agent, its score and the terms behind it."""
+        """One line: the choice, its score and terms, what matched, ties and the confidence."""
         c = self.candidate(self.index)
         head = f"{self.strategy}: {self.agent}"
         if self.scores is None:
             return f"{head}, next in turn"
-        return f"{head} scored {c['score']:.4g} ({_formula(self.strategy, c)})"
+        parts = [f"{head} scored {c['score']:.4g} ({_formula(self.strategy, c)})"]
+        fit = self.terms.fit
+        if fit is not None and len(fit) > 1:
+            runner = max((i for i in range(len(fit)) if i != self.index), key=fit.__getitem__)
+            parts.append(f"next best fit {self.names[runner]} {fit[runner]:.3g}")
+        if self.match is not None:
+            parts.append(self.matched)
+        if len(self.tied) > 1:
+            parts.append(f"tie between {', '.join(self.tied)}: broken by load, then turn")
+        if self.confidence is not None:
+            verdict = "" if self.fits else f", below {self.threshold:g}: no agent fits"
+            parts.append(f"confidence {self.confidence:.2f}{verdict}")
+        return "; ".join(parts)
 
 
 def _formula(strategy: str, c: Candidate) -> str:
@@ -116,6 +162,14 @@ def _formula(strategy: str, c: Candidate) -> str:
 class Router:
     """Chooses an agent of a team for each request, from replaceable terms, with no model call.
 
+    Eligibility: when the strategy reads the fit, only the agents whose fit is at least `band`
+    (the best agent's fit is 1) are candidates; capacity, performance, load and the forecast
+    choose among them, so load never overrides a clear fit. When every candidate is full, all
+    agents are. A tie on the best score goes to the least loaded, then round-robin (never team
+    order), and the `Decision` names the tied agents. The chosen agent's similarity is
+    calibrated into `Decision.confidence`; below `threshold`, `Decision.fits` is False (the
+    routed pattern then sends the request to its `fallback`).
+
     Every router of a process shares `process_load()` unless given a gauge, so sessions of every
     graph count towards each agent's load.
 
@@ -123,16 +177,21 @@ class Router:
         agents: The team.
         strategy: A `Strategy`, or the name of a built-in one: "round-robin", "least-busy",
             "specialization", "score" (default) or "predictive".
-        fit: Builds the specialization scorer for the team (default `LexicalFit`).
+        fit: Builds the specialization scorer for the team (default `LexicalFit`;
+            `embedding_fit` for the embedded sentence model).
+        band: Fit (relative to the best, 1) an agent needs to be a candidate, in (0, 1].
+        threshold: Confidence below which no agent fits, in [0, 1] (0: always fits).
         history: Performance history (default: a new `PerformanceHistory`).
         load: In-flight work (default `process_load()`; `SharedLoad` for several processes).
         forecast: Arrival forecast (default: a new `ArrivalForecast` when the strategy needs
-            one). Every decision is recorded in it as an arrival.
+            one). Each request is recorded in it as an arrival for the agent that fits it best
+            (not the one chosen, so the forecast does not learn from its own decisions).
         clock: Seconds, for the forecast's buckets (simulations pass their own).
         explain: How many candidates a graph's trace carries (the chosen one first).
 
     Raises:
-        AgentSpecError: The team is invalid or the strategy name unknown.
+        AgentSpecError: The team is invalid, the strategy name unknown, or band or threshold
+            out of range.
     """
 
     def __init__(
@@ -141,6 +200,8 @@ class Router:
         *,
         strategy: Strategy | str = "score",
         fit: FitFactory = LexicalFit,
+        band: float = BAND,
+        threshold: float = THRESHOLD,
         history: History | None = None,
         load: LoadGauge | None = None,
         forecast: Forecast | None = None,
@@ -149,10 +210,16 @@ class Router:
     ) -> None:
         """Index the team and set up the terms the strategy needs."""
         check_team(agents)
+        if not 0 < band <= 1 or not 0 <= threshold <= 1:
+            raise AgentSpecError(
+                f"band must be in (0, 1] and threshold in [0, 1]; got {band} and {threshold}"
+            )
         self.agents = tuple(agents)
         self.names = tuple(a.name for a in agents)
         self.capacity = tuple(float(a.capacity) for a in agents)
         self.strategy = _strategy(strategy)
+        self.band = band
+        self.threshold = threshold
         self._fit_factory = fit
         self._fit: FitScorer | None = None
         self.history: History = history if history is not None else PerformanceHistory()
@@ -162,6 +229,7 @@ class Router:
         self.forecast = forecast
         self.clock = clock
         self.explain = explain
+        self._turn = itertools.count()  # next() on a count is atomic under the GIL
 
     @property
     def fit(self) -> FitScorer:
@@ -170,12 +238,19 @@ class Router:
             self._fit = self._fit_factory(self.agents)
         return self._fit
 
+    @property
+    def slow(self) -> bool:
+        """True when a decision runs a model (an embedding): async callers run it in a thread."""
+        return "fit" in self.strategy.needs and self.fit.slow
+
     def with_strategy(self, strategy: Strategy | str) -> Router:
-        """The same team and terms (history, load, forecast) under another strategy."""
+        """The same team and terms (fit, history, load, forecast) under another strategy."""
         other = Router(
             self.agents,
             strategy=strategy,
             fit=self._fit_factory,
+            band=self.band,
+            threshold=self.threshold,
             history=self.history,
             load=self.load,
             forecast=self.forecast,
@@ -191,13 +266,22 @@ class Router:
         Args:
             request: The user's message.
             now: The time of the request (default: `clock()`).
+
+        Raises:
+            EmptyRequest: The request is empty or only whitespace.
         """
+        if not request.strip():
+            raise EmptyRequest(
+                "the request to route is empty; send the user's message as the request"
+            )
         needs = self.strategy.needs
         names = self.names
         at = self.clock() if now is None else now
         terms = Terms(self.capacity)
+        match: Match | None = None
         if "fit" in needs:
-            terms.fit = self.fit.fit(request)
+            match = self.fit.match(request)
+            terms.fit = match.fit
         if "performance" in needs:
             terms.performance = self.history.factors(names)
         if "load" in needs:
@@ -209,9 +293,56 @@ class Router:
                 )
             terms.expected = self.forecast.expected(names, at)
         index, scores = self.strategy.pick(terms)
-        if self.forecast is not None:
-            self.forecast.observe(names[index], at)
-        return Decision(names[index], index, self.strategy.name, names, terms, scores)
+        eligible, tied = len(names), list[int]()
+        if scores is not None:
+            candidates = self._candidates(terms)
+            eligible = len(candidates)
+            index, tied = self._best(candidates, scores, terms)
+        if self.forecast is not None and terms.fit is not None:
+            top = max(terms.fit)
+            best = [i for i, f in enumerate(terms.fit) if f == top]
+            if len(best) == 1:  # a request that fits nobody in particular is no one's demand
+                self.forecast.observe(names[best[0]], at)
+        confidence = None if match is None else match.confidence(index)
+        return Decision(
+            names[index],
+            index,
+            self.strategy.name,
+            names,
+            terms,
+            scores,
+            confidence=confidence,
+            fits=confidence is None or confidence >= self.threshold,
+            tied=tuple(names[i] for i in tied),
+            eligible=eligible,
+            threshold=self.threshold,
+            match=match,
+        )
+
+    def _candidates(self, terms: Terms) -> list[int]:
+        """The agents within the band of the best fit; all of them if those are all full."""
+        fit = terms.fit
+        if fit is None:
+            return list(range(len(self.names)))
+        floor = self.band * max(fit)
+        chosen = [i for i, f in enumerate(fit) if f >= floor]
+        load = terms.load
+        if load is not None and all(load[i] >= self.capacity[i] for i in chosen):
+            return list(range(len(self.names)))
+        return chosen
+
+    def _best(
+        self, candidates: list[int], scores: list[float], terms: Terms
+    ) -> tuple[int, list[int]]:
+        """The best scoring candidate; a tie goes to the least loaded, then round-robin."""
+        top = max(scores[i] for i in candidates)
+        tied = [i for i in candidates if scores[i] >= top - TIE * abs(top)]
+        if len(tied) == 1:
+            return tied[0], []
+        load = terms.load if terms.load is not None else self.load.loads(self.names)
+        least = min(load[i] for i in tied)
+        idle = [i for i in tied if load[i] == least]
+        return idle[next(self._turn) % len(idle)], tied
 
     def observe(self, agent: str, latency_s: float, ok: bool) -> None:
         """Feeds one finished step of `agent` to the performance history."""

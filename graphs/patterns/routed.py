@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from pydantic import BaseModel, Field, create_model
+from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from accord.agents import (
     Agent,
@@ -30,9 +31,12 @@ from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.handoff import HandoffTask
 from accord.graphs.prompts import brief, identity, roster
 from accord.graphs.state import TeamState
-from accord.persistence import Flow
+from accord.persistence import Call, Flow
 
 ROUTER = "router"
+REASON_CHARS = 200
+"""The longest reason kept from a model router: a small model may use the field to answer the
+user at length; the route keeps one line."""
 
 
 class Route(TypedDict):
@@ -45,6 +49,8 @@ class Route(TypedDict):
         strategy: The `Router`'s strategy (router decisions only).
         scores: The top candidates, the chosen one first, each with its score and terms
             (router decisions only; how many is `Router.explain`).
+        confidence: The router's calibrated confidence that the agent fits (router only).
+        fallback: True when no agent fitted and the request went to the fallback.
     """
 
     agent: str
@@ -52,6 +58,8 @@ class Route(TypedDict):
     by: Literal["model", "callable", "router"]
     strategy: NotRequired[str]
     scores: NotRequired[list[Candidate]]
+    confidence: NotRequired[float]
+    fallback: NotRequired[bool]
 
 
 class RoutedState(TeamState, total=False):
@@ -63,14 +71,21 @@ class RoutedState(TeamState, total=False):
 Chooser = Callable[[RoutedState], str]
 
 
+def _one_line(reason: str) -> str:
+    """A reason cut to one line of at most `REASON_CHARS` characters."""
+    line = " ".join(reason.split())
+    return line if len(line) <= REASON_CHARS else line[: REASON_CHARS - 1] + "\u2026"
+
+
 @cache
 def route_schema(agents: tuple[str, ...]) -> type[BaseModel]:
-    """The router's structured choice: an agent of the team and the reason."""
+    """The router's structured choice: an agent of the team and the reason (kept short)."""
     choice: Any = Literal[agents]
+    reason: Any = Annotated[str, AfterValidator(_one_line)]
     schema: type[BaseModel] = create_model(
         "Route",
         agent=(choice, Field(description="The agent who should answer.")),
-        reason=(str, Field(description="Why that agent, in one short sentence.")),
+        reason=(reason, Field(description="Why that agent, in one short sentence.")),
     )
     return schema
 
@@ -104,6 +119,9 @@ def routed(
     agents: Sequence[Agent],
     *,
     router: Agent | Router | Chooser | None = None,
+    fallback: Agent | str | None = None,
+    cascade: float | None = None,
+    cascade_router: Agent | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     name: str = "routed",
 ) -> CompiledStateGraph[RoutedState, Any, RoutedState, RoutedState]:
@@ -120,15 +138,36 @@ def routed(
             with no model call, and every agent step is counted as in-flight load while it
             runs and reported to the router's performance history when it ends. A callable:
             `state -> agent name`; no model is asked.
+        fallback: What happens when a `Router` finds that no agent fits (its confidence is
+            below `Router.threshold`): an `Agent` (of the team or a generalist added to it)
+            answers, or a string is sent back as a clarifying reply. None: the best agent
+            answers anyway.
+        cascade: With a `Router`: when its confidence is below this (but the request fits),
+            the model router decides instead, so the model is asked only about unclear
+            requests. None: never.
+        cascade_router: The agent whose model decides in the cascade (default: a triage
+            agent on the first specialist's models).
         checkpointer: Where sessions are persisted.
         name: The graph's name.
 
     Raises:
-        AgentSpecError: The team is invalid, or a `Router` was built for another team. (At
-            run time, a callable router naming an agent not in the team raises it too.)
+        AgentSpecError: The team is invalid, a `Router` was built for another team, or a
+            fallback is given without a `Router`. (At run time, a callable router naming an
+            agent not in the team raises it too.)
     """
     team = check_team(agents)
     names = list(team)
+    extra = isinstance(fallback, Agent) and fallback.name not in team
+    if (fallback is not None or cascade is not None) and not isinstance(router, Router):
+        raise AgentSpecError(
+            "fallback= and cascade= need a scoring router, which says how sure it is: "
+            "routed(agents, router=Router(agents), ...)"
+        )
+    if isinstance(fallback, str) and not fallback.strip():
+        raise AgentSpecError("the clarifying reply given as fallback= is empty; write one")
+    if extra:
+        check_team([*agents, fallback])  # type: ignore[list-item]
+    destinations = (*names, fallback.name) if isinstance(fallback, Agent) and extra else names
     builder = StateGraph(RoutedState)
     if isinstance(router, Router):
         if set(router.names) != set(names):
@@ -136,24 +175,61 @@ def routed(
                 f"the Router serves {', '.join(router.names)} but the team is "
                 f"{', '.join(names)}; build it with the same agents: Router(agents)"
             )
-        builder.add_node(ROUTER, ScoringRouter(router), destinations=tuple(names))
+        model = ModelRouter(agents, cascade_router) if cascade is not None else None
+        scoring = ScoringRouter(router, fallback, cascade=cascade, model=model)
+        builder.add_node(ROUTER, scoring, destinations=(*destinations, END))
     elif callable(router) and not isinstance(router, Agent):
         builder.add_node(ROUTER, CallableRouter(router, names), destinations=tuple(names))
     else:
-        chooser = router or Agent(
-            name="triage",
-            description="Sends each user message to the specialist best suited to it.",
-            models=agents[0].models,
+        builder.add_node(
+            ROUTER,
+            AgentNode(_chooser(agents, router), RouteTask(agents)),
+            destinations=tuple(names),
         )
-        builder.add_node(ROUTER, AgentNode(chooser, RouteTask(agents)), destinations=tuple(names))
     answer = HandoffTask((), max_hops=1)
-    for agent in agents:
+    members = [*agents, fallback] if isinstance(fallback, Agent) and extra else list(agents)
+    for agent in members:
         node: Runnable[Any, Any] = AgentNode(agent, answer)
-        if isinstance(router, Router):
+        if isinstance(router, Router) and agent.name in team:
             node = Measured(node, agent.name, router)
         builder.add_node(agent.name, node, destinations=(END,))
     builder.add_edge(START, ROUTER)
     return builder.compile(checkpointer=checkpointer, name=name)
+
+
+def _chooser(agents: Sequence[Agent], router: Agent | None) -> Agent:
+    """The agent whose model routes: the one given, or a triage agent on the team's models."""
+    return router or Agent(
+        name="triage",
+        description="Sends each user message to the specialist best suited to it.",
+        models=agents[0].models,
+    )
+
+
+class ModelRouter(FlowRunnable[str | Sequence[AnyMessage], Route]):
+    """The model router's decision alone: which agent should answer, with no agent run.
+
+    What `routed(agents)` asks its model, as a runnable of its own (for a cascade, an
+    evaluation or a test): `ModelRouter(team).invoke("Where is my parcel?")["agent"]`.
+
+    Args:
+        agents: The specialists to choose from.
+        router: The agent whose models and instructions choose (default: a triage agent on
+            the first specialist's models).
+    """
+
+    def __init__(self, agents: Sequence[Agent], router: Agent | None = None) -> None:
+        check_team(agents)
+        self.node = AgentNode(_chooser(agents, router), RouteTask(agents))
+
+    def flow(
+        self, input: str | Sequence[AnyMessage], config: RunnableConfig | None, **kwargs: Any
+    ) -> Flow[Route]:
+        """Asks the model once (re-asked on a malformed reply) and returns its route."""
+        messages = [HumanMessage(input)] if isinstance(input, str) else list(input)
+        command = yield Invoke(self.node, {"messages": messages}, config)
+        route: Route = command.update["route"]
+        return route
 
 
 class CallableRouter(Runnable[RoutedState, Command[str]]):
@@ -183,25 +259,62 @@ class CallableRouter(Runnable[RoutedState, Command[str]]):
 
 
 class ScoringRouter(FlowRunnable[RoutedState, Command[str]]):
-    """Routes by a `Router`'s decision on the last user message; no model is asked."""
+    """Routes by a `Router`'s decision on the last user message; no model is asked.
 
-    def __init__(self, router: Router) -> None:
+    A decision that embeds the request runs in a worker thread under `ainvoke`, so the event
+    loop keeps serving other sessions meanwhile. With a cascade, a fitting request whose
+    confidence is below `cascade` is decided by the model router instead.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        fallback: Agent | str | None = None,
+        *,
+        cascade: float | None = None,
+        model: ModelRouter | None = None,
+    ) -> None:
         self.router = router
+        self.fallback = fallback
+        self.cascade = cascade
+        self.model = model
 
     def flow(
         self, input: RoutedState, config: RunnableConfig | None, **kwargs: Any
     ) -> Flow[Command[str]]:
         """Refreshes the router's outside readings (shared load), then decides."""
         yield from self.router.refreshing()
-        decision = self.router.decide(_request(input))
+        request, router = _request(input), self.router
+        if router.slow:
+            decision = yield Call(
+                lambda: router.decide(request), lambda: asyncio.to_thread(router.decide, request)
+            )
+        else:
+            decision = router.decide(request)
         route: Route = {
             "agent": decision.agent,
             "reason": decision.reason,
             "by": "router",
             "strategy": decision.strategy,
-            "scores": decision.candidates(top=self.router.explain),
+            "scores": decision.candidates(top=router.explain),
         }
-        return Command(goto=decision.agent, update={"route": route})
+        if decision.confidence is not None:
+            route["confidence"] = decision.confidence
+        unsure = self.cascade is not None and (decision.confidence or 0.0) < self.cascade
+        if (decision.fits or self.fallback is None) and unsure and self.model is not None:
+            chosen = yield Invoke(self.model, input.get("messages", []), config)
+            route["agent"], route["by"] = chosen["agent"], "model"
+            route["reason"] = f"{chosen['reason']} (the router was unsure: {decision.reason})"
+            return Command(goto=chosen["agent"], update={"route": route})
+        if decision.fits or self.fallback is None:
+            return Command(goto=decision.agent, update={"route": route})
+        route["fallback"] = True
+        if isinstance(self.fallback, Agent):
+            route["agent"] = self.fallback.name
+            return Command(goto=self.fallback.name, update={"route": route})
+        route["agent"] = ROUTER
+        reply = AIMessage(self.fallback, name=ROUTER)
+        return Command(goto=END, update={"route": route, "messages": [reply]})
 
 
 class Measured(FlowRunnable[Any, Any]):

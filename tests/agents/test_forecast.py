@@ -22,7 +22,7 @@ def test_nothing_is_expected_of_an_agent_never_seen() -> None:
 
 
 def test_the_forecast_learns_a_seasonal_surge() -> None:
-    forecast = ArrivalForecast(bucket_s=1.0, seasons=(PERIOD,), horizon=3)
+    forecast = ArrivalForecast(bucket_s=1.0, seasons=(PERIOD,), horizon=3, step_s=3.0)
     for t in range(PERIOD * 20):
         for _ in range(4 if t % PERIOD in (10, 11) else 0):
             forecast.observe("a", float(t))
@@ -36,7 +36,7 @@ def test_the_forecast_learns_a_seasonal_surge() -> None:
 
 
 def test_arrivals_already_seen_in_the_open_bucket_are_not_expected_again() -> None:
-    forecast = ArrivalForecast(bucket_s=1.0, seasons=(2,), horizon=1)
+    forecast = ArrivalForecast(bucket_s=1.0, seasons=(2,), horizon=1, step_s=1.0)
     for t in range(40):
         for _ in range(3):
             forecast.observe("a", float(t))
@@ -47,7 +47,9 @@ def test_arrivals_already_seen_in_the_open_bucket_are_not_expected_again() -> No
 
 def test_the_trend_follows_rising_traffic() -> None:
     def after_a_rise(beta: float) -> float:
-        forecast = ArrivalForecast(bucket_s=1.0, seasons=(2,), horizon=1, beta=beta, phi=1.0)
+        forecast = ArrivalForecast(
+            bucket_s=1.0, seasons=(2,), horizon=1, beta=beta, phi=1.0, step_s=1.0
+        )
         for t in range(60):
             for _ in range(t // 3):
                 forecast.observe("a", float(t))
@@ -59,11 +61,21 @@ def test_the_trend_follows_rising_traffic() -> None:
 
 
 def test_a_long_silence_decays_the_forecast() -> None:
-    forecast = ArrivalForecast(bucket_s=1.0, seasons=(4,), horizon=2)
+    forecast = ArrivalForecast(bucket_s=1.0, seasons=(4,), horizon=2, step_s=2.0)
     for t in range(40):
         forecast.observe("a", float(t))
     assert forecast.expected(["a"], 40.0)[0] > 1.0
     assert forecast.expected(["a"], 10_000.0)[0] < 0.1
+
+
+def test_a_bucket_of_arrivals_counts_as_the_sessions_it_keeps_in_flight() -> None:
+    """Issue 13: 15-minute arrival counts were added to per-session load as they were."""
+    forecast = ArrivalForecast(horizon=1, step_s=9.0)  # 15-minute buckets, 9 s per arrival
+    for t in range(96 * 3):  # three days of 100 arrivals per bucket
+        for _ in range(100):
+            forecast.observe("a", t * 900.0)
+    expected = forecast.expected(["a"], 96 * 3 * 900.0 + 1)[0]
+    assert 0.8 < expected < 1.5  # about 100 x 9 / 900 = 1 session in flight, not a hundred
 
 
 def test_bad_settings_are_refused() -> None:
@@ -91,7 +103,7 @@ def simulate(strategy: str, *, seed: int, periods: int = 30, warmup: int = 10) -
         for n in ("a", "b")
     ]
     load = LoadCounter()
-    forecast = ArrivalForecast(bucket_s=1.0, seasons=(PERIOD,), horizon=6)
+    forecast = ArrivalForecast(bucket_s=1.0, seasons=(PERIOD,), horizon=6, step_s=6.0)
     router = Router(team, strategy=strategy, load=load, forecast=forecast, clock=lambda: 0.0)
     ends: dict[int, list[ExitStack]] = {}
     overruns = 0

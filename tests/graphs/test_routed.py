@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
+from langchain_core.embeddings import Embeddings
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, assert_exhausted, scripted, thread, topology
 
 from accord.agents import Agent, AgentSpecError, Router, ScriptedModel
-from accord.agents.routing import ArrivalForecast, LoadCounter, PerformanceHistory
-from accord.graphs import RoutedState, routed
+from accord.agents.errors import EmptyRequest
+from accord.agents.routing import ArrivalForecast, EmbeddingFit, LoadCounter, PerformanceHistory
+from accord.graphs import ModelRouter, RoutedState, routed
+from accord.graphs.patterns.routed import REASON_CHARS
 
 
 def _model(agent: Agent) -> ScriptedModel:
@@ -97,8 +101,10 @@ async def test_a_scoring_router_decides_with_no_model_and_explains_itself(run: R
     assert route["by"] == "router"
     assert route["strategy"] == "score"
     assert route["reason"] == (
-        "score: billing scored 8 (capacity 8 x fit 1 x performance 1 / (1 + load 0))"
+        "score: billing scored 8 (capacity 8 x fit 1 x performance 1 / (1 + load 0)); "
+        "next best fit tech 0.05; words 'invoic', 'refund'; confidence 1.00"
     )
+    assert route["confidence"] == pytest.approx(1.0, abs=0.005)
     assert [c["agent"] for c in route["scores"]] == ["billing", "tech"]
     assert route["scores"][1]["fit"] == 0.05
     assert state["messages"][-1].text == "Refund issued."
@@ -232,3 +238,134 @@ billing -.-> __end__;
 router -.-> billing;
 router -.-> tech;
 tech -.-> __end__;"""
+
+
+# --- "no agent fits", the model router alone, bad input (issue 13) -------------------------
+
+
+async def test_a_request_no_agent_fits_goes_to_the_fallback_agent(run: Runner) -> None:
+    billing, tech = _desks()
+    helper = scripted("helper", {"reply": "I can help with anything else."})
+    router = Router([billing, tech], load=LoadCounter(), threshold=0.5)
+    graph = routed([billing, tech], router=router, fallback=helper, checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [HumanMessage("what a lovely day")]}, thread())
+
+    route = state["route"]
+    assert route["agent"] == "helper"
+    assert route["fallback"] is True
+    assert route["confidence"] < 0.5
+    assert "no agent fits" in route["reason"]
+    assert state["messages"][-1].text == "I can help with anything else."
+    assert_exhausted(billing, tech, helper)
+
+
+async def test_a_request_that_fits_never_goes_to_the_fallback(run: Runner) -> None:
+    billing, tech = _desks({"reply": "Refund issued."})
+    helper = scripted("helper")
+    router = Router([billing, tech], load=LoadCounter(), threshold=0.5)
+    graph = routed([billing, tech], router=router, fallback=helper, checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [HumanMessage("refund my invoice")]}, thread())
+
+    assert state["route"]["agent"] == "billing"
+    assert "fallback" not in state["route"]
+    assert_exhausted(billing, tech, helper)
+
+
+async def test_a_clarifying_reply_answers_a_request_no_agent_fits(run: Runner) -> None:
+    billing, tech = _desks()
+    router = Router([billing, tech], load=LoadCounter(), threshold=0.5)
+    ask = "Is this about a bill or a technical problem?"
+    graph = routed([billing, tech], router=router, fallback=ask, checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [HumanMessage("what a lovely day")]}, thread())
+
+    assert state["route"]["fallback"] is True
+    assert state["messages"][-1].text == ask
+    assert state["messages"][-1].name == "router"
+    assert_exhausted(billing, tech)
+
+
+def test_a_fallback_needs_a_scoring_router_and_a_real_reply() -> None:
+    billing, tech = _desks()
+    with pytest.raises(AgentSpecError, match="fallback= and cascade= need a scoring router"):
+        routed([billing, tech], fallback="Which one?")
+    with pytest.raises(AgentSpecError, match="clarifying reply given as fallback= is empty"):
+        routed([billing, tech], router=Router([billing, tech]), fallback="  ")
+
+
+async def test_an_empty_request_is_refused_not_routed() -> None:
+    billing, tech = _desks()
+    graph = routed([billing, tech], router=Router([billing, tech], load=LoadCounter()))
+    with pytest.raises(EmptyRequest, match="request to route is empty"):
+        await graph.ainvoke({"messages": [HumanMessage("   ")]}, thread())
+
+
+async def test_the_model_routers_decision_runs_alone() -> None:
+    """Issue 13: there was no public way to run only the model router's decision."""
+    triage = scripted("triage", {"agent": "tech", "reason": "an outage"})
+    billing, tech = _desks()
+    route = await ModelRouter([billing, tech], triage).ainvoke("The site is down")
+    assert route == {"agent": "tech", "reason": "an outage", "by": "model"}
+    assert "Choose who should answer" in _model(triage).calls[0].messages[0].text
+    assert_exhausted(triage, billing, tech)
+
+
+async def test_the_model_routers_reason_is_kept_to_one_short_line() -> None:
+    """Issue 13: a small model used the unbounded reason to answer the user at length."""
+    rambling = "Because the user\nasks about outages. " * 40
+    triage = scripted("triage", {"agent": "tech", "reason": rambling})
+    billing, tech = _desks()
+    route = ModelRouter([billing, tech], triage).invoke("The site is down")
+    assert len(route["reason"]) == REASON_CHARS
+    assert "\n" not in route["reason"]
+    assert route["reason"].startswith("Because the user asks about outages.")
+
+
+async def test_an_embedding_decision_runs_off_the_event_loop() -> None:
+    """Issue 13: the embedding call blocked the event loop inside `ainvoke`."""
+    loop_thread: list[int] = []
+
+    class Threads(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return [[1.0, float("refund" in t or "invoice" in t)] for t in texts]
+
+        def embed_query(self, text: str) -> list[float]:
+            loop_thread.append(threading.get_ident())
+            return [1.0, 1.0]
+
+    billing, tech = _desks({"reply": "Refunded."})
+    router = Router(
+        [billing, tech], load=LoadCounter(), fit=lambda team: EmbeddingFit(team, Threads())
+    )
+    graph = routed([billing, tech], router=router)
+    state = await graph.ainvoke({"messages": [HumanMessage("refund please")]}, thread())
+    assert state["route"]["agent"] == "billing"
+    assert loop_thread
+    assert loop_thread[0] != threading.get_ident()
+
+
+async def test_a_cascade_asks_the_model_only_when_the_router_is_unsure(run: Runner) -> None:
+    triage = scripted("triage", {"agent": "tech", "reason": "sounds like a bug"})
+    billing = scripted("billing", {"reply": "Refunded."}, skills=("invoices", "refunds"))
+    tech = scripted("tech", {"reply": "Fixed."}, skills=("outages", "login"))
+    router = Router([billing, tech], load=LoadCounter(), threshold=0.0)
+    graph = routed(
+        [billing, tech],
+        router=router,
+        cascade=0.9,
+        cascade_router=triage,
+        checkpointer=InMemorySaver(),
+    )
+
+    clear = await graph.ainvoke({"messages": [HumanMessage("refund my invoice")]}, thread("a"))
+    unsure = await graph.ainvoke({"messages": [HumanMessage("it is weird")]}, thread("b"))
+
+    assert clear["route"]["by"] == "router"
+    assert clear["messages"][-1].text == "Refunded."
+    assert unsure["route"]["by"] == "model"
+    assert unsure["route"]["agent"] == "tech"
+    assert unsure["route"]["reason"].startswith("sounds like a bug (the router was unsure: ")
+    assert unsure["messages"][-1].text == "Fixed."
+    assert_exhausted(triage, billing, tech)  # one model decision, for the unclear request

