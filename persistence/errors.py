@@ -24,6 +24,15 @@ class DatabaseUnavailable(PersistenceError, ConnectionError):
     """The database could not be reached (wrong host, port, credentials, or the server is down)."""
 
 
+class DatabaseBusy(PersistenceError, TimeoutError):
+    """Every connection stayed busy for longer than the saver's `queue_timeout`.
+
+    Operations queue for a connection (first come, first served) instead of failing; this
+    is raised only when the wait is longer than the bound. Retry later, raise the saver's
+    `concurrency` (more connections, within the server's limit) or its `queue_timeout`.
+    """
+
+
 class CorruptCheckpoint(PersistenceError):
     """A stored row could not be decoded; the message names the thread and checkpoint."""
 
