@@ -34,7 +34,30 @@ class DatabaseBusy(PersistenceError, TimeoutError):
 
 
 class CorruptCheckpoint(PersistenceError):
-    """A stored row could not be decoded; the message names the thread and checkpoint."""
+    """A stored row could not be decoded, or its bytes do not match their checksum.
+
+    Restore an earlier checkpoint (`restore(saver, thread_id, checkpoint_id=...)`): it does
+    not need the corrupt one decoded.
+
+    Attributes:
+        thread_id: The thread (a session's id), when known.
+        checkpoint_ns: Its namespace.
+        checkpoint_id: The corrupt checkpoint.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        checkpoint_ns: str = "",
+        checkpoint_id: str | None = None,
+    ) -> None:
+        """Say what is corrupt and what to do; keep where it is for callers that skip it."""
+        super().__init__(message)
+        self.thread_id = thread_id
+        self.checkpoint_ns = checkpoint_ns
+        self.checkpoint_id = checkpoint_id
 
 
 class UnsupportedOperation(PersistenceError, NotImplementedError):
