@@ -111,6 +111,15 @@ def resolve(url: str | URL) -> Target:
     sync_url = parsed.set(drivername=f"{name}+{sync_driver}")
     if backend == "sqlite" and _is_memory(parsed):
         return Target(backend, sync_url, None)
+    if backend == "sqlite" and (
+        parsed.query.get("mode") == "ro" or parsed.query.get("immutable") == "1"
+    ):
+        # pysqlite ignores these unless the URL is a URI, so the file would be written.
+        raise _unsupported(
+            shown,
+            "accord writes to its database (migrations, checkpoints, leases), so a read-only"
+            " SQLite URL cannot work; drop mode=ro, or copy the file somewhere writable",
+        )
     return Target(backend, sync_url, parsed.set(drivername=f"{name}+{async_driver}"))
 
 

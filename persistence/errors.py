@@ -20,6 +20,16 @@ class UnsupportedDatabaseURL(PersistenceError, ValueError):
     """The database URL names a scheme or driver accord does not support."""
 
 
+class InvalidName(PersistenceError, ValueError):
+    """A session id, user, role or agent name that cannot be stored: empty, too long, or with
+    control characters or lone surrogates. Use printable text."""
+
+
+class DatabaseReadOnly(PersistenceError):
+    """The database refused a write because it is read-only (a read-only file or folder, a
+    read-only mount, a read-only server): give accord a database it may write to."""
+
+
 class DatabaseUnavailable(PersistenceError, ConnectionError):
     """The database could not be reached (wrong host, port, credentials, or the server is down)."""
 

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from accord.persistence.engine import Target
-from accord.persistence.errors import DatabaseBusy, DatabaseUnavailable, PersistenceError
+from accord.persistence.errors import (
+    DatabaseBusy,
+    DatabaseReadOnly,
+    DatabaseUnavailable,
+    PersistenceError,
+)
+
+READ_ONLY = ("readonly database", "read-only file system", "read only transaction", "read-only")
+"""How the drivers say a write was refused because the database is read-only."""
 
 
 def retryable(exc: DBAPIError) -> bool:
@@ -37,6 +45,13 @@ def translate(target: Target, what: str, exc: DBAPIError) -> PersistenceError:
     """The typed error for a database error of `what`."""
     if exc.connection_invalidated:
         return unavailable(target, exc)
+    said = reason(target, exc)
+    if any(sign in said.lower() for sign in READ_ONLY):
+        return DatabaseReadOnly(
+            f"{what} failed: {target.describe()} is read-only ({said}); give accord a"
+            " database it may write to (check the file's and its folder's permissions, or"
+            " the mount)"
+        )
     return PersistenceError(f"{what} failed on {target.describe()}: {reason(target, exc)}")
 
 

@@ -182,11 +182,15 @@ class Copies:
             member.epoch = stored.number
             if self.epoch is None or stored.number > self.epoch.number:
                 self.epoch = stored
-            for other in self.members:
-                if other.epoch is not None and other.epoch < self.epoch.number:
-                    other.stale = other.stale or _stale(other, self.epoch)
-        if member.stale:
-            log.error("%s", member.stale)
+            behind = [
+                m
+                for m in self.members
+                if m.epoch is not None and m.epoch < self.epoch.number and m.stale is None
+            ]
+            for other in behind:
+                other.stale = _stale(other, self.epoch)
+        for other in behind:
+            log.error("%s", other.stale)
 
     def _raising(self, leader: Member) -> Flow[None]:
         """Raise the epoch on the leader, then on the followers that have every write."""
