@@ -21,7 +21,7 @@ from langchain_core.messages import BaseMessage
 from accord.agents import Agent, ScriptedModel
 from accord.app.server.asgi import create_app
 from accord.app.server.auth import Tokens
-from accord.graphs import handoff
+from accord.graphs import Sessions, handoff
 
 TOKENS = {
     "alice-token": {"user": "alice", "roles": ["support"]},
@@ -101,13 +101,15 @@ def serve(db: str) -> Iterator[Callable[..., str]]:
         database: str = db,
         ping: float = 15.0,
         body_timeout: float = 30.0,
+        sessions: Sessions | None = None,
     ) -> str:
         app = create_app(
-            graph if graph is not None else team(latency),
+            None if sessions is not None else graph if graph is not None else team(latency),
             tokens=Tokens.parse(TOKENS),
             db=database,
             ping=ping,
             body_timeout=body_timeout,
+            sessions=sessions,
         )
         live = start(app)
         running.append(live)
