@@ -9,6 +9,7 @@ from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.errors import (
     AccordError,
     CorruptCheckpoint,
+    DatabaseBusy,
     DatabaseUnavailable,
     NothingToRestore,
     PersistenceError,
@@ -31,6 +32,7 @@ __all__ = [
     "Begun",
     "Call",
     "CorruptCheckpoint",
+    "DatabaseBusy",
     "DatabaseUnavailable",
     "Flow",
     "LeaseStore",

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool, StaticPool
 
 from accord.persistence import compat
 from accord.persistence.errors import DatabaseUnavailable, UnsupportedDatabaseURL
@@ -43,6 +43,10 @@ _INSTALL_HINT = {
 }
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+DEFAULT_CONCURRENCY = 20
+"""Operations a saver expects at once unless told: the size of its connection pool."""
+QUEUE_TIMEOUT_S = 120.0
+"""How long an operation waits for a connection (in a queue) before `DatabaseBusy`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +111,45 @@ def resolve(url: str | URL) -> Target:
     sync_url = parsed.set(drivername=f"{name}+{sync_driver}")
     if backend == "sqlite" and _is_memory(parsed):
         return Target(backend, sync_url, None)
+    if backend == "sqlite" and (
+        parsed.query.get("mode") == "ro" or parsed.query.get("immutable") == "1"
+    ):
+        # pysqlite ignores these unless the URL is a URI, so the file would be written.
+        raise _unsupported(
+            shown,
+            "accord writes to its database (migrations, checkpoints, leases), so a read-only"
+            " SQLite URL cannot work; drop mode=ro, or copy the file somewhere writable",
+        )
     return Target(backend, sync_url, parsed.set(drivername=f"{name}+{async_driver}"))
 
 
 def target_of(engine: Engine | AsyncEngine) -> Target:
     """The target database of an engine someone else built."""
     return resolve(engine.url)
+
+
+def pool_settings(concurrency: int, queue_timeout: float) -> dict[str, Any]:
+    """Pool arguments for `concurrency` operations at once, waiting `queue_timeout` for one.
+
+    Half the connections stay open, the other half open under a burst and close again; the
+    drivers let no more operations than that at the pool at once (the rest queue, first
+    come first served), so the pool's own timeout only trips on a wait over the bound.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    if queue_timeout <= 0:
+        raise ValueError(f"queue_timeout must be positive, got {queue_timeout}")
+    kept = (concurrency + 1) // 2
+    return {"pool_size": kept, "max_overflow": concurrency - kept, "pool_timeout": queue_timeout}
+
+
+def capacity(engine: Engine) -> int | None:
+    """How many connections the engine's pool may hand out at once (None: no limit known)."""
+    pool: Any = engine.pool
+    if not isinstance(pool, QueuePool):
+        return None
+    overflow = getattr(pool, "_max_overflow", 0)
+    return int(pool.size()) + max(int(overflow), 0) if overflow >= 0 else None
 
 
 def create_sync(target: Target, options: dict[str, Any]) -> Engine:

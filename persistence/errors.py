@@ -20,12 +20,54 @@ class UnsupportedDatabaseURL(PersistenceError, ValueError):
     """The database URL names a scheme or driver accord does not support."""
 
 
+class InvalidName(PersistenceError, ValueError):
+    """A session id, user, role or agent name that cannot be stored: empty, too long, or with
+    control characters or lone surrogates. Use printable text."""
+
+
+class DatabaseReadOnly(PersistenceError):
+    """The database refused a write because it is read-only (a read-only file or folder, a
+    read-only mount, a read-only server): give accord a database it may write to."""
+
+
 class DatabaseUnavailable(PersistenceError, ConnectionError):
     """The database could not be reached (wrong host, port, credentials, or the server is down)."""
 
 
+class DatabaseBusy(PersistenceError, TimeoutError):
+    """Every connection stayed busy for longer than the saver's `queue_timeout`.
+
+    Operations queue for a connection (first come, first served) instead of failing; this
+    is raised only when the wait is longer than the bound. Retry later, raise the saver's
+    `concurrency` (more connections, within the server's limit) or its `queue_timeout`.
+    """
+
+
 class CorruptCheckpoint(PersistenceError):
-    """A stored row could not be decoded; the message names the thread and checkpoint."""
+    """A stored row could not be decoded, or its bytes do not match their checksum.
+
+    Restore an earlier checkpoint (`restore(saver, thread_id, checkpoint_id=...)`): it does
+    not need the corrupt one decoded.
+
+    Attributes:
+        thread_id: The thread (a session's id), when known.
+        checkpoint_ns: Its namespace.
+        checkpoint_id: The corrupt checkpoint.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        checkpoint_ns: str = "",
+        checkpoint_id: str | None = None,
+    ) -> None:
+        """Say what is corrupt and what to do; keep where it is for callers that skip it."""
+        super().__init__(message)
+        self.thread_id = thread_id
+        self.checkpoint_ns = checkpoint_ns
+        self.checkpoint_id = checkpoint_id
 
 
 class UnsupportedOperation(PersistenceError, NotImplementedError):

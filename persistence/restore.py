@@ -7,6 +7,7 @@ Only the public `BaseCheckpointSaver` API is used, so any LangGraph checkpointer
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -21,7 +22,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.base.id import uuid6
 
-from accord.persistence.errors import NothingToRestore
+from accord.persistence.errors import CorruptCheckpoint, NothingToRestore
 from accord.persistence.ops.flow import Call, Flow, adrive, drive, twin
 
 RESTORED_FROM = "restored_from"
@@ -78,14 +79,61 @@ def _restoring(
     if checkpoint_id is not None:
         found = yield twin(saver.get_tuple, saver.aget_tuple, config)
     else:
-        found = yield Call(
-            lambda: next((t for t in saver.list(config) if _by(t, at)), None),
-            lambda: anext((t async for t in saver.alist(config) if _by(t, at)), None),
-        )
+        found = yield from _latest_by(saver, config, at)
     source = _found(found, config)
-    head = _found((yield twin(saver.get_tuple, saver.aget_tuple, _head(config))), config)
+    try:
+        head = _found((yield twin(saver.get_tuple, saver.aget_tuple, _head(config))), config)
+    except CorruptCheckpoint as exc:
+        # The head cannot be read: the restored state goes on top of it all the same.
+        if exc.checkpoint_id is None:
+            raise
+        head = _unreadable(config, exc.checkpoint_id, source)
     stored: RunnableConfig = yield twin(saver.put, saver.aput, *_new_head(saver, source, head))
     return stored
+
+
+def _latest_by(
+    saver: BaseCheckpointSaver[Any], config: RunnableConfig, at: datetime | None
+) -> Flow[CheckpointTuple | None]:
+    """The newest checkpoint taken by `at`, read one at a time past corrupt ones."""
+    before: RunnableConfig | None = None
+    while True:
+        try:
+            page: list[CheckpointTuple] = yield _page(saver, config, before)
+        except CorruptCheckpoint as exc:
+            skipped = before["configurable"]["checkpoint_id"] if before else None
+            if exc.checkpoint_id is None or exc.checkpoint_id == skipped:
+                raise
+            before = _at(config, exc.checkpoint_id)
+            continue
+        if not page or _by(page[0], at):
+            return page[0] if page else None
+        before = page[0].config
+
+
+def _page(
+    saver: BaseCheckpointSaver[Any], config: RunnableConfig, before: RunnableConfig | None
+) -> Call[list[CheckpointTuple]]:
+    """The one checkpoint just before `before` (a list of at most one), in both faces."""
+    return Call(
+        lambda: list(saver.list(config, before=before, limit=1)),
+        lambda: _collect(saver.alist(config, before=before, limit=1)),
+    )
+
+
+async def _collect(items: AsyncIterator[CheckpointTuple]) -> list[CheckpointTuple]:
+    return [item async for item in items]
+
+
+def _at(config: RunnableConfig, checkpoint_id: str) -> RunnableConfig:
+    return {"configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
+
+
+def _unreadable(config: RunnableConfig, checkpoint_id: str, source: CheckpointTuple) -> Any:
+    """Stands in for a corrupt head: its id (the new head's parent), no versions to pass."""
+    head = _at(_head(config), checkpoint_id)
+    empty = {**source.checkpoint, "channel_versions": {}}
+    return CheckpointTuple(head, empty, source.metadata)  # type: ignore[arg-type]
 
 
 def _thread(

@@ -190,3 +190,19 @@ audit = Table(
     **MYSQL_TABLE_OPTIONS,
 )
 """Append-only events; `id` gives their order within a session."""
+
+replication = Table(
+    f"{PREFIX}replication",
+    metadata,
+    Column("name", String(STATUS_LENGTH), primary_key=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("leader", text(), nullable=False),
+    Column("updated_at", timestamp(), nullable=False),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""A `ReplicatedSaver`'s generation, stored in every copy (one row, `name` "epoch").
+
+It goes up whenever the copies that have every write become fewer (a failover, a replica
+that missed a write), on those copies only: after a restart the copies with the highest
+epoch are the authoritative ones, and any other copy is stale.
+"""

@@ -24,11 +24,11 @@ from accord.app.errors import server_extra
 from accord.app.server import responses
 from accord.app.server.auth import Tokens
 from accord.app.server.prometheus import CONTENT_TYPE, Measure, Metrics
-from accord.app.server.routes import Server, api
+from accord.app.server.routes import Me, Server, api
 from accord.app.server.routes_feedback import feedback_api
 from accord.app.server.schemas import Health
 from accord.app.server.sse import Runs
-from accord.graphs import Sessions
+from accord.graphs import OPERATOR, Sessions
 
 with server_extra():
     from fastapi import FastAPI
@@ -50,6 +50,7 @@ def create_app(
     ping: float = 15.0,
     grace: float = 30.0,
     title: str = "accord",
+    body_timeout: float = 30.0,
 ) -> FastAPI:
     """Builds the server for one graph.
 
@@ -62,6 +63,7 @@ def create_app(
         ping: Seconds of silence on a stream before a keep-alive comment.
         grace: Seconds a stopping server lets runs in progress finish before cancelling them.
         title: The API's title in its OpenAPI schema.
+        body_timeout: Seconds a request body may take to arrive before a 408.
 
     Raises:
         ValueError: Neither or both of `graph` and `sessions` were given.
@@ -100,7 +102,7 @@ def create_app(
     responses.install(app)
     app.include_router(api)
     app.include_router(feedback_api)
-    app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(Measure, metrics=shared.metrics)
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness")
@@ -111,11 +113,13 @@ def create_app(
         "/metrics",
         response_class=Response,
         tags=["ops"],
-        summary="Prometheus metrics",
+        summary="Prometheus metrics (bearer token; per-session series for operators only)",
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
-    async def metrics() -> Response:
-        return Response(shared.metrics.exposition(), media_type=CONTENT_TYPE)
+    async def metrics(me: Me) -> Response:
+        """Needs a bearer token; only operators see the per-session series (session ids)."""
+        exposition = shared.metrics.exposition(sessions=OPERATOR in me.roles)
+        return Response(exposition, media_type=CONTENT_TYPE)
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -21,6 +21,8 @@ with server_extra():
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SESSION_FAMILY = b"accord_session_"
+"""The prefix of the reliability families labelled by session id."""
 
 
 class Metrics:
@@ -64,9 +66,17 @@ class Metrics:
             registry=self.registry,
         )
 
-    def exposition(self) -> bytes:
-        """The Prometheus text format of the default registry and this server's own."""
-        return generate_latest(REGISTRY) + generate_latest(self.registry)
+    def exposition(self, *, sessions: bool = True) -> bytes:
+        """The Prometheus text format of the default registry and this server's own.
+
+        Without `sessions`, the per-session families (`accord_session_*`, labelled with
+        session ids) are left out: the aggregates only.
+        """
+        text = generate_latest(REGISTRY) + generate_latest(self.registry)
+        if sessions:
+            return text
+        lines = text.splitlines(keepends=True)
+        return b"".join(line for line in lines if SESSION_FAMILY not in line)
 
 
 class Measure:

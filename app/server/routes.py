@@ -71,7 +71,16 @@ def user(
 
 Me = Annotated[User, Depends(user)]
 Shared = Annotated[Server, Depends(server)]
-SessionId = Annotated[str, Path(min_length=1, max_length=200, description="The session id.")]
+SessionId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        # No NUL or control characters: a database would refuse them with its own error.
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]+$",
+        description="The session id.",
+    ),
+]
 
 api = APIRouter(
     prefix="/api",

@@ -19,11 +19,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+"""Printable text: no control characters, not blank (lone surrogates are refused as well)."""
+Name = Annotated[str, Field(min_length=1, max_length=191, pattern=PRINTABLE)]
+"""A user or role name, as session records store them."""
+
+
 class AccessIn(_Strict):
     """Users and roles granted one action on a session."""
 
-    users: list[str] = Field(default_factory=list, max_length=1000)
-    roles: list[str] = Field(default_factory=list, max_length=1000)
+    users: list[Name] = Field(default_factory=list, max_length=1000)
+    roles: list[Name] = Field(default_factory=list, max_length=1000)
 
     def to_access(self) -> Access:
         return Access(frozenset(self.users), frozenset(self.roles))
@@ -74,6 +80,7 @@ class MessageIn(_Strict):
         default=None,
         min_length=1,
         max_length=200,
+        pattern=PRINTABLE,
         description="An id you choose: sending it again never adds the message twice.",
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -11,6 +12,17 @@ OPERATOR = "accord:operator"
 """The role of those who run the service (the `accord sessions` command line): every action on
 every session, each one audited under their name. Grant it to no end user."""
 ACTIONS: tuple[Action, ...] = ("read", "send", "resume", "restore")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _printable(kind: str, name: object) -> None:
+    """Refuses a name no database stores as given (issue 14: a role "\\ud800" in one scope
+    broke the listings of everyone it named)."""
+    if not isinstance(name, str) or not name.strip() or _UNPRINTABLE.search(name):
+        raise ValueError(
+            f"a {kind} must be printable text (no control characters or lone surrogates),"
+            f" got {name!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +41,8 @@ class User:
         if not isinstance(self.id, str) or not self.id.strip():
             raise ValueError(f"a user id must be a non-empty string, got {self.id!r}")
         object.__setattr__(self, "roles", frozenset(self.roles))
+        for name in (self.id, *self.roles):
+            _printable("user id or role", name)
 
     @classmethod
     def of(cls, user: User | str) -> User:
@@ -46,6 +60,8 @@ class Access:
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", frozenset(self.users))
         object.__setattr__(self, "roles", frozenset(self.roles))
+        for name in (*self.users, *self.roles):
+            _printable("user or role in a scope", name)
 
     def grants(self, user: User) -> bool:
         """Whether `user` is named, or holds a named role."""
@@ -98,9 +114,17 @@ class Scope:
         unknown = set(document) - set(ACTIONS)
         if unknown:
             raise ValueError(f"unknown scope actions {sorted(unknown)}; use {list(ACTIONS)}")
+        # A name stored before names were checked can match no (checked) user: skip it, so
+        # one bad record never breaks the listings it appears in.
         return cls(
             **{
-                action: Access(frozenset(grant.get("users", ())), frozenset(grant.get("roles", ())))
+                action: Access(_usable(grant.get("users", ())), _usable(grant.get("roles", ())))
                 for action, grant in document.items()
             }
         )
+
+
+def _usable(names: Iterable[Any]) -> frozenset[str]:
+    return frozenset(
+        n for n in names if isinstance(n, str) and n.strip() and not _UNPRINTABLE.search(n)
+    )

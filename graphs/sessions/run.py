@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 import time
 import uuid
@@ -42,7 +43,7 @@ from accord.graphs.sessions.runtime import Runtime
 from accord.graphs.sessions.tokens import ReplyText
 from accord.persistence import AuditEvent, SessionBusy, SessionRecord
 
-HOST = f"{socket.gethostname()}:{os.getpid()}"
+REASON_CODE = re.compile(r"[a-z][a-z0-9_:-]{0,31}")
 
 
 class Run:
@@ -65,14 +66,19 @@ class Run:
         arrived = Trail(self.session_id, self.user.id)
         if message is not None:
             arrived.add("message_in", None, {"message_id": message.id, "chars": len(message.text)})
-        holder = f"{HOST}:{uuid.uuid4().hex}"
+        # Computed per run, not at import: a forked worker has its own pid.
+        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         # The arrival is recorded with the lease, before the run: a crash cannot lose it.
         begun = await runtime.begin(self.session_id, self.user, holder, arrived.events)
         spend = _Spend(self.session_id, self.user, begun.record, steps=runtime.metrics)
         lost, done = asyncio.Event(), asyncio.Event()
         keeper = asyncio.create_task(self._keep(holder, lost, done))
         try:
-            if begun.interrupted and (await self._snapshot()).tasks:
+            snapshot = await self._snapshot() if begun.interrupted else None
+            if snapshot is not None:
+                # The last run died before its end was written: audit the replies it gave.
+                await self._unaudited(spend, snapshot)
+            if snapshot is not None and snapshot.tasks:
                 # The last run died mid-way: finish it from its last checkpoint first, or
                 # LangGraph would drop the steps it completed but had not yet checkpointed.
                 spend.trail.add("recovered", spend.agent, {})
@@ -102,6 +108,16 @@ class Run:
 
     async def _snapshot(self) -> Any:
         return await self.runtime.graph.aget_state(self.config)
+
+    async def _unaudited(self, spend: _Spend, snapshot: Any) -> None:
+        """Audits the replies in the state that no `message_out` event names (issue 14: a
+        run killed after its last checkpoint never wrote them)."""
+        trail = await self.runtime.audit_trail.aevents(self.session_id, kinds=["message_out"])
+        audited = {event.details.get("message_id") for event in trail}
+        for message in snapshot.values.get("messages", []):
+            if isinstance(message, AIMessage) and message.id not in audited:
+                details = {"message_id": message.id, "chars": len(message.text), "recovered": True}
+                spend.trail.add("message_out", message.name, details)
 
     async def _input(
         self, message: HumanMessage | None, usage: Usage, *, resent: bool
@@ -309,8 +325,18 @@ class Trail:
     def note(self, event: Event) -> None:
         """Adds what the trail keeps of a run's `event` (its handoffs)."""
         if isinstance(event, HandoffEvent):
-            details = {"source": event.source, "target": event.target, "reason": event.reason}
+            reason = _short_reason(event.reason)
+            details = {"source": event.source, "target": event.target, "reason": reason}
             self.add("handoff", event.target, details)
+
+
+def _short_reason(reason: str) -> str:
+    """What the audit trail keeps of a handoff's reason: a code, never the conversation.
+
+    A standby's handover says "failover" or "overload"; an agent's own handoff carries its
+    reply (message content, which must not land in the append-only trail).
+    """
+    return reason if REASON_CODE.fullmatch(reason) else "agent decision"
 
 
 def _messages(change: Any) -> list[AnyMessage]:

@@ -8,6 +8,7 @@ plus the version it extends. Reading follows the `base` links back to a full val
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,36 @@ DEFAULT_MAX_CHAIN = 960
 
 Reads fetch a whole chain in one recursive query; MySQL 8 refuses recursion deeper than 1000.
 """
+
+
+SEAL = "#"
+"""Separates a row's serializer type from the checksum of its bytes in the `type` column."""
+
+
+def sealed(typed: tuple[str, bytes]) -> tuple[str, bytes]:
+    """A serialized value with the CRC-32 of its bytes appended to its type ("msgpack#1a2b3c4d").
+
+    Stored beside the bytes, it turns a flipped byte into a `CorruptCheckpoint` on read,
+    where the serializer alone could decode garbage into a wrong value (issue 14: messages
+    that came back as None).
+    """
+    type_, data = typed
+    return f"{type_}{SEAL}{zlib.crc32(data):08x}", data
+
+
+def unsealed(type_: str, data: bytes) -> str:
+    """The serializer type of a sealed row, once its checksum matched (unsealed rows pass).
+
+    Raises:
+        Undecodable: The bytes do not match their checksum.
+    """
+    plain, seal, checksum = type_.partition(SEAL)
+    if seal and f"{zlib.crc32(data):08x}" != checksum:
+        raise Undecodable(
+            f"its stored bytes do not match their checksum ({checksum}): they changed after"
+            " they were written"
+        )
+    return plain
 
 
 @dataclass(slots=True)
@@ -50,7 +81,7 @@ class Encoded:
         for delta in self.deltas:
             if (delta.key[2], delta.row["base"]) in present:
                 continue
-            delta.row["type"], delta.row["data"] = serde.dumps_typed(delta.value)
+            delta.row["type"], delta.row["data"] = sealed(serde.dumps_typed(delta.value))
             delta.row["base"], delta.row["depth"] = None, 0
             self.learned = [
                 (k, Stored(e.version, 0, e.items) if k == delta.key else e) for k, e in self.learned
@@ -106,11 +137,11 @@ def encode_values(
             and len(value) >= len(last.items)
             and value[: len(last.items)] == last.items
         ):
-            row["type"], row["data"] = serde.dumps_typed(value[len(last.items) :])
+            row["type"], row["data"] = sealed(serde.dumps_typed(value[len(last.items) :]))
             row["base"], row["depth"] = last.version, last.depth + 1
             out.deltas.append(Delta(row, value, ck))
         else:
-            row["type"], row["data"] = serde.dumps_typed(value)
+            row["type"], row["data"] = sealed(serde.dumps_typed(value))
             row["base"], row["depth"] = None, 0
         out.rows.append(row)
         if is_list and cache.enabled:
@@ -207,7 +238,7 @@ class Chains:
         if key not in self._decoded:
             _, _, type_, data = self._rows[key]
             try:
-                self._decoded[key] = self._serde.loads_typed((type_, data))
+                self._decoded[key] = self._serde.loads_typed((unsealed(type_, data), data))
             except Exception as exc:
                 raise Undecodable(
                     f"channel {key[2]!r} version {key[3]} cannot be decoded ({exc!r})"
@@ -219,17 +250,23 @@ def corrupt(thread_id: str, checkpoint_ns: str, checkpoint_id: str, why: str) ->
     """The error for a checkpoint whose stored rows cannot be read back."""
     where = f" (namespace {checkpoint_ns!r})" if checkpoint_ns else ""
     return CorruptCheckpoint(
-        f"checkpoint {checkpoint_id} of thread {thread_id!r}{where} is corrupt: {why}. "
-        "If the serializer changed, pass the original one as `serde=`; otherwise fork the "
-        "thread from an earlier checkpoint, delete the thread with `delete_thread`, or "
-        "restore the database from a backup."
+        f"checkpoint {checkpoint_id} of thread (session) {thread_id!r}{where} is corrupt: {why}."
+        " If the serializer changed, pass the original one as `serde=`; otherwise restore an"
+        " earlier checkpoint (`restore(saver, thread_id, checkpoint_id=...)`, or"
+        " `Sessions.arestore`), delete the thread with `delete_thread`, or restore the"
+        " database from a backup.",
+        thread_id=thread_id,
+        checkpoint_ns=checkpoint_ns,
+        checkpoint_id=checkpoint_id,
     )
 
 
 def decode_checkpoint(serde: SerializerProtocol, type_: str, data: bytes) -> dict[str, Any]:
     """The checkpoint dict stored without its channel values."""
     try:
-        checkpoint = serde.loads_typed((type_, data))
+        checkpoint = serde.loads_typed((unsealed(type_, data), data))
+    except Undecodable:
+        raise
     except Exception as exc:
         raise Undecodable(f"the checkpoint row cannot be decoded ({exc!r})") from exc
     if not isinstance(checkpoint, dict) or "channel_versions" not in checkpoint:
@@ -269,11 +306,14 @@ def decode_writes(serde: SerializerProtocol, rows: Sequence[Any]) -> list[Pendin
     ordered = sorted(rows, key=lambda r: writes_sort_key(r[0], r[1], r[2]))
     loads = serde.loads_typed
     try:
-        return [(task_id, channel, loads((t, v))) for _, task_id, _, channel, t, v in ordered]
+        return [
+            (task_id, channel, loads((unsealed(t, v), v)))
+            for _, task_id, _, channel, t, v in ordered
+        ]
     except Exception as exc:
         for _, task_id, idx, channel, t, v in ordered:
             try:
-                loads((t, v))
+                loads((unsealed(t, v), v))
             except Exception:
                 raise Undecodable(
                     f"the pending write {idx} of task {task_id} to channel {channel!r}"

@@ -29,9 +29,12 @@ from accord.persistence.checkpoints.codec import DEFAULT_MAX_CHAIN
 from accord.persistence.checkpoints.operations import Operations
 from accord.persistence.checkpoints.statements import Statements
 from accord.persistence.engine import (
+    DEFAULT_CONCURRENCY,
+    QUEUE_TIMEOUT_S,
     Target,
     create_async,
     create_sync,
+    pool_settings,
     prepare,
     resolve,
     target_of,
@@ -80,6 +83,8 @@ class SQLAlchemySaver(
         engine_options: dict[str, Any] | None = None,
         cache_size: int = 1024,
         max_chain: int = DEFAULT_MAX_CHAIN,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        queue_timeout: float = QUEUE_TIMEOUT_S,
     ) -> None:
         """Create a saver; nothing connects until the first call.
 
@@ -92,9 +97,13 @@ class SQLAlchemySaver(
             cache_size: How many list channels to remember for delta encoding; 0 stores
                 every version in full.
             max_chain: How many deltas may follow a full value before another is stored.
+            concurrency: Operations you expect at once: each engine opens up to this many
+                connections (under the server's `max_connections`); more wait in a queue.
+            queue_timeout: Seconds an operation may queue before it raises `DatabaseBusy`.
 
         Raises:
             UnsupportedDatabaseURL: The URL names a database or driver accord cannot use.
+            ValueError: `concurrency` or `queue_timeout` is not positive.
         """
         super().__init__(serde=serde)
         given_sync = bind if isinstance(bind, Engine) else None
@@ -105,7 +114,9 @@ class SQLAlchemySaver(
             self._target = resolve(bind)  # type: ignore[arg-type]
         self._given_sync = given_sync
         self._given_async = given_async
-        self._options = dict(engine_options or {})
+        pool = pool_settings(concurrency, queue_timeout)
+        self._options = ({} if self._target.memory else pool) | dict(engine_options or {})
+        self._queue_timeout = queue_timeout
         self._cache = ChannelCache(cache_size)
         self._setup = Setup()
         self._lock = threading.Lock()
@@ -368,7 +379,13 @@ class SQLAlchemySaver(
         with self._lock:
             if self._async is None:
                 engine = self._given_async or create_async(self._target, self._options)
-                self._async = AsyncDriver(engine, self._target, self._setup, serialize=self._mode)
+                self._async = AsyncDriver(
+                    engine,
+                    self._target,
+                    self._setup,
+                    serialize=self._mode,
+                    queue_timeout=self._queue_timeout,
+                )
             return self._async
 
     @property

@@ -21,7 +21,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from accord.persistence.checkpoints.cache import ChannelCache
-from accord.persistence.checkpoints.codec import Encoded, encode_metadata, encode_values
+from accord.persistence.checkpoints.codec import Encoded, encode_metadata, encode_values, sealed
 from accord.persistence.checkpoints.statements import Statements
 from accord.persistence.ops.driver import Steps
 
@@ -54,7 +54,7 @@ def prepare_put(
     checkpoint_ns = conf.get("checkpoint_ns", "")
     parent_id = conf.get("checkpoint_id")
     stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
-    type_, data = serde.dumps_typed(stored)
+    type_, data = sealed(serde.dumps_typed(stored))
     meta = get_serializable_checkpoint_metadata(config, metadata)
     run_id = meta.get("run_id")
     values = encode_values(
@@ -127,7 +127,7 @@ def prepare_writes(
     }
     rows: dict[int, dict[str, Any]] = {}
     for position, (channel, value) in enumerate(writes):
-        type_, data = serde.dumps_typed(value)
+        type_, data = sealed(serde.dumps_typed(value))
         idx = WRITES_IDX_MAP.get(channel, position)
         # Two writes to one special channel share an idx: the last one wins.
         rows[idx] = base | {"idx": idx, "channel": channel, "type": type_, "value": data}

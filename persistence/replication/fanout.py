@@ -19,7 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.errors import DatabaseUnavailable, PersistenceError
-from accord.persistence.ops.flow import Call, Flow, Gather
+from accord.persistence.ops.flow import Call, Flow, Gather, twin
+from accord.persistence.replication import epochs
+from accord.persistence.replication.epochs import Epoch
 
 T = TypeVar("T")
 Job = Callable[[SQLAlchemySaver], Call[T]]
@@ -39,11 +41,15 @@ class Member:
     missed: int = 0
     """Writes it did not get since this saver started; above 0 it is lagging."""
     last_error: str | None = None
+    epoch: int | None = None
+    """Its stored epoch (see `epochs`), None until read."""
+    stale: str | None = None
+    """Why it is behind the authoritative copies (a lower stored epoch): never read or written."""
 
     @property
     def lagging(self) -> bool:
-        """Whether it missed a write, so it may not serve reads."""
-        return self.missed > 0
+        """Whether it missed a write (or is stale), so it may not serve reads."""
+        return self.missed > 0 or self.stale is not None
 
     def up(self) -> bool:
         """Whether it may be tried now (not within a cooldown)."""
@@ -58,6 +64,8 @@ class Copies:
         self.members = tuple(Member(s, s.target.describe()) for s in savers)
         self.cooldown = cooldown
         self._lock = threading.Lock()
+        self.epoch: Epoch | None = None
+        """The set's epoch and its leader, once the copies' stored epochs were read."""
 
     def acting(self) -> Member:
         """The member that serves reads now: the first one that missed no write and is up.
@@ -68,7 +76,9 @@ class Copies:
         for member in self.members:
             if not member.lagging and member.up():
                 return member
-        states = "; ".join(f"{m.name}: {m.last_error or 'cooling down'}" for m in self.members)
+        states = "; ".join(
+            f"{m.name}: {m.stale or m.last_error or 'cooling down'}" for m in self.members
+        )
         raise DatabaseUnavailable(
             f"no up-to-date copy is reachable ({states}); bring the primary back, "
             "or restore a replica from a backup and build a new ReplicatedSaver on it"
@@ -96,7 +106,7 @@ class Copies:
     def reading(self, job: Job[T]) -> Flow[T]:
         """Run `job` on the acting member, failing over while members are unreachable."""
         while True:
-            member = self.acting()
+            member = yield from self.leading()
             try:
                 result: T = yield job(member.saver)
                 return result
@@ -115,16 +125,22 @@ class Copies:
             job: The write on one saver; its result on the acting member is returned.
         """
         while True:
-            leader = self.acting()
+            leader = yield from self.leading()
             try:
+                if self.epoch is None or self.epoch.leader != leader.name:
+                    # A new leader: the copies it leaves behind must be stale after a restart.
+                    yield from self._raising(leader)
                 result: T = yield job(leader.saver)
                 break
             except Exception as exc:
                 if not unreachable(exc):
                     raise
                 self.down(leader, exc, missed=True)
-        followers = [m for m in self.members if m is not leader]
+        followers = [m for m in self.members if m is not leader and m.stale is None]
+        in_sync = [m for m in followers if not m.lagging and m.epoch is not None]
         yield Gather([self._copying(m, what, job) for m in followers])
+        if any(m.lagging for m in in_sync):
+            yield from self._raising(leader)  # the ones that just missed it stay behind
         return result
 
     def _copying(self, member: Member, what: str, job: Job[Any]) -> Flow[None]:
@@ -132,11 +148,79 @@ class Copies:
             self._lagged(member, None, what)
             return
         try:
+            if member.epoch is None:
+                yield from self._checking(member)
+                if member.stale is not None:
+                    return
             yield job(member.saver)
         except Exception as exc:
             if not (isinstance(exc, PersistenceError) or unreachable(exc)):
                 raise
             self._lagged(member, exc, what)
+
+    # --- epochs -----------------------------------------------------------------------------
+
+    def leading(self) -> Flow[Member]:
+        """The acting member, once every member's stored epoch that can be read was read."""
+        # One after another: each first call migrates its database, and Alembic's module
+        # state does not take two migrations at once on one thread.
+        for member in self.members:
+            if member.epoch is None and (self.epoch is None or member.up()):
+                yield from self._checking(member)
+        return self.acting()
+
+    def _checking(self, member: Member) -> Flow[None]:
+        """Reads a member's stored epoch; below the set's, it is stale."""
+        try:
+            stored: Epoch = yield twin(member.saver.run, member.saver.arun, epochs.reading())
+        except Exception as exc:
+            if not (isinstance(exc, PersistenceError) or unreachable(exc)):
+                raise
+            self.down(member, exc, missed=False)
+            return
+        with self._lock:
+            member.epoch = stored.number
+            if self.epoch is None or stored.number > self.epoch.number:
+                self.epoch = stored
+            behind = [
+                m
+                for m in self.members
+                if m.epoch is not None and m.epoch < self.epoch.number and m.stale is None
+            ]
+            for other in behind:
+                other.stale = _stale(other, self.epoch)
+        for other in behind:
+            log.error("%s", other.stale)
+
+    def _raising(self, leader: Member) -> Flow[None]:
+        """Raise the epoch on the leader, then on the followers that have every write."""
+        current = self.epoch.number if self.epoch is not None else 0
+        epoch = Epoch(current + 1, leader.name)
+        yield twin(leader.saver.run, leader.saver.arun, epochs.writing(epoch))
+        leader.epoch = epoch.number
+        self.epoch = epoch
+        in_sync = [
+            m for m in self.members if m is not leader and not m.lagging and m.epoch is not None
+        ]
+        yield Gather([self._bumping(m, epoch) for m in in_sync])
+
+    def _bumping(self, member: Member, epoch: Epoch) -> Flow[None]:
+        try:
+            yield twin(member.saver.run, member.saver.arun, epochs.writing(epoch))
+            member.epoch = epoch.number
+        except Exception as exc:
+            if not (isinstance(exc, PersistenceError) or unreachable(exc)):
+                raise
+            self._lagged(member, exc, f"epoch {epoch.number}")
+
+
+def _stale(member: Member, epoch: Epoch) -> str:
+    return (
+        f"{member.name} is stale: its replica epoch is {member.epoch}, {epoch.leader} is at"
+        f" {epoch.number}, so it missed writes (a failover happened while it was away). It is"
+        " neither read nor written: rebuild it as a copy of the authoritative database"
+        " (restore a backup of it, or copy its accord_* tables over), then start again"
+    )
 
 
 def unreachable(exc: BaseException) -> bool:

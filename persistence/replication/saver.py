@@ -6,6 +6,11 @@ lagging (see `verify`) and logged. When the acting primary is unreachable the ne
 line that missed no write takes over, and the dead one is not tried again until its cooldown
 ends, so a dead database costs one failed call, not one per call. A copy that missed a write
 never becomes the acting primary again: it would serve stale state.
+
+That knowledge survives restarts: every copy stores an epoch (`replication/epochs.py`), raised
+on the copies that have every write whenever a copy falls behind, so a saver started again
+on the same databases finds the copies left behind (a lower epoch) and neither reads nor
+writes them; `members[i].stale` says how to rebuild one.
 """
 
 from __future__ import annotations
@@ -132,8 +137,11 @@ class ReplicatedSaver(
         return await adrive(self._verifying())
 
     def _verifying(self) -> Flow[VerifyReport]:
-        leader = self.acting()
-        return verifying(leader, [m for m in self.members if m is not leader])
+        leader = yield from self.copies.leading()
+        report: VerifyReport = yield from verifying(
+            leader, [m for m in self.members if m is not leader]
+        )
+        return report
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -197,7 +205,7 @@ class ReplicatedSaver(
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints matching the criteria, newest first; a failover resumes where it was."""
         while limit is None or limit > 0:
-            member = self.acting()
+            member = drive(self.copies.leading())
             try:
                 for item in member.saver.list(config, filter=filter, before=before, limit=limit):
                     yield item
@@ -218,7 +226,7 @@ class ReplicatedSaver(
     ) -> AsyncIterator[CheckpointTuple]:
         """Async `list`."""
         while limit is None or limit > 0:
-            member = self.acting()
+            member = await adrive(self.copies.leading())
             try:
                 async for item in member.saver.alist(
                     config, filter=filter, before=before, limit=limit

@@ -17,6 +17,7 @@ from sqlalchemy import Row, bindparam, select, update
 from accord.persistence.errors import SessionConflict, SessionNotFound
 from accord.persistence.ops.driver import Operation, Outcome, Steps
 from accord.persistence.schema import sessions
+from accord.persistence.sessions.names import check, check_scope, check_session_id
 from accord.persistence.sessions.stores import Store, dumps, from_db, loads, to_db, utcnow
 
 OPEN = "open"
@@ -174,7 +175,17 @@ def new_record(
     limits: Mapping[str, Any] | None,
     usage: Mapping[str, Any] | None,
 ) -> SessionRecord:
-    """A record not yet stored, with an unguessable id unless one is given."""
+    """A record not yet stored, with an unguessable id unless one is given.
+
+    Raises:
+        InvalidName: The owner, agent, id, or a user or role of the scope is not usable text.
+    """
+    check("owner", owner)
+    if agent is not None:
+        check("agent name", agent)
+    if session_id is not None:
+        check_session_id(session_id)
+    check_scope(scope or {})
     now = utcnow()
     return SessionRecord(
         session_id=session_id if session_id is not None else new_session_id(),
@@ -290,6 +301,12 @@ def updating(
 ) -> Steps[SessionRecord]:
     """The steps that update a record and read it back (see `SessionStore.update`)."""
     _check_fields(changes)
+    if "owner" in changes:
+        check("owner", changes["owner"])
+    if changes.get("agent") is not None:
+        check("agent name", changes["agent"])
+    if "scope" in changes:
+        check_scope(changes["scope"] or {})
     values: dict[str, Any] = {k: dumps(v) if k in _JSON else v for k, v in changes.items()}
     condition = sessions.c.session_id == session_id
     if expected_version is not None:

@@ -21,12 +21,13 @@ from langchain_core.messages import BaseMessage
 from accord.agents import Agent, ScriptedModel
 from accord.app.server.asgi import create_app
 from accord.app.server.auth import Tokens
-from accord.graphs import handoff
+from accord.graphs import Sessions, handoff
 
 TOKENS = {
     "alice-token": {"user": "alice", "roles": ["support"]},
     "bob-token": "bob",
     "carol-token": {"user": "carol", "roles": ["auditor"]},
+    "ops-token": {"user": "ops", "roles": ["accord:operator"]},
 }
 """The token map every test server uses."""
 
@@ -94,13 +95,21 @@ def serve(db: str) -> Iterator[Callable[..., str]]:
     running: list[Live] = []
 
     def _serve(
-        graph: Any = None, *, latency: float = 0.0, database: str = db, ping: float = 15.0
+        graph: Any = None,
+        *,
+        latency: float = 0.0,
+        database: str = db,
+        ping: float = 15.0,
+        body_timeout: float = 30.0,
+        sessions: Sessions | None = None,
     ) -> str:
         app = create_app(
-            graph if graph is not None else team(latency),
+            None if sessions is not None else graph if graph is not None else team(latency),
             tokens=Tokens.parse(TOKENS),
             db=database,
             ping=ping,
+            body_timeout=body_timeout,
+            sessions=sessions,
         )
         live = start(app)
         running.append(live)

@@ -152,7 +152,16 @@ async def test_me_health_and_metrics(serve: Serve) -> None:
         await alice.send((await alice.open())["id"], "Hi")
     async with httpx.AsyncClient(base_url=url) as anonymous:
         health = await anonymous.get("/healthz")
-        metrics = await anonymous.get("/metrics")
+        refused = await anonymous.get("/metrics")
+        ops = {"Authorization": "Bearer ops-token"}
+        metrics = await anonymous.get("/metrics", headers=ops)
+        aggregates = await anonymous.get("/metrics", headers={"Authorization": "Bearer bob-token"})
+
+    # Behind a token; only operators see the per-session series (they name session ids).
+    assert refused.status_code == 401
+    assert aggregates.status_code == 200
+    assert "accord_agent_steps_total" in aggregates.text
+    assert "accord_session_" not in aggregates.text
 
     assert me == {"id": "alice", "roles": ["support"]}
     assert health.json() == {"status": "ok"}

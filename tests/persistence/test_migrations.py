@@ -58,12 +58,13 @@ async def test_setup_creates_prefixed_tables_beside_other_apps(
         "accord_alembic_version",
         "accord_checkpoints",
         "accord_blobs",
+        "accord_replication",
         "accord_writes",
         "accord_sessions",
         "accord_leases",
         "accord_audit",
     }
-    assert _revision(url) == migrate.head() == "0002_sessions"
+    assert _revision(url) == migrate.head() == "0003_replica_epoch"
 
 
 def _first_use(url: str, start_at: float, worker: int) -> str:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import operator
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.graph import END, START, StateGraph
+from sqlalchemy.engine import make_url
 
 from accord.persistence import (
     AuditTrail,
@@ -246,3 +248,52 @@ async def test_leases_survive_the_failover(any_databases: Any) -> None:
         assert old.replica == saver.members[0].name
         assert not old.ok
         assert old.error is not None
+
+
+async def test_a_restart_after_failover_keeps_the_replica_authoritative(
+    any_databases: Any, tmp_path: Path
+) -> None:
+    """Issue 14: which copy lagged lived only in memory, so a restarted process served the
+    stale primary again and wrote to it (238 acknowledged turns -> 80 visible)."""
+    primary_url, replica_url = any_databases.create("sqlite"), any_databases.create("postgres")
+    primary_file = Path(str(make_url(primary_url).database))
+    before, after = _thread(), _thread()
+    async with ReplicatedSaver(
+        SQLAlchemySaver(primary_url), SQLAlchemySaver(replica_url), cooldown=60
+    ) as saver:
+        graph = counting().compile(checkpointer=saver)
+        await graph.ainvoke({"n": 0, "log": []}, before, durability="sync")
+        # The primary goes away for a while (its file moved aside, its handles closed) ...
+        _move(primary_file, tmp_path / "away.db")
+        await saver.members[0].saver.aclose()
+        await graph.ainvoke({"n": 0, "log": []}, after, durability="sync")
+        await graph.ainvoke({"n": 2, "log": []}, before, durability="sync")
+        assert saver.acting() is saver.members[1]
+        acknowledged = (await graph.aget_state(before)).values
+    # ... and is back, with what it had, when the process starts again.
+    _move(tmp_path / "away.db", primary_file)
+    stale_primary = SQLAlchemySaver(primary_url)
+    async with ReplicatedSaver(stale_primary, SQLAlchemySaver(replica_url)) as saver:
+        graph = counting().compile(checkpointer=saver)
+        assert (await graph.aget_state(before)).values == acknowledged
+        assert (await graph.aget_state(after)).values["n"] == STEPS
+        old, new = saver.members
+        assert saver.acting() is new
+        assert old.stale is not None
+        assert "rebuild it" in old.stale
+        # Writes go to the authoritative copy only: the stale one is left as it was.
+        await graph.ainvoke({"n": 1, "log": []}, after, durability="sync")
+        stale_head = await stale_primary.aget_tuple(before)
+        assert stale_head is not None
+        assert stale_head.checkpoint["channel_values"]["n"] == STEPS  # its first run only
+        assert await stale_primary.aget_tuple(after) is None
+        assert (await saver.averify()).replicas[0].replica == old.name
+
+
+def _move(source: Path, target: Path) -> None:
+    """Moves an SQLite file; a directory stands in its place, which SQLite cannot open."""
+    if target.is_dir():
+        target.rmdir()
+    source.rename(target)
+    if target.name == "away.db":
+        source.mkdir()

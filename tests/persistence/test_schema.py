@@ -39,6 +39,7 @@ def test_every_table_is_in_the_one_metadata() -> None:
         "accord_blobs",
         "accord_checkpoints",
         "accord_leases",
+        "accord_replication",
         "accord_sessions",
         "accord_writes",
     ]
