@@ -125,7 +125,7 @@ def load(events: Sequence[Path], db: str | None, sessions: Sequence[str]) -> lis
 
 def load_ratings(db: str, sessions: Sequence[str]) -> list[Rating]:
     """The users' ratings of answers kept in the audit trail of `db` (all sessions by default)."""
-    with SQLAlchemySaver.from_url(db) as saver:
+    with SQLAlchemySaver.from_url(database_url(db, reading=True)) as saver:
         return Rating.load(AuditTrail(saver), sessions or None, store=SessionStore(saver))
 
 
