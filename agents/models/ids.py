@@ -13,6 +13,7 @@ from accord.agents.models.local import local_chat_model
 
 MODEL_ID_FORMS = (
     '"local" (the embedded model)',
+    '"local:small" (the smaller, faster embedded model)',
     '"openai:<model>" (OpenAI, or any OpenAI-compatible server with base_url=...)',
     '"ollama:<model>" (a model pulled into Ollama)',
     "a LangChain BaseChatModel instance, e.g. ScriptedModel([...])",
@@ -47,8 +48,8 @@ def resolve_model(spec: str | BaseChatModel, **options: Any) -> BaseChatModel:
     if not isinstance(spec, str):
         raise UnknownModelId(_unknown(repr(spec)))
     text = spec.strip()
-    if text == "local":
-        return local_chat_model(**options)
+    if text == "local" or text.startswith("local:"):
+        return local_chat_model(text.partition(":")[2].strip(), **options)
     provider, sep, name = text.partition(":")
     if not sep or provider not in _PROVIDERS:
         raise UnknownModelId(_unknown(repr(spec)))
