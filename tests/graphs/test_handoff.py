@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, scripted, thread, topology
 
@@ -34,7 +34,11 @@ async def test_handoff_passes_history_and_records_speakers(run: Runner) -> None:
     # The receiver answers the user's message, told who handed over; the prompt ends on the
     # user's turn (teammates' replies of this turn are stated, not replayed).
     (call,) = verification.models[0].calls  # type: ignore[union-attr]
-    assert "intake has just handed this conversation to you" in call.messages[0].text
+    # The note sits just before the user's message: the system prompt stays the same turn
+    # after turn, so the server's prompt cache reuses it.
+    assert "handed" not in call.messages[0].text
+    assert isinstance(call.messages[-2], SystemMessage)
+    assert "intake has just handed this conversation to you" in call.messages[-2].text
     assert isinstance(call.messages[-1], HumanMessage)
     assert call.messages[-1].text == "Hi, I'm Dana"
 
