@@ -157,21 +157,28 @@ def probe(model: str) -> None:
     print(f"  ready in {warm_up(variant):.1f} s")
     _use(model)
     calls = Calls()
+    cpu = _cpu(embedded_server(variant).pid)
     sensible, handed, n = _verification(calls)
     routes, nr = _routing(calls)
     votes, nv = _votes(calls)
+    cpu = _cpu(embedded_server(variant).pid) - cpu
+    per = max(calls.count, 1)
     print(
         f"== {model}: verification sensible {sensible}/{n} (handed to setup {handed}/{n}), "
         f"routes {routes}/{nr}, votes {votes}/{nv}; {calls.count} calls, "
-        f"{calls.seconds / max(calls.count, 1):.1f} s per structured call; load {_load()}"
+        f"{calls.seconds / per:.1f} s wall and {cpu / per:.1f} s server CPU per structured "
+        f"call; load {_load()}"
     )
     embedded_server(variant).stop()
 
 
+_ORIGINAL = {name: spec.build for name, spec in EXAMPLES.items()}
+
+
 def _use(model: str) -> None:
-    # Every example builder takes `models=`; the probes build through EXAMPLES, so patch them.
-    for name, spec in EXAMPLES.items():
-        build = spec.build
+    # Every example builder takes `models=`; the probes build through EXAMPLES, so patch them
+    # (from the original builders: a wrapper of a wrapper would keep the first model).
+    for name, build in _ORIGINAL.items():
 
         def built(*args: Any, _build: Any = build, **kwargs: Any) -> Any:
             return _build(*args, **{**kwargs, "models": (model,)})
@@ -201,6 +208,56 @@ def threads(counts: list[int]) -> None:
         server.stop()
 
 
+def cache() -> None:
+    """Prompt tokens read per turn of one agent's growing conversation: the cache at work."""
+    from accord.graphs.prompts import conversation
+
+    agent = EXAMPLES["onboarding"].build().nodes["verification"].bound.agent
+    server = embedded_server()
+    url = server.start()
+    turns = [
+        "Hi, I'm Lea Novak and I'd like a current account.",
+        "I was born on 3 May 1990.",
+        "My passport number is X1234567.",
+    ]
+    messages: list[Any] = []
+    for number, text in enumerate(turns, 1):
+        messages.append(HumanMessage(text))
+        facts = {"full_name": "Lea Novak", "account_type": "current"}
+        prompt = conversation(agent, [], messages, facts)
+        body = {
+            "model": server.model.name,
+            "messages": [
+                {
+                    "role": m.type.replace("human", "user").replace("ai", "assistant"),
+                    "content": m.text,
+                }
+                for m in prompt
+            ],
+            "max_tokens": 40,
+            "temperature": 0,
+        }
+        began = time.monotonic()
+        answer = httpx.post(f"{url}/chat/completions", json=body, timeout=600).json()
+        timings = answer["timings"]
+        print(
+            f"turn {number}: prompt read {timings['prompt_n']} tokens, "
+            f"{timings.get('cache_n', 0)} from cache, {time.monotonic() - began:.1f} s; "
+            f"load {_load()}"
+        )
+        messages.append(AIMessage(answer["choices"][0]["message"]["content"], name="verification"))
+    server.stop()
+
+
+def _cpu(pid: int | None) -> float:
+    """CPU seconds the server process has used: on an idle machine, its wall time per thread."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -209,7 +266,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["local", "local:small"])
     parser.add_argument("--threads", type=int, nargs="*")
+    parser.add_argument("--cache", action="store_true", help="prompt tokens read per turn")
     args = parser.parse_args()
+    if args.cache:
+        cache()
+        return
     if args.threads:
         threads(args.threads)
         return

@@ -7,10 +7,10 @@ teammate message instead of the user; a cue phrased as a user message made the e
 answer the cue, and a quoted teammate reply it copied word for word.
 
 The JSON contract is stated once, by `structured()` (the schema with its field descriptions);
-prompts here never restate it. A handoff agent's prompt keeps what changes from turn to turn
-(the facts known so far, who just handed over) in a note just before the user's last message,
-so the system prompt and the conversation before it are the same tokens turn after turn and
-llama.cpp's prompt cache skips re-reading them.
+prompts here never restate it. A handoff agent sees the earlier conversation as a transcript in a
+note just before the user's last message, with what changes from turn to turn (the facts known
+so far, who just handed over) at the note's end, so the system prompt and the transcript so far
+are the same tokens turn after turn and llama.cpp's prompt cache skips re-reading them.
 """
 
 from __future__ import annotations
@@ -87,19 +87,39 @@ def conversation(
     messages: Sequence[AnyMessage],
     facts: Mapping[str, str] | None = None,
 ) -> list[AnyMessage]:
-    """The messages a handoff agent's model sees: its system prompt, then the conversation.
+    """The messages a handoff agent's model sees: its system prompt, a note, the user's message.
 
-    The replies teammates wrote since the user last spoke (they handed over to this agent) are
-    left out; the handoff and the facts known so far are stated in a note placed just before
-    the user's last message (see the module's docstring: the prefix stays cacheable).
+    The note holds what the user said before (and what this agent replied) as a transcript,
+    the facts known so far, and who just handed over. Teammates' replies are left out and no
+    reply is replayed as the model's own assistant turn: the embedded models copied them (the
+    demo's verification and setup agents repeated "please provide your date of birth and ID
+    number" after the customer had given both); what teammates learned is in the facts. The
+    transcript only grows at its end, so turn after turn the system prompt and the transcript
+    so far are the same tokens, which llama.cpp's prompt cache does not read again.
     """
     cut = _user_turn_end(messages)
-    note = known(facts)
-    note += [handed_over(said.name or "a teammate") for said in messages[cut:]]
     head: list[AnyMessage] = [SystemMessage(system_prompt(agent, teammates))]
-    if not note or not cut:
-        return [*head, *messages[:cut]]
-    return [*head, *messages[: cut - 1], SystemMessage("\n".join(note)), messages[cut - 1]]
+    if not cut:
+        return head
+    earlier = [m for m in messages[: cut - 1] if _shown(m, agent)]
+    note = ["The conversation so far:", *(_line(m) for m in earlier)] if earlier else []
+    note += known(facts)
+    note += [handed_over(said.name or "a teammate") for said in messages[cut:]]
+    if earlier:
+        note.append("Now answer the user's latest message without repeating earlier replies.")
+    if not note:
+        return [*head, messages[cut - 1]]
+    return [*head, SystemMessage("\n".join(note)), messages[cut - 1]]
+
+
+def _shown(message: AnyMessage, agent: Agent) -> bool:
+    return isinstance(message, HumanMessage) or (
+        isinstance(message, AIMessage) and message.name in (agent.name, None)
+    )
+
+
+def _line(message: AnyMessage) -> str:
+    return f"user: {message.text}" if isinstance(message, HumanMessage) else f"you: {message.text}"
 
 
 def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:

@@ -69,7 +69,7 @@ def resume_demo(db: Path, session_id: str) -> None:
 
 
 def _load_model() -> None:
-    with console.status("loading the embedded model (the first run assembles it, ~500 MB)..."):
+    with console.status("loading the embedded model (the first run assembles it, ~1.1 GB)..."):
         seconds = warm_up()
     console.print(f"[dim]model ready in {seconds:.1f} s[/]")
 

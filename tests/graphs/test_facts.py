@@ -43,10 +43,17 @@ async def test_facts_are_kept_and_every_later_prompt_shows_them() -> None:
     assert isinstance(note, SystemMessage)
     assert "full name: Dana Reyes; account type: savings" in note.text
     assert "never ask for these again" in note.text
-    # The second turn's intake prompt starts with the first turn's prompt: cacheable.
+    # Teammates' replies are not shown: the embedded models copied their requests.
+    assert note.text.startswith("The conversation so far:\nuser: Hi, I'm Dana Reyes\n")
+    assert "Welcome Dana" not in str([m.content for m in call.messages])
+    # Earlier turns are a transcript, not replayed assistant turns (the embedded models copied
+    # those); the system prompt is the same each turn, so the server's prompt cache reuses it.
     first, second = intake.models[0].calls  # type: ignore[union-attr]
     assert second.messages[0] == first.messages[0]
-    assert second.messages[1].text == "Hi, I'm Dana Reyes"
+    assert [type(m) for m in second.messages] == [SystemMessage, SystemMessage, HumanMessage]
+    assert second.messages[1].text.startswith(
+        "The conversation so far:\nuser: Hi, I'm Dana Reyes\nyou: Welcome Dana! Which account?\n"
+    )
 
 
 async def test_a_handoff_waits_in_code_for_the_facts_the_receiver_requires() -> None:

@@ -64,8 +64,8 @@ async def test_a_worker_result_does_not_leak_its_prompt() -> None:
     risk = scripted(
         "risk",
         {
-            "result": "Do only the subtask you are given; write the result itself, not a note about "
-            "it. Data loss."
+            "result": "Do only the subtask you are given; write the result itself, not a "
+            "note about it. Data loss."
         },
     )
     state = await delegation(coordinator, [risk]).ainvoke(
