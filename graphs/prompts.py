@@ -89,20 +89,23 @@ def conversation(
 ) -> list[AnyMessage]:
     """The messages a handoff agent's model sees: its system prompt, a note, the user's message.
 
-    The note holds what the user said before (and what this agent replied) as a transcript,
-    the facts known so far, and who just handed over. Teammates' replies are left out and no
-    reply is replayed as the model's own assistant turn: the embedded models copied them (the
-    demo's verification and setup agents repeated "please provide your date of birth and ID
-    number" after the customer had given both); what teammates learned is in the facts. The
-    transcript only grows at its end, so turn after turn the system prompt and the transcript
-    so far are the same tokens, which llama.cpp's prompt cache does not read again.
+    The note holds the earlier conversation as a transcript (`user:`, `you:`, a teammate's
+    name), the facts known so far, and who just handed over. No reply is replayed as the
+    model's own assistant turn, and an agent that receives the conversation in the middle of a
+    turn (the user's message was already answered) sees only the user's lines and its own: the
+    embedded models copied teammates' replies (the demo's verification and setup agents
+    repeated "please provide your date of birth and ID number" after the customer had given
+    both); what teammates learned is in the facts. The transcript only grows at its end, so
+    turn after turn the system prompt and the transcript so far are the same tokens, which
+    llama.cpp's prompt cache does not read again.
     """
     cut = _user_turn_end(messages)
     head: list[AnyMessage] = [SystemMessage(system_prompt(agent, teammates))]
     if not cut:
         return head
-    earlier = [m for m in messages[: cut - 1] if _shown(m, agent)]
-    note = ["The conversation so far:", *(_line(m) for m in earlier)] if earlier else []
+    received = cut < len(messages)
+    earlier = [m for m in messages[: cut - 1] if not received or _own(m, agent)]
+    note = ["The conversation so far:", *(_line(m, agent) for m in earlier)] if earlier else []
     note += known(facts)
     note += [handed_over(said.name or "a teammate") for said in messages[cut:]]
     if earlier:
@@ -112,14 +115,16 @@ def conversation(
     return [*head, SystemMessage("\n".join(note)), messages[cut - 1]]
 
 
-def _shown(message: AnyMessage, agent: Agent) -> bool:
-    return isinstance(message, HumanMessage) or (
-        isinstance(message, AIMessage) and message.name in (agent.name, None)
-    )
+def _own(message: AnyMessage, agent: Agent) -> bool:
+    """A line an agent sees even mid-turn: the user's, or its own."""
+    return isinstance(message, HumanMessage) or message.name in (agent.name, None)
 
 
-def _line(message: AnyMessage) -> str:
-    return f"user: {message.text}" if isinstance(message, HumanMessage) else f"you: {message.text}"
+def _line(message: AnyMessage, agent: Agent) -> str:
+    if isinstance(message, HumanMessage):
+        return f"user: {message.text}"
+    speaker = "you" if message.name in (agent.name, None) else message.name
+    return f"{speaker}: {message.text}"
 
 
 def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:

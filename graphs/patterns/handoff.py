@@ -35,8 +35,7 @@ class Reply(BaseModel):
 def facts_schema(facts: tuple[str, ...]) -> type[BaseModel]:
     """The session facts an agent reports: each a string, or null while the user has not said."""
     fields: dict[str, Any] = {
-        fact: (str | None, Field(default=None, description=f"The user's {label(fact)}, if said."))
-        for fact in facts
+        fact: (str | None, Field(default=None, description=label(fact))) for fact in facts
     }
     schema: type[BaseModel] = create_model("Facts", **fields)
     return schema
@@ -57,7 +56,7 @@ def decision_schema(targets: tuple[str, ...], facts: tuple[str, ...] = ()) -> ty
     if facts:
         fields["facts"] = (
             facts_schema(facts),
-            Field(description="Everything the user has told so far; null for what is unknown."),
+            Field(description="What the user's latest message says; null for anything else."),
         )
     if targets:
         choice = Literal[(*targets, NO_HANDOFF)]  # type: ignore[valid-type]
@@ -105,9 +104,15 @@ def replies_this_turn(messages: Sequence[AnyMessage]) -> int:
 class HandoffTask(Task):
     """Answer the user, and optionally hand the conversation to one of `teammates`.
 
+    The prompt and schema do not depend on the hop: an agent's system prompt is the same
+    tokens whether it speaks first or second in a turn, so llama.cpp's prompt cache reuses it
+    (with the teammates dropped at the last hop, the embedded model re-read 600 prompt tokens
+    per call and the cache matched 5). A handoff chosen at the last allowed hop still moves the
+    conversation, but the receiver first speaks at the user's next message.
+
     Args:
         teammates: Who the agent may hand off to (none: it only replies).
-        max_hops: Most agent replies in one turn; the last allowed one cannot hand off.
+        max_hops: Most agent replies in one turn.
         facts: The session facts the team keeps (`TeamState.facts`); the agent reports them.
     """
 
@@ -120,13 +125,10 @@ class HandoffTask(Task):
 
     def prepare(self, agent: Agent, state: TeamState) -> tuple[list[AnyMessage], type[BaseModel]]:
         messages = state.get("messages", [])
-        # The reply about to be written counts as a hop; the last allowed hop cannot hand off.
-        may_hand_off = replies_this_turn(messages) + 1 < self.max_hops
-        mates = self.teammates if may_hand_off else ()
         # `conversation` moves what teammates said this turn into a note before the user's
         # message, so the model never sees the conversation end on an assistant turn.
-        prompt = conversation(agent, mates, messages, state.get("facts"))
-        return prompt, decision_schema(tuple(m.name for m in mates), self.facts)
+        prompt = conversation(agent, self.teammates, messages, state.get("facts"))
+        return prompt, decision_schema(tuple(m.name for m in self.teammates), self.facts)
 
     def apply(self, agent: Agent, answer: BaseModel, state: TeamState) -> Command[str]:
         reply = tidy(getattr(answer, "reply"), prompt=identity(agent))  # noqa: B009
@@ -151,7 +153,9 @@ class HandoffTask(Task):
         if self.facts:
             handoff["facts"] = facts  # what the receiver starts from
         update.update(active_agent=mate.name, handoffs=[handoff])
-        return Command(goto=mate.name, update=update)
+        # The reply being applied is a hop; at the last one the receiver waits for the user.
+        last_hop = replies_this_turn(state.get("messages", [])) + 1 >= self.max_hops
+        return Command(goto=END if last_hop else mate.name, update=update)
 
 
 def waiting_for(reply: str, lacking: Sequence[str]) -> str:
@@ -189,7 +193,8 @@ def handoff(
         routes: Who may hand off to whom, e.g. `{"intake": ["verification"]}`. Agents not named
             may hand off to every teammate. Narrow routes make small models more reliable.
         max_hops: Most agent replies in one turn (default: the team size), so two agents can
-            never pass a conversation back and forth forever.
+            never pass a conversation back and forth forever. A handoff at the last hop takes
+            effect at the user's next message.
         facts: The session facts the team keeps in `state["facts"]` (snake_case names, e.g.
             `("full_name", "date_of_birth")`): every agent reports them in its structured
             answer and sees them as "known so far". Default: every fact an agent `requires`.
