@@ -76,7 +76,15 @@ def consult_schema(specialists: tuple[str, ...]) -> type[BaseModel]:
             list[Literal[specialists]],  # type: ignore[valid-type]
             Field(description="The specialists to ask; empty to answer alone."),
         ),
-        question=(str, Field(description="The question to ask them.")),
+        # Said plainly: on the embedded model the primary otherwise asked the specialists what
+        # it should ask the user ("What is the error code?"), and got nothing usable back.
+        question=(
+            str,
+            Field(
+                description="What the specialists should answer: the likely cause and the fix "
+                "for the user's problem. They cannot ask the user anything."
+            ),
+        ),
     )
     return schema
 
