@@ -17,7 +17,10 @@ import pytest
 from accord.app import Client
 
 CASSETTE = Path(__file__).parent / "cassettes" / "serve_onboarding.yaml"
-GREETING = "Hello! I'm Ana Silva and I'd like a savings account."
+GREETING = (
+    "Hello! I'm Ana Silva, I'd like a savings account; I was born on 2 March 1990 and my "
+    "passport number is P1234567."
+)
 LAUNCH = """
 import signal
 import sys
