@@ -60,14 +60,15 @@ def test_an_unknown_local_variant_names_the_known_ones() -> None:
         resolve_model("local:huge")
 
 
-def test_the_default_thread_count_leaves_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_thread_count_is_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ACCORD_LOCAL_THREADS", raising=False)
     monkeypatch.setattr(environment, "_usable_cores", lambda: 2)
-    assert LocalSettings.from_env().threads == 1
-    monkeypatch.setattr(environment, "_usable_cores", lambda: 1)
-    assert LocalSettings.from_env().threads == 1
+    for load, threads in ((0.1, 2), (1.3, 1), (6.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert LocalSettings.from_env().threads == threads
     monkeypatch.setattr(environment, "_usable_cores", lambda: 16)
-    assert LocalSettings.from_env().threads == 15
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.2, 0.0, 0.0))
+    assert LocalSettings.from_env().threads == 13
 
 
 def test_local_options_override_the_defaults() -> None:
