@@ -23,6 +23,7 @@ from accord.agents.errors import AgentSpecError
 # LangGraph's own nodes are refused here; each pattern refuses the names of its own steps.
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _RESERVED = {"__start__", "__end__"}
+_FACT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 ModelRef = str | BaseChatModel
@@ -45,6 +46,9 @@ class Agent(BaseModel):
         tools: LangChain tools the agent may call.
         capacity: How many sessions the agent serves at once before it counts as full.
         backup: Name of the hot-standby agent that takes over this agent's sessions.
+        requires: Session facts (snake_case names, e.g. `"date_of_birth"`) that must be known
+            before a teammate may hand the conversation to this agent; checked in code, not
+            left to the model.
     """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
@@ -58,6 +62,7 @@ class Agent(BaseModel):
     tools: tuple[BaseTool, ...] = ()
     capacity: int = Field(default=8, ge=1)
     backup: str | None = None
+    requires: tuple[str, ...] = ()
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -85,6 +90,17 @@ class Agent(BaseModel):
     def _some_model(cls, value: tuple[ModelRef, ...]) -> tuple[ModelRef, ...]:
         if not value:
             raise ValueError("give at least one model id, e.g. models=('local',)")
+        return value
+
+    @field_validator("requires")
+    @classmethod
+    def _fact_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for fact in value:
+            if not _FACT.match(fact):
+                raise ValueError(
+                    f"fact name {fact!r}: use snake_case letters, digits and '_', e.g. "
+                    "'date_of_birth'"
+                )
         return value
 
     @field_validator("skills")

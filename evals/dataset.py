@@ -14,7 +14,7 @@ cases:
     path: [fraud]                     # the agents that acted, in order
     decision: null                    # a consensus decision
     min_confidence: 0.5               # decision or consultation confidence
-    answer: {contains: [card], regex: "(?i)fraud"}
+    answer: {contains: [card], regex: "(?i)fraud", never_asks: [account number]}
     max_steps: 6
     max_latency: 120                  # seconds, as measured when recorded
     max_tokens: 4000
@@ -47,6 +47,8 @@ class AnswerChecks(BaseModel):
         exact: The whole answer, after trimming spaces.
         contains: Substrings that must all appear (case-insensitive).
         regex: A regular expression that must match somewhere (Python syntax).
+        never_asks: Things the user already said (e.g. `"date of birth"`): no reply to the last
+            user message may ask for them again (a question mentioning one, ignoring case).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,8 +56,9 @@ class AnswerChecks(BaseModel):
     exact: str | None = None
     contains: tuple[str, ...] = ()
     regex: str | None = None
+    never_asks: tuple[str, ...] = ()
 
-    @field_validator("contains", mode="before")
+    @field_validator("contains", "never_asks", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value

@@ -90,6 +90,26 @@ class RegexAnswer:
         return _check(self.name, found, f"a match of {pattern!r}", _cut(trace))
 
 
+class NeverAsks:
+    """No reply to the last user message asks again for what `answer.never_asks` names."""
+
+    name = "no_reask"
+
+    def evaluate(self, case: Case, trace: Trace) -> Check | None:
+        things = case.answer.never_asks
+        if not things:
+            return None
+        replies = trace.replies or (trace.answer,)
+        questions = [q for reply in replies for q in _QUESTION.findall(reply)]
+        asked = [t for t in things if any(t.lower() in q.lower() for q in questions)]
+        seen = "asked for " + ", ".join(asked) if asked else _cut(trace)
+        return _check(self.name, not asked, f"no question about {', '.join(things)}", seen)
+
+
+# A question: the text since the previous sentence end, up to a question mark.
+_QUESTION = re.compile(r"[^.!?]*\?")
+
+
 class AgentPath:
     """The agents that acted are exactly `path`, in order (handoffs, workers, voters...)."""
 
@@ -226,6 +246,7 @@ def default_evaluators() -> list[Evaluator]:
         ExactAnswer(),
         ContainsAnswer(),
         RegexAnswer(),
+        NeverAsks(),
         AgentPath(),
         RoutingChoice(),
         Decision(),

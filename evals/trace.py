@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage
 
 from accord.graphs import Usage, events, events_of
 
@@ -15,6 +17,8 @@ class Trace:
 
     Attributes:
         answer: The last agent message's text.
+        replies: Every agent message since the user's last message (a handoff team's turn
+            may have several speakers).
         path: The agents that acted, in order: the handoff chain, or the routed agent or
             primary, then the consulted specialists, the planned workers and the voters.
         route: The routing choice: the routed agent, else the agent holding the conversation.
@@ -29,6 +33,7 @@ class Trace:
     """
 
     answer: str = ""
+    replies: tuple[str, ...] = ()
     path: tuple[str, ...] = ()
     route: str | None = None
     decision: str | None = None
@@ -49,6 +54,7 @@ class Trace:
         """The trace `to_dict` wrote."""
         data = dict(document)
         data["path"] = tuple(data.get("path", ()))
+        data["replies"] = tuple(data.get("replies", ()))
         data["failures"] = tuple(data.get("failures", ()))
         data["workers"] = dict(data.get("workers") or {})
         return cls(**data)
@@ -82,6 +88,7 @@ def trace_of(state: Mapping[str, Any], usage: Usage, latency: float) -> Trace:
     confidence = decisions[0].confidence if decisions else state.get("confidence")
     return Trace(
         answer=answers[-1] if answers else "",
+        replies=tuple(_last_turn(state.get("messages") or [])),
         path=tuple(path),
         route=routes[0] if routes else active,
         decision=decisions[0].decision if decisions else None,
@@ -93,3 +100,14 @@ def trace_of(state: Mapping[str, Any], usage: Usage, latency: float) -> Trace:
         failures=tuple(f"{e.agent}: {e.error}" for e in seen if isinstance(e, events.FailureEvent)),
         workers=workers,
     )
+
+
+def _last_turn(messages: Sequence[Any]) -> list[str]:
+    """The agents' replies after the user's last message."""
+    replies: list[str] = []
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            break
+        if isinstance(message, AIMessage) and message.text:
+            replies.append(message.text)
+    return replies[::-1]

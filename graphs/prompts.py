@@ -5,11 +5,17 @@ Every prompt ends the conversation on the user's message and puts what teammates
 servers such as llama.cpp continue that turn (prefill), and small models answer a trailing
 teammate message instead of the user; a cue phrased as a user message made the embedded model
 answer the cue, and a quoted teammate reply it copied word for word.
+
+The JSON contract is stated once, by `structured()` (the schema with its field descriptions);
+prompts here never restate it. A handoff agent sees the earlier conversation as a transcript in a
+note just before the user's last message, with what changes from turn to turn (the facts known
+so far, who just handed over) at the note's end, so the system prompt and the transcript so far
+are the same tokens turn after turn and llama.cpp's prompt cache skips re-reading them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 
@@ -40,9 +46,34 @@ def request(messages: Sequence[AnyMessage]) -> str:
     return ""
 
 
-def brief(lines: Sequence[str], messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The system prompt from `lines`, then the conversation up to the user's last message."""
-    return [SystemMessage("\n".join(lines)), *messages[: _user_turn_end(messages)]]
+def label(fact: str) -> str:
+    """How a fact name reads in a prompt or a reply: `"date_of_birth"` -> `"date of birth"`."""
+    return " ".join("ID" if word == "id" else word for word in fact.split("_"))
+
+
+def labels(facts: Iterable[str]) -> str:
+    """Fact names as a phrase: `"date of birth and ID number"`."""
+    names = [label(f) for f in facts]
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1] if names else ""
+
+
+def known(facts: Mapping[str, str] | None) -> list[str]:
+    """The "known so far" line of a prompt, so the model does not ask for them again."""
+    if not facts:
+        return []
+    listed = "; ".join(f"{label(k)}: {v}" for k, v in facts.items())
+    return [f"Known so far about the user (never ask for these again): {listed}."]
+
+
+def brief(
+    lines: Sequence[str],
+    messages: Sequence[AnyMessage],
+    facts: Mapping[str, str] | None = None,
+) -> list[AnyMessage]:
+    """The system prompt from `lines` and the known facts, then the conversation up to the
+    user's last message."""
+    system = "\n".join([*lines, *known(facts)])
+    return [SystemMessage(system), *messages[: _user_turn_end(messages)]]
 
 
 def ask(lines: Sequence[str], question: str) -> list[AnyMessage]:
@@ -51,18 +82,49 @@ def ask(lines: Sequence[str], question: str) -> list[AnyMessage]:
 
 
 def conversation(
-    agent: Agent, teammates: Sequence[Agent], messages: Sequence[AnyMessage]
+    agent: Agent,
+    teammates: Sequence[Agent],
+    messages: Sequence[AnyMessage],
+    facts: Mapping[str, str] | None = None,
 ) -> list[AnyMessage]:
-    """The messages a handoff agent's model sees: its system prompt, then the conversation.
+    """The messages a handoff agent's model sees: its system prompt, a note, the user's message.
 
-    The replies teammates wrote since the user last spoke (they handed over to this agent) are
-    left out and each handoff is stated in the system prompt instead.
+    The note holds the earlier conversation as a transcript (`user:`, `you:`, a teammate's
+    name), the facts known so far, and who just handed over. No reply is replayed as the
+    model's own assistant turn, and an agent that receives the conversation in the middle of a
+    turn (the user's message was already answered) sees only the user's lines and its own: the
+    embedded models copied teammates' replies (the demo's verification and setup agents
+    repeated "please provide your date of birth and ID number" after the customer had given
+    both); what teammates learned is in the facts. The transcript only grows at its end, so
+    turn after turn the system prompt and the transcript so far are the same tokens, which
+    llama.cpp's prompt cache does not read again.
     """
     cut = _user_turn_end(messages)
-    system = system_prompt(agent, teammates)
-    for said in messages[cut:]:
-        system += "\n" + handed_over(said.name or "a teammate")
-    return [SystemMessage(system), *messages[:cut]]
+    head: list[AnyMessage] = [SystemMessage(system_prompt(agent, teammates))]
+    if not cut:
+        return head
+    received = cut < len(messages)
+    earlier = [m for m in messages[: cut - 1] if not received or _own(m, agent)]
+    note = ["The conversation so far:", *(_line(m, agent) for m in earlier)] if earlier else []
+    note += known(facts)
+    note += [handed_over(said.name or "a teammate") for said in messages[cut:]]
+    if earlier:
+        note.append("Now answer the user's latest message without repeating earlier replies.")
+    if not note:
+        return [*head, messages[cut - 1]]
+    return [*head, SystemMessage("\n".join(note)), messages[cut - 1]]
+
+
+def _own(message: AnyMessage, agent: Agent) -> bool:
+    """A line an agent sees even mid-turn: the user's, or its own."""
+    return isinstance(message, HumanMessage) or message.name in (agent.name, None)
+
+
+def _line(message: AnyMessage, agent: Agent) -> str:
+    if isinstance(message, HumanMessage):
+        return f"user: {message.text}"
+    speaker = "you" if message.name in (agent.name, None) else message.name
+    return f"{speaker}: {message.text}"
 
 
 def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:
@@ -73,16 +135,17 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:
         teammates: The agents it may hand the conversation to.
     """
     lines = identity(agent)
-    lines.append("Keep each reply short: at most three sentences. Never repeat an earlier message.")
+    lines.append(
+        "Keep each reply short: at most three sentences, in the user's language. Never repeat "
+        "an earlier message, and never ask again for something the user already said."
+    )
     if teammates:
         lines.append("Teammates who can take over when their job is next:")
-        lines.extend(f"- {mate.name}: {mate.description}" for mate in teammates)
-        lines.append(
-            'Reply with JSON: "reply" is your message to the user; "handoff_to" is the '
-            'teammate who should continue, or "none" to keep the conversation yourself.'
+        lines.extend(
+            f"- {mate.name}: {mate.description}"
+            + (f" (needs the user's {labels(mate.requires)} first)" if mate.requires else "")
+            for mate in teammates
         )
-    else:
-        lines.append('Reply with JSON: "reply" is your message to the user.')
     return "\n".join(lines)
 
 

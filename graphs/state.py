@@ -7,7 +7,7 @@ can be wrapped by the same session runtime and read by the same tools.
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -65,11 +65,15 @@ def failure(agent: str, task: str, error: Exception, attempts: int) -> Failure:
 
 
 class Handoff(TypedDict):
-    """One transfer of control between agents, as recorded in the state."""
+    """One transfer of control between agents, as recorded in the state.
+
+    `facts` is what the session knew when the conversation changed hands (handoff pattern).
+    """
 
     source: str
     target: str
     reason: str
+    facts: NotRequired[dict[str, str]]
 
 
 class TeamState(TypedDict, total=False):
@@ -79,10 +83,14 @@ class TeamState(TypedDict, total=False):
         messages: The conversation; every agent message carries the agent's name in `name`.
         active_agent: The agent that holds the conversation and answers the next user message.
         vars: Free-form state variables shared by the team (e.g. a verified customer id).
+        facts: What the session has learned about the user (`"full_name"`, `"date_of_birth"`,
+            ...): agents fill it through their structured answer, every agent's prompt shows
+            it as "known so far", and handoffs are gated on it (`Agent.requires`).
         handoffs: Every transfer of control so far, oldest first.
     """
 
     messages: Annotated[list[AnyMessage], add_messages]
     active_agent: str
     vars: Annotated[dict[str, Any], merge_vars]
+    facts: Annotated[dict[str, str], merge_vars]
     handoffs: Annotated[list[Handoff], operator.add]

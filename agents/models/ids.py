@@ -57,7 +57,7 @@ def resolve_model(
         )
     limits = parsed.timeouts(timeouts or _DEFAULTS[parsed.provider])
     if parsed.provider == "local":
-        model: BaseChatModel = local_chat_model(**options_of(limits, options))
+        model: BaseChatModel = local_chat_model(parsed.name, **options_of(limits, options))
     else:
         model = _PROVIDERS[parsed.provider](parsed, limits, options)
     if options.get("timeout") is None or parsed.limits or timeouts is not None:

@@ -1,7 +1,7 @@
 """The grammar of model ids: provider, model, endpoint, key source and time limits.
 
 ```
-local[?<limits>]
+local[:small][?<limits>]
 openai:<model>[@<base URL>][?key_env=<VARIABLE>][&<limits>]
 ollama:<model>[@<base URL>][?<limits>]
 ```
@@ -26,6 +26,7 @@ from accord.agents.models.timeouts import LIMITS, Timeouts
 
 MODEL_ID_FORMS = (
     '"local" (the embedded model)',
+    '"local:small" (the smaller, faster embedded model)',
     '"openai:<model>" (OpenAI, or any OpenAI-compatible server with base_url=... or '
     "OPENAI_BASE_URL)",
     '"openai:<model>@<base URL>" (that server, e.g. "openai:qwen@http://host:8080/v1"; its API '
@@ -48,7 +49,7 @@ class ModelSpec:
 
     Attributes:
         provider: `local`, `openai` or `ollama`.
-        name: The model's name (empty for `local`).
+        name: The model's name (for `local`, its variant: empty or `small`).
         base_url: The endpoint the id names, or None for the provider's usual one.
         key_env: The environment variable holding the API key, or None.
         limits: Time limits the id sets, by name (`connect`, `first_byte`, `total`).
@@ -76,9 +77,9 @@ def parse_model_id(spec: str) -> ModelSpec:
     text = spec.strip()
     head, asked, query = text.partition("?")
     head = head.strip()
-    if head == "local":
+    if head == "local" or head.startswith("local:"):
         limits, _ = _options(spec, "local", query if asked else "")
-        return ModelSpec("local", limits=limits)
+        return ModelSpec("local", head.partition(":")[2].strip(), limits=limits)
     provider, sep, rest = head.partition(":")
     if not sep or provider not in PROVIDERS or provider == "local":
         raise UnknownModelId(unknown(repr(spec)))

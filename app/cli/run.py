@@ -73,7 +73,7 @@ def load_model(screen: Console) -> None:
     """Starts the embedded model now, with a spinner; says how long it took."""
     from accord.agents import warm_up
 
-    with screen.status("loading the embedded model (the first run assembles it, ~500 MB)..."):
+    with screen.status("loading the embedded model (the first run assembles it, ~1.1 GB)..."):
         seconds = warm_up()
     if seconds:
         screen.print(f"[dim]model ready in {seconds:.1f} s[/]")

@@ -28,33 +28,42 @@ def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:
             name="verification",
             description="Verifies identity from a date of birth and a government ID number.",
             instructions=(
-                "Ask for the customer's date of birth and ID or passport number if they are "
-                "missing. When the customer has given both, confirm the identity is verified "
-                "and hand off to setup."
+                "Ask only for what is still missing of the customer's date of birth and ID or "
+                "passport number. When both are known, say the identity is verified and hand "
+                "off to setup."
             ),
             skills=("kyc", "identity", "verification"),
             models=models,
+            requires=("full_name", "account_type"),
         ),
         Agent(
             name="setup",
             description="Opens the verified customer's account and applies their preferences.",
             instructions=(
-                "Confirm the account is open, apply the preferences the customer stated "
-                "(statements, cards) and summarise them in two sentences. Then hand off to support."
+                "Confirm the account is open and ask for the customer's preferences (paper or "
+                "online statements, a debit card) if they are not known. Once they are, apply "
+                "them, summarise them in two sentences and hand off to support."
             ),
             skills=("account setup", "cards", "statements"),
             models=models,
+            requires=("date_of_birth", "id_number"),
         ),
         Agent(
             name="support",
             description="Answers the customer's questions once the account is open.",
-            instructions="Answer the customer's question briefly and helpfully.",
+            instructions=(
+                "Answer the customer's question briefly and helpfully from what is known about "
+                "their account. A debit card arrives within 5 to 7 working days."
+            ),
             skills=("support", "faq"),
             models=models,
+            requires=("preferences",),
         ),
     ]
 
 
+ONBOARDING_FACTS = ("full_name", "account_type", "date_of_birth", "id_number", "preferences")
+"""What the onboarding team learns about a customer (`state["facts"]`)."""
 ONBOARDING_ROUTES = {"intake": ["verification"], "verification": ["setup"], "setup": ["support"]}
 
 
@@ -68,6 +77,7 @@ def onboarding(
         onboarding_team(models),
         checkpointer=checkpointer,
         routes={**ONBOARDING_ROUTES, "support": []},
+        facts=ONBOARDING_FACTS,
         # One handoff per customer message: the receiver introduces itself and waits for the
         # customer, instead of a small model rushing the customer through every desk at once.
         max_hops=2,

@@ -108,7 +108,12 @@ def credit_risk(
     *, checkpointer: Saver = None, models: Models = ("local",)
 ) -> CompiledStateGraph[ConsensusState, Any, ConsensusState, ConsensusState]:
     """Credit risk: credit history, market conditions and compliance vote approve/reject/refer."""
-    vote = "Vote approve, reject or refer (refer when unsure) and give one reason."
+    # "refer when unsure" alone: the 1.5B panel rejected a mixed record in a volatile sector.
+    vote = (
+        "Vote approve when the case is clearly good, reject when it shows a clear problem "
+        "(missed payments, large debts, refused documents), and refer when it is mixed or "
+        "unclear."
+    )
     panel = [
         _agent(
             "credit_history",

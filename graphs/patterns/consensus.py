@@ -18,10 +18,10 @@ from accord.graphs.node import AgentNode, Task
 from accord.graphs.patterns.checks import reserve
 from accord.graphs.patterns.fanout import fan_out
 from accord.graphs.prompts import brief, identity, request
+from accord.graphs.replies import tidy
 from accord.graphs.state import Failure, TeamState, collect, failure
 
 BALLOT, TALLY = "ballot", "tally"
-RATIONALE_LIMIT = 400
 TieBreak = Literal["none", "confidence", "first"] | str
 
 
@@ -66,13 +66,17 @@ class ConsensusState(TeamState, total=False):
 
 @cache
 def ballot_schema(options: tuple[str, ...] | None) -> type[BaseModel]:
-    """The structured vote: a choice (one of `options` when given), confidence, rationale."""
+    """The structured vote: the rationale, then a choice (one of `options`) and a confidence.
+
+    The rationale comes first so the model weighs the case before it commits to a choice: with
+    the choice first, the embedded 0.5B model voted "reject" on 9 of 9 loans.
+    """
     choice: Any = Literal[options] if options else str
     schema: type[BaseModel] = create_model(
         "Ballot",
-        choice=(choice, Field(description="Your choice.")),
+        rationale=(str, Field(description="Your reasoning about the case, in one sentence.")),
+        choice=(choice, Field(description="Your vote, following from that reasoning.")),
         confidence=(float, Field(ge=0, le=1, description="How sure you are, from 0 to 1.")),
-        rationale=(str, Field(max_length=RATIONALE_LIMIT, description="Why, in one sentence.")),
     )
     return schema
 
@@ -91,18 +95,16 @@ class VoteTask(Task):
         lines.append("Your team decides by vote. Vote on the user's last message.")
         if self.options:
             lines.append(f"Choose exactly one of: {', '.join(self.options)}.")
-        lines.append(
-            'Reply with JSON: "choice" is your vote; "confidence" is how sure you are, '
-            'from 0 to 1; "rationale" says why in one sentence.'
+        return brief(lines, state.get("messages", []), state.get("facts")), ballot_schema(
+            self.options
         )
-        return brief(lines, state.get("messages", [])), ballot_schema(self.options)
 
     def apply(self, agent: Agent, answer: BaseModel, state: ConsensusState) -> dict[str, Any]:
         vote: Vote = {
             "agent": agent.name,
             "choice": str(getattr(answer, "choice")).strip(),  # noqa: B009
             "confidence": float(getattr(answer, "confidence")),  # noqa: B009
-            "rationale": str(getattr(answer, "rationale")),  # noqa: B009
+            "rationale": tidy(str(getattr(answer, "rationale")), prompt=identity(agent)),  # noqa: B009
             "weight": self.weights.get(agent.name, 1.0),
         }
         return {"votes": [vote]}

@@ -20,10 +20,10 @@ from accord.graphs.patterns.checks import reserve
 from accord.graphs.patterns.fanout import fan_out
 from accord.graphs.patterns.handoff import Reply
 from accord.graphs.prompts import ask, brief, identity, request, roster
+from accord.graphs.replies import tidy
 from accord.graphs.state import Failure, TeamState, collect, failure
 
 SYNTHESIS = "synthesis"
-ANSWER_LIMIT = 800
 
 
 class Consultation(TypedDict):
@@ -62,7 +62,7 @@ class Query(TypedDict):
 class Opinion(BaseModel):
     """A specialist's answer with its confidence."""
 
-    answer: str = Field(description="Your answer to the question.", max_length=ANSWER_LIMIT)
+    answer: str = Field(description="Your answer to the question, at most three sentences.")
     confidence: float = Field(ge=0, le=1, description="How sure you are, from 0 to 1.")
     rationale: str = Field(description="Why you are that sure, in one sentence.")
 
@@ -76,7 +76,15 @@ def consult_schema(specialists: tuple[str, ...]) -> type[BaseModel]:
             list[Literal[specialists]],  # type: ignore[valid-type]
             Field(description="The specialists to ask; empty to answer alone."),
         ),
-        question=(str, Field(description="The question to ask them.")),
+        # Said plainly: on the embedded model the primary otherwise asked the specialists what
+        # it should ask the user ("What is the error code?"), and got nothing usable back.
+        question=(
+            str,
+            Field(
+                description="What the specialists should answer: the likely cause and the fix "
+                "for the user's problem. They cannot ask the user anything."
+            ),
+        ),
     )
     return schema
 
@@ -101,10 +109,8 @@ class ConsultTask(Task):
             *identity(agent),
             "Before you answer the user's last message you may consult these specialists:",
             *roster(self.specialists),
-            'Reply with JSON: "consult" lists the specialists to ask; "question" is what to '
-            "ask them.",
         ]
-        return brief(lines, state.get("messages", [])), self.schema
+        return brief(lines, state.get("messages", []), state.get("facts")), self.schema
 
     def apply(self, agent: Agent, answer: BaseModel, state: ConsultationState) -> Command[Any]:
         question: str = getattr(answer, "question") or request(state.get("messages", []))  # noqa: B009
@@ -125,8 +131,6 @@ class OpinionTask(Task):
         lines = [
             *identity(agent),
             f"{self.primary} consults you about the user's request: {request(state['messages'])!r}",
-            'Reply with JSON: "answer" answers the question; "confidence" is how sure you '
-            'are, from 0 to 1; "rationale" says why in one sentence.',
         ]
         return ask(lines, state["question"]), Opinion
 
@@ -135,7 +139,7 @@ class OpinionTask(Task):
         record: Consultation = {
             "specialist": agent.name,
             "question": state["question"],
-            "answer": answer.answer,
+            "answer": tidy(answer.answer, prompt=identity(agent)),
             "confidence": answer.confidence,
             "rationale": answer.rationale,
         }
@@ -165,14 +169,14 @@ class SynthesiseTask(Task):
         )
         lines.append(
             "Answer the user's last message. Trust answers in proportion to their confidence; "
-            'say so when none is sure. Reply with JSON: "reply" is your message to the user.'
+            "say so when none is sure."
         )
-        return brief(lines, state.get("messages", [])), Reply
+        return brief(lines, state.get("messages", []), state.get("facts")), Reply
 
     def apply(self, agent: Agent, answer: BaseModel, state: ConsultationState) -> dict[str, Any]:
         confidence = overall_confidence(state.get("consultations", []))
         return {
-            "messages": [AIMessage(getattr(answer, "reply"), name=agent.name)],  # noqa: B009
+            "messages": [AIMessage(_reply(agent, answer), name=agent.name)],
             "active_agent": agent.name,
             "confidence": confidence,
             "low_confidence": confidence < self.threshold,
@@ -223,3 +227,7 @@ def consultation(
         checkpointer=checkpointer,
         name=name,
     )
+
+
+def _reply(agent: Agent, answer: BaseModel) -> str:
+    return tidy(getattr(answer, "reply"), prompt=identity(agent))  # noqa: B009

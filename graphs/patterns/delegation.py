@@ -20,10 +20,10 @@ from accord.graphs.patterns.checks import reserve
 from accord.graphs.patterns.fanout import fan_out
 from accord.graphs.patterns.handoff import Reply
 from accord.graphs.prompts import ask, brief, identity, request, roster
+from accord.graphs.replies import tidy
 from accord.graphs.state import Failure, TeamState, collect, failure
 
 SYNTHESIS = "synthesis"
-RESULT_LIMIT = 1000
 
 
 class Subtask(TypedDict):
@@ -59,7 +59,7 @@ class Assignment(TypedDict):
 class WorkResult(BaseModel):
     """A worker's answer to its subtask."""
 
-    result: str = Field(description="Your result for the subtask.", max_length=RESULT_LIMIT)
+    result: str = Field(description="Your result for the subtask, at most five short lines.")
 
 
 @cache
@@ -91,10 +91,9 @@ class PlanTask(Task):
             *identity(agent),
             "Split the user's last request into subtasks for these workers:",
             *roster(self.workers),
-            'Reply with JSON: "subtasks" lists {"worker", "task"} pairs; give each worker only '
-            "what it is good at; an empty list if no worker is needed.",
+            "Give each worker only what it is good at; no subtasks if no worker is needed.",
         ]
-        return brief(lines, state.get("messages", [])), self.schema
+        return brief(lines, state.get("messages", []), state.get("facts")), self.schema
 
     def apply(self, agent: Agent, answer: BaseModel, state: DelegationState) -> Command[Any]:
         plan: list[Subtask] = [
@@ -112,20 +111,22 @@ class WorkTask(Task):
     """Do one subtask; a failure after the retries is recorded beside the siblings' results."""
 
     def prepare(self, agent: Agent, state: Assignment) -> tuple[list[AnyMessage], type[BaseModel]]:
-        lines = [
+        asked = f"The user asked: {request(state['messages'])!r}"
+        return ask([*self.lines(agent), asked], state["subtask"]["task"]), WorkResult
+
+    def lines(self, agent: Agent) -> list[str]:
+        """The worker's instructions (also what its result must not repeat)."""
+        return [
             *identity(agent),
-            f"The user asked: {request(state['messages'])!r}",
-            "Your coordinator gave you one part of that to do.",
-            'Reply with JSON: "result" is your result for it.',
+            "Do only the subtask you are given; write the result itself, not a note about it.",
         ]
-        return ask(lines, state["subtask"]["task"]), WorkResult
 
     def apply(self, agent: Agent, answer: BaseModel, state: Assignment) -> dict[str, Any]:
         subtask = state["subtask"]
         result: Result = {
             "worker": agent.name,
             "task": subtask["task"],
-            "result": getattr(answer, "result"),  # noqa: B009
+            "result": tidy(getattr(answer, "result"), prompt=self.lines(agent)),  # noqa: B009
         }
         return {"results": [result]}
 
@@ -151,13 +152,13 @@ class CombineTask(Task):
             for f in state.get("failures", [])
         )
         lines.append(
-            "Answer the user's last message from these results; say plainly what could not be "
-            'done. Reply with JSON: "reply" is your message to the user.'
+            "Answer the user's last message from these results; say plainly what could not be done."
         )
-        return brief(lines, state.get("messages", [])), Reply
+        return brief(lines, state.get("messages", []), state.get("facts")), Reply
 
     def apply(self, agent: Agent, answer: BaseModel, state: DelegationState) -> dict[str, Any]:
-        reply = AIMessage(getattr(answer, "reply"), name=agent.name)  # noqa: B009
+        text = tidy(getattr(answer, "reply"), prompt=identity(agent))  # noqa: B009
+        reply = AIMessage(text, name=agent.name)
         return {"messages": [reply], "active_agent": agent.name}
 
 

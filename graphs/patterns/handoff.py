@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any, Literal
@@ -15,37 +16,78 @@ from pydantic import BaseModel, Field, create_model
 
 from accord.agents import Agent, AgentSpecError, check_team
 from accord.graphs.node import AgentNode, Task
-from accord.graphs.prompts import conversation
+from accord.graphs.prompts import conversation, identity, label, labels
+from accord.graphs.replies import tidy
 from accord.graphs.state import Handoff, TeamState
 
 NO_HANDOFF = "none"
-REPLY_LIMIT = 400
+_FACT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 class Reply(BaseModel):
     """An agent's answer when it may not hand the conversation on."""
 
-    # The bound is part of the schema, so a constrained decoder cannot ramble past it.
-    reply: str = Field(description="Your message to the user.", max_length=REPLY_LIMIT)
+    # No max_length: a schema bound cuts the string mid-word. `tidy()` bounds it instead.
+    reply: str = Field(description="Your message to the user, at most three sentences.")
 
 
 @cache
-def decision_schema(targets: tuple[str, ...]) -> type[BaseModel]:
+def facts_schema(facts: tuple[str, ...]) -> type[BaseModel]:
+    """The session facts an agent reports: each a string, or null while the user has not said."""
+    fields: dict[str, Any] = {
+        fact: (str | None, Field(default=None, description=label(fact))) for fact in facts
+    }
+    schema: type[BaseModel] = create_model("Facts", **fields)
+    return schema
+
+
+@cache
+def decision_schema(targets: tuple[str, ...], facts: tuple[str, ...] = ()) -> type[BaseModel]:
     """The structured decision an agent makes when it may hand off to `targets`.
 
     Schema-constrained output is how control decisions stay reliable on small local models,
-    which do not emit native tool calls dependably. The handoff comes first in the schema so a
+    which do not emit native tool calls dependably. The facts come first, so the model reads
+    the conversation for them before deciding; the handoff comes before the reply so a
     constrained decoder commits to it from the conversation, before writing the reply.
     """
-    if not targets:
+    if not targets and not facts:
         return Reply
-    choice = Literal[(*targets, NO_HANDOFF)]  # type: ignore[valid-type]
-    fields: dict[str, Any] = {
-        "handoff_to": (choice, Field(description="Teammate who should continue, or 'none'.")),
-        **{name: (info.annotation, info) for name, info in Reply.model_fields.items()},
-    }
+    fields: dict[str, Any] = {}
+    if facts:
+        fields["facts"] = (
+            facts_schema(facts),
+            Field(description="What the user's latest message says; null for anything else."),
+        )
+    if targets:
+        choice = Literal[(*targets, NO_HANDOFF)]  # type: ignore[valid-type]
+        fields["handoff_to"] = (
+            choice,
+            Field(description="The teammate who should continue now, or 'none' to keep it."),
+        )
+    fields.update({name: (info.annotation, info) for name, info in Reply.model_fields.items()})
     decision: type[BaseModel] = create_model("Decision", **fields)
     return decision
+
+
+def said_facts(answer: BaseModel) -> dict[str, str]:
+    """The facts an answer reports, without the empty and placeholder values models write."""
+    facts = getattr(answer, "facts", None)
+    if facts is None:
+        return {}
+    found: dict[str, str] = {}
+    for name, value in facts.model_dump().items():
+        text = str(value).strip() if value is not None else ""
+        if text and text.lower().strip(".") not in _PLACEHOLDERS:
+            found[name] = text
+    return found
+
+
+_PLACEHOLDERS = {"none", "null", "unknown", "n/a", "na", "not provided", "not given", "-", "?"}
+
+
+def missing(agent: Agent, facts: Mapping[str, str]) -> tuple[str, ...]:
+    """The facts `agent` requires that are not known yet: a handoff to it waits for them."""
+    return tuple(f for f in agent.requires if f not in facts)
 
 
 def replies_this_turn(messages: Sequence[AnyMessage]) -> int:
@@ -62,36 +104,71 @@ def replies_this_turn(messages: Sequence[AnyMessage]) -> int:
 class HandoffTask(Task):
     """Answer the user, and optionally hand the conversation to one of `teammates`.
 
+    The prompt and schema do not depend on the hop: an agent's system prompt is the same
+    tokens whether it speaks first or second in a turn, so llama.cpp's prompt cache reuses it
+    (with the teammates dropped at the last hop, the embedded model re-read 600 prompt tokens
+    per call and the cache matched 5). A handoff chosen at the last allowed hop still moves the
+    conversation, but the receiver first speaks at the user's next message.
+
     Args:
         teammates: Who the agent may hand off to (none: it only replies).
-        max_hops: Most agent replies in one turn; the last allowed one cannot hand off.
+        max_hops: Most agent replies in one turn.
+        facts: The session facts the team keeps (`TeamState.facts`); the agent reports them.
     """
 
-    def __init__(self, teammates: Sequence[Agent], *, max_hops: int) -> None:
+    def __init__(
+        self, teammates: Sequence[Agent], *, max_hops: int, facts: Sequence[str] = ()
+    ) -> None:
         self.teammates = tuple(teammates)
         self.max_hops = max_hops
+        self.facts = tuple(facts)
 
     def prepare(self, agent: Agent, state: TeamState) -> tuple[list[AnyMessage], type[BaseModel]]:
         messages = state.get("messages", [])
-        # The reply about to be written counts as a hop; the last allowed hop cannot hand off.
-        may_hand_off = replies_this_turn(messages) + 1 < self.max_hops
-        mates = self.teammates if may_hand_off else ()
-        # `conversation` moves what teammates said this turn into the system prompt, so the
-        # model never sees the conversation end on an assistant turn.
-        prompt = conversation(agent, mates, messages)
-        return prompt, decision_schema(tuple(m.name for m in mates))
+        # `conversation` moves what teammates said this turn into a note before the user's
+        # message, so the model never sees the conversation end on an assistant turn.
+        prompt = conversation(agent, self.teammates, messages, state.get("facts"))
+        return prompt, decision_schema(tuple(m.name for m in self.teammates), self.facts)
 
     def apply(self, agent: Agent, answer: BaseModel, state: TeamState) -> Command[str]:
-        reply: str = getattr(answer, "reply")  # noqa: B009 - every decision schema has it
-        message = AIMessage(content=reply, name=agent.name)
+        reply = tidy(getattr(answer, "reply"), prompt=identity(agent))  # noqa: B009
+        learned = {
+            k: v for k, v in said_facts(answer).items() if (state.get("facts") or {}).get(k) != v
+        }
+        facts = {**(state.get("facts") or {}), **learned}
+        update: dict[str, Any] = {"active_agent": agent.name}
+        if learned:
+            update["facts"] = learned
         target = getattr(answer, "handoff_to", NO_HANDOFF)
-        if target == NO_HANDOFF or target == agent.name:
-            return Command(goto=END, update={"messages": [message], "active_agent": agent.name})
-        handoff: Handoff = {"source": agent.name, "target": target, "reason": reply}
-        return Command(
-            goto=target,
-            update={"messages": [message], "active_agent": target, "handoffs": [handoff]},
-        )
+        mate = next((m for m in self.teammates if m.name == target), None)
+        if mate is not None and (lacking := missing(mate, facts)):
+            # The gate is code, not the model: small models hand off with details missing.
+            reply = waiting_for(reply, lacking)
+            mate = None
+        message = AIMessage(content=reply, name=agent.name)
+        update["messages"] = [message]
+        if mate is None:
+            return Command(goto=END, update=update)
+        handoff: Handoff = {"source": agent.name, "target": mate.name, "reason": reply}
+        if self.facts:
+            handoff["facts"] = facts  # what the receiver starts from
+        update.update(active_agent=mate.name, handoffs=[handoff])
+        # The reply being applied is a hop; at the last one the receiver waits for the user.
+        last_hop = replies_this_turn(state.get("messages", [])) + 1 >= self.max_hops
+        return Command(goto=END if last_hop else mate.name, update=update)
+
+
+def waiting_for(reply: str, lacking: Sequence[str]) -> str:
+    """The reply of an agent whose handoff waits for facts: it asks for what is missing.
+
+    The model's own reply is kept when it already asks about every missing fact; otherwise it
+    promised a handoff that is not happening, so a plain request replaces it.
+    """
+    asks = "?" in reply and all(
+        any(word in reply.lower() for word in label(f).lower().split() if len(word) > 2)
+        for f in lacking
+    )
+    return reply if asks else f"Before we go on, could you tell me your {labels(lacking)}?"
 
 
 def handoff(
@@ -100,6 +177,7 @@ def handoff(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     routes: Mapping[str, Sequence[str]] | None = None,
     max_hops: int | None = None,
+    facts: Sequence[str] | None = None,
     name: str = "handoff",
 ) -> CompiledStateGraph[TeamState, Any, TeamState, TeamState]:
     """Builds a team where the active agent answers each user message or hands off.
@@ -115,7 +193,12 @@ def handoff(
         routes: Who may hand off to whom, e.g. `{"intake": ["verification"]}`. Agents not named
             may hand off to every teammate. Narrow routes make small models more reliable.
         max_hops: Most agent replies in one turn (default: the team size), so two agents can
-            never pass a conversation back and forth forever.
+            never pass a conversation back and forth forever. A handoff at the last hop takes
+            effect at the user's next message.
+        facts: The session facts the team keeps in `state["facts"]` (snake_case names, e.g.
+            `("full_name", "date_of_birth")`): every agent reports them in its structured
+            answer and sees them as "known so far". Default: every fact an agent `requires`.
+            A handoff to an agent waits until the facts it `requires` are known.
         name: The graph's name.
 
     Returns:
@@ -123,9 +206,11 @@ def handoff(
         `thread_id` in the config.
 
     Raises:
-        AgentSpecError: The team is invalid or `routes` names an unknown agent.
+        AgentSpecError: The team is invalid, `routes` names an unknown agent, or an agent
+            requires a fact the team does not keep.
     """
     team = check_team(agents)
+    kept = _facts(agents, facts)
     targets = _targets(team, routes or {})
     hops = len(team) if max_hops is None else max_hops
     if hops < 1:
@@ -134,7 +219,8 @@ def handoff(
 
     builder = StateGraph(TeamState)
     for agent in agents:
-        node = AgentNode(agent, HandoffTask([team[t] for t in targets[agent.name]], max_hops=hops))
+        task = HandoffTask([team[t] for t in targets[agent.name]], max_hops=hops, facts=kept)
+        node = AgentNode(agent, task)
         builder.add_node(agent.name, node, destinations=(*targets[agent.name], "__end__"))
     builder.add_conditional_edges(
         START, lambda state: state.get("active_agent") or entry, list(team)
@@ -152,3 +238,18 @@ def _targets(
                     f"routes names {agent!r}, which is not in the team ({', '.join(team)})"
                 )
     return {name: [t for t in routes.get(name, list(team)) if t != name] for name in team}
+
+
+def _facts(agents: Sequence[Agent], facts: Sequence[str] | None) -> tuple[str, ...]:
+    required = list(dict.fromkeys(f for agent in agents for f in agent.requires))
+    if facts is None:
+        return tuple(required)
+    kept = tuple(dict.fromkeys(facts))
+    if bad := [f for f in kept if not _FACT.match(f)]:
+        raise AgentSpecError(f"facts {bad}: use snake_case names, e.g. 'date_of_birth'")
+    if unknown := [f for f in required if f not in kept]:
+        raise AgentSpecError(
+            f"agents require facts the team does not keep: {', '.join(unknown)}; add them to "
+            "facts=..."
+        )
+    return kept

@@ -102,9 +102,8 @@ class RouteTask(Task):
             *identity(agent),
             "Choose who should answer the user's last message:",
             *roster(self.agents),
-            'Reply with JSON: "agent" is who should answer; "reason" says why.',
         ]
-        return brief(lines, state.get("messages", [])), self.schema
+        return brief(lines, state.get("messages", []), state.get("facts")), self.schema
 
     def apply(self, agent: Agent, answer: BaseModel, state: RoutedState) -> Command[str]:
         route: Route = {

@@ -272,6 +272,9 @@ class _Spend:
             for event in events_of(node, change):
                 self.trail.note(event)
                 found.append(event)
+            if isinstance(change, dict) and change.get("facts"):
+                # What the session learned about the user (a handoff team's `facts`).
+                self.trail.add("facts", node, dict(change["facts"]))
             self.added += added
             now = _agent(change, self.agent)
             if now != self.agent and now is not None:

@@ -11,6 +11,7 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 from accord.agents.errors import ModelSpecError, ModelUnavailable, OfflineMode, UnknownModelId
+from accord.agents.models import environment
 from accord.agents.models.environment import LocalSettings, accord_home, offline, require_online
 from accord.agents.models.ids import resolve_model
 from accord.agents.models.local import LOCAL_MODEL_NAME, LocalChatModel
@@ -39,6 +40,35 @@ def test_local_builds_a_lazy_reproducible_model_even_offline() -> None:
     assert model.seed == 0
     assert model.max_tokens == 512
     assert model.server.url is None  # nothing started
+
+
+def test_local_is_the_1_5b_model_and_local_small_the_0_5b_one() -> None:
+    default, small = resolve_model("local"), resolve_model("local:small")
+
+    assert isinstance(small, LocalChatModel)
+    assert (default.model_name, small.model_name) == (  # type: ignore[attr-defined]
+        "qwen2.5-coder-1.5b-instruct",
+        "qwen2.5-coder-0.5b-instruct",
+    )
+    # Each has its own server process, started on its own first call.
+    assert small.server is not default.server  # type: ignore[attr-defined]
+    assert small.server.model.file == "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
+def test_an_unknown_local_variant_names_the_known_ones() -> None:
+    with pytest.raises(UnknownModelId, match=r"'local:huge'.*'local', 'local:small'"):
+        resolve_model("local:huge")
+
+
+def test_the_default_thread_count_is_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACCORD_LOCAL_THREADS", raising=False)
+    monkeypatch.setattr(environment, "_usable_cores", lambda: 2)
+    for load, threads in ((0.1, 2), (1.3, 1), (6.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        assert LocalSettings.from_env().threads == threads
+    monkeypatch.setattr(environment, "_usable_cores", lambda: 16)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.2, 0.0, 0.0))
+    assert LocalSettings.from_env().threads == 13
 
 
 def test_local_options_override_the_defaults() -> None:

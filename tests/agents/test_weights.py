@@ -11,7 +11,7 @@ import pytest
 
 from accord.agents.errors import LocalModelNotInstalled, ModelWeightsCorrupt
 from accord.agents.models.local import weights
-from accord.agents.models.local.weights import ensure_weights, installed_parts
+from accord.agents.models.local.weights import SMALL, ensure_weights, installed_parts
 
 PARTS = [b"GGUF-part-one|", b"part-two|", b"part-three"]
 SHA = hashlib.sha256(b"".join(PARTS)).hexdigest()
@@ -106,4 +106,5 @@ def test_missing_part_packages_name_the_install_command(monkeypatch: pytest.Monk
 
 def test_installed_parts_are_found_in_order() -> None:
     paths = installed_parts()
-    assert [p.name for p in paths] == [f"part{i:02d}.bin" for i in range(1, 7)]
+    assert [p.name for p in paths] == [f"part{i:02d}.bin" for i in range(1, 23)]
+    assert [p.name for p in installed_parts(SMALL)] == [f"part{i:02d}.bin" for i in range(1, 7)]

@@ -17,6 +17,10 @@ import pytest
 from accord.app import Client
 
 CASSETTE = Path(__file__).parent / "cassettes" / "serve_onboarding.yaml"
+GREETING = (
+    "Hello! I'm Ana Silva, I'd like a savings account; I was born on 2 March 1990 and my "
+    "passport number is P1234567."
+)
 LAUNCH = """
 import signal
 import sys
@@ -54,7 +58,9 @@ async def test_the_default_example_streams_its_recorded_reply(
     url = spawn(command, {"ACCORD_LOG_LEVEL": "warning"})
     async with Client(url, "t-ana", timeout=240) as ana:
         session = await ana.open()
-        events = await ana.send(session["id"], "Hello!")  # one short turn: intake greets
+        # One turn with nothing for a code gate to hold back (a held handoff's reply is
+        # written in code, after the model's reply was streamed): intake hands over.
+        events = await ana.send(session["id"], GREETING)
         history = await ana.history(session["id"])
 
     assert events[-1].kind == "done", events[-1]
@@ -64,4 +70,4 @@ async def test_the_default_example_streams_its_recorded_reply(
     streamed = "".join(e.data["text"] for e in events if e.kind == "token")
     messages = [e.data["text"] for e in events if e.kind == "message"]
     assert streamed == "".join(messages)
-    assert [m["text"] for m in history] == ["Hello!", *messages]
+    assert [m["text"] for m in history] == [GREETING, *messages]

@@ -18,6 +18,7 @@ from accord.evals.evaluators import (
     ExactAnswer,
     MaxLatency,
     MaxSteps,
+    NeverAsks,
     RegexAnswer,
     RoutingChoice,
 )
@@ -97,7 +98,7 @@ def test_confidence_fails_without_a_confidence() -> None:
 
 def test_default_evaluators_cover_each_expectation_once() -> None:
     names = [e.name for e in default_evaluators()]
-    assert len(names) == len(set(names)) == 10
+    assert len(names) == len(set(names)) == 11
     assert "judge" not in names
 
 
@@ -127,3 +128,22 @@ def test_judge_without_a_criterion_makes_no_call() -> None:
     model = ScriptedModel([])
     assert Judge(model).evaluate(case(), TRACE) is None
     assert model.calls == []
+
+
+def test_never_asks_fails_a_reply_of_the_turn_that_asks_again() -> None:
+    # Issue 12: after the customer gave her date of birth, a later agent asked for it again.
+    asked = Trace(
+        answer="Your account is open.",
+        replies=("Thanks Dana. What is your date of birth?", "Your account is open."),
+    )
+    told = Trace(answer="Thanks, your date of birth is noted. Anything else?", replies=())
+    expect = case(answer={"never_asks": ["date of birth", "passport"]})
+
+    failed = NeverAsks().evaluate(expect, asked)
+    assert failed is not None
+    assert not failed.passed
+    assert "asked for date of birth" in failed.detail
+    passed = NeverAsks().evaluate(expect, told)
+    assert passed is not None
+    assert passed.passed
+    assert NeverAsks().evaluate(case(), asked) is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, scripted, thread, topology
 
@@ -34,7 +34,11 @@ async def test_handoff_passes_history_and_records_speakers(run: Runner) -> None:
     # The receiver answers the user's message, told who handed over; the prompt ends on the
     # user's turn (teammates' replies of this turn are stated, not replayed).
     (call,) = verification.models[0].calls  # type: ignore[union-attr]
-    assert "intake has just handed this conversation to you" in call.messages[0].text
+    # The note sits just before the user's message: the system prompt stays the same turn
+    # after turn, so the server's prompt cache reuses it.
+    assert "handed" not in call.messages[0].text
+    assert isinstance(call.messages[-2], SystemMessage)
+    assert "intake has just handed this conversation to you" in call.messages[-2].text
     assert isinstance(call.messages[-1], HumanMessage)
     assert call.messages[-1].text == "Hi, I'm Dana"
 
@@ -57,14 +61,38 @@ async def test_next_message_goes_to_the_agent_holding_the_conversation(run: Runn
 
 
 async def test_max_hops_stops_agents_passing_the_user_around() -> None:
-    ping = scripted("ping", {"reply": "to pong", "handoff_to": "pong"}, {"reply": "done"})
+    ping = scripted(
+        "ping",
+        {"reply": "to pong", "handoff_to": "pong"},
+        {"reply": "to pong again", "handoff_to": "pong"},
+    )
     pong = scripted("pong", {"reply": "to ping", "handoff_to": "ping"})
     graph = handoff([ping, pong], checkpointer=InMemorySaver(), max_hops=3)
 
     state = await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread())
 
     assert [m.name for m in state["messages"][1:]] == ["ping", "pong", "ping"]
-    assert state["active_agent"] == "ping"
+    # The third hop's handoff holds: pong answers the user's next message, not this one.
+    assert state["active_agent"] == "pong"
+    assert [h["target"] for h in state["handoffs"]] == ["pong", "ping", "pong"]
+
+
+async def test_an_agent_sees_the_same_system_prompt_at_every_hop() -> None:
+    # Issue 12: the last hop dropped the teammates from the prompt, so llama.cpp's prompt cache
+    # matched 5 tokens of the agent's previous 600-token prompt.
+    intake = scripted("intake", {"reply": "Over to support.", "handoff_to": "support"})
+    support = scripted(
+        "support",
+        {"reply": "Hello.", "handoff_to": "none"},
+        {"reply": "Sure.", "handoff_to": "none"},
+    )
+    graph = handoff([intake, support], checkpointer=InMemorySaver(), max_hops=2)
+
+    await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread())
+    await graph.ainvoke({"messages": [HumanMessage("a question")]}, thread())
+
+    second_hop, first_hop = support.models[0].calls  # type: ignore[union-attr]
+    assert second_hop.messages[0] == first_hop.messages[0]
 
 
 async def test_sessions_on_separate_threads_do_not_share_state() -> None:

@@ -102,8 +102,9 @@ async def test_an_outage_mid_session_moves_it_to_the_backup(
     assert state["handoffs"] == [{"source": "intake", "target": "support", "reason": FAILOVER}]
     (prompt,) = standby.prompts  # the backup saw the whole conversation
     assert prompt[1:] == [
-        "Hi, my router is broken.",
-        "Intake here, how can I help?",
+        "The conversation so far:\nuser: Hi, my router is broken.\n"
+        "intake: Intake here, how can I help?\n"
+        "Now answer the user's latest message without repeating earlier replies.",
         "It blinks red.",
     ]
 

@@ -1,4 +1,4 @@
-"""The embedded default model: llama.cpp (xllamacpp) serving Qwen2.5-Coder-0.5B on 127.0.0.1."""
+"""The embedded models: llama.cpp serving Qwen2.5-Coder 1.5B ("local") or 0.5B ("local:small")."""
 
 from accord.agents.models.local.chat import LOCAL_DEFAULTS, LocalChatModel, local_chat_model
 from accord.agents.models.local.server import (

@@ -87,16 +87,20 @@ class LocalChatModel(ChatOpenAI):
                 self.root_async_client.base_url = url
 
 
-def local_chat_model(**options: Any) -> ChatOpenAI:
-    """Builds the chat model for `"local"`.
+def local_chat_model(variant: str = "", **options: Any) -> ChatOpenAI:
+    """Builds the chat model for `"local"` (variant `""`) or `"local:<variant>"`.
 
     With `ACCORD_LOCAL_URL` set (or a `base_url` option), a plain `ChatOpenAI` talks to that
     running server and nothing is started; otherwise a `LocalChatModel` starts the embedded
     server on first use. Options override `LOCAL_DEFAULTS` and go to `ChatOpenAI`.
+
+    Raises:
+        UnknownModelId: There is no such variant.
     """
-    settings = {**LOCAL_DEFAULTS, **options}
+    server = embedded_server(variant)
+    settings = {**LOCAL_DEFAULTS, "model": server.model.name, **options}
     if "base_url" in settings:
         return ChatOpenAI(**settings)
     if (url := local_url()) is not None:
         return ChatOpenAI(base_url=url, **settings)
-    return LocalChatModel(**options)
+    return LocalChatModel(server=server, **{"model": server.model.name, **options})

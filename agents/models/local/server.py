@@ -23,13 +23,23 @@ from pathlib import Path
 
 import httpx
 
-from accord.agents.errors import INSTALL_LOCAL, LocalModelNotInstalled, LocalServerFailed
+from accord.agents.errors import (
+    INSTALL_LOCAL,
+    LocalModelNotInstalled,
+    LocalServerFailed,
+    UnknownModelId,
+)
 from accord.agents.models.environment import LocalSettings, local_url, require_online
 from accord.agents.models.local import worker
-from accord.agents.models.local.weights import ensure_weights
+from accord.agents.models.local.weights import (
+    LOCAL_MODELS,
+    STANDARD,
+    LocalWeights,
+    model_weights,
+)
 
-LOCAL_MODEL_NAME = "qwen2.5-coder-0.5b-instruct"
-"""The name the embedded server answers to (it serves this one model whatever is asked)."""
+LOCAL_MODEL_NAME = STANDARD.name
+"""The name `"local"`'s server answers to (a server serves its one model whatever is asked)."""
 
 _POLL_S = 0.05
 _STOP_GRACE_S = 10.0
@@ -48,7 +58,8 @@ class EmbeddedServer:
     Args:
         settings: Returns how to run the server; read at each start so that environment
             changes made before first use apply.
-        weights: Returns the verified model file, assembling it if needed.
+        model: Which embedded model it serves (default: `"local"`'s).
+        weights: Returns the verified model file, assembling it if needed (default: `model`'s).
         worker: The command that runs the server process; defaults to this package's
             `worker.py` under the current interpreter. Tests pass a stand-in.
     """
@@ -57,11 +68,13 @@ class EmbeddedServer:
         self,
         *,
         settings: Callable[[], LocalSettings] = LocalSettings.from_env,
-        weights: Callable[[], Path] = ensure_weights,
+        model: LocalWeights = STANDARD,
+        weights: Callable[[], Path] | None = None,
         worker: Sequence[str] | None = None,
     ) -> None:
+        self.model = model
         self._settings = settings
-        self._weights = weights
+        self._weights = weights or (lambda: model_weights(model))
         self._worker = list(worker) if worker is not None else None
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -145,7 +158,7 @@ class EmbeddedServer:
             *command,
             *("--model", str(model), "--address-file", str(address_file)),
             *("--threads", str(settings.threads), "--ctx", str(settings.ctx)),
-            *("--parallel", str(settings.parallel), "--alias", LOCAL_MODEL_NAME),
+            *("--parallel", str(settings.parallel), "--alias", self.model.name),
         ]
         log.info("starting the embedded model server (%d threads): %s", settings.threads, model)
         began = time.monotonic()
@@ -240,16 +253,26 @@ def _tail(log_path: Path) -> str:
     return f"Last lines of {log_path}:\n{tail}"
 
 
-_shared = EmbeddedServer()
+_shared = {variant: EmbeddedServer(model=model) for variant, model in LOCAL_MODELS.items()}
 
 
-def embedded_server() -> EmbeddedServer:
-    """Returns the process-wide embedded server that every `"local"` model shares."""
-    return _shared
+def embedded_server(variant: str = "") -> EmbeddedServer:
+    """Returns the process-wide server that every model of `variant` shares.
+
+    `""` serves `"local"`, `"small"` serves `"local:small"`; each starts on its first call.
+
+    Raises:
+        UnknownModelId: There is no such variant.
+    """
+    try:
+        return _shared[variant]
+    except KeyError:
+        known = ", ".join(f"'local:{v}'" if v else "'local'" for v in _shared)
+        raise UnknownModelId(f"no embedded model 'local:{variant}'; use one of {known}") from None
 
 
-def warm_up() -> float:
-    """Starts the model `"local"` names now rather than on first use; returns the seconds taken.
+def warm_up(variant: str = "") -> float:
+    """Starts the embedded model of `variant` now rather than on first use; returns the seconds.
 
     Returns 0 at once when `ACCORD_LOCAL_URL` names a running server instead. Raises what
     `EmbeddedServer.start()` raises.
@@ -257,5 +280,5 @@ def warm_up() -> float:
     if local_url() is not None:
         return 0.0
     began = time.monotonic()
-    embedded_server().start()
+    embedded_server(variant).start()
     return time.monotonic() - began

