@@ -97,5 +97,6 @@ def test_duplicate_ids_and_bad_files_are_refused(tmp_path: Path) -> None:
 
 def test_a_bare_name_finds_the_shipped_dataset() -> None:
     assert load_dataset("finance").path == DATASETS / "finance.yaml"
-    with pytest.raises(DatasetError, match="or the name of a shipped dataset: conversation, credit, finance"):
+    shipped = "or the name of a shipped dataset: conversation, credit, finance"
+    with pytest.raises(DatasetError, match=shipped):
         load_dataset("nothing")
