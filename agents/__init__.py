@@ -22,7 +22,7 @@ from accord.agents.metrics.reliability import (
     percentile,
     read_events,
 )
-from accord.agents.metrics.step_audit import load_steps, save_steps, to_audit
+from accord.agents.metrics.step_audit import load_steps, save_steps
 from accord.agents.metrics.telemetry import Reliabilities, ReliabilityCollector, instrument
 from accord.agents.models.breaker import breakers
 from accord.agents.models.chain import ChainPolicy, model_chain
@@ -72,6 +72,5 @@ __all__ = [
     "save_steps",
     "standby",
     "structured",
-    "to_audit",
     "warm_up",
 ]

@@ -44,3 +44,11 @@ def topology(graph: Any) -> str:
 
 Replay = Callable[[str], Awaitable[Any]]
 """Runs an example on its recorded traffic and returns the final state (`replay_example`)."""
+
+
+# The first message of the recorded onboarding conversation (tests/app/cassettes/
+# serve_onboarding.yaml): the server's replay test and the CLI's both send it.
+ONBOARDING_GREETING = (
+    "Hello! I'm Ana Silva, I'd like a savings account; I was born on 2 March 1990 and my "
+    "passport number is P1234567."
+)

@@ -27,13 +27,18 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from accord.agents.errors import BadEventsFile
+from accord.persistence import AuditEvent
 
 if TYPE_CHECKING:  # feedback reads sessions through step_audit, which needs this module
     from accord.agents.metrics.feedback import Rating
+
+STEP = "step"
+"""The audit kind of a step event."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,16 @@ class StepEvent:
     def duration(self) -> float:
         """Seconds from start to end."""
         return self.end - self.start
+
+    def to_audit(self) -> AuditEvent:
+        """The audit event of this step (kind `"step"`, at its end; times kept exactly)."""
+        return AuditEvent(
+            session_id=self.session or "",
+            kind=STEP,
+            agent=self.agent,
+            details={"start": self.start, "end": self.end, "ok": self.ok, "error": self.error},
+            at=datetime.fromtimestamp(self.end, UTC),
+        )
 
     def to_json(self) -> str:
         """One line of a JSONL events file."""

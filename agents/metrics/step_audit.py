@@ -7,26 +7,9 @@ the metrics of past sessions on any process (`accord metrics --db URL`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
-from accord.agents.metrics.reliability import StepEvent
+from accord.agents.metrics.reliability import STEP, StepEvent
 from accord.persistence import AuditEvent, AuditTrail, SessionStore
-
-STEP = "step"
-"""The audit kind of a step event."""
-
-_NO_SESSION = ""
-
-
-def to_audit(event: StepEvent) -> AuditEvent:
-    """The audit event of a step (at its end; times kept exactly in the details)."""
-    return AuditEvent(
-        session_id=event.session or _NO_SESSION,
-        kind=STEP,
-        agent=event.agent,
-        details={"start": event.start, "end": event.end, "ok": event.ok, "error": event.error},
-        at=datetime.fromtimestamp(event.end, UTC),
-    )
 
 
 def from_audit(events: Iterable[AuditEvent]) -> list[StepEvent]:
@@ -52,7 +35,7 @@ def save_steps(trail: AuditTrail, events: Iterable[StepEvent]) -> None:
         with SQLAlchemySaver.from_url("sqlite:///accord.sqlite") as saver:
             save_steps(AuditTrail(saver), recorder.log.snapshot())
     """
-    trail.extend(to_audit(event) for event in events)
+    trail.extend(event.to_audit() for event in events)
 
 
 def load_steps(

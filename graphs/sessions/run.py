@@ -25,7 +25,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, BaseM
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import StreamMode
 
-from accord.agents import MetricsRecorder, to_audit
+from accord.agents import MetricsRecorder
 from accord.graphs.errors import BudgetExceeded
 from accord.graphs.events import (
     AgentEvent,
@@ -289,7 +289,7 @@ class _Spend:
         if self.steps is not None:
             actor = self.trail.actor  # the user whose run it was
             steps = self.steps.log.snapshot()
-            self.trail.events += [replace(to_audit(step), actor=actor) for step in steps]
+            self.trail.events += [replace(step.to_audit(), actor=actor) for step in steps]
         # Each event keeps the moment it happened; the trail stores them in that order.
         self.trail.events.sort(key=lambda event: event.at)
 

@@ -288,5 +288,5 @@ def test_endpoints_are_keyed_by_model_and_url() -> None:
     assert (
         endpoint_key(ChatOllama(model="llama3.2")) == "chatollama:llama3.2@http://localhost:11434"
     )
-    assert endpoint_key(LocalChatModel()) == "local:qwen2.5-coder-0.5b-instruct"
+    assert endpoint_key(LocalChatModel()) == "local:qwen2.5-coder-1.5b-instruct"
     assert endpoint_key(ScriptedModel(["hi"])) is None  # in-process: nothing to break

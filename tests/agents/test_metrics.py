@@ -29,7 +29,7 @@ from accord.agents import (
 from accord.agents.errors import BadEventsFile
 from accord.agents.metrics.recorder import EventLog
 from accord.agents.metrics.reliability import summarise, write_events
-from accord.agents.metrics.step_audit import from_audit, to_audit
+from accord.agents.metrics.step_audit import from_audit
 from accord.agents.metrics.telemetry import prometheus_text
 from accord.graphs import delegation, routed
 from accord.persistence import AuditEvent
@@ -275,7 +275,7 @@ async def test_an_interrupted_step_is_not_an_error() -> None:
 
 def test_steps_round_trip_through_audit_events() -> None:
     events = [OUTAGES[1], StepEvent("router", None, 1.5, 2.25, True)]
-    audited = [to_audit(event) for event in events]
+    audited = [event.to_audit() for event in events]
     assert [(a.session_id, a.kind, a.agent) for a in audited] == [
         ("s1", "step", "a"),
         ("", "step", "router"),

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 
 import pytest
+from support import ONBOARDING_GREETING
 from typer.testing import CliRunner
 
 from accord.app.cli.main import cli
@@ -48,7 +49,7 @@ def test_run_streams_the_recorded_reply_into_a_session(record_mode: bool, tmp_pa
         pytest.skip("serve_onboarding.yaml is recorded by tests/app/test_server_replay.py")
     db = tmp_path / "run.sqlite"
     with cassette(CASSETTES / "serve_onboarding.yaml"):
-        ran = runner.invoke(cli, ["run", "onboarding", "Hello!", "--db", str(db)])
+        ran = runner.invoke(cli, ["run", "onboarding", ONBOARDING_GREETING, "--db", str(db)])
     assert ran.exit_code == 0, ran.output
     session_id = _session_id(ran.output)
 

@@ -13,14 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import ONBOARDING_GREETING
 
 from accord.app import Client
 
 CASSETTE = Path(__file__).parent / "cassettes" / "serve_onboarding.yaml"
-GREETING = (
-    "Hello! I'm Ana Silva, I'd like a savings account; I was born on 2 March 1990 and my "
-    "passport number is P1234567."
-)
+GREETING = ONBOARDING_GREETING
 LAUNCH = """
 import signal
 import sys

@@ -160,12 +160,16 @@ async function showRestore() {
     const trail = await api("GET", `/sessions/${state.session.id}/audit`);
     const choices = $("restore-to");
     choices.replaceChildren();
+    // A reply is stamped as it streams, before its checkpoint is written: "after reply N" is
+    // the moment the next message (the next reply or user turn) was stamped, or now.
+    const messages = trail.filter((e) => e.kind === "message_out" || e.kind === "message_in");
     let reply = 0;
-    for (const event of trail) {
+    for (const [index, event] of messages.entries()) {
       if (event.kind !== "message_out") continue;
       reply += 1;
+      const next = messages[index + 1];
       const option = document.createElement("option");
-      option.value = event.at;
+      option.value = next ? next.at : new Date().toISOString();
       const when = new Date(event.at).toLocaleTimeString();
       option.textContent = `after reply ${reply} (${speaker(event.agent)}, ${when})`;
       choices.append(option);
