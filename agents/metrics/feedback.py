@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from accord.agents.metrics.step_audit import every_session
+from accord.agents.metrics.step_audit import audit_events
 from accord.persistence import AuditEvent, AuditTrail, SessionStore
 
 FEEDBACK = "feedback"
@@ -73,12 +73,7 @@ class Rating:
             sessions: Session ids; None: every session `store` lists.
             store: The session records on the same database (needed when `sessions` is None).
         """
-        if sessions is None:
-            sessions = every_session(store) if store is not None else []
-        found: list[Rating] = []
-        for session in sessions:
-            found += ratings_of(trail.events(session, kinds=[FEEDBACK]))
-        return found
+        return ratings_of(audit_events(trail, sessions, store=store, kinds=[FEEDBACK]))
 
 
 def ratings_of(events: Iterable[AuditEvent]) -> list[Rating]:

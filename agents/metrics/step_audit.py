@@ -6,7 +6,7 @@ the metrics of past sessions on any process (`accord metrics --db URL`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from accord.agents.metrics.reliability import STEP, StepEvent
 from accord.persistence import AuditEvent, AuditTrail, SessionStore
@@ -48,11 +48,22 @@ def load_steps(
         sessions: Session ids; None: every session `store` lists.
         store: The session records on the same database (needed when `sessions` is None).
     """
+    return from_audit(audit_events(trail, sessions, store=store, kinds=[STEP]))
+
+
+def audit_events(
+    trail: AuditTrail,
+    sessions: Iterable[str] | None,
+    *,
+    store: SessionStore | None,
+    kinds: Sequence[str],
+) -> list[AuditEvent]:
+    """The audit events of `kinds` of some sessions (None: every session `store` lists)."""
     if sessions is None:
         sessions = every_session(store) if store is not None else []
-    found: list[StepEvent] = []
+    found: list[AuditEvent] = []
     for session in sessions:
-        found += from_audit(trail.events(session, kinds=[STEP]))
+        found += trail.events(session, kinds=list(kinds))
     return found
 
 
