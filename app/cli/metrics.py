@@ -66,8 +66,8 @@ def show_metrics(
             "give --events FILE (a MetricsRecorder log dumped with log.dump(FILE)) or --db "
             "PATH|URL (a session database: the steps of its sessions)"
         )
-    ratings = load_ratings(db, sessions) if db is not None else []
-    computed = report(load(events, db, sessions), by=by, capacities=capacities, ratings=ratings)
+    steps, ratings = load(events, db, sessions)
+    computed = report(steps, by=by, capacities=capacities, ratings=ratings)
     print_report(Console(), computed, as_json=as_json)
 
 
@@ -106,8 +106,11 @@ def metrics_command(
     show_metrics(events or [], db, session or [], by=scopes, capacities=capacities, as_json=as_json)
 
 
-def load(events: Sequence[Path], db: str | None, sessions: Sequence[str]) -> list[StepEvent]:
-    """The step events of the files in `events` and, with `db`, of the audit trail there.
+def load(
+    events: Sequence[Path], db: str | None, sessions: Sequence[str]
+) -> tuple[list[StepEvent], list[Rating]]:
+    """The step events of the files in `events` and, with `db`, the steps and the users'
+    ratings of answers kept in the audit trail there (one open of the database).
 
     With `db` and no `sessions`, every session the database's session records list is read.
 
@@ -117,16 +120,12 @@ def load(events: Sequence[Path], db: str | None, sessions: Sequence[str]) -> lis
     found: list[StepEvent] = []
     for path in events:
         found += read_events(path)
-    if db is not None:
-        with SQLAlchemySaver.from_url(database_url(db, reading=True)) as saver:
-            found += load_steps(AuditTrail(saver), sessions or None, store=SessionStore(saver))
-    return found
-
-
-def load_ratings(db: str, sessions: Sequence[str]) -> list[Rating]:
-    """The users' ratings of answers kept in the audit trail of `db` (all sessions by default)."""
+    if db is None:
+        return found, []
     with SQLAlchemySaver.from_url(database_url(db, reading=True)) as saver:
-        return Rating.load(AuditTrail(saver), sessions or None, store=SessionStore(saver))
+        trail, store, chosen = AuditTrail(saver), SessionStore(saver), sessions or None
+        found += load_steps(trail, chosen, store=store)
+        return found, Rating.load(trail, chosen, store=store)
 
 
 def report(
