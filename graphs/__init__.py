@@ -5,7 +5,13 @@ ones a chat app switches on are here too.
 """
 
 from accord.graphs import events
-from accord.graphs.errors import BudgetExceeded, NotAuthorized, SessionClosed
+from accord.graphs.errors import (
+    BudgetExceeded,
+    NotAuthorized,
+    NotPaused,
+    SessionClosed,
+    SessionPaused,
+)
 from accord.graphs.events import (
     DoneEvent,
     Event,
@@ -41,11 +47,13 @@ __all__ = [
     "Meter",
     "ModelRouter",
     "NotAuthorized",
+    "NotPaused",
     "Reply",
     "RoutedState",
     "Scope",
     "Session",
     "SessionClosed",
+    "SessionPaused",
     "Sessions",
     "Task",
     "TeamState",

@@ -71,3 +71,13 @@ class InvalidFeedback(AccordError, ValueError):
 class NotAnAnswer(InvalidFeedback, LookupError):
     """The rated message is not one of the session's answers (an AI message with text): no
     such id, or a user's own message. Rate an id the session's history lists."""
+
+
+class SessionPaused(AccordError):
+    """The session waits for a person's answer to a question its graph asked (`interrupt`);
+    answer it with `session.aresume_with(answer)` before sending another message."""
+
+
+class NotPaused(AccordError):
+    """An answer was given to a session that asked no question (it is not paused), or it
+    does not fit the questions pending; nothing was changed."""

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.messages import AIMessage
 
+INTERRUPT = "__interrupt__"
+"""The node name under which LangGraph streams a paused graph's interrupts."""
+
 if TYPE_CHECKING:
     from accord.graphs.sessions.budget import Usage
     from accord.graphs.sessions.reply import Reply
@@ -26,6 +29,7 @@ __all__ = [
     "Event",
     "FailureEvent",
     "HandoffEvent",
+    "InterruptEvent",
     "MessageEvent",
     "OpinionEvent",
     "PlanEvent",
@@ -167,6 +171,20 @@ class FailureEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class InterruptEvent(Event):
+    """The graph called `interrupt(value)`: the session is paused until a person answers.
+
+    Answer with `session.aresume_with(answer)`; `id` names this question when several are
+    pending (`aresume_with({id: answer, ...})`). An agent's `approve` tools ask with a `value`
+    of `{"type": "approval", "agent", "tool", "args"}`, answered with True or False.
+    """
+
+    kind: ClassVar[str] = "interrupt"
+    id: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
 class UsageEvent(Event):
     """What the session has spent so far."""
 
@@ -194,6 +212,9 @@ def events_of(node: str, change: Any) -> list[Event]:
     Read from a whole state (`stream_mode="values"`, a final state), they are everything the
     state holds. Reducer resets (a field written as None when a round starts) make no event.
     """
+    if node == INTERRUPT:
+        # LangGraph's own update for a paused graph: a tuple of `Interrupt`s, not a dict.
+        return [InterruptEvent(str(i.id), i.value) for i in change or () if hasattr(i, "value")]
     if not isinstance(change, dict):
         return []
     found: list[Event] = []

@@ -7,6 +7,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage
 
+from accord.graphs.events import InterruptEvent
 from accord.graphs.sessions.budget import Usage
 
 
@@ -21,6 +22,8 @@ class Reply:
         messages: Every message this run added, the user's own first.
         values: The graph's state after the run.
         usage: What the session has spent in all, this run included.
+        interrupts: The questions the run stopped on (`interrupt()`): the session is paused
+            until `session.aresume_with(answer)`; empty when it ran to its end.
     """
 
     session_id: str
@@ -29,6 +32,12 @@ class Reply:
     messages: list[AnyMessage] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
+    interrupts: tuple[InterruptEvent, ...] = ()
+
+    @property
+    def paused(self) -> bool:
+        """Whether the session waits for a person's answer (see `interrupts`)."""
+        return bool(self.interrupts)
 
     def to_dict(self) -> dict[str, Any]:
         """The reply as JSON-ready data (messages as role, name and text)."""
@@ -41,6 +50,7 @@ class Reply:
                 for m in self.messages
             ],
             "usage": self.usage.to_dict(),
+            "interrupts": [{"id": i.id, "value": i.value} for i in self.interrupts],
         }
 
 

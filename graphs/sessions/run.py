@@ -23,27 +23,32 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.types import StreamMode
+from langgraph.types import Command, StreamMode
 
 from accord.agents import MetricsRecorder
-from accord.graphs.errors import BudgetExceeded
+from accord.graphs.errors import BudgetExceeded, SessionPaused
 from accord.graphs.events import (
     AgentEvent,
     DoneEvent,
     Event,
     HandoffEvent,
+    InterruptEvent,
     TokenEvent,
     UsageEvent,
     events_of,
 )
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.budget import Limits, Meter, Usage
+from accord.graphs.sessions.pause import OPEN, PAUSED, answered, asked, pending, resume_command
 from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
 from accord.graphs.sessions.tokens import ReplyText
 from accord.persistence import AuditEvent, SessionBusy, SessionRecord
 
 REASON_CODE = re.compile(r"[a-z][a-z0-9_:-]{0,31}")
+Payload = dict[str, Any] | Command[Any] | None
+UNANSWERED: Any = object()
+"""No answer: the run is a message's, not the answer to a paused session's question."""
 
 
 class Run:
@@ -58,18 +63,26 @@ class Run:
         self.record: SessionRecord | None = None
 
     async def events(
-        self, text: str | None, message_id: str | None, tokens: bool
+        self, text: str | None, message_id: str | None, tokens: bool, answer: Any = UNANSWERED
     ) -> AsyncGenerator[Event, None]:
-        """Runs the graph on the message `text` (None: only what a crash left), as events."""
+        """Runs the graph on the message `text` (None: only what a crash left), or resumes
+        it with the `answer` to the question it paused on, as events."""
         runtime = self.runtime
         message = _message(text, message_id)
         arrived = Trail(self.session_id, self.user.id)
         if message is not None:
             arrived.add("message_in", None, {"message_id": message.id, "chars": len(message.text)})
+        resume: Command[Any] | None = None
+        if answering := answer is not UNANSWERED:
+            questions = await pending(runtime.graph, self.config)
+            resume = resume_command(self.session_id, questions, answer)
+            arrived.add("answered", None, answered(questions, answer))
         # Computed per run, not at import: a forked worker has its own pid.
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         # The arrival is recorded with the lease, before the run: a crash cannot lose it.
-        begun = await runtime.begin(self.session_id, self.user, holder, arrived.events)
+        begun = await runtime.begin(
+            self.session_id, self.user, holder, arrived.events, answering=answering
+        )
         spend = _Spend(self.session_id, self.user, begun.record, steps=runtime.metrics)
         lost, done = asyncio.Event(), asyncio.Event()
         keeper = asyncio.create_task(self._keep(holder, lost, done))
@@ -84,11 +97,14 @@ class Run:
                 spend.trail.add("recovered", spend.agent, {})
                 async for event in self._graph(spend, None, tokens, lost):
                     yield event
+            if spend.interrupts and resume is None:
+                # The finished run paused on a question: the message waits for its answer.
+                raise SessionPaused(f"session {self.session_id!r} is waiting for an answer")
             payload, known = await self._input(message, spend.before, resent=message_id is not None)
             if known is not None:
                 yield DoneEvent(known)
                 return
-            async for event in self._graph(spend, payload, tokens, lost):
+            async for event in self._graph(spend, resume or payload, tokens, lost):
                 yield event
         except BaseException as failure:
             spend.failed(failure)
@@ -104,7 +120,8 @@ class Run:
                 began=begun.record,
             )
         yield UsageEvent(spend.usage)
-        yield DoneEvent(reply_of(self.session_id, spend.added, spend.values, spend.usage))
+        reply = reply_of(self.session_id, spend.added, spend.values, spend.usage)
+        yield DoneEvent(replace(reply, interrupts=tuple(spend.interrupts)))
 
     async def _snapshot(self) -> Any:
         return await self.runtime.graph.aget_state(self.config)
@@ -162,13 +179,13 @@ class Run:
                 return
 
     async def _graph(
-        self, spend: _Spend, payload: dict[str, Any] | None, tokens: bool, lost: asyncio.Event
+        self, spend: _Spend, payload: Payload, tokens: bool, lost: asyncio.Event
     ) -> AsyncIterator[Event]:
         """Runs the graph on `payload`, yielding its events."""
         runtime = self.runtime
         if spend.left is not None and spend.left <= 0:
             raise spend.meter.refuse("wall_time")
-        spend.added += payload["messages"] if payload else []
+        spend.added += payload["messages"] if isinstance(payload, dict) else []
         output = _Output()
         recorder = [spend.steps] if spend.steps is not None else []
         config: RunnableConfig = {
@@ -201,6 +218,7 @@ class Run:
         except TimeoutError:
             raise spend.meter.refuse("wall_time") from None
         spend.values = output.values
+        spend.finished = True
 
 
 class _Output(BaseCallbackHandler):
@@ -231,6 +249,9 @@ class _Spend:
         self.limits = Limits.from_dict(record.limits)
         self.before = Usage.from_dict(record.usage)
         self.agent = record.agent
+        self.status = record.status
+        self.interrupts: list[InterruptEvent] = []
+        self.finished = False  # the graph ran to its end or to a question
         self.started = time.monotonic()
         self.left = (
             None if self.limits.wall_time is None else self.limits.wall_time - self.before.wall_time
@@ -272,6 +293,8 @@ class _Spend:
             for event in events_of(node, change):
                 self.trail.note(event)
                 found.append(event)
+                if isinstance(event, InterruptEvent):
+                    self.interrupts.append(event)
             if isinstance(change, dict) and change.get("facts"):
                 # What the session learned about the user (a handoff team's `facts`).
                 self.trail.add("facts", node, dict(change["facts"]))
@@ -311,7 +334,12 @@ class _Spend:
     def changes(self) -> dict[str, Any]:
         """What the session record takes from this run."""
         self._finish()
-        return {"usage": self.usage.to_dict(), "agent": self.agent}
+        changes: dict[str, Any] = {"usage": self.usage.to_dict(), "agent": self.agent}
+        # Paused when the run stopped on a question; open again once one runs to its end.
+        status = PAUSED if self.interrupts else OPEN if self.finished else self.status
+        if status != self.status:
+            changes["status"] = status
+        return changes
 
 
 class Trail:
@@ -331,6 +359,8 @@ class Trail:
             reason = _short_reason(event.reason)
             details = {"source": event.source, "target": event.target, "reason": reason}
             self.add("handoff", event.target, details)
+        elif isinstance(event, InterruptEvent):
+            self.add("interrupt", *asked(event))
 
 
 def _short_reason(reason: str) -> str:

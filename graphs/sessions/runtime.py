@@ -17,9 +17,10 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.types import Durability
 
-from accord.graphs.errors import NotAuthorized, SessionClosed
+from accord.graphs.errors import NotAuthorized
 from accord.graphs.sessions.access import Action, Scope, User
 from accord.graphs.sessions.budget import Limits, Usage
+from accord.graphs.sessions.pause import check_status
 from accord.graphs.sessions.portal import Portal
 from accord.persistence import (
     AuditEvent,
@@ -118,7 +119,13 @@ class Runtime:
         )
 
     async def begin(
-        self, session_id: str, user: User, holder: str, events: Sequence[AuditEvent]
+        self,
+        session_id: str,
+        user: User,
+        holder: str,
+        events: Sequence[AuditEvent],
+        *,
+        answering: bool = False,
     ) -> Begun:
         """Begins a run of `user`'s on an open session: its lease, record and `events`.
 
@@ -128,13 +135,14 @@ class Runtime:
             SessionNotFound: No such session.
             NotAuthorized: The user may not send to it (the attempt is audited).
             SessionClosed: The session was ended.
+            SessionPaused: A message, while the session waits for an answer (`answering`:
+                NotPaused, an answer while it waits for none).
             SessionBusy: Another run holds the session (after `wait`).
         """
 
         def admit(record: SessionRecord) -> None:
             _admit(record, user, "send")
-            if record.status != "open":
-                raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
+            check_status(record, answering=answering)
 
         try:
             return await self.journal.abegin(

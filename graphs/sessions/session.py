@@ -17,12 +17,13 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 
 from accord.agents import Rating
-from accord.graphs.events import DoneEvent, Event
+from accord.graphs.events import DoneEvent, Event, InterruptEvent
 from accord.graphs.sessions.access import Scope, User
 from accord.graphs.sessions.budget import Limits, Usage
 from accord.graphs.sessions.feedback import check_rating, rated_answer
 from accord.graphs.sessions.reply import Reply
-from accord.graphs.sessions.run import Run
+from accord.graphs.sessions.pause import pending
+from accord.graphs.sessions.run import UNANSWERED, Run
 from accord.graphs.sessions.runtime import Runtime
 from accord.persistence import SessionRecord
 
@@ -153,6 +154,32 @@ class Session:
         async for event in self.sessions.portal.relay(self._run(text, message_id, True)):
             yield event
 
+    async def aresume_with(self, answer: Any) -> Reply:
+        """Answers the question the session paused on and runs the graph on from there.
+
+        A graph pauses where it calls LangGraph's `interrupt(value)` (an agent's `approve`
+        tools do): `asend` returns a `Reply` whose `interrupts` hold the questions, and the
+        session takes no message until they are answered, in this or any process, after a
+        restart too. The answer is what `interrupt()` returns in the graph: True or False for
+        an approval, any JSON-ready value otherwise; when several questions are pending,
+        `{interrupt_id: answer, ...}`. Audited as `answered` (who, when, which questions).
+
+        Raises:
+            NotPaused: The session asked no question, or the answer names none pending;
+                nothing was changed.
+            NotAuthorized, SessionBusy, BudgetExceeded, SessionClosed: as `asend`.
+        """
+        return await self.sessions.portal.enter(self._reply(self._answer(answer, False)))
+
+    async def astream_resume_with(self, answer: Any) -> AsyncIterator[Event]:
+        """`aresume_with`, yielding what happens as it happens (as `astream`)."""
+        async for event in self.sessions.portal.relay(self._answer(answer, True)):
+            yield event
+
+    async def apending(self) -> list[InterruptEvent]:
+        """The questions the session waits on (empty unless it is paused); needs read access."""
+        return await self.sessions.portal.enter(self._pending())
+
     async def acontinue(self) -> Reply | None:
         """Completes a run that a crash interrupted, from its last checkpoint; None if none."""
         return await self.sessions.portal.enter(self._continue())
@@ -211,6 +238,18 @@ class Session:
         """Sync `astream`: events as they happen."""
         return self.sessions.portal.iterate(self._run(text, message_id, True))
 
+    def resume_with(self, answer: Any) -> Reply:
+        """Sync `aresume_with`."""
+        return self.sessions.portal.call(self._reply(self._answer(answer, False)))
+
+    def stream_resume_with(self, answer: Any) -> Iterator[Event]:
+        """Sync `astream_resume_with`."""
+        return self.sessions.portal.iterate(self._answer(answer, True))
+
+    def pending(self) -> list[InterruptEvent]:
+        """Sync `apending`."""
+        return self.sessions.portal.call(self._pending())
+
     def continue_(self) -> Reply | None:
         """Sync `acontinue`."""
         return self.sessions.portal.call(self._continue())
@@ -257,12 +296,20 @@ class Session:
             return None
         return await self._reply(self._run(None, None, False))
 
+    def _answer(self, answer: Any, tokens: bool) -> AsyncGenerator[Event, None]:
+        return self._run(None, None, tokens, answer)
+
+    async def _pending(self) -> list[InterruptEvent]:
+        await self.sessions.authorize(self.id, self.user, "read")
+        questions = await pending(self.sessions.graph, self.config)
+        return [InterruptEvent(str(question.id), question.value) for question in questions]
+
     async def _run(
-        self, text: str | None, message_id: str | None, tokens: bool
+        self, text: str | None, message_id: str | None, tokens: bool, answer: Any = UNANSWERED
     ) -> AsyncGenerator[Event, None]:
         run = Run(self.sessions, self.id, self.user)
         try:
-            async for event in run.events(text, message_id, tokens):
+            async for event in run.events(text, message_id, tokens, answer):
                 yield event
         finally:
             if run.record is not None:

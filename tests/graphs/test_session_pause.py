@@ -1,0 +1,120 @@
+"""Human in the loop: a graph that calls `interrupt()` pauses its session until a person answers.
+
+The pause is in the checkpoint and on the session record, so it outlives the process; the
+audit trail says what was asked, who answered and when; a wrong answer changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.types import interrupt
+
+from accord.graphs import NotPaused, Session, SessionPaused, Sessions, events
+
+
+def _refund(state: MessagesState) -> dict[str, Any]:
+    """A plain LangGraph node that asks a person before it acts."""
+    answer = interrupt({"type": "refund", "amount": 120, "question": "Refund 120 EUR?"})
+    text = "Refunded 120 EUR." if answer is True else f"No refund ({answer})."
+    return {"messages": [AIMessage(text, name="clerk")]}
+
+
+def _graph() -> Any:
+    return StateGraph(MessagesState).add_node("refund", _refund).add_edge(START, "refund").add_edge(
+        "refund", END
+    )
+
+
+def _two_questions(state: MessagesState) -> dict[str, Any]:
+    first = interrupt("Which account?")
+    second = interrupt("How much?")
+    return {"messages": [AIMessage(f"{first}: {second}", name="clerk")]}
+
+
+async def test_an_interrupt_pauses_the_session_and_the_answer_resumes_it(db: str) -> None:
+    async with Sessions(_graph().compile(), db=db) as sessions:
+        session = await sessions.aopen("alice")
+        seen = [event async for event in session.astream("I want my money back")]
+        asked = [e for e in seen if isinstance(e, events.InterruptEvent)]
+        assert len(asked) == 1
+        assert asked[0].value["question"] == "Refund 120 EUR?"
+        assert seen[-1].kind == "done"
+        paused = seen[-1].reply  # type: ignore[attr-defined]
+        assert paused.paused and paused.interrupts == tuple(asked)
+        assert paused.to_dict()["interrupts"] == [{"id": asked[0].id, "value": asked[0].value}]
+        assert (await sessions.aget(session.id, "alice")).status == "paused"
+        assert await session.apending() == asked
+
+        # A message while the question waits is refused; nothing is added.
+        with pytest.raises(SessionPaused, match="aresume_with"):
+            await session.asend("Hello?")
+        assert len(await session.ahistory()) == 1
+
+        reply = await session.aresume_with(True)
+        assert (reply.text, reply.agent, reply.paused) == ("Refunded 120 EUR.", "clerk", False)
+        assert (await sessions.aget(session.id, "alice")).status == "open"
+        assert await session.apending() == []
+
+        # Not paused any more: an answer is refused with a typed error, nothing changes.
+        before = await sessions.aaudit(session.id, "alice")
+        with pytest.raises(NotPaused, match="not paused"):
+            await session.aresume_with(False)
+        assert await sessions.aaudit(session.id, "alice") == before
+        assert (await sessions.aget(session.id, "alice")).status == "open"
+        trail = await sessions.aaudit(session.id, "alice")
+
+    kinds = [(e.kind, e.actor) for e in trail if e.kind in ("interrupt", "answered")]
+    assert kinds == [("interrupt", "alice"), ("answered", "alice")]
+    interrupt_event, answered = (e for e in trail if e.kind in ("interrupt", "answered"))
+    assert interrupt_event.details == {"interrupt_id": asked[0].id, "type": "refund"}
+    assert answered.details == {"interrupt_ids": [asked[0].id], "approved": True}
+    assert interrupt_event.at <= answered.at
+
+
+async def test_the_pause_survives_a_restart_and_another_user_may_answer(db: str) -> None:
+    from accord.graphs import Access, Scope
+
+    bob_may = Access(users={"bob"})
+    scope = Scope(send=bob_may, read=bob_may, resume=bob_may)
+    async with Sessions(_graph().compile(), db=db) as sessions:
+        session = await sessions.aopen("alice", scope=scope)
+        first = await session.asend("Refund please")
+        assert first.paused
+    # A new runtime on the same database (another process, after a restart).
+    async with Sessions(_graph().compile(), db=db) as again:
+        bob = await again.aresume(session.id, "bob")
+        assert [q.value["amount"] for q in await bob.apending()] == [120]
+        reply = await bob.aresume_with("manager said no")
+        trail = await again.aaudit(session.id, "alice")
+    assert reply.text == "No refund (manager said no)."
+    answered = next(e for e in trail if e.kind == "answered")
+    assert answered.actor == "bob" and "approved" not in answered.details
+
+
+async def test_several_pending_questions_are_answered_by_id(db: str) -> None:
+    graph = StateGraph(MessagesState)
+    graph.add_node("ask", _two_questions).add_edge(START, "ask").add_edge("ask", END)
+    async with Sessions(graph.compile(), db=db) as sessions:
+        session = await sessions.aopen("alice")
+        first = await session.asend("Pay")
+        assert [q.value for q in first.interrupts] == ["Which account?"]
+        second = await session.aresume_with("savings")
+        assert [q.value for q in second.interrupts] == ["How much?"]
+        done = await session.aresume_with("40 EUR")
+    assert done.text == "savings: 40 EUR"
+
+
+def test_the_sync_twins_pause_and_resume(tmp_path: Any) -> None:
+    db = f"sqlite:///{tmp_path / 'sync.sqlite'}"
+    with Session.open(_graph().compile(), user="alice", db=db) as session:
+        kinds = [event.kind for event in session.stream("Refund")]
+        assert kinds[-3:] == ["interrupt", "usage", "done"]
+        assert [q.value["amount"] for q in session.pending()] == [120]
+        streamed = list(session.stream_resume_with(True))
+        assert streamed[-1].reply.text == "Refunded 120 EUR."  # type: ignore[attr-defined]
+        with pytest.raises(NotPaused):
+            session.resume_with(True)
