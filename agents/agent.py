@@ -46,6 +46,9 @@ class Agent(BaseModel):
         tools: LangChain tools the agent may call.
         capacity: How many sessions the agent serves at once before it counts as full.
         backup: Name of the hot-standby agent that takes over this agent's sessions.
+        approve: Names of the agent's tools a person must approve before each call: the
+            session pauses with the question (LangGraph's `interrupt`) until someone answers
+            with `session.aresume_with(True)` (or False, and the model is told no).
         requires: Session facts (snake_case names, e.g. `"date_of_birth"`) that must be known
             before a teammate may hand the conversation to this agent; checked in code, not
             left to the model.
@@ -63,6 +66,7 @@ class Agent(BaseModel):
     capacity: int = Field(default=8, ge=1)
     backup: str | None = None
     requires: tuple[str, ...] = ()
+    approve: tuple[str, ...] = ()
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -112,6 +116,16 @@ class Agent(BaseModel):
     @classmethod
     def _clean_examples(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(e.strip() for e in value if e.strip())
+
+    @model_validator(mode="after")
+    def _approved_tools(self) -> Agent:
+        unknown = set(self.approve) - {tool.name for tool in self.tools}
+        if unknown:
+            raise ValueError(
+                f"approve names {sorted(unknown)}, which are not among the agent's tools "
+                f"({', '.join(tool.name for tool in self.tools) or 'none'})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _described(self) -> Agent:

@@ -27,6 +27,7 @@ from accord.agents import (
     standby,
     structured,
 )
+from accord.graphs.approval import Remembered, asked
 from accord.graphs.state import Handoff
 from accord.persistence import Flow, Sleep
 
@@ -107,11 +108,14 @@ class AgentNode(FlowRunnable[Any, Any]):
                         results = []
                         for call in reply.tool_calls:
                             tool = self._tools.get(call["name"])
-                            results.append(
-                                _unknown_tool(call, self._tools)
-                                if tool is None
-                                else (yield Invoke(tool, call, config))
-                            )
+                            if tool is None:
+                                results.append(_unknown_tool(call, self._tools))
+                            elif call["name"] in self.agent.approve and (
+                                refusal := asked(self.agent, call)
+                            ):
+                                results.append(refusal)
+                            else:
+                                results.append((yield Invoke(self._kept(tool), call, config)))
                         prompt = [*prompt, reply, *results]
                     answer = yield Invoke(self._chain(schema), prompt, config)
                     return self.task.apply(self.agent, answer, input)
@@ -137,8 +141,16 @@ class AgentNode(FlowRunnable[Any, Any]):
         """The agent's model chain with its tools bound: it gathers facts before answering."""
         if self._tooled is None:
             tools = list(self._tools.values())
-            self._tooled = model_chain(self._resolved(), lambda model: model.bind_tools(tools))
+            chain = model_chain(self._resolved(), lambda model: model.bind_tools(tools))
+            self._tooled = self._kept(chain, "model")
         return self._tooled
+
+    def _kept(self, runnable: Runnable[Any, Any], name: str | None = None) -> Runnable[Any, Any]:
+        """`runnable`, kept by the checkpoint when the agent asks for approvals (a step run
+        again after an answer must neither ask its model again nor repeat a tool call)."""
+        if not self.agent.approve:
+            return runnable
+        return Remembered(runnable, f"{self.agent.name}:{name or runnable.get_name()}")
 
     def _resolved(self) -> list[BaseChatModel]:
         # Resolved once per node, not per schema: every chain of the agent shares its clients.

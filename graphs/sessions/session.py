@@ -21,8 +21,8 @@ from accord.graphs.events import DoneEvent, Event, InterruptEvent
 from accord.graphs.sessions.access import Scope, User
 from accord.graphs.sessions.budget import Limits, Usage
 from accord.graphs.sessions.feedback import check_rating, rated_answer
-from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.pause import pending
+from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.run import UNANSWERED, Run
 from accord.graphs.sessions.runtime import Runtime
 from accord.persistence import SessionRecord
