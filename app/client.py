@@ -136,17 +136,33 @@ class Client:
         body: dict[str, Any] = {"text": text}
         if message_id is not None:
             body["message_id"] = message_id
-        path = f"/api/sessions/{session_id}/messages"
+        async for event in self._events(f"/api/sessions/{session_id}/messages", body):
+            yield event
+
+    async def send(self, session_id: str, text: str) -> list[ServerEvent]:
+        """Sends a message and returns every event of the reply."""
+        return [event async for event in self.stream(session_id, text)]
+
+    async def questions(self, session_id: str) -> list[dict[str, Any]]:
+        """The questions a paused session waits on (`id`, `value`); empty if not paused."""
+        return await self._list("GET", f"/api/sessions/{session_id}/questions")
+
+    async def answer(self, session_id: str, answer: Any) -> list[ServerEvent]:
+        """Answers a paused session's question; every event of the rest of the run.
+
+        Raises:
+            ApiError: 409 `NotPaused` if the session asked nothing (nothing changes).
+        """
+        path = f"/api/sessions/{session_id}/answer"
+        return [event async for event in self._events(path, {"answer": answer})]
+
+    async def _events(self, path: str, body: dict[str, Any]) -> AsyncGenerator[ServerEvent]:
         async with self.http.stream("POST", path, json=body) as response:
             if response.status_code != 200:
                 await response.aread()
                 raise _error(response)
             async for event in parse_sse(response.aiter_lines()):
                 yield event
-
-    async def send(self, session_id: str, text: str) -> list[ServerEvent]:
-        """Sends a message and returns every event of the reply."""
-        return [event async for event in self.stream(session_id, text)]
 
     async def _object(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         found: dict[str, Any] = await self._json(method, path, **kwargs)

@@ -25,6 +25,7 @@ from accord.app.server import responses
 from accord.app.server.auth import Tokens
 from accord.app.server.prometheus import CONTENT_TYPE, Measure, Metrics
 from accord.app.server.routes import Me, Server, api
+from accord.app.server.routes_answer import answer_api
 from accord.app.server.routes_feedback import feedback_api
 from accord.app.server.schemas import Health
 from accord.app.server.sse import Runs
@@ -102,6 +103,7 @@ def create_app(
     responses.install(app)
     app.include_router(api)
     app.include_router(feedback_api)
+    app.include_router(answer_api)
     app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(Measure, metrics=shared.metrics)
 

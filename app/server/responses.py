@@ -1,11 +1,11 @@
 """Errors as HTTP responses: every one is `{"error": {"type", "message"}}` with a fitting status.
 
 The typed errors map to 4xx statuses (`Unauthorized` 401, `NotAuthorized` 403, `SessionNotFound`
-and `NothingToRestore` 404, `SessionBusy` and `SessionClosed` 409, `BudgetExceeded` 429);
-request problems to 400, 404, 405, 408, 413 and 422; a refused value (a bad name) to 422. A
-database that is down or busy is a 503, any other database error a 500: their messages name
-the database, host and user, so the client gets none of it (the server logs it). Anything
-else is a 500 whose message hides the details.
+and `NothingToRestore` 404, `SessionBusy`, `SessionClosed`, `SessionPaused` and `NotPaused` 409,
+`BudgetExceeded` 429); request problems to 400, 404, 405, 408, 413 and 422; a refused value (a
+bad name) to 422. A database that is down or busy is a 503, any other database error a 500:
+their messages name the database, host and user, so the client gets none of it (the server
+logs it). Anything else is a 500 whose message hides the details.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from accord.app.errors import Unauthorized, server_extra
-from accord.graphs import BudgetExceeded, NotAuthorized, SessionClosed
+from accord.graphs import BudgetExceeded, NotAuthorized, NotPaused, SessionClosed, SessionPaused
 from accord.persistence import (
     AccordError,
     DatabaseBusy,
@@ -43,6 +43,8 @@ STATUS: dict[type[Exception], int] = {
     NothingToRestore: 404,
     SessionBusy: 409,
     SessionClosed: 409,
+    SessionPaused: 409,
+    NotPaused: 409,
     BudgetExceeded: 429,
     DatabaseUnavailable: 503,
     DatabaseBusy: 503,

@@ -7,6 +7,7 @@ any server process can serve any session.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -27,7 +28,18 @@ from accord.app.server.schemas import (
     UserOut,
 )
 from accord.app.server.sse import Runs
-from accord.graphs import BudgetExceeded, Limits, Session, SessionClosed, Sessions, Usage, User
+from accord.graphs import (
+    BudgetExceeded,
+    Event,
+    Limits,
+    NotPaused,
+    Session,
+    SessionClosed,
+    SessionPaused,
+    Sessions,
+    Usage,
+    User,
+)
 from accord.persistence import SessionBusy, SessionRecord
 
 with server_extra():
@@ -89,7 +101,7 @@ api = APIRouter(
 
 EVENT_KINDS = [
     *("token", "agent", "handoff", "route", "plan", "result", "opinion", "confidence"),
-    *("vote", "decision", "failure", "message", "usage", "done", "error"),
+    *("vote", "decision", "failure", "message", "interrupt", "usage", "done", "error"),
 ]
 """The SSE event names a reply stream may carry (`accord.graphs` event kinds, and `error`)."""
 
@@ -104,13 +116,16 @@ SSE_EVENT: dict[str, Any] = {
     },
 }
 
-_SEND_RESPONSES: dict[int | str, dict[str, Any]] = {
+SEND_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: token, agent, handoff, route, opinion, vote, "
         "message, usage, ..., then done (or error).",
         "content": {"text/event-stream": {"schema": SSE_EVENT}},
     },
-    409: {"model": ErrorBody, "description": "Another run holds the session, or it was ended"},
+    409: {
+        "model": ErrorBody,
+        "description": "Another run holds the session, it was ended, or it waits for an answer",
+    },
     429: {"model": ErrorBody, "description": "The session's budget is spent"},
 }
 
@@ -159,7 +174,7 @@ async def resume_session(session_id: SessionId, me: Me, shared: Shared) -> Sessi
 @api.post(
     "/sessions/{session_id}/messages",
     response_class=StreamingResponse,
-    responses=_SEND_RESPONSES,
+    responses=SEND_RESPONSES,
     summary="Send a message; stream the reply",
 )
 async def send(
@@ -172,8 +187,13 @@ async def send(
     """
     sessions = shared.sessions
     record = await sessions.authorize(session_id, me, "send")
-    await _check_can_run(sessions, record)
+    await check_can_run(sessions, record)
     session = Session(sessions, record, me)
+    return relay(shared, session.astream(message.text, message_id=message.message_id))
+
+
+def relay(shared: Server, events: AsyncIterator[Event]) -> StreamingResponse:
+    """A run's events as the SSE response, counted in the server's metrics."""
     metrics = shared.metrics
 
     def seen(kind: str) -> None:
@@ -181,9 +201,7 @@ async def send(
         if kind in ("done", "error"):
             metrics.runs.labels(kind).inc()
 
-    stream = shared.runs.relay(
-        session.astream(message.text, message_id=message.message_id), ping=shared.ping, seen=seen
-    )
+    stream = shared.runs.relay(events, ping=shared.ping, seen=seen)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",
@@ -230,14 +248,24 @@ async def end_session(session_id: SessionId, me: Me, shared: Shared) -> SessionO
     return SessionOut.of(session.record)
 
 
-async def _check_can_run(sessions: Sessions, record: SessionRecord) -> None:
-    """Refuses, before streaming starts, a run that could not start: ended, spent or busy.
+async def check_can_run(
+    sessions: Sessions, record: SessionRecord, *, answering: bool = False
+) -> None:
+    """Refuses, before streaming starts, a run that could not start: ended, paused for an
+    answer (or `answering` one it did not ask), spent or busy.
 
     The runtime checks all of this again under the session's lease; these checks only turn
     the common cases into HTTP statuses instead of an `error` event.
     """
     session_id = record.session_id
-    if record.status != "open":
+    if record.status == "paused" and not answering:
+        raise SessionPaused(
+            f"session {session_id!r} is waiting for an answer to its question: "
+            f"POST /api/sessions/{session_id}/answer first"
+        )
+    if record.status == "open" and answering:
+        raise NotPaused(f"session {session_id!r} asked no question: it is not paused")
+    if record.status not in ("open", "paused"):
         raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
     limits, used = Limits.from_dict(record.limits), Usage.from_dict(record.usage)
     for limit in ("tokens", "model_calls", "steps", "wall_time"):
