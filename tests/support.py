@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.types import interrupt
 
 from accord.agents import Agent, ScriptedModel
 
@@ -52,3 +55,16 @@ ONBOARDING_GREETING = (
     "Hello! I'm Ana Silva, I'd like a savings account; I was born on 2 March 1990 and my "
     "passport number is P1234567."
 )
+
+
+def _refund(state: MessagesState) -> dict[str, Any]:
+    answer = interrupt({"type": "approval", "agent": "clerk", "tool": "refund", "args": {"eur": 9}})
+    return {
+        "messages": [AIMessage("Refunded." if answer is True else "Not refunded.", name="clerk")]
+    }
+
+
+def refund_graph() -> Any:
+    """A plain LangGraph graph that asks before it refunds."""
+    graph = StateGraph(MessagesState).add_node("refund", _refund)
+    return graph.add_edge(START, "refund").add_edge("refund", END).compile()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from langgraph.types import RetryPolicy
 from playwright.async_api import Page, async_playwright, expect
-from support import scripted
+from support import refund_graph, scripted
 
 from accord.app import Client
 from accord.graphs import consensus, delegation
@@ -289,3 +289,40 @@ async def test_thumbs_rate_an_answer_for_its_agent_and_stay_after_a_reload(
         (e["agent"], e["actor"], e["details"]["score"]) for e in trail if e["kind"] == "feedback"
     ]
     assert rated == [("intake", "alice", 0.0), ("support", "alice", 1.0)]
+
+
+@pytest.mark.timeout(120)
+async def test_a_question_waits_after_a_reload_and_approve_resumes_the_session(
+    serve: Callable[..., str], chromium: Path
+) -> None:
+    url = serve(refund_graph())
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = _console_errors(page)
+            await _sign_in(page, url)
+            await page.click("#new-session")
+            await page.fill("#message", "Refund my 9 EUR")
+            await page.click("#send")
+            question = page.locator(".question")
+            await expect(question).to_contain_text('clerk asks to run refund {"eur":9}')
+            await expect(page.locator("#message")).to_be_disabled()
+            await expect(page.locator("#sessions li .session-meta")).to_contain_text("paused")
+
+            await page.reload()  # the question is the session's, not the page's
+            await page.click("#sessions li")
+            await expect(question).to_have_count(1)
+            await question.get_by_role("button", name="Approve").click()
+            await expect(page.locator(".bubble.agent")).to_have_text(["clerkRefunded."])
+            await expect(page.locator("#message")).to_be_enabled()
+            await expect(page.locator("#status")).to_have_text("")
+            session_id = await page.locator("#sessions li .session-id").text_content()
+        finally:
+            await browser.close()
+    async with Client(url, "alice-token") as alice:
+        trail = await alice.audit(str(session_id))
+
+    assert errors == []
+    answered = [e for e in trail if e["kind"] == "answered"]
+    assert [(e["actor"], e["details"]["approved"]) for e in answered] == [("alice", True)]

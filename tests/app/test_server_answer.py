@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
-from langchain_core.messages import AIMessage
-from langgraph.graph import END, START, MessagesState, StateGraph
-from langgraph.types import interrupt
+from support import refund_graph
 
 from accord.app import ApiError, Client
 
 Serve = Callable[..., str]
-
-
-def _refund(state: MessagesState) -> dict[str, Any]:
-    answer = interrupt({"type": "approval", "agent": "clerk", "tool": "refund", "args": {"eur": 9}})
-    return {
-        "messages": [AIMessage("Refunded." if answer is True else "Not refunded.", name="clerk")]
-    }
-
-
-def refund_graph() -> Any:
-    """A plain LangGraph graph that asks before it refunds."""
-    graph = StateGraph(MessagesState).add_node("refund", _refund)
-    return graph.add_edge(START, "refund").add_edge("refund", END).compile()
 
 
 async def test_a_paused_session_is_answered_over_http(serve: Serve, db: str) -> None:

@@ -4,7 +4,7 @@
 
 const TOKEN_KEY = "accord.token";
 const $ = (id) => document.getElementById(id);
-const state = { token: "", me: null, session: null, sending: false, bubble: null, said: {}, run: [] };
+const state = { token: "", me: null, session: null, sending: false, bubble: null, said: {}, run: [], paused: false };
 
 function headers(extra = {}) {
   return { Authorization: `Bearer ${state.token}`, ...extra };
@@ -116,9 +116,8 @@ async function selectSession(session) {
     item.classList.toggle("active", item.dataset.id === session.id);
   }
   $("log").replaceChildren();
-  const open = session.status === "open";
-  $("message").disabled = !open;
-  $("send").disabled = !open;
+  const open = session.status !== "closed";
+  setComposer(session.status === "open");
   $("end-session").hidden = !open;
   $("restore-session").hidden = false;
   $("restore-form").hidden = true;
@@ -136,6 +135,9 @@ async function selectSession(session) {
     for (const event of await api("GET", `/sessions/${session.id}/audit`)) {
       const thumbs = event.kind === "feedback" && event.actor === state.me && answers[event.details.message_id];
       if (thumbs) thumbs.show(event.details.score);
+    }
+    if (session.status === "paused") {
+      for (const question of await api("GET", `/sessions/${session.id}/questions`)) ask(question);
     }
   } catch (error) {
     status(error.message, true);
@@ -363,6 +365,10 @@ const handlers = {
     const tries = data.attempts === 1 ? "1 attempt" : `${data.attempts} attempts`;
     marker(`✗ ${data.agent} failed after ${tries} (${data.error}): ${short(data.message)}`, "error", data.message);
   },
+  interrupt(data) {
+    finishBubble();
+    ask(data);
+  },
   usage(data) { showUsage(data.usage); },
   done(data) {
     finishBubble();
@@ -418,20 +424,26 @@ async function readEvents(response, onEvent) {
 
 async function send(text) {
   if (!state.session || state.sending || !text.trim()) return;
+  addBubble("you", "You", text);
+  await run("messages", { text });
+}
+
+// Streams one run of the session (a message, or the answer to its question) into the log.
+async function run(path, body) {
   state.sending = true;
   state.run = [];
+  state.paused = false;
   $("send").disabled = true;
-  addBubble("you", "You", text);
   status("The team is working…");
   try {
-    const response = await fetch(`/api/sessions/${state.session.id}/messages`, {
+    const response = await fetch(`/api/sessions/${state.session.id}/${path}`, {
       method: "POST",
       headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-      body: JSON.stringify({ text }),
+      body: JSON.stringify(body),
     });
     if (!response.ok) throw await failure(response);
     await readEvents(response, handle);
-    if (!$("status").classList.contains("error")) status("");
+    if (!$("status").classList.contains("error")) status(state.paused ? WAITING : "");
     await loadSessions();
   } catch (error) {
     finishBubble();
@@ -439,8 +451,68 @@ async function send(text) {
     status(error.message, true);
   } finally {
     state.sending = false;
-    $("send").disabled = false;
+    setComposer(!state.paused);
   }
+}
+
+// --- human in the loop --------------------------------------------------------------------------
+
+const WAITING = "The team is waiting for your answer to its question.";
+
+function setComposer(enabled) {
+  $("message").disabled = !enabled;
+  $("send").disabled = !enabled;
+}
+
+// A question the graph asked (`interrupt`): approve/reject for a tool an agent wants to run,
+// a text answer otherwise. The session takes no message until it is answered.
+function ask(question) {
+  state.paused = true;
+  setComposer(false);
+  status(WAITING);
+  const value = question.value;
+  const approval = value && typeof value === "object" && value.type === "approval";
+  const box = document.createElement("form");
+  box.className = "question";
+  box.dataset.id = question.id;
+  const text = document.createElement("p");
+  text.className = "text";
+  if (approval) {
+    const args = JSON.stringify(value.args || {});
+    text.textContent = `${speaker(value.agent)} asks to run ${value.tool} ${args}`;
+  } else {
+    const said = typeof value === "string" ? value : value && value.question;
+    text.textContent = said || JSON.stringify(value);
+  }
+  box.append(text);
+  const answer = (reply) => {
+    for (const control of box.querySelectorAll("button, input")) control.disabled = true;
+    box.classList.add("answered");
+    run("answer", { answer: reply });
+  };
+  if (approval) {
+    for (const [label, reply] of [["Approve", true], ["Reject", false]]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = label;
+      button.addEventListener("click", () => answer(reply));
+      box.append(button);
+    }
+  } else {
+    const input = document.createElement("input");
+    input.placeholder = "Your answer";
+    input.setAttribute("aria-label", "Your answer");
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.textContent = "Answer";
+    box.append(input, button);
+    box.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (input.value.trim()) answer(input.value);
+    });
+  }
+  $("log").append(box);
+  $("log").scrollTop = $("log").scrollHeight;
 }
 
 // --- wiring -----------------------------------------------------------------------------------
