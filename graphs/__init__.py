@@ -27,6 +27,7 @@ from accord.graphs.patterns.handoff import handoff
 from accord.graphs.patterns.routed import ModelRouter, RoutedState, routed
 from accord.graphs.sessions.access import OPERATOR, Access, Scope, User
 from accord.graphs.sessions.budget import Limits, Meter, Usage
+from accord.graphs.sessions.cost import Prices
 from accord.graphs.sessions.manager import Sessions
 from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.session import Session
@@ -48,6 +49,7 @@ __all__ = [
     "ModelRouter",
     "NotAuthorized",
     "NotPaused",
+    "Prices",
     "Reply",
     "RoutedState",
     "Scope",

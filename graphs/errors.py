@@ -81,3 +81,13 @@ class SessionPaused(AccordError):
 class NotPaused(AccordError):
     """An answer was given to a session that asked no question (it is not paused), or it
     does not fit the questions pending; nothing was changed."""
+
+
+class InvalidPrice(AccordError, ValueError):
+    """A price table was refused (a negative or non-numeric price, an unknown field); nothing
+    of it is used."""
+
+
+class UnpricedModel(CallRefused):
+    """A session with a cost limit was about to call a model its price table does not name;
+    the call was not sent. Add the model to `Prices` (or `ACCORD_PRICES`)."""

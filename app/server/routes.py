@@ -268,7 +268,7 @@ async def check_can_run(
     if record.status not in ("open", "paused"):
         raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
     limits, used = Limits.from_dict(record.limits), Usage.from_dict(record.usage)
-    for limit in ("tokens", "model_calls", "steps", "wall_time"):
+    for limit in ("tokens", "model_calls", "steps", "wall_time", "cost"):
         allowed = getattr(limits, limit)
         spent = getattr(used, limit)
         if allowed is not None and spent >= allowed:

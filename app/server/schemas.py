@@ -60,6 +60,9 @@ class LimitsIn(_Strict):
     steps: int | None = Field(default=None, gt=0)
     wall_time: float | None = Field(default=None, gt=0)
     concurrency: int | None = Field(default=None, gt=0)
+    cost: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="In the server's price currency."
+    )
 
     def to_limits(self) -> Limits:
         return Limits(**self.model_dump())

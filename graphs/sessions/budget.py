@@ -22,6 +22,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
 from accord.graphs.errors import BudgetExceeded
+from accord.graphs.sessions.cost import CostLedger, Prices
 
 COMPLETION_ALLOWANCE = 512
 """Tokens reserved for a completion when the call does not say its `max_tokens`."""
@@ -39,6 +40,7 @@ class Limits:
         steps: Graph steps (LangGraph super-steps of the session's graph).
         wall_time: Seconds spent running, summed over the session's runs.
         concurrency: Most tasks one run executes at once (parallel branches, fan-out).
+        cost: Money, in the currency of the runtime's `Prices`, across every model call.
     """
 
     tokens: int | None = None
@@ -46,6 +48,7 @@ class Limits:
     steps: int | None = None
     wall_time: float | None = None
     concurrency: int | None = None
+    cost: float | None = None
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -72,6 +75,7 @@ class Usage:
     model_calls: int = 0
     steps: int = 0
     wall_time: float = 0.0
+    cost: float = 0.0
 
     @property
     def tokens(self) -> int:
@@ -85,6 +89,7 @@ class Usage:
             self.model_calls + other.model_calls,
             self.steps + other.steps,
             self.wall_time + other.wall_time,
+            self.cost + other.cost,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,6 +122,7 @@ class _Ledger:
     spent: Usage
     reserved: int = 0
     open: dict[UUID, int] = field(default_factory=dict)
+    costs: CostLedger = field(default_factory=CostLedger)
     steps: set[Any] = field(default_factory=set)
 
 
@@ -128,15 +134,22 @@ class Meter(BaseCallbackHandler):
         limits: The session's limits.
         before: What the session had used before this run.
         deadline: `time.monotonic()` after which no model call may start (the wall-time limit).
+        prices: What each model's tokens cost (default: `Prices.default()`).
     """
 
     raise_error = True
     run_inline = True  # checked in the caller's thread, before the call is sent
 
     def __init__(
-        self, session_id: str, limits: Limits, before: Usage, deadline: float | None
+        self,
+        session_id: str,
+        limits: Limits,
+        before: Usage,
+        deadline: float | None,
+        prices: Prices | None = None,
     ) -> None:
         self.session_id = session_id
+        self.prices = prices or Prices.default()
         self.limits = limits
         self.before = before
         self.deadline = deadline
@@ -182,6 +195,10 @@ class Meter(BaseCallbackHandler):
                     raise self._refuse_locked("tokens")
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 raise self._refuse_locked("wall_time")
+            spent = self.before.cost + ledger.spent.cost
+            price = self.prices.of(kwargs.get("metadata"))
+            if not ledger.costs.reserve(run_id, price, limits.cost, spent, prompt, reservation):
+                raise self._refuse_locked("cost")
             ledger.spent = replace(ledger.spent, model_calls=ledger.spent.model_calls + 1)
             ledger.reserved += reservation
             ledger.open[run_id] = reservation
@@ -195,12 +212,13 @@ class Meter(BaseCallbackHandler):
                     tokens_in += usage.get("input_tokens", 0)
                     tokens_out += usage.get("output_tokens", 0)
         with self._lock:
-            self._settle(run_id)
+            cost = self._settle(run_id, tokens_in, tokens_out)
             spent = self._ledger.spent
             self._ledger.spent = replace(
                 spent,
                 tokens_in=spent.tokens_in + tokens_in,
                 tokens_out=spent.tokens_out + tokens_out,
+                cost=spent.cost + cost,
             )
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
@@ -236,8 +254,10 @@ class Meter(BaseCallbackHandler):
             self.session_id, limit, self.before + self._used_locked(), self.limits
         )
 
-    def _settle(self, run_id: UUID) -> None:
+    def _settle(self, run_id: UUID, tokens_in: int = 0, tokens_out: int = 0) -> float:
+        """Ends a call's reservations; what its reported tokens cost."""
         self._ledger.reserved -= self._ledger.open.pop(run_id, 0)
+        return self._ledger.costs.settle(run_id, tokens_in, tokens_out)
 
 
 def _top_level_step(metadata: Mapping[str, Any] | None) -> Any:

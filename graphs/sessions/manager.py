@@ -44,6 +44,8 @@ class Sessions(Runtime):
         metrics: Keep a step event per agent step in the session's audit trail (kind
             `"step"`, written with the run's end), which `accord metrics --db` and
             `load_steps` read back. On by default; False skips it.
+        prices: What each model's tokens cost, for `Limits(cost=...)` and `Usage.cost`
+            (default: the embedded models at 0, plus the `ACCORD_PRICES` file if set).
 
     Example:
         ```python

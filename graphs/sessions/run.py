@@ -83,7 +83,7 @@ class Run:
         begun = await runtime.begin(
             self.session_id, self.user, holder, arrived.events, answering=answering
         )
-        spend = _Spend(self.session_id, self.user, begun.record, steps=runtime.metrics)
+        spend = _Spend(self.session_id, self.user, begun.record, runtime)
         lost, done = asyncio.Event(), asyncio.Event()
         keeper = asyncio.create_task(self._keep(holder, lost, done))
         try:
@@ -243,7 +243,7 @@ class _Spend:
     """What one run spends and adds, against the budget it began with, and its audit trail."""
 
     def __init__(
-        self, session_id: str, user: User, record: SessionRecord, *, steps: bool = True
+        self, session_id: str, user: User, record: SessionRecord, runtime: Runtime
     ) -> None:
         self.session_id = session_id
         self.limits = Limits.from_dict(record.limits)
@@ -257,12 +257,12 @@ class _Spend:
             None if self.limits.wall_time is None else self.limits.wall_time - self.before.wall_time
         )
         deadline = None if self.left is None else self.started + self.left
-        self.meter = Meter(session_id, self.limits, self.before, deadline)
+        self.meter = Meter(session_id, self.limits, self.before, deadline, runtime.prices)
         self.trail = Trail(session_id, user.id)
         self.added: list[AnyMessage] = []
         self.values: dict[str, Any] = {}
         # This run's agent steps, kept in the audit trail for `accord metrics --db`.
-        self.steps = MetricsRecorder() if steps else None
+        self.steps = MetricsRecorder() if runtime.metrics else None
         self._usage: Usage | None = None
 
     @property

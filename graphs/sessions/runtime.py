@@ -20,6 +20,7 @@ from langgraph.types import Durability
 from accord.graphs.errors import NotAuthorized
 from accord.graphs.sessions.access import Action, Scope, User
 from accord.graphs.sessions.budget import Limits, Usage
+from accord.graphs.sessions.cost import Prices
 from accord.graphs.sessions.pause import check_status
 from accord.graphs.sessions.portal import Portal
 from accord.persistence import (
@@ -47,6 +48,7 @@ class Runtime:
         durability: Durability = "sync",
         callbacks: Sequence[BaseCallbackHandler] = (),
         metrics: bool = True,
+        prices: Prices | None = None,
     ) -> None:
         if lease_ttl <= 0:
             raise ValueError(f"lease_ttl must be positive, got {lease_ttl}")
@@ -66,6 +68,7 @@ class Runtime:
         self.durability: Durability = durability
         self.callbacks = tuple(callbacks)
         self.metrics = metrics
+        self.prices = prices or Prices.default()
         self.portal = Portal()
 
     @property

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+from langchain_core.language_models import LangSmithParams
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 from pydantic import Field
@@ -58,6 +59,12 @@ class LocalChatModel(ChatOpenAI):
     def __init__(self, **kwargs: Any) -> None:
         """Takes `ChatOpenAI`'s keyword arguments; unset ones come from `LOCAL_DEFAULTS`."""
         super().__init__(**{**LOCAL_DEFAULTS, "base_url": _NOT_STARTED, **kwargs})
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # Its own provider, not "openai": price tables (it costs 0) and traces tell it apart.
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "local"
+        return params
 
     def _generate(self, *args: Any, **kwargs: Any) -> ChatResult:
         self._point_at(self.server.start())
