@@ -99,3 +99,11 @@ def server_extra() -> Iterator[None]:
             f"the HTTP server needs {error.name!r}, which is not installed. "
             f"Install it with: {INSTALL_SERVER}"
         ) from None
+
+
+class TracesNotInstalled(AccordError, ImportError):
+    """`OTEL_TRACES_EXPORTER` names an exporter whose package is not installed."""
+
+
+class UnknownTraceExporter(AccordError, ValueError):
+    """`OTEL_TRACES_EXPORTER` names an exporter accord does not know (console, otlp, none)."""

@@ -111,8 +111,12 @@ def _root(
     """accord: multi-agent sessions on LangGraph.
 
     Sessions of every command live in one database (--db: an SQLite path or a URL; default
-    accord.sqlite), where `accord sessions` and `accord metrics` read them.
+    accord.sqlite), where `accord sessions` and `accord metrics` read them. Traces go where
+    OTEL_TRACES_EXPORTER says (console, otlp; none by default).
     """
+    from accord.app.cli.tracing import traces_from_env
+
+    traces_from_env()
 
 
 @cli.command()

@@ -43,12 +43,12 @@ from accord.graphs.sessions.pause import OPEN, PAUSED, answered, asked, pending,
 from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
 from accord.graphs.sessions.tokens import ReplyText
+from accord.graphs.sessions.traces import Traces
 from accord.persistence import AuditEvent, SessionBusy, SessionRecord
 
 REASON_CODE = re.compile(r"[a-z][a-z0-9_:-]{0,31}")
 Payload = dict[str, Any] | Command[Any] | None
-UNANSWERED: Any = object()
-"""No answer: the run is a message's, not the answer to a paused session's question."""
+UNANSWERED: Any = object()  # no answer: the run is a message's, not a question's answer
 
 
 class Run:
@@ -187,11 +187,10 @@ class Run:
             raise spend.meter.refuse("wall_time")
         spend.added += payload["messages"] if isinstance(payload, dict) else []
         output = _Output()
-        recorder = [spend.steps] if spend.steps is not None else []
-        config: RunnableConfig = {
-            **self.config,
-            "callbacks": [spend.meter, output, *recorder, *runtime.callbacks],
-        }
+        # The recorder keeps this run's steps; the traces give its steps and calls their spans.
+        extra = [spend.steps] if spend.steps is not None else []
+        callbacks = [spend.meter, output, Traces(self.session_id), *extra, *runtime.callbacks]
+        config: RunnableConfig = {**self.config, "callbacks": callbacks}
         if spend.limits.concurrency is not None:
             config["max_concurrency"] = spend.limits.concurrency
         modes: list[StreamMode] = ["updates", "messages"] if tokens else ["updates"]

@@ -25,6 +25,7 @@ from accord.graphs.sessions.pause import pending
 from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.run import UNANSWERED, Run
 from accord.graphs.sessions.runtime import Runtime
+from accord.graphs.sessions.traces import turn
 from accord.persistence import SessionRecord
 
 
@@ -308,9 +309,11 @@ class Session:
         self, text: str | None, message_id: str | None, tokens: bool, answer: Any = UNANSWERED
     ) -> AsyncGenerator[Event, None]:
         run = Run(self.sessions, self.id, self.user)
+        kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
         try:
-            async for event in run.events(text, message_id, tokens, answer):
-                yield event
+            with turn(self.id, self.user.id, kind):
+                async for event in run.events(text, message_id, tokens, answer):
+                    yield event
         finally:
             if run.record is not None:
                 self.record = run.record

@@ -79,6 +79,7 @@ class Operations:
             after=remember,
             autocommit=self._sql.oneshot is not None,
             native=True,
+            trace=("accord.checkpoint.write", {"accord.session.id": prepared.thread_id}),
         )
         return op, prepared.config
 

@@ -28,6 +28,7 @@ from accord.persistence import migrate
 from accord.persistence.engine import QUEUE_TIMEOUT_S, Target, capacity
 from accord.persistence.ops.failures import busy, retryable, translate, translated, unavailable
 from accord.persistence.ops.native import Checkout, Native
+from accord.persistence.ops.tracing import traced
 
 T = TypeVar("T")
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -70,6 +71,8 @@ class Operation(Generic[T]):
     """Each statement is atomic alone (PostgreSQL one-shot writes): skip BEGIN and COMMIT."""
     native: bool = False
     """Every step is a long-lived statement with bound parameters: run it on DBAPI."""
+    trace: tuple[str, Mapping[str, Any]] | None = None
+    """The OpenTelemetry span (name, attributes) the operation runs in, if it is traced."""
 
 
 class Runner:
@@ -179,7 +182,7 @@ class SyncDriver:
     def run(self, op: Operation[T]) -> T:
         """Run an operation in a transaction, retrying deadlocks; return its result."""
         self.setup()
-        with self._guard(op.write):
+        with self._guard(op.write), traced(op.trace):
             return self._runner.run(op)
 
     def close(self) -> None:
@@ -262,7 +265,8 @@ class AsyncDriver:
         self._running.add(work)
         work.add_done_callback(self._running.discard)
         try:
-            return await asyncio.shield(work)
+            with traced(op.trace):
+                return await asyncio.shield(work)
         except asyncio.CancelledError:
             work.add_done_callback(_settled)
             raise
