@@ -22,7 +22,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
 from accord.graphs.errors import BudgetExceeded
-from accord.graphs.sessions.cost import CostLedger, Prices
+from accord.graphs.sessions.cost import CostLedger, Prices, reported_tokens
 
 COMPLETION_ALLOWANCE = 512
 """Tokens reserved for a completion when the call does not say its `max_tokens`."""
@@ -204,13 +204,7 @@ class Meter(BaseCallbackHandler):
             ledger.open[run_id] = reservation
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        tokens_in = tokens_out = 0
-        for batch in response.generations:
-            for generation in batch:
-                usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
-                if usage:
-                    tokens_in += usage.get("input_tokens", 0)
-                    tokens_out += usage.get("output_tokens", 0)
+        tokens_in, tokens_out = reported_tokens(response)
         with self._lock:
             cost = self._settle(run_id, tokens_in, tokens_out)
             spent = self._ledger.spent

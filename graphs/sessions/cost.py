@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from langchain_core.outputs import LLMResult
+
 from accord.graphs.errors import InvalidPrice, UnpricedModel
 
 PRICES_ENV = "ACCORD_PRICES"
@@ -104,6 +106,18 @@ class Prices:
             if isinstance(key, str) and key in self.models:
                 return model, self.models[key]
         return model, None
+
+
+def reported_tokens(response: LLMResult) -> tuple[int, int]:
+    """The prompt and completion tokens a model call's provider reported (0 if it did not)."""
+    tokens_in = tokens_out = 0
+    for batch in response.generations:
+        for generation in batch:
+            usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+            if usage:
+                tokens_in += usage.get("input_tokens", 0)
+                tokens_out += usage.get("output_tokens", 0)
+    return tokens_in, tokens_out
 
 
 @dataclass

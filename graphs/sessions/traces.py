@@ -26,6 +26,8 @@ from langgraph.errors import GraphBubbleUp
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from accord.graphs.sessions.cost import reported_tokens
+
 SESSION = "accord.session.id"
 _tracer = trace.get_tracer("accord.graphs")
 
@@ -100,13 +102,7 @@ class Traces(BaseCallbackHandler):
         self._open(run_id, parent_run_id, f"chat {model}", attributes, SpanKind.CLIENT)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        tokens_in = tokens_out = 0
-        for batch in response.generations:
-            for generation in batch:
-                usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
-                if usage:
-                    tokens_in += usage.get("input_tokens", 0)
-                    tokens_out += usage.get("output_tokens", 0)
+        tokens_in, tokens_out = reported_tokens(response)
         with self._lock:
             span = self._spans.get(run_id)
         if span is not None:
