@@ -40,4 +40,17 @@ def line(event: Event) -> str | None:
                 f"[bold]decision: {escape(str(decision or 'no decision'))}[/] (confidence "
                 f"{confidence:.2f}; tally {counts or 'empty'}; {escape(reason)})"
             )
+        case events.InterruptEvent(_, value):
+            return (
+                f"[bold yellow]  ? {escape(_question(value))}[/] (the session waits for an answer)"
+            )
     return None
+
+
+def _question(value: object) -> str:
+    """A paused graph's question in words: an approval names its tool and arguments."""
+    if isinstance(value, dict) and value.get("type") == "approval":
+        return f"{value.get('agent')} asks to run {value.get('tool')} {value.get('args')}"
+    if isinstance(value, dict) and isinstance(value.get("question"), str):
+        return str(value["question"])
+    return str(value)

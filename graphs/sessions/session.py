@@ -25,7 +25,7 @@ from accord.graphs.sessions.pause import pending
 from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.run import UNANSWERED, Run
 from accord.graphs.sessions.runtime import Runtime
-from accord.graphs.sessions.traces import turn
+from accord.graphs.sessions.traces import traced_turn
 from accord.persistence import SessionRecord
 
 
@@ -310,10 +310,10 @@ class Session:
     ) -> AsyncGenerator[Event, None]:
         run = Run(self.sessions, self.id, self.user)
         kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
+        events = run.events(text, message_id, tokens, answer)
         try:
-            with turn(self.id, self.user.id, kind):
-                async for event in run.events(text, message_id, tokens, answer):
-                    yield event
+            async for event in traced_turn(events, self.id, self.user.id, kind):
+                yield event
         finally:
             if run.record is not None:
                 self.record = run.record

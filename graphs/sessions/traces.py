@@ -1,6 +1,6 @@
 """OpenTelemetry spans of a session: each turn, each agent step, each model call.
 
-A turn (`accord.session.turn`) is the current span while its run goes on, so the checkpoint
+A turn (`accord.session.turn`) is the current span while its run works, so the checkpoint
 writes it makes (`accord.checkpoint.write`) nest under it. `Traces`, a LangChain callback
 handler that each run adds to its config, opens a span per graph step (`accord.step NODE`)
 under the turn and per model call (`chat MODEL`, OpenTelemetry's GenAI conventions:
@@ -14,30 +14,54 @@ from the standard `OTEL_*` variables) decides where spans go.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from typing import Any, TypeVar
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 from langgraph.errors import GraphBubbleUp
-from opentelemetry import trace
+from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from accord.graphs.sessions.cost import reported_tokens
 
 SESSION = "accord.session.id"
+T = TypeVar("T")
 _tracer = trace.get_tracer("accord.graphs")
 
 
-@contextmanager
-def turn(session_id: str, user: str, kind: str) -> Iterator[Span]:
-    """The current span of one turn of a session (a message, or an answer to its question)."""
+async def traced_turn(
+    events: AsyncGenerator[T, None], session_id: str, user: str, kind: str
+) -> AsyncGenerator[T, None]:
+    """`events`, one turn of a session, under the turn's span (a message, an answer...).
+
+    The span is made current only while the next event is awaited, not across the `yield`:
+    a sync caller pulls each event in a task of its own, and a context attached in one task
+    cannot be detached in another.
+    """
     attributes = {SESSION: session_id, "accord.user": user, "accord.turn": kind}
-    with _tracer.start_as_current_span("accord.session.turn", attributes=attributes) as span:
-        yield span
+    span = _tracer.start_span("accord.session.turn", attributes=attributes)
+    current = trace.set_span_in_context(span)
+    try:
+        async with aclosing(events):
+            while True:
+                token = context.attach(current)
+                try:
+                    event = await anext(events)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    context.detach(token)
+                yield event
+    except Exception as error:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        raise
+    finally:
+        span.end()
 
 
 class Traces(BaseCallbackHandler):
