@@ -88,7 +88,7 @@ async function loadSessions() {
     meta.textContent = `${session.agent ? speaker(session.agent) + " · " : ""}${when}${ended}`;
     item.append(name, meta);
     item.title = `${session.id} (${session.status}, owner ${session.owner})`;
-    item.classList.toggle("ended", session.status !== "open");
+    item.classList.toggle("ended", session.status === "closed");
     item.classList.toggle("active", state.session !== null && state.session.id === session.id);
     item.addEventListener("click", () => selectSession(session));
     list.append(item);
