@@ -71,3 +71,46 @@ class InvalidFeedback(AccordError, ValueError):
 class NotAnAnswer(InvalidFeedback, LookupError):
     """The rated message is not one of the session's answers (an AI message with text): no
     such id, or a user's own message. Rate an id the session's history lists."""
+
+
+class ScaleNotInstalled(AccordError, ImportError):
+    """Workers and `Sessions(..., broker=...)` need the `scale` extra (Celery, redis-py).
+
+    Install it with: pip install 'accord[scale]'
+    """
+
+
+class ServiceUnavailable(AccordError, ConnectionError):
+    """A service the fleet needs could not be reached; the message names which and how to
+    start it. Nothing was enqueued.
+
+    Attributes:
+        service: `"broker"` (RabbitMQ) or `"redis"`.
+    """
+
+    def __init__(self, service: str, url: str, cause: BaseException, start: str) -> None:
+        """Say which service is down, where it was looked for and what starts it."""
+        super().__init__(
+            f"the {service} at {url} is unreachable ({type(cause).__name__}: {cause}); "
+            f"start it ({start}) or pass its URL"
+        )
+        self.service = service
+
+
+class TurnFailed(AccordError):
+    """A turn run on a worker failed there; `type` names the worker's error.
+
+    Attributes:
+        type: The class name of the error the worker raised (e.g. `"BudgetExceeded"`).
+        dead_lettered: The message failed on every attempt and went to the dead-letter queue.
+    """
+
+    def __init__(self, type_: str, message: str, *, dead_lettered: bool = False) -> None:
+        """Carry the worker's error: its class name and message."""
+        super().__init__(f"{type_}: {message}")
+        self.type = type_
+        self.dead_lettered = dead_lettered
+
+
+class InvalidBroker(AccordError, ValueError):
+    """A `Broker` setting is refused (not a RabbitMQ URL, fewer than one attempt)."""

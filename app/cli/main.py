@@ -40,6 +40,11 @@ LAZY = {
         "eval_command",
         "Evaluates a dataset on recorded responses (no model, no network), or records them.",
     ),
+    "worker": Lazy(
+        "accord.app.cli.worker",
+        "worker_command",
+        "Runs session turns from a RabbitMQ queue (a fleet; pip install 'accord[scale]').",
+    ),
 }
 
 

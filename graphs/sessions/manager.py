@@ -44,6 +44,9 @@ class Sessions(Runtime):
         metrics: Keep a step event per agent step in the session's audit trail (kind
             `"step"`, written with the run's end), which `accord metrics --db` and
             `load_steps` read back. On by default; False skips it.
+        broker: Run turns on a fleet of workers (`accord worker`) instead of in this
+            process: a RabbitMQ URL, or a `Broker` (with its Redis and queue prefix). A send
+            returns once the turn is durably queued; its events stream back through Redis.
 
     Example:
         ```python

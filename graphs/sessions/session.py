@@ -260,6 +260,13 @@ class Session:
     async def _run(
         self, text: str | None, message_id: str | None, tokens: bool
     ) -> AsyncGenerator[Event, None]:
+        remote = self.sessions.remote
+        if remote is not None:  # a worker of the fleet runs it (`Sessions(..., broker=...)`)
+            async for event in remote.events(
+                self.sessions, self.id, self.user, text, message_id, tokens
+            ):
+                yield event
+            return
         run = Run(self.sessions, self.id, self.user)
         try:
             async for event in run.events(text, message_id, tokens):
