@@ -6,6 +6,7 @@ Outside CI an unreachable service skips the test with a reason; with `CI=true` i
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from databases import Databases
@@ -65,9 +67,9 @@ def broker(**settings: object) -> Broker:
 
 def clean(fleet: Broker) -> None:
     """Deletes the fleet's queues and Redis keys."""
-    import kombu
     import redis
 
+    kombu: Any = importlib.import_module("kombu")  # untyped
     with kombu.Connection(fleet.url) as connection:
         channel = connection.channel()
         for name in (f"{fleet.prefix}.turns", f"{fleet.prefix}.dead"):
@@ -81,8 +83,7 @@ def clean(fleet: Broker) -> None:
 
 def dead_letters(fleet: Broker) -> int:
     """How many turns wait in the fleet's dead-letter queue."""
-    import kombu
-
+    kombu: Any = importlib.import_module("kombu")  # untyped
     with kombu.Connection(fleet.url) as connection:
         _, count, _ = connection.channel().queue_declare(
             f"{fleet.prefix}.dead", durable=True, passive=True
@@ -98,8 +99,19 @@ class Workers:
         self.options = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
         self.running: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        """Starts one worker and waits until it consumes the queue."""
+    def start(self, count: int = 1) -> list[subprocess.Popen[bytes]]:
+        """Starts `count` workers at once and waits until each consumes the queue."""
+        started = [self._launch() for _ in range(count)]
+        deadline = time.monotonic() + 90
+        for process, log in started:
+            while b" ready." not in log.read_bytes():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"worker did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.1)
+            self.running.append(process)
+        return [process for process, _ in started]
+
+    def _launch(self) -> tuple[subprocess.Popen[bytes], Path]:
         log = self.folder / f"worker-{uuid.uuid4().hex[:6]}.log"
         command = [
             sys.executable,
@@ -114,16 +126,12 @@ class Workers:
             f"--attempts={self.fleet.attempts}",
             *self.options,
         ]
-        environment = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), **(env or {})}
+        environment = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
         with log.open("wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment, cwd=ROOT)
-        deadline = time.monotonic() + 60
-        while b" ready." not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        self.running.append(process)
-        return process
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=environment, cwd=ROOT
+            )
+        return process, log
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILLs a worker (no warm shutdown: its turns are redelivered)."""

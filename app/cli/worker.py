@@ -23,9 +23,9 @@ def worker_command(
         str, typer.Option(metavar="MODULE:ATTR", help="The graph: module:attr or file.py:attr.")
     ],
     db: Annotated[str, typer.Option(metavar="URL", help=HELP)],
-    broker: Annotated[str, typer.Option(metavar="AMQP_URL", help="RabbitMQ, where turns queue.")] = (
-        BROKER
-    ),
+    broker: Annotated[
+        str, typer.Option(metavar="AMQP_URL", help="RabbitMQ, where turns queue.")
+    ] = (BROKER),
     redis: Annotated[
         str, typer.Option(metavar="REDIS_URL", help="Redis, where turns' events stream.")
     ] = REDIS,

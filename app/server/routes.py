@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from accord.app.errors import Unauthorized, server_extra
+from accord.app.server import fleet
 from accord.app.server.auth import Tokens
 from accord.app.server.prometheus import Metrics
 from accord.app.server.responses import ERROR_RESPONSES
@@ -171,15 +172,20 @@ async def send(
     budget spent); anything that happens once the run started is an `error` event.
     """
     sessions = shared.sessions
-    record = await sessions.authorize(session_id, me, "send")
-    await _check_can_run(sessions, record)
-    session = Session(sessions, record, me)
     metrics = shared.metrics
 
     def seen(kind: str) -> None:
         metrics.events.labels(kind).inc()
         if kind in ("done", "error"):
             metrics.runs.labels(kind).inc()
+
+    if sessions.remote is not None:  # a fleet's worker runs it; a busy session's turn queues
+        return await fleet.send(
+            sessions, session_id, me, message.text, message.message_id, ping=shared.ping, seen=seen
+        )
+    record = await sessions.authorize(session_id, me, "send")
+    await _check_can_run(sessions, record)
+    session = Session(sessions, record, me)
 
     stream = shared.runs.relay(
         session.astream(message.text, message_id=message.message_id), ping=shared.ping, seen=seen

@@ -1,6 +1,6 @@
 """What workers and the processes that enqueue turns share through Redis.
 
-- Each turn's events, in a Redis Stream of its own (`PREFIX:turn:MESSAGE_ID`): the worker
+- Each turn's events, in a Redis Stream of its own (`PREFIX:turn:SESSION_ID:MESSAGE_ID`): the worker
   appends them as they happen, any process reads them, and a reader that reconnects goes on
   after the last entry id it saw (the SSE `Last-Event-ID`).
 - The order of a session's turns: each enqueued turn takes the session's next ticket, and a
@@ -22,9 +22,7 @@ from accord.graphs.errors import ServiceUnavailable
 from accord.graphs.scale.extra import redis_asyncio, redis_errors, shown
 from accord.graphs.scale.wire import decode, encode
 
-REDIS_START = (
-    "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
-)
+REDIS_START = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
 
 # Marks `ticket` finished and moves the session's "finished up to" mark over every finished
 # ticket that follows it, atomically (tickets finish in any order when one is skipped).
@@ -41,6 +39,12 @@ return done
 """
 
 
+def turn_key(session_id: str, message_id: str) -> str:
+    """What names one turn in Redis: its session and message (message ids are the caller's,
+    so two sessions may use the same one)."""
+    return f"{session_id}:{message_id}"
+
+
 class Channel:
     """The Redis of one fleet: `url`, its keys under `prefix`."""
 
@@ -53,15 +57,19 @@ class Channel:
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
-    async def claim(self, message_id: str) -> bool:
+    async def claim(self, turn: str) -> bool:
         """True the first time a message is enqueued; False if it was already (a resend)."""
         return bool(
-            await self._guard(self.redis.set(self._key("queued", message_id), 1, nx=True, ex=self.keep))
+            await self._guard(self.redis.set(self._key("queued", turn), 1, nx=True, ex=self.keep))
         )
 
-    async def unclaim(self, message_id: str) -> None:
+    async def claimed(self, turn: str) -> bool:
+        """Whether the turn was enqueued (and its events not yet expired)."""
+        return bool(await self._guard(self.redis.exists(self._key("queued", turn))))
+
+    async def unclaim(self, turn: str) -> None:
         """Forgets a claim whose enqueue failed, so the message may be sent again."""
-        await self._guard(self.redis.delete(self._key("queued", message_id)))
+        await self._guard(self.redis.delete(self._key("queued", turn)))
 
     async def ticket(self, session_id: str) -> int:
         """The session's next turn number (from 1)."""
@@ -76,11 +84,11 @@ class Channel:
         keys = [self._key("done", session_id), self._key("finished", session_id)]
         await self._guard(self._finish(keys=keys, args=[ticket, self.keep]))
 
-    async def wait_turn(self, session_id: str, ticket: int, *, timeout: float) -> bool:
-        """Waits until every turn before `ticket` is finished; False if `timeout` ran out."""
+    async def wait_turn(self, session_id: str, ticket: int, *, patience: float) -> bool:
+        """Waits until every turn before `ticket` is finished; False after `patience` s."""
         key = self._key("done", session_id)
         loop = asyncio.get_running_loop()
-        deadline, pause = loop.time() + timeout, 0.01
+        deadline, pause = loop.time() + patience, 0.01
         while int(await self._guard(self.redis.get(key)) or 0) < ticket - 1:
             if loop.time() >= deadline:
                 return False
@@ -88,31 +96,34 @@ class Channel:
             pause = min(pause * 2, 0.25)
         return True
 
-    async def attempt(self, message_id: str) -> int:
+    async def attempt(self, turn: str) -> int:
         """Counts one more delivery of the message; returns the count (from 1)."""
-        key = self._key("attempts", message_id)
+        key = self._key("attempts", turn)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(key).expire(key, self.keep)
             count, _ = await self._guard(pipe.execute())
         return int(count)
 
-    async def publish(self, message_id: str, data: dict[str, Any]) -> str:
+    async def publish(self, turn: str, data: dict[str, Any]) -> str:
         """Appends an entry to the turn's stream; returns its id."""
-        key = self._key("turn", message_id)
+        key = self._key("turn", turn)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xadd(key, {"e": encode(data)}).expire(key, self.keep)
             entry, _ = await self._guard(pipe.execute())
         return entry.decode() if isinstance(entry, bytes) else str(entry)
 
     async def read(
-        self, message_id: str, *, after: str = "0", block: float = 5.0
-    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """The turn's entries after the id `after`, as they come (forever: the caller stops)."""
-        key = self._key("turn", message_id)
+        self, turn: str, *, after: str = "0", beat: float | None = None
+    ) -> AsyncIterator[tuple[str, dict[str, Any]] | None]:
+        """The turn's entries after the id `after`, as they come (forever: the caller stops);
+        with `beat`, None whenever `beat` seconds pass without one (a keep-alive's cue)."""
+        key = self._key("turn", turn)
         while True:
             found = await self._guard(
-                self.redis.xread({key: after}, count=100, block=int(block * 1000))
+                self.redis.xread({key: after}, count=100, block=int((beat or 5.0) * 1000))
             )
+            if not found and beat is not None:
+                yield None
             for _, entries in found or []:
                 for entry, fields in entries:
                     after = entry.decode() if isinstance(entry, bytes) else str(entry)

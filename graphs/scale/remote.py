@@ -18,7 +18,7 @@ from typing import Any
 from accord.graphs.errors import SessionClosed
 from accord.graphs.events import DoneEvent, Event, TokenEvent
 from accord.graphs.scale.broker import Broker
-from accord.graphs.scale.channel import Channel
+from accord.graphs.scale.channel import Channel, turn_key
 from accord.graphs.scale.queue import application, enqueue
 from accord.graphs.scale.wire import event_of
 from accord.graphs.sessions.access import User
@@ -43,9 +43,10 @@ class Remote:
         tokens: bool,
     ) -> AsyncGenerator[Event, None]:
         """Enqueues the turn, then yields its events as a worker runs it (`Session.astream`)."""
-        turn = await self.submit(runtime, session_id, user, text, message_id)
-        async for _, data in self.channel.read(turn):
-            event = event_of(data)
+        message_id = await self.submit(runtime, session_id, user, text, message_id)
+        async for entry in self.entries(session_id, message_id):
+            assert entry is not None  # no beat asked for
+            event = event_of(entry[1])
             if event is None or (isinstance(event, TokenEvent) and not tokens):
                 continue
             yield event
@@ -60,7 +61,7 @@ class Remote:
         text: str | None,
         message_id: str | None,
     ) -> str:
-        """Enqueues one turn (once per message id); returns the id its events stream under.
+        """Enqueues one turn (once per message id); returns its message id.
 
         Raises:
             NotAuthorized: The user may not send to the session (audited).
@@ -72,16 +73,17 @@ class Remote:
         record = await runtime.authorize(session_id, user, "send")
         if record.status != "open":
             raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
-        turn = message_id or str(uuid.uuid4())
+        message_id = message_id or str(uuid.uuid4())
+        turn = turn_key(session_id, message_id)
         if not await self.channel.claim(turn):
-            return turn  # sent before: its events are (or will be) in its stream
+            return message_id  # sent before: its events are (or will be) in its stream
         ticket = await self.channel.ticket(session_id)
         payload: dict[str, Any] = {
             "session_id": session_id,
             "user": user.id,
             "roles": sorted(user.roles),
             "text": text,
-            "message_id": turn,
+            "message_id": message_id,
             "ticket": ticket,
         }
         try:
@@ -91,11 +93,18 @@ class Remote:
             await self.channel.finish(session_id, ticket)
             await self.channel.unclaim(turn)
             raise
-        return turn
+        return message_id
 
-    def entries(self, turn: str, *, after: str = "0") -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """A turn's stream entries after the entry id `after` (a reconnecting reader's)."""
-        return self.channel.read(turn, after=after)
+    def entries(
+        self, session_id: str, message_id: str, *, after: str = "0", beat: float | None = None
+    ) -> AsyncIterator[tuple[str, dict[str, Any]] | None]:
+        """A turn's stream entries after the entry id `after` (a reconnecting reader's);
+        with `beat`, None after each `beat` seconds without one."""
+        return self.channel.read(turn_key(session_id, message_id), after=after, beat=beat)
+
+    async def known(self, session_id: str, message_id: str) -> bool:
+        """Whether the session has a turn of this message id whose events can be read."""
+        return await self.channel.claimed(turn_key(session_id, message_id))
 
     async def aclose(self) -> None:
         """Closes the Redis connections and the broker's connection pool."""

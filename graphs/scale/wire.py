@@ -74,11 +74,14 @@ def event_of(data: dict[str, Any]) -> events.Event | None:
 def _reply(data: dict[str, Any]) -> Reply:
     """The `Reply` of a done entry: its messages as role, name and text; no state values."""
     messages: list[AnyMessage] = [
-        (HumanMessage if m["role"] == "human" else AIMessage)(
-            m["text"], name=m["name"], id=m["id"]
-        )
+        (HumanMessage if m["role"] == "human" else AIMessage)(m["text"], name=m["name"], id=m["id"])
         for m in data["messages"]
     ]
     return Reply(
-        data["session_id"], data["text"], data["agent"], messages, {}, Usage.from_dict(data["usage"])
+        data["session_id"],
+        data["text"],
+        data["agent"],
+        messages,
+        {},
+        Usage.from_dict(data["usage"]),
     )

@@ -29,7 +29,7 @@ from langgraph.pregel import Pregel
 
 from accord.graphs.errors import BudgetExceeded, InvalidFeedback, NotAuthorized, SessionClosed
 from accord.graphs.scale.broker import Broker
-from accord.graphs.scale.channel import Channel
+from accord.graphs.scale.channel import Channel, turn_key
 from accord.graphs.scale.queue import TASK, application, dead_letter, queues
 from accord.graphs.scale.wire import RECOVERED, error_entry
 from accord.graphs.sessions.access import User
@@ -39,7 +39,14 @@ from accord.persistence import SessionNotFound
 
 log = logging.getLogger("accord.worker")
 
-ANSWERS = (BudgetExceeded, NotAuthorized, SessionClosed, SessionNotFound, InvalidFeedback, ValueError)
+ANSWERS = (
+    BudgetExceeded,
+    NotAuthorized,
+    SessionClosed,
+    SessionNotFound,
+    InvalidFeedback,
+    ValueError,
+)
 """Failures that are the turn's answer: running it again would fail the same way."""
 
 RETRY = "retry"
@@ -102,18 +109,21 @@ class Worker:
     async def turn(self, payload: dict[str, Any]) -> str | None:
         """Runs one delivered turn; `RETRY` if it should be delivered again later."""
         session_id, message_id = payload["session_id"], payload["message_id"]
+        turn = turn_key(session_id, message_id)
         user = User(payload["user"], frozenset(payload["roles"]))
-        attempt = await self.channel.attempt(message_id)
+        attempt = await self.channel.attempt(turn)
         if attempt > self.broker.attempts:
             # Every delivery before this one died with its worker (or its retries ran out).
             await self._dead(payload, user, attempt, "WorkerLost")
             return None
         if not await self.channel.wait_turn(
-            session_id, payload["ticket"], timeout=self.broker.order_wait
+            session_id, payload["ticket"], patience=self.broker.order_wait
         ):
-            log.warning("session %s: earlier turns still unfinished; running turn anyway", session_id)
+            log.warning(
+                "session %s: earlier turns still unfinished; running turn anyway", session_id
+            )
         if attempt > 1:
-            await self.channel.publish(message_id, {"kind": RECOVERED, "attempt": attempt})
+            await self.channel.publish(turn, {"kind": RECOVERED, "attempt": attempt})
             details = {"message_id": message_id, "attempt": attempt}
             await self.runtime.audit_trail.aappend(
                 session_id, "redelivered", actor=user.id, details=details
@@ -121,9 +131,9 @@ class Worker:
         try:
             run = Run(self.runtime, session_id, user)
             async for event in run.events(payload["text"], message_id, True):
-                await self.channel.publish(message_id, event.to_dict())
+                await self.channel.publish(turn, event.to_dict())
         except ANSWERS as answer:
-            await self.channel.publish(message_id, error_entry(answer))
+            await self.channel.publish(turn, error_entry(answer))
         except Exception as error:
             if attempt < self.broker.attempts:
                 log.warning("turn %s failed (%r); retrying", message_id, error)
@@ -143,19 +153,20 @@ class Worker:
     ) -> None:
         """Moves a turn to the dead-letter queue, audits it, answers it, lets the next go."""
         session_id, message_id = payload["session_id"], payload["message_id"]
-        await asyncio.to_thread(
-            dead_letter, self.app, self.broker.url, self.broker.prefix, payload
-        )
+        await asyncio.to_thread(dead_letter, self.app, self.broker.url, self.broker.prefix, payload)
         details = {"message_id": message_id, "attempts": attempt - (error is None), "error": reason}
         await self.runtime.audit_trail.aappend(
             session_id, "dead_letter", actor=user.id, details=details
         )
-        failure = error or RuntimeError(f"the turn's worker died on every one of its {attempt - 1} deliveries")
-        await self.channel.publish(message_id, error_entry(failure, dead_lettered=True))
+        failure = error or RuntimeError(
+            f"the turn's worker died on every one of its {attempt - 1} deliveries"
+        )
+        turn = turn_key(session_id, message_id)
+        await self.channel.publish(turn, error_entry(failure, dead_lettered=True))
         await self.channel.finish(session_id, payload["ticket"])
 
     def _task(self, task: Any, payload: dict[str, Any]) -> None:
         """The Celery task: the turn, on this process's one event loop."""
         if self.runtime.portal.call(self.turn(payload)) == RETRY:
-            backoff = min(2.0 ** task.request.retries, 30.0)
+            backoff = min(2.0**task.request.retries, 30.0)
             raise task.retry(countdown=backoff)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,8 @@ async def test_turns_run_on_a_worker_in_order_and_poison_is_dead_lettered(
             reply = await session.asend("hello", message_id="m-hello")
             assert (reply.text, reply.agent) == ("answer to hello", "desk")
             kinds = [event.kind async for event in session.astream("tokens please")]
-            assert kinds[0] == "token" and kinds[-2:] == ["usage", "done"]
+            assert kinds[0] == "token"
+            assert kinds[-2:] == ["usage", "done"]
             assert "message" in kinds
 
             # The same message id again: answered from the history, never added twice.
@@ -62,13 +63,15 @@ async def test_turns_run_on_a_worker_in_order_and_poison_is_dead_lettered(
             # and the session's next message is answered.
             with pytest.raises(TurnFailed) as failed:
                 await session.asend("poison")
-            assert failed.value.dead_lettered and failed.value.type == "RuntimeError"
+            assert failed.value.dead_lettered
+            assert failed.value.type == "RuntimeError"
             assert (await session.asend("then")).text == "answer to then"
 
             history = await session.ahistory()
             asked = [m.text for m in history if isinstance(m, HumanMessage)]
             assert asked[:2] == ["hello", "tokens please"]
-            assert sorted(asked[2:7]) == texts and asked[-2:] == ["poison", "then"]
+            assert sorted(asked[2:7]) == texts
+            assert asked[-2:] == ["poison", "then"]
             answered = [m.text for m in history if isinstance(m, AIMessage)]
             assert answered == [f"answer to {t}" for t in asked if t != "poison"]
             trail = await sessions.aaudit(session.id, "alice")
@@ -79,16 +82,13 @@ async def test_turns_run_on_a_worker_in_order_and_poison_is_dead_lettered(
         workers.stop()
 
 
-async def test_sigkilled_workers_lose_and_duplicate_nothing(
-    db: str, tmp_path: Path
-) -> None:
+async def test_sigkilled_workers_lose_and_duplicate_nothing(db: str, tmp_path: Path) -> None:
     fleet = broker(attempts=10)
     workers = Workers(
         "tests/scale_team.py:team", db, fleet, tmp_path, lease_ttl=1.5, concurrency=50
     )
-    workers.start()
-    workers.start()
-    turns, users = 4, 8
+    workers.start(3)
+    turns, users = 3, 6
     try:
         async with Sessions(team(), db=db, broker=fleet) as sessions:
             opened = [await sessions.aopen("alice") for _ in range(users)]
@@ -101,11 +101,11 @@ async def test_sigkilled_workers_lose_and_duplicate_nothing(
                     acknowledged.append((session.id, k))
 
             async def killer() -> None:
+                # Two of the three workers SIGKILLed at random moments mid-conversation.
                 rng = random.Random(15)
-                for _ in range(3):
-                    await asyncio.sleep(rng.uniform(0.4, 1.2))
+                for _ in range(2):
+                    await asyncio.sleep(rng.uniform(0.3, 1.5))
                     workers.kill(rng.choice(workers.running))
-                    await asyncio.to_thread(workers.start)
 
             await asyncio.wait_for(
                 asyncio.gather(*(converse(i) for i in range(users)), killer()), 150
@@ -118,7 +118,8 @@ async def test_sigkilled_workers_lose_and_duplicate_nothing(
                 assert ids == [f"{session.id}-m{k}" for k in range(turns)]  # once, in order
                 # Each turn added the same replies once: no step's output twice.
                 segments = _turns(history)
-                assert len(set(segments)) == 1 and segments[0] > 0, segments
+                assert len(set(segments)) == 1, segments
+                assert segments[0] > 0
                 trail = await sessions.aaudit(session.id, "alice")
                 kinds = [e.kind for e in trail]
                 recovered += kinds.count("redelivered")
@@ -152,7 +153,7 @@ async def test_an_unreachable_service_is_named_and_nothing_is_enqueued(
         assert await remote.channel.claim("m1")
 
 
-def _turns(history: list[object]) -> list[int]:
+def _turns(history: Sequence[object]) -> list[int]:
     """How many messages followed each user message."""
     counts: list[int] = []
     for message in history:
