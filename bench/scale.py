@@ -19,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -100,7 +101,10 @@ async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, fl
     }
 
 
-def _workers(count: int, url: str, fleet: Broker, concurrency: int) -> list[subprocess.Popen[bytes]]:
+def _workers(
+    count: int, url: str, fleet: Broker, concurrency: int, logs: Path
+) -> list[subprocess.Popen[bytes]]:
+    """Starts `count` workers (their logs in `logs`) and waits until each consumes."""
     command = [
         sys.executable,
         "-c",
@@ -112,20 +116,17 @@ def _workers(count: int, url: str, fleet: Broker, concurrency: int) -> list[subp
         f"--prefix={fleet.prefix}",
         f"--concurrency={concurrency}",
     ]
-    started = [
-        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        for _ in range(count)
-    ]
-    for process in started:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if b" ready." in line:
-                break
-        else:
-            raise RuntimeError("a worker did not start")
-        # Keep reading its log so a full pipe never blocks it.
-        asyncio.get_running_loop().run_in_executor(None, process.stdout.read)
-    return started
+    started = []
+    for k in range(count):
+        log = logs / f"worker-{count}-{k}.log"
+        with log.open("wb") as out:
+            started.append((subprocess.Popen(command, stdout=out, stderr=out), log))
+    for process, log in started:
+        while b" ready." not in log.read_bytes():
+            if process.poll() is not None:
+                raise RuntimeError(f"a worker did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+    return [process for process, _ in started]
 
 
 async def main(count: int, concurrency: int) -> None:
@@ -136,18 +137,17 @@ async def main(count: int, concurrency: int) -> None:
     url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
     fleet = Broker(AMQP, prefix=f"accord_bench_{uuid.uuid4().hex[:6]}")
     results: dict[str, dict[str, float]] = {}
+    logs = Path(tempfile.mkdtemp(prefix="accord-bench-"))
     load = os.getloadavg()
     try:
         async with Sessions(team(), db=url) as sessions:
             results["in-process Sessions"] = await _side(sessions, count, [os.getpid()])
-        print("in-process side done", flush=True)
         for workers in (1, 2):
-            running = _workers(workers, url, fleet, concurrency)
+            running = _workers(workers, url, fleet, concurrency, logs)
             try:
                 async with Sessions(team(), db=url, broker=fleet) as sessions:
                     pids = [p.pid for p in running]
                     results[f"{workers} worker(s)"] = await _side(sessions, count, pids)
-                print(f"{workers} worker(s) done", flush=True)
             finally:
                 for process in running:
                     process.terminate()
@@ -158,9 +158,13 @@ async def main(count: int, concurrency: int) -> None:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         _clean(fleet)
     print(f"{count} sessions, one turn each, model latency {os.environ['BENCH_LATENCY']} s")
-    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
-    print(f"{'side':22} {'sess/s':>8} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
-          f"{'CPU here':>9} {'CPU workers':>11} {'KB/turn':>8}")
+    print(
+        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'side':22} {'sess/s':>8} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
+        f"{'CPU here':>9} {'CPU workers':>11} {'KB/turn':>8}"
+    )
     for side, r in results.items():
         print(
             f"{side:22} {r['rate']:8.1f} {r['p50']:7.3f} {r['p99']:7.3f} {r['wall']:7.1f} "

@@ -8,6 +8,8 @@ RabbitMQ confirmed it (publisher confirms), so a caller told "queued" can rely o
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any
 
 from accord.graphs.errors import ServiceUnavailable
@@ -45,16 +47,42 @@ def application(broker: str, prefix: str) -> Any:
     return app
 
 
-def enqueue(app: Any, broker: str, payload: dict[str, Any]) -> None:
-    """Publishes one turn and returns once RabbitMQ confirmed it.
+class Publisher:
+    """Publishes turns over connections of its own (at most one publish on each at a time),
+    so closing it closes them all; Celery's shared producer pool would leave them open."""
 
-    Raises:
-        ServiceUnavailable: RabbitMQ could not be reached or refused it; nothing was queued.
-    """
-    try:
-        app.send_task(TASK, args=[payload], retry=False)
-    except _broker_errors() as error:
-        raise ServiceUnavailable("broker", shown(broker), error, BROKER_START) from None
+    def __init__(self, app: Any, broker: str) -> None:
+        self.app, self.broker = app, broker
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._made: list[Any] = []
+        self._lock = threading.Lock()
+
+    def publish(self, payload: dict[str, Any]) -> None:
+        """Publishes one turn and returns once RabbitMQ confirmed it.
+
+        Raises:
+            ServiceUnavailable: RabbitMQ could not be reached or refused it; nothing was queued.
+        """
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            connection = self.app.connection_for_write()
+            with self._lock:
+                self._made.append(connection)
+        try:
+            self.app.send_task(TASK, args=[payload], retry=False, connection=connection)
+        except _broker_errors() as error:
+            connection.release()  # broken: the next publish opens a new one
+            raise ServiceUnavailable("broker", shown(self.broker), error, BROKER_START) from None
+        self._idle.put(connection)
+
+    def close(self) -> None:
+        """Closes every connection it opened."""
+        with self._lock:
+            made, self._made = self._made, []
+        for connection in made:
+            connection.release()
+        self.app.close()
 
 
 def dead_letter(app: Any, broker: str, prefix: str, payload: dict[str, Any]) -> None:

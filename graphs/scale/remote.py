@@ -19,7 +19,7 @@ from accord.graphs.errors import SessionClosed
 from accord.graphs.events import DoneEvent, Event, TokenEvent
 from accord.graphs.scale.broker import Broker
 from accord.graphs.scale.channel import Channel, turn_key
-from accord.graphs.scale.queue import application, enqueue
+from accord.graphs.scale.queue import Publisher, application
 from accord.graphs.scale.wire import event_of
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.runtime import Runtime
@@ -30,7 +30,7 @@ class Remote:
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
-        self.app = application(broker.url, broker.prefix)
+        self.publisher = Publisher(application(broker.url, broker.prefix), broker.url)
         self.channel = Channel(broker.redis, prefix=broker.prefix, keep=broker.keep)
 
     async def events(
@@ -87,7 +87,7 @@ class Remote:
             "ticket": ticket,
         }
         try:
-            await asyncio.to_thread(enqueue, self.app, self.broker.url, payload)
+            await asyncio.to_thread(self.publisher.publish, payload)
         except BaseException:
             # Never half-enqueued: the ticket must not hold up the session's later turns.
             await self.channel.finish(session_id, ticket)
@@ -109,4 +109,4 @@ class Remote:
     async def aclose(self) -> None:
         """Closes the Redis connections and the broker's connection pool."""
         await self.channel.aclose()
-        await asyncio.to_thread(self.app.close)
+        await asyncio.to_thread(self.publisher.close)

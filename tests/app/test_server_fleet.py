@@ -13,7 +13,6 @@ import pytest
 from fleet import Workers, broker, clean, fleet_database, services
 from scale_team import single
 
-
 pytestmark = pytest.mark.timeout(180)
 AUTH = {"Authorization": "Bearer alice-token"}
 
