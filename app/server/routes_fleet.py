@@ -37,10 +37,10 @@ async def turn_events(
     message_id: MessageId,
     me: Me,
     shared: Shared,
-    last_event_id: Annotated[str | None, Header(pattern=r"^\d+-\d+$")] = None,
+    last_event_id: Annotated[str, Header(pattern=r"^(0|\d+-\d+)$")] = "0",
 ) -> StreamingResponse:
-    """The turn's events after `Last-Event-ID` (all of them without it), ending with its
-    `done` or `error`. 404 if the session has no such turn (or it expired)."""
+    """The turn's events after `Last-Event-ID` (all of them without it, or with `0`), ending
+    with its `done` or `error`. 404 if the session has no such turn (or it expired)."""
     sessions = shared.sessions
     await sessions.authorize(session_id, me, "read")
     remote = sessions.remote
@@ -51,7 +51,7 @@ async def turn_events(
         remote,
         session_id,
         message_id,
-        after=last_event_id or "0",
+        after=last_event_id,
         ping=shared.ping,
         seen=lambda kind: metrics.events.labels(kind).inc(),
     )
