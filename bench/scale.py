@@ -156,7 +156,7 @@ async def main(count: int, concurrency: int) -> None:
     finally:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        _clean(fleet)
+        fleet.drop()
     print(f"{count} sessions, one turn each, model latency {os.environ['BENCH_LATENCY']} s")
     print(
         f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
@@ -173,21 +173,6 @@ async def main(count: int, concurrency: int) -> None:
     one, two = results["1 worker(s)"], results["2 worker(s)"]
     print(f"2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x sessions/s")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-
-
-def _clean(fleet: Broker) -> None:
-    import kombu
-    import redis
-
-    with kombu.Connection(fleet.url) as connection:
-        channel = connection.channel()
-        for queue in (f"{fleet.prefix}.turns", f"{fleet.prefix}.dead"):
-            channel.queue_delete(queue)
-    client = redis.Redis.from_url(fleet.redis)
-    keys = list(client.scan_iter(f"{fleet.prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 if __name__ == "__main__":

@@ -67,18 +67,7 @@ def broker(**settings: object) -> Broker:
 
 def clean(fleet: Broker) -> None:
     """Deletes the fleet's queues and Redis keys."""
-    import redis
-
-    kombu: Any = importlib.import_module("kombu")  # untyped
-    with kombu.Connection(fleet.url) as connection:
-        channel = connection.channel()
-        for name in (f"{fleet.prefix}.turns", f"{fleet.prefix}.dead"):
-            channel.queue_delete(name)
-    client = redis.Redis.from_url(fleet.redis)
-    keys = list(client.scan_iter(f"{fleet.prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    fleet.drop()
 
 
 def dead_letters(fleet: Broker) -> int:

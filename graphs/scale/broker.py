@@ -42,3 +42,21 @@ class Broker:
     def of(cls, broker: Broker | str) -> Broker:
         """A `Broker` from a broker or its RabbitMQ URL (Redis on 127.0.0.1)."""
         return broker if isinstance(broker, Broker) else cls(broker)
+
+    def drop(self) -> None:
+        """Deletes the fleet's queues (turns waiting in them included) and its Redis keys: for
+        a fleet retired, or the scratch fleets of tests and benchmarks."""
+        from accord.graphs.scale.extra import need
+        from accord.graphs.scale.queue import queues
+
+        with need("kombu").Connection(self.url) as connection:
+            channel = connection.channel()
+            for name in queues(self.prefix):
+                channel.queue_delete(name)
+        client = need("redis").Redis.from_url(self.redis)
+        try:
+            keys = list(client.scan_iter(f"{self.prefix}:*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()

@@ -24,6 +24,9 @@ from accord.graphs.scale.wire import decode, encode
 
 REDIS_START = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
 
+MAX_CONNECTIONS = 5_000
+"""Redis connections one process may open (Redis itself takes 10,000 clients by default)."""
+
 # Marks `ticket` finished and moves the session's "finished up to" mark over every finished
 # ticket that follows it, atomically (tickets finish in any order when one is skipped).
 _FINISH = """
@@ -51,7 +54,11 @@ class Channel:
     def __init__(self, url: str, *, prefix: str = "accord", keep: float = 86_400) -> None:
         self.url, self.prefix, self.keep = url, prefix, int(keep)
         # Reads block for up to `read`'s `block` seconds: the socket waits longer than that.
-        self.redis: Any = redis_asyncio().from_url(url, socket_timeout=30, socket_connect_timeout=3)
+        # Each turn being streamed holds a connection while it blocks; redis-py's default pool
+        # (100 connections) would refuse the 101st turn instead of connecting.
+        self.redis: Any = redis_asyncio().from_url(
+            url, socket_timeout=30, socket_connect_timeout=3, max_connections=MAX_CONNECTIONS
+        )
         self._finish = self.redis.register_script(_FINISH)
 
     def _key(self, *parts: str) -> str:
@@ -73,11 +80,7 @@ class Channel:
 
     async def ticket(self, session_id: str) -> int:
         """The session's next turn number (from 1)."""
-        key = self._key("tickets", session_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key).expire(key, self.keep)
-            number, _ = await self._guard(pipe.execute())
-        return int(number)
+        return await self._count(self._key("tickets", session_id))
 
     async def finish(self, session_id: str, ticket: int) -> None:
         """Marks the turn `ticket` finished (or never to come), letting the next one start."""
@@ -98,11 +101,7 @@ class Channel:
 
     async def attempt(self, turn: str) -> int:
         """Counts one more delivery of the message; returns the count (from 1)."""
-        key = self._key("attempts", turn)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key).expire(key, self.keep)
-            count, _ = await self._guard(pipe.execute())
-        return int(count)
+        return await self._count(self._key("attempts", turn))
 
     async def publish(self, turn: str, data: dict[str, Any]) -> str:
         """Appends an entry to the turn's stream; returns its id."""
@@ -136,6 +135,13 @@ class Channel:
     async def aclose(self) -> None:
         """Closes the connections."""
         await self.redis.aclose()
+
+    async def _count(self, key: str) -> int:
+        """Adds one to the counter `key` (kept `keep` seconds more); its new value."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key).expire(key, self.keep)
+            count, _ = await self._guard(pipe.execute())
+        return int(count)
 
     async def _guard(self, call: Any) -> Any:
 
