@@ -166,7 +166,16 @@ class Worker:
         await self.channel.finish(session_id, payload["ticket"])
 
     def _task(self, task: Any, payload: dict[str, Any]) -> None:
-        """The Celery task: the turn, on this process's one event loop."""
-        if self.runtime.portal.call(self.turn(payload)) == RETRY:
+        """The Celery task: the turn, on this process's one event loop.
+
+        A failure outside the run (Redis or the database down while counting, publishing or
+        auditing) is delivered again later, never acknowledged as done: the turn would be lost.
+        """
+        try:
+            outcome = self.runtime.portal.call(self.turn(payload))
+        except Exception as error:
+            log.warning("turn %s could not run (%r); retrying", payload.get("message_id"), error)
+            outcome = RETRY
+        if outcome == RETRY:
             backoff = min(2.0**task.request.retries, 30.0)
             raise task.retry(countdown=backoff)
