@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from scale_team import single, team
 
 from accord.graphs import Broker, Sessions
-from accord.graphs.errors import ServiceUnavailable, TurnFailed
+from accord.graphs.errors import ScaleNotInstalled, ServiceUnavailable, TurnFailed
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -162,3 +163,11 @@ def _turns(history: Sequence[object]) -> list[int]:
         elif counts:
             counts[-1] += 1
     return counts
+
+
+def test_without_the_scale_extra_a_broker_names_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "celery", None)  # as if not installed
+    with pytest.raises(ScaleNotInstalled, match=r"pip install 'accord\[scale\]'"):
+        Sessions(single(), db=f"sqlite:///{tmp_path / 's.db'}", broker="amqp://127.0.0.1//")
