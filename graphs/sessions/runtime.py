@@ -54,6 +54,7 @@ class Runtime:
     ) -> None:
         if lease_ttl <= 0:
             raise ValueError(f"lease_ttl must be positive, got {lease_ttl}")
+        remote = _remote(broker)  # first: a missing extra must not leave a database open
         saver, self._owned = _saver(graph, db)
         self.saver = saver
         self._graph = (
@@ -71,7 +72,7 @@ class Runtime:
         self.callbacks = tuple(callbacks)
         self.metrics = metrics
         self.portal = Portal()
-        self.remote: Remote | None = _remote(broker)
+        self.remote = remote
 
     @property
     def graph(self) -> Pregel[Any, Any, Any, Any]:
