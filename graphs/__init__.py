@@ -25,6 +25,8 @@ from accord.graphs.patterns.consultation import ConsultationState, consultation
 from accord.graphs.patterns.delegation import DelegationState, delegation
 from accord.graphs.patterns.handoff import handoff
 from accord.graphs.patterns.routed import ModelRouter, RoutedState, routed
+from accord.graphs.scale.broker import Broker
+from accord.graphs.scale.worker import Worker
 from accord.graphs.sessions.access import OPERATOR, Access, Scope, User
 from accord.graphs.sessions.budget import Limits, Meter, Usage
 from accord.graphs.sessions.cost import Prices
@@ -37,6 +39,7 @@ __all__ = [
     "OPERATOR",
     "Access",
     "AgentNode",
+    "Broker",
     "BudgetExceeded",
     "ConsensusState",
     "ConsultationState",
@@ -62,6 +65,7 @@ __all__ = [
     "TokenEvent",
     "Usage",
     "User",
+    "Worker",
     "consensus",
     "consultation",
     "delegation",

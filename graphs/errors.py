@@ -91,3 +91,46 @@ class InvalidPrice(AccordError, ValueError):
 class UnpricedModel(CallRefused):
     """A session with a cost limit was about to call a model its price table does not name;
     the call was not sent. Add the model to `Prices` (or `ACCORD_PRICES`)."""
+
+
+class ScaleNotInstalled(AccordError, ImportError):
+    """Workers and `Sessions(..., broker=...)` need the `scale` extra (Celery, redis-py).
+
+    Install it with: pip install 'accord[scale]'
+    """
+
+
+class ServiceUnavailable(AccordError, ConnectionError):
+    """A service the fleet needs could not be reached; the message names which and how to
+    start it. Nothing was enqueued.
+
+    Attributes:
+        service: `"broker"` (RabbitMQ) or `"redis"`.
+    """
+
+    def __init__(self, service: str, url: str, cause: BaseException, start: str) -> None:
+        """Say which service is down, where it was looked for and what starts it."""
+        super().__init__(
+            f"the {service} at {url} is unreachable ({type(cause).__name__}: {cause}); "
+            f"start it ({start}) or pass its URL"
+        )
+        self.service = service
+
+
+class TurnFailed(AccordError):
+    """A turn run on a worker failed there; `type` names the worker's error.
+
+    Attributes:
+        type: The class name of the error the worker raised (e.g. `"BudgetExceeded"`).
+        dead_lettered: The message failed on every attempt and went to the dead-letter queue.
+    """
+
+    def __init__(self, type_: str, message: str, *, dead_lettered: bool = False) -> None:
+        """Carry the worker's error: its class name and message."""
+        super().__init__(f"{type_}: {message}")
+        self.type = type_
+        self.dead_lettered = dead_lettered
+
+
+class InvalidBroker(AccordError, ValueError):
+    """A `Broker` setting is refused (not a RabbitMQ URL, fewer than one attempt)."""

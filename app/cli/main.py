@@ -40,6 +40,11 @@ LAZY = {
         "eval_command",
         "Evaluates a dataset on recorded responses (no model, no network), or records them.",
     ),
+    "worker": Lazy(
+        "accord.app.cli.worker",
+        "worker_command",
+        "Runs session turns from a RabbitMQ queue (a fleet; pip install 'accord[scale]').",
+    ),
 }
 
 
@@ -232,6 +237,16 @@ def serve(
             metavar="FILE", help='JSON file {"<token>": "user" | {"user": ..., "roles": [...]}}.'
         ),
     ] = None,
+    broker: Annotated[
+        str | None,
+        typer.Option(metavar="AMQP_URL", help="Enqueue turns for `accord worker`s (RabbitMQ)."),
+    ] = None,
+    redis: Annotated[
+        str, typer.Option(metavar="REDIS_URL", help="With --broker: where turns' events stream.")
+    ] = "redis://127.0.0.1:6379/0",
+    prefix: Annotated[
+        str, typer.Option(metavar="NAME", help="With --broker: the fleet's queue/key prefix.")
+    ] = "accord",
 ) -> None:
     """Serves a graph over HTTP (SSE) with a chat page; needs pip install 'accord[server]'."""
     from accord.app.cli.db import database_url
@@ -240,7 +255,10 @@ def serve(
     # The server extra is imported only when serving (ServerNotInstalled without it).
     from accord.app.cli.serve import serve as run_server
 
-    run_server(graph=graph, example=example, db=url, host=host, port=port, tokens=tokens)
+    fleet = (broker, redis, prefix) if broker else None
+    run_server(
+        graph=graph, example=example, db=url, host=host, port=port, tokens=tokens, fleet=fleet
+    )
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from accord.app.cli import teams
 from accord.app.errors import server_extra
 from accord.app.server.asgi import create_app
 from accord.app.server.auth import Tokens
+from accord.graphs import Broker
 
 with server_extra():
     import uvicorn
@@ -37,9 +38,11 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     tokens: Path | None = None,
+    fleet: tuple[str, str, str] | None = None,
 ) -> None:
     """Runs the server until interrupted.
 
+    With `fleet` (RabbitMQ URL, Redis URL, prefix), turns are enqueued for `accord worker`s.
     Tokens come from `tokens`, else `ACCORD_TOKENS`; with neither, one random token for user
     `local` is made and printed, with a link that signs the page in.
 
@@ -55,6 +58,8 @@ def serve(
         token_map, token = Tokens.single()
         console.print(f"no --tokens or ACCORD_TOKENS: user 'local' has token [bold]{token}[/]")
         shown += f"#token={token}"
-    console.print(f"serving {graph or example} ({db}); chat page: {shown}")
-    app = create_app(served, tokens=token_map, db=db)
+    broker = Broker(fleet[0], redis=fleet[1], prefix=fleet[2]) if fleet else None
+    runs = f", turns on the workers of {fleet[2]!r}" if fleet else ""
+    console.print(f"serving {graph or example} ({db}{runs}); chat page: {shown}")
+    app = create_app(served, tokens=token_map, db=db, broker=broker)
     uvicorn.run(app, host=host, port=port, log_level=os.environ.get("ACCORD_LOG_LEVEL", "info"))

@@ -27,9 +27,10 @@ from accord.app.server.prometheus import CONTENT_TYPE, Measure, Metrics
 from accord.app.server.routes import Me, Server, api
 from accord.app.server.routes_answer import answer_api
 from accord.app.server.routes_feedback import feedback_api
+from accord.app.server.routes_fleet import fleet_api
 from accord.app.server.schemas import Health
 from accord.app.server.sse import Runs
-from accord.graphs import OPERATOR, Sessions
+from accord.graphs import OPERATOR, Broker, Sessions
 
 with server_extra():
     from fastapi import FastAPI
@@ -52,6 +53,7 @@ def create_app(
     grace: float = 30.0,
     title: str = "accord",
     body_timeout: float = 30.0,
+    broker: Broker | str | None = None,
 ) -> FastAPI:
     """Builds the server for one graph.
 
@@ -65,6 +67,8 @@ def create_app(
         grace: Seconds a stopping server lets runs in progress finish before cancelling them.
         title: The API's title in its OpenAPI schema.
         body_timeout: Seconds a request body may take to arrive before a 408.
+        broker: Enqueue turns on a fleet of workers (`accord worker`) instead of running them
+            here: a RabbitMQ URL or a `Broker`. Any replica then streams any session's turns.
 
     Raises:
         ValueError: Neither or both of `graph` and `sessions` were given.
@@ -74,7 +78,7 @@ def create_app(
     owned = sessions is None
     if sessions is None:
         assert graph is not None
-        sessions = Sessions(graph, db=db, callbacks=[MetricsRecorder()])
+        sessions = Sessions(graph, db=db, callbacks=[MetricsRecorder()], broker=broker)
     recorder = next((c for c in sessions.callbacks if isinstance(c, MetricsRecorder)), None)
     shared = Server(
         sessions=sessions,
@@ -104,6 +108,7 @@ def create_app(
     app.include_router(api)
     app.include_router(feedback_api)
     app.include_router(answer_api)
+    app.include_router(fleet_api)
     app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(Measure, metrics=shared.metrics)
 

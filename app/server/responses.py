@@ -91,6 +91,8 @@ def status_of(error: BaseException) -> int:
         return 422
     if isinstance(error, PersistenceError):
         return 500
+    if isinstance(error, AccordError) and isinstance(error, ConnectionError):
+        return 503  # a service the server needs (RabbitMQ, Redis) is down
     if isinstance(error, AccordError):
         return 400
     return 500
@@ -103,9 +105,12 @@ def error_body(error: BaseException) -> dict[str, Any]:
     if status == 500:
         return body("InternalError", "the server failed; the details are in its log")
     if status == 503:
-        return body(
-            type(error).__name__, "the session database is unavailable or busy; retry later"
+        down = (
+            "the session database is"
+            if isinstance(error, PersistenceError)
+            else ("a service the server needs (RabbitMQ or Redis) is")
         )
+        return body(type(error).__name__, f"{down} unavailable or busy; retry later")
     if isinstance(error, PersistenceError) and not isinstance(error, (*SAFE, ValueError)):
         return body(type(error).__name__, "the session database refused the request")
     # KeyError subclasses (SessionNotFound) would show their message quoted.

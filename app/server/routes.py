@@ -7,12 +7,13 @@ any server process can serve any session.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from accord.app.errors import Unauthorized, server_extra
+from accord.app.server import fleet
 from accord.app.server.auth import Tokens
 from accord.app.server.prometheus import Metrics
 from accord.app.server.responses import ERROR_RESPONSES
@@ -186,14 +187,24 @@ async def send(
     budget spent); anything that happens once the run started is an `error` event.
     """
     sessions = shared.sessions
+    if sessions.remote is not None:  # a fleet's worker runs it; a busy session's turn queues
+        return await fleet.send(
+            sessions,
+            session_id,
+            me,
+            message.text,
+            message.message_id,
+            ping=shared.ping,
+            seen=counter(shared),
+        )
     record = await sessions.authorize(session_id, me, "send")
     await check_can_run(sessions, record)
     session = Session(sessions, record, me)
     return relay(shared, session.astream(message.text, message_id=message.message_id))
 
 
-def relay(shared: Server, events: AsyncIterator[Event]) -> StreamingResponse:
-    """A run's events as the SSE response, counted in the server's metrics."""
+def counter(shared: Server) -> Callable[[str], None]:
+    """Counts each event kind a run streams (and runs by how they end) in the server's metrics."""
     metrics = shared.metrics
 
     def seen(kind: str) -> None:
@@ -201,7 +212,12 @@ def relay(shared: Server, events: AsyncIterator[Event]) -> StreamingResponse:
         if kind in ("done", "error"):
             metrics.runs.labels(kind).inc()
 
-    stream = shared.runs.relay(events, ping=shared.ping, seen=seen)
+    return seen
+
+
+def relay(shared: Server, events: AsyncIterator[Event]) -> StreamingResponse:
+    """A run's events as the SSE response, counted in the server's metrics."""
+    stream = shared.runs.relay(events, ping=shared.ping, seen=counter(shared))
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

@@ -27,7 +27,7 @@ PING = b": ping\n\n"
 """A comment line: keeps proxies from closing a quiet stream; clients ignore it."""
 
 
-def frame(kind: str, data: Mapping[str, Any], event_id: int | None = None) -> bytes:
+def frame(kind: str, data: Mapping[str, Any], event_id: int | str | None = None) -> bytes:
     """One SSE event: its name, id and JSON data (one line: JSON escapes newlines)."""
     head = f"event: {kind}\n" + (f"id: {event_id}\n" if event_id is not None else "")
     return f"{head}data: {json.dumps(data, default=str, ensure_ascii=False)}\n\n".encode()

@@ -46,6 +46,9 @@ class Sessions(Runtime):
             `load_steps` read back. On by default; False skips it.
         prices: What each model's tokens cost, for `Limits(cost=...)` and `Usage.cost`
             (default: the embedded models at 0, plus the `ACCORD_PRICES` file if set).
+        broker: Run turns on a fleet of workers (`accord worker`) instead of in this
+            process: a RabbitMQ URL, or a `Broker` (with its Redis and queue prefix). A send
+            returns once the turn is durably queued; its events stream back through Redis.
 
     Example:
         ```python

@@ -9,7 +9,7 @@ the loop all of it runs on. It decides who may do what to a session and begins e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableConfig
@@ -34,6 +34,10 @@ from accord.persistence import (
     SQLAlchemySaver,
 )
 
+if TYPE_CHECKING:
+    from accord.graphs.scale.broker import Broker
+    from accord.graphs.scale.remote import Remote
+
 
 class Runtime:
     """A graph bound to a database and an event loop (see `Sessions` for the arguments)."""
@@ -49,9 +53,11 @@ class Runtime:
         callbacks: Sequence[BaseCallbackHandler] = (),
         metrics: bool = True,
         prices: Prices | None = None,
+        broker: Broker | str | None = None,
     ) -> None:
         if lease_ttl <= 0:
             raise ValueError(f"lease_ttl must be positive, got {lease_ttl}")
+        remote = _remote(broker)  # first: a missing extra must not leave a database open
         saver, self._owned = _saver(graph, db)
         self.saver = saver
         self._graph = (
@@ -70,6 +76,7 @@ class Runtime:
         self.metrics = metrics
         self.prices = prices or Prices.default()
         self.portal = Portal()
+        self.remote = remote
 
     @property
     def graph(self) -> Pregel[Any, Any, Any, Any]:
@@ -170,6 +177,8 @@ class Runtime:
         await self.audit_trail.aappend(session_id, "denied", actor=user.id, details=details)
 
     async def _close(self) -> None:
+        if self.remote is not None:
+            await self.remote.aclose()
         if self._owned:
             await self.saver.aclose()  # type: ignore[attr-defined]
 
@@ -177,6 +186,16 @@ class Runtime:
 def _admit(record: SessionRecord, user: User, action: Action) -> None:
     if not Scope.from_dict(record.scope).allows(record.owner, user, action):
         raise NotAuthorized(record.session_id, user.id, action)
+
+
+def _remote(broker: Broker | str | None) -> Remote | None:
+    """Where turns run when not in this process: a fleet of workers (`accord worker`)."""
+    if broker is None:
+        return None
+    from accord.graphs.scale.broker import Broker
+    from accord.graphs.scale.remote import Remote
+
+    return Remote(Broker.of(broker))
 
 
 def _saver(

@@ -308,6 +308,13 @@ class Session:
     async def _run(
         self, text: str | None, message_id: str | None, tokens: bool, answer: Any = UNANSWERED
     ) -> AsyncGenerator[Event, None]:
+        remote = self.sessions.remote
+        if remote is not None:  # a worker of the fleet runs it (`Sessions(..., broker=...)`)
+            async for event in remote.events(
+                self.sessions, self.id, self.user, text, message_id, tokens
+            ):
+                yield event
+            return
         run = Run(self.sessions, self.id, self.user)
         kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
         events = run.events(text, message_id, tokens, answer)

@@ -102,6 +102,7 @@ def serve(db: str) -> Iterator[Callable[..., str]]:
         ping: float = 15.0,
         body_timeout: float = 30.0,
         sessions: Sessions | None = None,
+        broker: Any = None,
     ) -> str:
         app = create_app(
             None if sessions is not None else graph if graph is not None else team(latency),
@@ -110,6 +111,7 @@ def serve(db: str) -> Iterator[Callable[..., str]]:
             ping=ping,
             body_timeout=body_timeout,
             sessions=sessions,
+            broker=broker,
         )
         live = start(app)
         running.append(live)

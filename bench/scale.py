@@ -1,0 +1,185 @@
+"""Turns on a fleet of workers vs in-process `Sessions`, on the same PostgreSQL.
+
+Every side runs the same one-agent graph on a scripted model that answers after 0.5 s, one
+turn in each of N concurrent sessions (opened beforehand). Sides: in-process `Sessions`;
+`Sessions(..., broker=...)` with 1 and then 2 `accord worker` processes (RabbitMQ queues the
+turns, Redis streams the replies back). Printed: sessions per second, p50/p99 turn latency
+(from the send to the reply), the workers' CPU time and peak memory per in-flight turn, the
+load average. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a database and queue prefix
+of its own, dropped after).
+
+Run: `.venv/bin/python bench/scale.py [--sessions 2000] [--latency 0.5]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from sqlalchemy import create_engine, text
+
+from accord.agents import Agent, ScriptedModel
+from accord.graphs import Broker, Sessions, handoff
+
+ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+AMQP = "amqp://guest:guest@127.0.0.1:5672//"
+HERE = Path(__file__).resolve()
+
+
+def _answer(messages: list[BaseMessage]) -> dict[str, Any]:
+    return {"reply": "Noted.", "handoff_to": "none"}
+
+
+def team() -> Any:
+    """One desk answering after `BENCH_LATENCY` seconds (the workers' graph too)."""
+    latency = float(os.environ.get("BENCH_LATENCY", "0.5"))
+    model = ScriptedModel([_answer], cycle=True, latency=latency)
+    return handoff([Agent(name="desk", description="The desk.", models=(model,))])
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Peak:
+    """Samples processes' RSS while a side runs."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids, self.base = pids, sum(_rss_kb(p) for p in pids)
+        self.peak = self.base
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.peak = max(self.peak, sum(_rss_kb(p) for p in self.pids))
+            await asyncio.sleep(0.05)
+
+
+async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, float]:
+    opened = [await sessions.aopen("bench") for _ in range(count)]
+    cpu_before = {pid: _cpu_s(pid) for pid in pids}
+    peak, stop = Peak(pids), asyncio.Event()
+    watcher = asyncio.create_task(peak.watch(stop))
+    latencies: list[float] = []
+
+    async def one(session: Any) -> None:
+        began = time.perf_counter()
+        await session.asend("hello")
+        latencies.append(time.perf_counter() - began)
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(one(s) for s in opened))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    stop.set()
+    await watcher
+    latencies.sort()
+    return {
+        "rate": count / wall,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "wall": wall,
+        "cpu_here": cpu,
+        "cpu_there": sum(_cpu_s(pid) - cpu_before[pid] for pid in pids),
+        "kb_per_turn": (peak.peak - peak.base) / count,
+    }
+
+
+def _workers(
+    count: int, url: str, fleet: Broker, concurrency: int, logs: Path
+) -> list[subprocess.Popen[bytes]]:
+    """Starts `count` workers (their logs in `logs`) and waits until each consumes."""
+    command = [
+        sys.executable,
+        "-c",
+        "from accord.app.cli.main import main; main()",
+        "worker",
+        f"--graph={HERE}:team",
+        f"--db={url}",
+        f"--broker={fleet.url}",
+        f"--prefix={fleet.prefix}",
+        f"--concurrency={concurrency}",
+    ]
+    started = []
+    for k in range(count):
+        log = logs / f"worker-{count}-{k}.log"
+        with log.open("wb") as out:
+            started.append((subprocess.Popen(command, stdout=out, stderr=out), log))
+    for process, log in started:
+        while b" ready." not in log.read_bytes():
+            if process.poll() is not None:
+                raise RuntimeError(f"a worker did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+    return [process for process, _ in started]
+
+
+async def main(count: int, concurrency: int) -> None:
+    name = f"accord_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    fleet = Broker(AMQP, prefix=f"accord_bench_{uuid.uuid4().hex[:6]}")
+    results: dict[str, dict[str, float]] = {}
+    logs = Path(tempfile.mkdtemp(prefix="accord-bench-"))
+    load = os.getloadavg()
+    try:
+        async with Sessions(team(), db=url) as sessions:
+            results["in-process Sessions"] = await _side(sessions, count, [os.getpid()])
+        for workers in (1, 2):
+            running = _workers(workers, url, fleet, concurrency, logs)
+            try:
+                async with Sessions(team(), db=url, broker=fleet) as sessions:
+                    pids = [p.pid for p in running]
+                    results[f"{workers} worker(s)"] = await _side(sessions, count, pids)
+            finally:
+                for process in running:
+                    process.terminate()
+                for process in running:
+                    process.wait()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        fleet.drop()
+    print(f"{count} sessions, one turn each, model latency {os.environ['BENCH_LATENCY']} s")
+    print(
+        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'side':22} {'sess/s':>8} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
+        f"{'CPU here':>9} {'CPU workers':>11} {'KB/turn':>8}"
+    )
+    for side, r in results.items():
+        print(
+            f"{side:22} {r['rate']:8.1f} {r['p50']:7.3f} {r['p99']:7.3f} {r['wall']:7.1f} "
+            f"{r['cpu_here']:9.1f} {r['cpu_there']:11.1f} {r['kb_per_turn']:8.1f}"
+        )
+    one, two = results["1 worker(s)"], results["2 worker(s)"]
+    print(f"2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x sessions/s")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=2000)
+    parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--concurrency", type=int, default=1000, help="turns per worker at once")
+    args = parser.parse_args()
+    os.environ["BENCH_LATENCY"] = str(args.latency)  # the workers inherit it
+    asyncio.run(main(args.sessions, args.concurrency))

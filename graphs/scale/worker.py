@@ -1,0 +1,181 @@
+"""`Worker`: a Celery worker that runs a fleet's session turns on accord's async core.
+
+One process runs one event loop (the runtime's portal); Celery's thread pool hands each turn
+to it and waits, so a turn awaiting its model holds a thread, not a process, and hundreds of
+turns run at once. A turn:
+
+1. counts its delivery; past `Broker.attempts` it goes to the dead-letter queue, audited;
+2. waits for its session's earlier turns (tickets), so a busy session's turns keep their order;
+3. on a delivery after the first, says so (a `recovered` stream entry, a `redelivered` audit
+   event): what a dead worker streamed of its interrupted step is superseded;
+4. runs the session's `Run` with the message's id: it takes the session's lease (waiting for
+   a dead worker's to expire), finishes an interrupted run from its last checkpoint, and
+   answers a message already answered from the history instead of adding it again;
+5. streams every event to Redis, then lets the session's next turn go.
+
+A failure the caller must act on (budget, scope, closed session, bad message) is the turn's
+answer; any other failure is retried with backoff, then dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.pregel import Pregel
+
+from accord.graphs.errors import BudgetExceeded, InvalidFeedback, NotAuthorized, SessionClosed
+from accord.graphs.scale.broker import Broker
+from accord.graphs.scale.channel import Channel, turn_key
+from accord.graphs.scale.queue import TASK, application, dead_letter, queues
+from accord.graphs.scale.wire import RECOVERED, error_entry
+from accord.graphs.sessions.access import User
+from accord.graphs.sessions.run import Run
+from accord.graphs.sessions.runtime import Runtime
+from accord.persistence import SessionNotFound
+
+log = logging.getLogger("accord.worker")
+
+ANSWERS = (
+    BudgetExceeded,
+    NotAuthorized,
+    SessionClosed,
+    SessionNotFound,
+    InvalidFeedback,
+    ValueError,
+)
+"""Failures that are the turn's answer: running it again would fail the same way."""
+
+RETRY = "retry"
+
+
+class Worker:
+    """Runs the turns that `Sessions(graph, db=..., broker=...)` enqueues, for one graph.
+
+    Args:
+        graph: The compiled graph the sessions run (the same as the enqueuing side's).
+        db: The sessions' database (PostgreSQL for a fleet): a URL or a saver.
+        broker: The fleet: a RabbitMQ URL or a `Broker`.
+        concurrency: Turns this process runs at once (threads waiting on its one loop).
+        lease_ttl: Seconds a turn's lease lasts unless renewed: how long a turn that a
+            killed worker held blocks its redelivery.
+        wait: Seconds a turn waits for its session's lease (default: enough for a dead
+            worker's lease to expire).
+        **settings: `Sessions` settings (`durability`, `callbacks`, `metrics`).
+    """
+
+    def __init__(
+        self,
+        graph: Pregel[Any, Any, Any, Any],
+        *,
+        db: BaseCheckpointSaver[Any] | str,
+        broker: Broker | str,
+        concurrency: int = 200,
+        lease_ttl: float = 30.0,
+        wait: float | None = None,
+        **settings: Any,
+    ) -> None:
+        self.broker = Broker.of(broker)
+        self.concurrency = concurrency
+        patience = wait if wait is not None else 2 * lease_ttl + 5
+        self.runtime = Runtime(graph, db=db, lease_ttl=lease_ttl, wait=patience, **settings)
+        self.app = application(self.broker.url, self.broker.prefix)
+        self.channel = Channel(self.broker.redis, prefix=self.broker.prefix, keep=self.broker.keep)
+
+        def task(task: Any, payload: dict[str, Any]) -> None:
+            self._task(task, payload)
+
+        self.app.task(name=TASK, bind=True, acks_late=True, max_retries=None)(task)
+
+    def run(self, *, loglevel: str = "INFO") -> None:
+        """Consumes the fleet's turn queue until stopped (SIGTERM: in-flight turns finish)."""
+        turns, _ = queues(self.broker.prefix)
+        self.app.worker_main(
+            [
+                "worker",
+                "--pool=threads",
+                f"--concurrency={self.concurrency}",
+                f"--queues={turns}",
+                f"--hostname=accord-{os.getpid()}@%h",
+                f"--loglevel={loglevel}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+
+    async def turn(self, payload: dict[str, Any]) -> str | None:
+        """Runs one delivered turn; `RETRY` if it should be delivered again later."""
+        session_id, message_id = payload["session_id"], payload["message_id"]
+        turn = turn_key(session_id, message_id)
+        user = User(payload["user"], frozenset(payload["roles"]))
+        attempt = await self.channel.attempt(turn)
+        if attempt > self.broker.attempts:
+            # Every delivery before this one died with its worker (or its retries ran out).
+            await self._dead(payload, user, attempt, "WorkerLost")
+            return None
+        if not await self.channel.wait_turn(
+            session_id, payload["ticket"], patience=self.broker.order_wait
+        ):
+            log.warning(
+                "session %s: earlier turns still unfinished; running turn anyway", session_id
+            )
+        if attempt > 1:
+            await self.channel.publish(turn, {"kind": RECOVERED, "attempt": attempt})
+            details = {"message_id": message_id, "attempt": attempt}
+            await self.runtime.audit_trail.aappend(
+                session_id, "redelivered", actor=user.id, details=details
+            )
+        try:
+            run = Run(self.runtime, session_id, user)
+            async for event in run.events(payload["text"], message_id, True):
+                await self.channel.publish(turn, event.to_dict())
+        except ANSWERS as answer:
+            await self.channel.publish(turn, error_entry(answer))
+        except Exception as error:
+            if attempt < self.broker.attempts:
+                log.warning("turn %s failed (%r); retrying", message_id, error)
+                return RETRY
+            await self._dead(payload, user, attempt, type(error).__name__, error)
+            return None
+        await self.channel.finish(session_id, payload["ticket"])
+        return None
+
+    async def _dead(
+        self,
+        payload: dict[str, Any],
+        user: User,
+        attempt: int,
+        reason: str,
+        error: BaseException | None = None,
+    ) -> None:
+        """Moves a turn to the dead-letter queue, audits it, answers it, lets the next go."""
+        session_id, message_id = payload["session_id"], payload["message_id"]
+        await asyncio.to_thread(dead_letter, self.app, self.broker.url, self.broker.prefix, payload)
+        details = {"message_id": message_id, "attempts": attempt - (error is None), "error": reason}
+        await self.runtime.audit_trail.aappend(
+            session_id, "dead_letter", actor=user.id, details=details
+        )
+        failure = error or RuntimeError(
+            f"the turn's worker died on every one of its {attempt - 1} deliveries"
+        )
+        turn = turn_key(session_id, message_id)
+        await self.channel.publish(turn, error_entry(failure, dead_lettered=True))
+        await self.channel.finish(session_id, payload["ticket"])
+
+    def _task(self, task: Any, payload: dict[str, Any]) -> None:
+        """The Celery task: the turn, on this process's one event loop.
+
+        A failure outside the run (Redis or the database down while counting, publishing or
+        auditing) is delivered again later, never acknowledged as done: the turn would be lost.
+        """
+        try:
+            outcome = self.runtime.portal.call(self.turn(payload))
+        except Exception as error:
+            log.warning("turn %s could not run (%r); retrying", payload.get("message_id"), error)
+            outcome = RETRY
+        if outcome == RETRY:
+            backoff = min(2.0**task.request.retries, 30.0)
+            raise task.retry(countdown=backoff)

@@ -1,0 +1,141 @@
+"""A fleet for tests: RabbitMQ and Redis checked, a queue and key prefix of the test's own,
+a PostgreSQL database of its own, and `accord worker` processes started (and killed) by it.
+
+Outside CI an unreachable service skips the test with a reason; with `CI=true` it fails.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from databases import Databases
+
+from accord.graphs import Broker
+from accord.persistence import SQLAlchemySaver
+
+AMQP = os.environ.get("ACCORD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+REDIS = os.environ.get("ACCORD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def require(service: str, host: str, port: int) -> None:
+    """Skips (fails under CI) unless something listens on host:port."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as error:
+        reason = f"{service} at {host}:{port} is unreachable: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true requires every service)")
+        pytest.skip(reason)
+
+
+def services() -> None:
+    """RabbitMQ and Redis must be up."""
+    require("RabbitMQ", "127.0.0.1", 5672)
+    require("Redis", "127.0.0.1", 6379)
+
+
+@contextmanager
+def fleet_database(folder: Path) -> Iterator[str]:
+    """A migrated PostgreSQL database of the test's own, dropped after it."""
+    dbs = Databases("postgres", folder)
+    url = dbs.create()
+    try:
+        saver = SQLAlchemySaver.from_url(url)
+        saver.setup()  # before the workers start, so they do not all migrate at once
+        saver.close()
+        yield url
+    finally:
+        dbs.drop_all()
+
+
+def broker(**settings: object) -> Broker:
+    """A `Broker` with a prefix of the test's own."""
+    return Broker(AMQP, redis=REDIS, prefix=f"accord_test_{uuid.uuid4().hex[:10]}", **settings)  # type: ignore[arg-type]
+
+
+def clean(fleet: Broker) -> None:
+    """Deletes the fleet's queues and Redis keys."""
+    fleet.drop()
+
+
+def dead_letters(fleet: Broker) -> int:
+    """How many turns wait in the fleet's dead-letter queue."""
+    kombu: Any = importlib.import_module("kombu")  # untyped
+    with kombu.Connection(fleet.url) as connection:
+        _, count, _ = connection.channel().queue_declare(
+            f"{fleet.prefix}.dead", durable=True, passive=True
+        )
+        return int(count)
+
+
+class Workers:
+    """`accord worker` processes of one fleet, started and killed by a test."""
+
+    def __init__(self, graph: str, db: str, fleet: Broker, folder: Path, **options: object):
+        self.graph, self.db, self.fleet, self.folder = graph, db, fleet, folder
+        self.options = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def start(self, count: int = 1) -> list[subprocess.Popen[bytes]]:
+        """Starts `count` workers at once and waits until each consumes the queue."""
+        started = [self._launch() for _ in range(count)]
+        deadline = time.monotonic() + 90
+        for process, log in started:
+            while b" ready." not in log.read_bytes():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"worker did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.1)
+            self.running.append(process)
+        return [process for process, _ in started]
+
+    def _launch(self) -> tuple[subprocess.Popen[bytes], Path]:
+        log = self.folder / f"worker-{uuid.uuid4().hex[:6]}.log"
+        command = [
+            sys.executable,
+            "-c",
+            "from accord.app.cli.main import main; main()",
+            "worker",
+            f"--graph={self.graph}",
+            f"--db={self.db}",
+            f"--broker={self.fleet.url}",
+            f"--redis={self.fleet.redis}",
+            f"--prefix={self.fleet.prefix}",
+            f"--attempts={self.fleet.attempts}",
+            *self.options,
+        ]
+        environment = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=environment, cwd=ROOT
+            )
+        return process, log
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILLs a worker (no warm shutdown: its turns are redelivered)."""
+        process.kill()
+        process.wait()
+        self.running.remove(process)
+
+    def stop(self) -> None:
+        """Stops every worker still running (SIGTERM: a warm shutdown)."""
+        for process in self.running:
+            process.terminate()
+        for process in self.running:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.running.clear()

@@ -1,0 +1,55 @@
+"""The team the fleet tests' worker processes run: `accord worker --graph tests/scale_team.py:team`.
+
+Three voters answer each question after a pause (`ACCORD_TEST_LATENCY` seconds, default 0.05
+per voter), so a SIGKILL can land anywhere in a turn. A question containing "poison" fails in
+every voter, every time: a poison message.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+
+from accord.agents import Agent, ScriptedModel
+from accord.graphs import consensus
+
+VOTERS = ("credit", "market", "compliance")
+
+
+def _vote(messages: list[BaseMessage]) -> dict[str, Any]:
+    question = messages[-1].text
+    if "poison" in question:
+        raise RuntimeError("this message fails every time")
+    return {"choice": "yes", "confidence": 0.8, "rationale": f"fine: {question}"}
+
+
+def team() -> Any:
+    """The panel; each voter's latency grows with its place."""
+    latency = float(os.environ.get("ACCORD_TEST_LATENCY", "0.05"))
+    panel = [
+        Agent(
+            name=name,
+            description=f"the {name} desk",
+            models=(ScriptedModel([_vote], cycle=True, latency=latency * (i + 1)),),
+        )
+        for i, name in enumerate(VOTERS)
+    ]
+    return consensus(panel, options=["yes", "no"])
+
+
+def single() -> Any:
+    """One agent answering after `ACCORD_TEST_LATENCY` seconds: one model call per turn."""
+    from accord.graphs import handoff
+
+    latency = float(os.environ.get("ACCORD_TEST_LATENCY", "0.05"))
+    model = ScriptedModel([_answer], cycle=True, latency=latency)
+    return handoff([Agent(name="desk", description="answers", models=(model,))])
+
+
+def _answer(messages: list[BaseMessage]) -> Any:
+    question = messages[-1].text
+    if "poison" in question:
+        raise RuntimeError("this message fails every time")
+    return {"reply": f"answer to {question}", "handoff_to": "none"}
