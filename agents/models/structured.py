@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -24,8 +25,6 @@ from langchain_core.messages import (
 )
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_openai.chat_models.base import BaseChatOpenAI
-from openai import LengthFinishReasonError
 from pydantic import BaseModel, ValidationError
 
 from accord.agents.errors import MalformedOutput
@@ -98,12 +97,25 @@ class _Structured(FlowRunnable[LanguageModelInput, T]):
             attempt += 1
             try:
                 result = yield Invoke(asker.bound, asker.prompt(messages), config)
-            except (OutputParserException, LengthFinishReasonError) as exc:
+            except (OutputParserException, *_cut_off()) as exc:
                 result = exc
             outcome = asker.judge(result)
             if outcome.value is not None:
                 return outcome.value
             messages = asker.reask(messages, outcome, attempt)
+
+
+def _openai_chat(model: BaseChatModel) -> bool:
+    """Whether `model` is LangChain's OpenAI chat model (loaded if and only if one exists:
+    the OpenAI client costs a second of start-up, so it is never imported here)."""
+    module = sys.modules.get("langchain_openai.chat_models.base")
+    return module is not None and isinstance(model, module.BaseChatOpenAI)
+
+
+def _cut_off() -> tuple[type[Exception], ...]:
+    """The OpenAI client's "reply cut at the token limit" error, if that client is loaded."""
+    module = sys.modules.get("openai")
+    return (module.LengthFinishReasonError,) if module is not None else ()
 
 
 @dataclass
@@ -127,7 +139,7 @@ class _Asker(Generic[T]):
 
     def _bind(self) -> tuple[Runnable[Any, Any], bool]:
         target: dict[str, Any] | type[T] = self.schema
-        if isinstance(self.model, BaseChatOpenAI):
+        if _openai_chat(self.model):
             # Given a pydantic class, ChatOpenAI validates inside the SDK call, which raises
             # without the reply text; a plain JSON schema hands the raw reply back to judge.
             target = {
@@ -160,7 +172,7 @@ class _Asker(Generic[T]):
         """Validates what the bound model returned: parsed data, a message, or a parse error."""
         if isinstance(result, self.schema):
             return _Outcome(result, "")
-        if isinstance(result, LengthFinishReasonError):
+        if isinstance(result, _cut_off()):
             # The model ran out of tokens mid-reply (a long free-text field): the SDK raises
             # before any parsing, so the cut reply is shown back with a request to be brief.
             cut = result.completion.choices[0].message.content or ""
