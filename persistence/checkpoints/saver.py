@@ -162,6 +162,8 @@ class SQLAlchemySaver(
             sync.close()
         if sync is not None and self._given_sync is None:
             sync.engine.dispose()
+        if isinstance(aio, AsyncDriver):
+            aio.shutdown()
         if isinstance(aio, AsyncDriver) and self._given_async is None:
             try:
                 asyncio.get_running_loop()
@@ -176,6 +178,7 @@ class SQLAlchemySaver(
             aio, self._async = self._async, None
         if isinstance(aio, AsyncDriver):
             await aio.settle()
+            aio.shutdown()
             if self._given_async is None:
                 await aio.engine.dispose()
         self.close()
@@ -376,6 +379,10 @@ class SQLAlchemySaver(
             with self._lock:
                 self._async = self._async or ThreadedAsyncDriver(sync)
                 return self._async
+        # A SQLite file this saver opened itself runs its async calls on the sync driver, in
+        # threads (see `AsyncDriver`); an engine someone gave is used as given.
+        own_sqlite = self._target.backend == "sqlite" and self._given_async is None
+        offload = self._sync_driver() if own_sqlite and self._given_sync is None else None
         with self._lock:
             if self._async is None:
                 engine = self._given_async or create_async(self._target, self._options)
@@ -385,6 +392,7 @@ class SQLAlchemySaver(
                     self._setup,
                     serialize=self._mode,
                     queue_timeout=self._queue_timeout,
+                    offload=offload,
                 )
             return self._async
 
