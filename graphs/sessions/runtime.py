@@ -118,11 +118,17 @@ class Runtime:
         )
 
     async def begin(
-        self, session_id: str, user: User, holder: str, events: Sequence[AuditEvent]
+        self,
+        session_id: str,
+        user: User,
+        holder: str,
+        events: Sequence[AuditEvent],
+        message_id: str | None = None,
     ) -> Begun:
         """Begins a run of `user`'s on an open session: its lease, record and `events`.
 
-        The record is read once, under the lease, and checked there.
+        The record is read once, under the lease, and checked there; `Begun.resent` says
+        whether `message_id` (the caller's own id for the message) arrived before.
 
         Raises:
             SessionNotFound: No such session.
@@ -138,7 +144,13 @@ class Runtime:
 
         try:
             return await self.journal.abegin(
-                session_id, holder, self.lease_ttl, wait=self.wait, events=events, admit=admit
+                session_id,
+                holder,
+                self.lease_ttl,
+                wait=self.wait,
+                events=events,
+                admit=admit,
+                message_id=message_id,
             )
         except NotAuthorized:
             await self._deny(session_id, user, "send")

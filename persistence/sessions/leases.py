@@ -189,7 +189,7 @@ class LeaseStore(Store):
         # inserting the row takes it in one statement (see `_insert_first`).
         if self._insert_first:
             inserted: Outcome = yield self._insert, row
-            if inserted.rowcount == 1:
+            if self._inserted(inserted):
                 return Taken(session_id, lease)
         # Take over an expired lease, or renew our own; the row lock makes a racer wait
         # and re-check the condition on the row as the winner left it.
@@ -198,16 +198,21 @@ class LeaseStore(Store):
             return Taken(session_id, lease, replaced=True)
         if not self._insert_first:
             inserted = yield self._insert, row
-            if inserted.rowcount == 1:
+            if self._inserted(inserted):
                 return Taken(session_id, lease)
         current = yield from _select(session_id)
         if current is None:  # released between our statements: the caller retries
             return Taken(session_id, None)
         return Taken(session_id, None, current.holder, current.expires_at)
 
+    def _inserted(self, outcome: Outcome) -> bool:
+        """Whether `_insert` wrote the row. SQLAlchemy's async psycopg adapter reports no
+        rowcount for an INSERT, so on PostgreSQL the statement returns the row it wrote."""
+        return bool(outcome.rows) if self._dialect == "postgresql" else outcome.rowcount == 1
+
     def _insert_if_absent(self) -> Executable:
         if self._dialect == "postgresql":
-            return postgresql.insert(leases).on_conflict_do_nothing()
+            return postgresql.insert(leases).on_conflict_do_nothing().returning(leases.c.session_id)
         if self._dialect == "sqlite":
             return sqlite.insert(leases).on_conflict_do_nothing()
         if self._dialect in ("mysql", "mariadb"):
