@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -93,11 +93,12 @@ class _Structured(FlowRunnable[LanguageModelInput, T]):
     ) -> Flow[T]:
         """Asks, judges the reply, and re-asks with the problem until it validates."""
         asker, messages, attempt = self.asker, _as_messages(input), 0
+        judged: tuple[type[Exception], ...] = (OutputParserException, *_cut_off())
         while True:
             attempt += 1
             try:
                 result = yield Invoke(asker.bound, asker.prompt(messages), config)
-            except (OutputParserException, *_cut_off()) as exc:
+            except judged as exc:
                 result = exc
             outcome = asker.judge(result)
             if outcome.value is not None:
@@ -175,7 +176,7 @@ class _Asker(Generic[T]):
         if isinstance(result, _cut_off()):
             # The model ran out of tokens mid-reply (a long free-text field): the SDK raises
             # before any parsing, so the cut reply is shown back with a request to be brief.
-            cut = result.completion.choices[0].message.content or ""
+            cut = cast(Any, result).completion.choices[0].message.content or ""
             return _Outcome(None, cut, "The reply was cut off at the token limit: keep it short.")
         if isinstance(result, OutputParserException):
             # The reply was not JSON at all (cut off, or prose): keep its text for the re-ask.

@@ -79,7 +79,7 @@ class Run:
             if begun.interrupted:
                 # The last run died before its end was written: audit the replies it gave.
                 await self._unaudited(spend, snapshot)
-            if begun.interrupted and snapshot.tasks:
+            if begun.interrupted and snapshot is not None and snapshot.tasks:
                 # The last run died mid-way: finish it from its last checkpoint first, or
                 # LangGraph would drop the steps it completed but had not yet checkpointed.
                 spend.trail.add("recovered", spend.agent, {})

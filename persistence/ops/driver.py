@@ -13,7 +13,6 @@ import asyncio
 import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -28,14 +27,12 @@ from sqlalchemy.util import greenlet_spawn
 from accord.persistence import migrate
 from accord.persistence.engine import QUEUE_TIMEOUT_S, Target, capacity
 from accord.persistence.ops.failures import busy, retryable, translate, translated, unavailable
-from accord.persistence.ops.native import HELD_MAX, Checkout, Native
+from accord.persistence.ops.native import Checkout, Native
 
 T = TypeVar("T")
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 Step = tuple[Executable, Params]
 RETRIES = 3
-OFFLOAD_THREADS = HELD_MAX
-"""Worker threads of a SQLite file's async driver: each keeps its connection open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,30 +206,18 @@ class AsyncDriver:
         *,
         serialize: str,
         queue_timeout: float = QUEUE_TIMEOUT_S,
-        offload: SyncDriver | None = None,
     ) -> None:
         """Wrap an engine; the arguments are as for `SyncDriver` (`serialize`: "writes" or not).
 
         `queue_timeout` bounds the wait for a connection, in the queue of operations beyond
-        what the pool can serve at once. Given `offload` (a SQLite file's sync driver), each
-        transaction runs whole on it in a worker thread: aiosqlite hops to its thread and
-        back for every DBAPI call (BEGIN, each statement, each fetch, COMMIT), one hop per
-        transaction costs a third less CPU per turn; SQLite answers in microseconds, so the
-        threads never wait long.
+        what the pool can serve at once.
         """
         self.engine = engine
         self._target = target
         self._setup = setup
         self._serialize = serialize
         self._runner = Runner(engine.sync_engine, target)
-        self._offload = offload
         self._capacity = capacity(engine.sync_engine)
-        self._threads: ThreadPoolExecutor | None = None
-        if offload is not None:
-            # No more threads than connections: each thread keeps the one it uses.
-            pooled = capacity(offload.engine)
-            self._capacity = min(OFFLOAD_THREADS, pooled or OFFLOAD_THREADS)
-            self._threads = ThreadPoolExecutor(self._capacity, "accord-sqlite")
         self._queue_timeout = queue_timeout
         self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
@@ -254,9 +239,6 @@ class AsyncDriver:
         loop = asyncio.get_running_loop()
         async with self._setup_locks.setdefault(loop, asyncio.Lock()):
             if self._done():  # another caller migrated while this one waited
-                return
-            if self._offload is not None:
-                await loop.run_in_executor(self._threads, self._offload.setup)
                 return
             async with self._connect(None) as conn:
                 try:
@@ -296,17 +278,15 @@ class AsyncDriver:
         await asyncio.gather(*left, return_exceptions=True)
 
     def shutdown(self) -> None:
-        """Stops the worker threads of an offloading driver (after `settle`)."""
-        if self._threads is not None:
-            self._threads.shutdown(wait=True)
+        """Stops what runs the transactions, once `settle` has waited for them."""
 
     async def _transaction(self, op: Operation[T]) -> T:
         await self.setup()
         async with self._queue(op), self._guard(op.write):
-            if self._offload is not None:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._threads, self._offload.run, op)
-            return await greenlet_spawn(self._runner.run, op)
+            return await self._work(op)
+
+    async def _work(self, op: Operation[T]) -> T:
+        return await greenlet_spawn(self._runner.run, op)
 
     @asynccontextmanager
     async def _queue(self, op: Operation[Any]) -> AsyncIterator[None]:
@@ -353,22 +333,6 @@ class AsyncDriver:
             yield conn
         finally:
             await conn.close()
-
-
-class ThreadedAsyncDriver:
-    """Async front of a sync driver, for in-memory SQLite (one connection, no async twin)."""
-
-    def __init__(self, sync: SyncDriver) -> None:
-        """Wrap the sync driver."""
-        self._sync = sync
-
-    async def setup(self) -> None:
-        """Apply migrations unless done already."""
-        await asyncio.to_thread(self._sync.setup)
-
-    async def run(self, op: Operation[T]) -> T:
-        """Run the operation on the sync driver in a worker thread."""
-        return await asyncio.to_thread(self._sync.run, op)
 
 
 def _options(target: Target, op: Operation[Any] | None) -> dict[str, Any]:
