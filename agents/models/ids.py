@@ -13,7 +13,6 @@ from langchain_core.language_models import BaseChatModel
 
 from accord.agents.errors import INSTALL_OLLAMA, ModelSpecError, ModelUnavailable, UnknownModelId
 from accord.agents.models.environment import require_online
-from accord.agents.models.local import local_chat_model
 from accord.agents.models.spec import ModelSpec, parse_model_id, unknown
 from accord.agents.models.timeouts import LOCAL, OLLAMA, REMOTE, Timeouts, options_of, remember
 
@@ -57,6 +56,9 @@ def resolve_model(
         )
     limits = parsed.timeouts(timeouts or _DEFAULTS[parsed.provider])
     if parsed.provider == "local":
+        # Imported here: LangChain's OpenAI client costs a second of start-up to load.
+        from accord.agents.models.local.chat import local_chat_model
+
         model: BaseChatModel = local_chat_model(parsed.name, **options_of(limits, options))
     else:
         model = _PROVIDERS[parsed.provider](parsed, limits, options)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -24,8 +25,6 @@ from langchain_core.messages import (
 )
 from langchain_core.prompt_values import PromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_openai.chat_models.base import BaseChatOpenAI
-from openai import LengthFinishReasonError
 from pydantic import BaseModel, ValidationError
 
 from accord.agents.errors import MalformedOutput
@@ -94,16 +93,30 @@ class _Structured(FlowRunnable[LanguageModelInput, T]):
     ) -> Flow[T]:
         """Asks, judges the reply, and re-asks with the problem until it validates."""
         asker, messages, attempt = self.asker, _as_messages(input), 0
+        judged: tuple[type[Exception], ...] = (OutputParserException, *_cut_off())
         while True:
             attempt += 1
             try:
                 result = yield Invoke(asker.bound, asker.prompt(messages), config)
-            except (OutputParserException, LengthFinishReasonError) as exc:
+            except judged as exc:
                 result = exc
             outcome = asker.judge(result)
             if outcome.value is not None:
                 return outcome.value
             messages = asker.reask(messages, outcome, attempt)
+
+
+def _openai_chat(model: BaseChatModel) -> bool:
+    """Whether `model` is LangChain's OpenAI chat model (loaded if and only if one exists:
+    the OpenAI client costs a second of start-up, so it is never imported here)."""
+    module = sys.modules.get("langchain_openai.chat_models.base")
+    return module is not None and isinstance(model, module.BaseChatOpenAI)
+
+
+def _cut_off() -> tuple[type[Exception], ...]:
+    """The OpenAI client's "reply cut at the token limit" error, if that client is loaded."""
+    module = sys.modules.get("openai")
+    return (module.LengthFinishReasonError,) if module is not None else ()
 
 
 @dataclass
@@ -127,7 +140,7 @@ class _Asker(Generic[T]):
 
     def _bind(self) -> tuple[Runnable[Any, Any], bool]:
         target: dict[str, Any] | type[T] = self.schema
-        if isinstance(self.model, BaseChatOpenAI):
+        if _openai_chat(self.model):
             # Given a pydantic class, ChatOpenAI validates inside the SDK call, which raises
             # without the reply text; a plain JSON schema hands the raw reply back to judge.
             target = {
@@ -160,10 +173,10 @@ class _Asker(Generic[T]):
         """Validates what the bound model returned: parsed data, a message, or a parse error."""
         if isinstance(result, self.schema):
             return _Outcome(result, "")
-        if isinstance(result, LengthFinishReasonError):
+        if isinstance(result, _cut_off()):
             # The model ran out of tokens mid-reply (a long free-text field): the SDK raises
             # before any parsing, so the cut reply is shown back with a request to be brief.
-            cut = result.completion.choices[0].message.content or ""
+            cut = cast(Any, result).completion.choices[0].message.content or ""
             return _Outcome(None, cut, "The reply was cut off at the token limit: keep it short.")
         if isinstance(result, OutputParserException):
             # The reply was not JSON at all (cut off, or prose): keep its text for the re-ask.

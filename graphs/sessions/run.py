@@ -81,26 +81,33 @@ class Run:
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         # The arrival is recorded with the lease, before the run: a crash cannot lose it.
         begun = await runtime.begin(
-            self.session_id, self.user, holder, arrived.events, answering=answering
+            self.session_id,
+            self.user,
+            holder,
+            arrived.events,
+            message_id=message_id,
+            answering=answering,
         )
         spend = _Spend(self.session_id, self.user, begun.record, runtime)
         lost, done = asyncio.Event(), asyncio.Event()
         keeper = asyncio.create_task(self._keep(holder, lost, done))
         try:
-            snapshot = await self._snapshot() if begun.interrupted else None
-            if snapshot is not None:
+            # Read once for both needs; a message that never arrived needs no read at all.
+            snapshot = await self._snapshot() if begun.interrupted or begun.resent else None
+            if begun.interrupted:
                 # The last run died before its end was written: audit the replies it gave.
                 await self._unaudited(spend, snapshot)
-            if snapshot is not None and snapshot.tasks:
+            if begun.interrupted and snapshot is not None and snapshot.tasks:
                 # The last run died mid-way: finish it from its last checkpoint first, or
                 # LangGraph would drop the steps it completed but had not yet checkpointed.
                 spend.trail.add("recovered", spend.agent, {})
                 async for event in self._graph(spend, None, tokens, lost):
                     yield event
+                snapshot = None  # moved on
             if spend.interrupts and resume is None:
                 # The finished run paused on a question: the message waits for its answer.
                 raise SessionPaused(f"session {self.session_id!r} is waiting for an answer")
-            payload, known = await self._input(message, spend.before, resent=message_id is not None)
+            payload, known = await self._input(message, spend.before, begun.resent, snapshot)
             if known is not None:
                 yield DoneEvent(known)
                 return
@@ -137,17 +144,18 @@ class Run:
                 spend.trail.add("message_out", message.name, details)
 
     async def _input(
-        self, message: HumanMessage | None, usage: Usage, *, resent: bool
+        self, message: HumanMessage | None, usage: Usage, resent: bool, snapshot: Any
     ) -> tuple[dict[str, Any] | None, Reply | None]:
         """The graph input for `message`, or the reply already given if it was sent before.
 
-        Only a message with the caller's own id can have been sent before.
+        Only a message with the caller's own id can have been sent before (`resent`: its
+        arrival is in the audit trail); `snapshot` is the state, if read already.
         """
         if message is None:
             return None, None
         if not resent:
             return {"messages": [message]}, None
-        snapshot = await self._snapshot()
+        snapshot = snapshot or await self._snapshot()
         history: list[AnyMessage] = snapshot.values.get("messages", [])
         index = next((i for i, m in enumerate(history) if m.id == message.id), None)
         if index is None:

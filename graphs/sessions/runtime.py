@@ -136,10 +136,12 @@ class Runtime:
         events: Sequence[AuditEvent],
         *,
         answering: bool = False,
+        message_id: str | None = None,
     ) -> Begun:
         """Begins a run of `user`'s on an open session: its lease, record and `events`.
 
-        The record is read once, under the lease, and checked there.
+        The record is read once, under the lease, and checked there; `Begun.resent` says
+        whether `message_id` (the caller's own id for the message) arrived before.
 
         Raises:
             SessionNotFound: No such session.
@@ -156,7 +158,13 @@ class Runtime:
 
         try:
             return await self.journal.abegin(
-                session_id, holder, self.lease_ttl, wait=self.wait, events=events, admit=admit
+                session_id,
+                holder,
+                self.lease_ttl,
+                wait=self.wait,
+                events=events,
+                admit=admit,
+                message_id=message_id,
             )
         except NotAuthorized:
             await self._deny(session_id, user, "send")

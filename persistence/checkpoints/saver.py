@@ -39,13 +39,8 @@ from accord.persistence.engine import (
     resolve,
     target_of,
 )
-from accord.persistence.ops.driver import (
-    AsyncDriver,
-    Operation,
-    Setup,
-    SyncDriver,
-    ThreadedAsyncDriver,
-)
+from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver
+from accord.persistence.ops.offload import OffloadedDriver, ThreadedAsyncDriver
 
 T = TypeVar("T")
 DEFAULT_URL = "sqlite:///accord.db"
@@ -158,6 +153,8 @@ class SQLAlchemySaver(
         with self._lock:
             sync, self._sync = self._sync, None
             aio, self._async = self._async, None
+        if isinstance(aio, AsyncDriver):
+            aio.shutdown()  # before the sync driver an offloading one runs on
         if sync is not None:
             sync.close()
         if sync is not None and self._given_sync is None:
@@ -371,20 +368,23 @@ class SQLAlchemySaver(
         driver = self._async
         if driver is not None:
             return driver
-        if self._target.memory:
-            sync = self._sync_driver()
-            with self._lock:
-                self._async = self._async or ThreadedAsyncDriver(sync)
-                return self._async
+        # SQLite in memory is one connection; a file this saver opened: see `OffloadedDriver`.
+        own = self._target.backend == "sqlite" and not (self._given_async or self._given_sync)
+        sync = self._sync_driver() if own or self._target.memory else None
         with self._lock:
-            if self._async is None:
+            if self._async is None and sync is not None and self._target.memory:
+                self._async = ThreadedAsyncDriver(sync)
+            elif self._async is None:
                 engine = self._given_async or create_async(self._target, self._options)
-                self._async = AsyncDriver(
-                    engine,
-                    self._target,
-                    self._setup,
-                    serialize=self._mode,
-                    queue_timeout=self._queue_timeout,
+                timeout, setup = self._queue_timeout, self._setup
+                self._async = (
+                    AsyncDriver(
+                        engine, self._target, setup, serialize=self._mode, queue_timeout=timeout
+                    )
+                    if sync is None
+                    else OffloadedDriver(
+                        engine, self._target, setup, sync=sync, queue_timeout=timeout
+                    )
                 )
             return self._async
 

@@ -176,7 +176,7 @@ class SyncDriver:
             return
         with self._setup.lock, self._connect(None) as conn:
             if not self._setup.done:
-                translated(self._target, "setup", lambda: migrate.upgrade(conn))
+                translated(self._target, "setup", lambda: migrate.ensure(conn))
                 self._setup.done = True
 
     def run(self, op: Operation[T]) -> T:
@@ -245,7 +245,7 @@ class AsyncDriver:
                 return
             async with self._connect(None) as conn:
                 try:
-                    await conn.run_sync(migrate.upgrade)
+                    await conn.run_sync(migrate.ensure)
                 except DBAPIError as exc:
                     raise translate(self._target, "setup", exc) from exc
             self._setup.done = True
@@ -281,10 +281,16 @@ class AsyncDriver:
         left = [work for work in self._running if work.get_loop() is loop]
         await asyncio.gather(*left, return_exceptions=True)
 
+    def shutdown(self) -> None:
+        """Stops what runs the transactions, once `settle` has waited for them."""
+
     async def _transaction(self, op: Operation[T]) -> T:
         await self.setup()
         async with self._queue(op), self._guard(op.write):
-            return await greenlet_spawn(self._runner.run, op)
+            return await self._work(op)
+
+    async def _work(self, op: Operation[T]) -> T:
+        return await greenlet_spawn(self._runner.run, op)
 
     @asynccontextmanager
     async def _queue(self, op: Operation[Any]) -> AsyncIterator[None]:
@@ -331,22 +337,6 @@ class AsyncDriver:
             yield conn
         finally:
             await conn.close()
-
-
-class ThreadedAsyncDriver:
-    """Async front of a sync driver, for in-memory SQLite (one connection, no async twin)."""
-
-    def __init__(self, sync: SyncDriver) -> None:
-        """Wrap the sync driver."""
-        self._sync = sync
-
-    async def setup(self) -> None:
-        """Apply migrations unless done already."""
-        await asyncio.to_thread(self._sync.setup)
-
-    async def run(self, op: Operation[T]) -> T:
-        """Run the operation on the sync driver in a worker thread."""
-        return await asyncio.to_thread(self._sync.run, op)
 
 
 def _options(target: Target, op: Operation[Any] | None) -> dict[str, Any]:

@@ -140,6 +140,26 @@ def appending(events: Sequence[AuditEvent]) -> Steps[None]:
         yield APPEND, rows
 
 
+ARRIVED = select(audit.c.details).where(
+    audit.c.session_id == bindparam("p_session_id"),
+    audit.c.kind == "message_in",
+    audit.c.details.like(bindparam("p_pattern"), escape="/"),
+)
+"""The `message_in` events whose details may name a message id (`arrived` checks each)."""
+
+
+def arrived(session_id: str, message_id: str) -> Steps[bool]:
+    """The steps that tell whether a message with the caller's `message_id` reached the
+    session before (its `message_in` event is written with the run's lease, before the run).
+
+    The LIKE finds the candidates in the session's own rows; their JSON decides.
+    """
+    named = dumps({"message_id": message_id})[1:-1]  # as `dumps` writes it among the details
+    pattern = "%" + named.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+    outcome: Outcome = yield ARRIVED, {"p_session_id": session_id, "p_pattern": pattern}
+    return any(loads(row.details).get("message_id") == message_id for row in outcome.rows)
+
+
 def _events(
     session_id: str, kinds: Iterable[str] | None, since: datetime | None
 ) -> Operation[Sequence[AuditEvent]]:

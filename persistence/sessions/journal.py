@@ -16,7 +16,7 @@ from typing import Any
 
 from accord.persistence.ops.driver import Operation, Steps
 from accord.persistence.ops.flow import adrive, drive
-from accord.persistence.sessions.audit import AuditEvent, appending
+from accord.persistence.sessions.audit import AuditEvent, appending, arrived
 from accord.persistence.sessions.leases import LeaseStore, Taken, releasing, waiting
 from accord.persistence.sessions.records import (
     OPEN,
@@ -40,6 +40,8 @@ class Begun:
 
     record: SessionRecord
     interrupted: bool
+    resent: bool = False
+    """The caller's message id names a message that reached the session before."""
 
 
 class RunJournal(Store):
@@ -67,6 +69,7 @@ class RunJournal(Store):
         wait: float = 0,
         events: Sequence[AuditEvent] = (),
         admit: Admit | None = None,
+        message_id: str | None = None,
     ) -> Begun:
         """Takes the lease, reads the record and appends `events`, in one transaction.
 
@@ -81,12 +84,14 @@ class RunJournal(Store):
             events: Audit events to append with the lease (the message that arrived).
             admit: Called with the record (also while another holder has the lease); what it
                 raises refuses the run, and nothing is written.
+            message_id: The id the caller gave the message; `Begun.resent` says whether a
+                message with it arrived before (looked up before `events` are appended).
 
         Raises:
             SessionBusy: Another holder has the lease (still, after `wait` seconds).
             SessionNotFound: No such session (nothing is written).
         """
-        op = self._begin(session_id, holder, ttl, events, admit)
+        op = self._begin(session_id, holder, ttl, events, admit, message_id)
         begun: Begun = drive(waiting(self._bound, op, wait)).extra
         return begun
 
@@ -99,9 +104,10 @@ class RunJournal(Store):
         wait: float = 0,
         events: Sequence[AuditEvent] = (),
         admit: Admit | None = None,
+        message_id: str | None = None,
     ) -> Begun:
         """Async `begin`."""
-        op = self._begin(session_id, holder, ttl, events, admit)
+        op = self._begin(session_id, holder, ttl, events, admit, message_id)
         begun: Begun = (await adrive(waiting(self._bound, op, wait))).extra
         return begun
 
@@ -141,6 +147,7 @@ class RunJournal(Store):
         ttl: float,
         events: Sequence[AuditEvent],
         admit: Admit | None,
+        message_id: str | None,
     ) -> Operation[Taken]:
         def steps() -> Steps[Taken]:
             taken = yield from self._leases.taking(session_id, holder, ttl)
@@ -151,8 +158,12 @@ class RunJournal(Store):
                 admit(record)
             if taken.lease is None:
                 return taken
+            # Asked here, not of the checkpoint: a message that never arrived (nearly every
+            # one) then costs the run no read of the state besides LangGraph's own.
+            resent = message_id is not None and (yield from arrived(session_id, message_id))
             yield from appending(events)
-            return Taken(session_id, taken.lease, extra=Begun(record, taken.replaced))
+            begun = Begun(record, taken.replaced, resent)
+            return Taken(session_id, taken.lease, extra=begun)
 
         return Operation(
             steps, write=True, what=f"beginning a run of session {session_id!r}", native=True

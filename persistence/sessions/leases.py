@@ -1,8 +1,8 @@
 """Leases: one writer per session across processes, taken over once its holder stops renewing.
 
 A lease is a row in `accord_leases` with a holder and an expiry. Taking it is one atomic
-conditional write: UPDATE the row only when it is expired (or already ours), else INSERT it
-only when absent; the database's row lock and primary key let exactly one racer win.
+conditional write: INSERT the row only when absent, and UPDATE it only when it is expired (or
+already ours); the database's primary key and row lock let exactly one racer win.
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ class LeaseStore(Store):
         super().__init__(bind)
         self._dialect = self.saver.target.sync_url.get_backend_name()
         self._insert = self._insert_if_absent()  # built once: compiled once natively
+        # Not on MariaDB, where INSERT IGNORE share-locks a row that is there, and two
+        # racers upgrading their locks to take it over deadlock.
+        self._insert_first = self._dialect not in ("mysql", "mariadb")
 
     @property
     def saver(self) -> Saver:
@@ -179,32 +182,37 @@ class LeaseStore(Store):
         """The steps that take (or renew) the lease, for operations that do more with it."""
         now = utcnow()
         expires = now + timedelta(seconds=ttl)
+        lease = Lease(session_id, holder, expires)
+        row = {"session_id": session_id, "holder": holder, "expires_at": to_db(expires)}
+        take = {"id": session_id, "by": holder, "now": to_db(now), "until": to_db(expires)}
+        # Usually no run holds the session (each run deletes its lease row at its end), so
+        # inserting the row takes it in one statement (see `_insert_first`).
+        if self._insert_first:
+            inserted: Outcome = yield self._insert, row
+            if self._inserted(inserted):
+                return Taken(session_id, lease)
         # Take over an expired lease, or renew our own; the row lock makes a racer wait
         # and re-check the condition on the row as the winner left it.
-        taken: Outcome = yield (
-            TAKE,
-            {
-                "id": session_id,
-                "by": holder,
-                "now": to_db(now),
-                "until": to_db(expires),
-            },
-        )
+        taken: Outcome = yield TAKE, take
         if taken.rowcount == 1:
-            return Taken(session_id, Lease(session_id, holder, expires), replaced=True)
-        row = {"session_id": session_id, "holder": holder, "expires_at": to_db(expires)}
-        yield self._insert, row
-        # Some drivers report no rowcount for INSERT ... ON CONFLICT: read who won instead.
+            return Taken(session_id, lease, replaced=True)
+        if not self._insert_first:
+            inserted = yield self._insert, row
+            if self._inserted(inserted):
+                return Taken(session_id, lease)
         current = yield from _select(session_id)
-        if current is not None and current.holder == holder:
-            return Taken(session_id, current)
-        if current is None:  # released between our two statements: the caller retries
+        if current is None:  # released between our statements: the caller retries
             return Taken(session_id, None)
         return Taken(session_id, None, current.holder, current.expires_at)
 
+    def _inserted(self, outcome: Outcome) -> bool:
+        """Whether `_insert` wrote the row. SQLAlchemy's async psycopg adapter reports no
+        rowcount for an INSERT, so on PostgreSQL the statement returns the row it wrote."""
+        return bool(outcome.rows) if self._dialect == "postgresql" else outcome.rowcount == 1
+
     def _insert_if_absent(self) -> Executable:
         if self._dialect == "postgresql":
-            return postgresql.insert(leases).on_conflict_do_nothing()
+            return postgresql.insert(leases).on_conflict_do_nothing().returning(leases.c.session_id)
         if self._dialect == "sqlite":
             return sqlite.insert(leases).on_conflict_do_nothing()
         if self._dialect in ("mysql", "mariadb"):

@@ -19,12 +19,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from accord.agents.errors import MalformedOutput
-from accord.agents.models.local import (
-    EmbeddedServer,
-    LocalChatModel,
-    embedded_server,
-    ensure_weights,
-)
+from accord.agents.models.local import EmbeddedServer, embedded_server, ensure_weights
+from accord.agents.models.local.chat import LocalChatModel
 from accord.agents.models.structured import structured
 
 pytestmark = pytest.mark.live

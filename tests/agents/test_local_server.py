@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from accord.agents.errors import LocalModelNotInstalled, LocalServerFailed, OfflineMode
-from accord.agents.models.local import EmbeddedServer, LocalChatModel, local_chat_model, warm_up
+from accord.agents.models.local import EmbeddedServer, warm_up
 from accord.agents.models.local import server as server_module
+from accord.agents.models.local.chat import LocalChatModel, local_chat_model
 
 from .conftest import FAKE_WORKER, make_server
 

@@ -14,7 +14,8 @@ from accord.agents.errors import ModelSpecError, ModelUnavailable, OfflineMode, 
 from accord.agents.models import environment
 from accord.agents.models.environment import LocalSettings, accord_home, offline, require_online
 from accord.agents.models.ids import resolve_model
-from accord.agents.models.local import LOCAL_MODEL_NAME, LocalChatModel
+from accord.agents.models.local import LOCAL_MODEL_NAME
+from accord.agents.models.local.chat import LocalChatModel
 from accord.agents.testing.scripted import ScriptedModel
 
 

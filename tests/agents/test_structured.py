@@ -17,7 +17,8 @@ from pydantic import BaseModel, Field, SecretStr
 from accord.agents import FaultServer, canned
 from accord.agents.errors import MalformedOutput, ModelError
 from accord.agents.models.ids import resolve_model
-from accord.agents.models.local import EmbeddedServer, LocalChatModel
+from accord.agents.models.local import EmbeddedServer
+from accord.agents.models.local.chat import LocalChatModel
 from accord.agents.models.structured import structured
 from accord.agents.testing.scripted import ScriptedModel
 from accord.agents.testing.upstreams import Answer

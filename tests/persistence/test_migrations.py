@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from langgraph.checkpoint.conformance.test_utils import (
     generate_checkpoint,
@@ -94,3 +97,22 @@ def test_concurrent_first_use_by_several_processes(fresh_url: Callable[[], str])
             loaded = saver.get_tuple(generate_config(f"worker-{w}"))
             assert loaded is not None
             assert loaded.checkpoint["channel_values"] == {"w": w}
+
+
+def test_the_newest_revision_is_read_without_alembic_as_alembic_reads_it() -> None:
+    # `migrate.ensure` compares the database with it before it would load Alembic.
+    assert migrate.newest() == migrate.head()
+
+
+def test_an_up_to_date_database_is_opened_without_loading_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ready.db'}"
+    with SQLAlchemySaver.from_url(url) as saver:
+        saver.setup()
+    code = (
+        "import sys\n"
+        "from accord.persistence import SessionStore, SQLAlchemySaver\n"
+        f"with SQLAlchemySaver.from_url({url!r}) as saver:\n"
+        "    assert SessionStore(saver).list() == []\n"
+        "assert 'alembic' not in sys.modules, 'opening an up-to-date database loaded Alembic'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

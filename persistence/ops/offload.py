@@ -1,0 +1,74 @@
+"""Async drivers for SQLite that run each transaction whole, on the sync driver, in a thread.
+
+aiosqlite hops to its own thread and back for every DBAPI call: BEGIN, each statement, each
+fetch, COMMIT. Running the whole transaction on the sync driver, in one hop, costs a turn a
+fifth less CPU; SQLite answers in microseconds, so the threads never wait long, and writes
+still go one at a time (the async driver's write lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from accord.persistence.engine import Target, capacity
+from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver
+from accord.persistence.ops.native import HELD_MAX
+
+T = TypeVar("T")
+
+
+class OffloadedDriver(AsyncDriver):
+    """Runs operations on a sync driver, each transaction in one worker thread."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        target: Target,
+        setup: Setup,
+        *,
+        sync: SyncDriver,
+        queue_timeout: float,
+    ) -> None:
+        """Wrap `sync` (the saver's sync driver); `engine` is its async twin, left unused."""
+        super().__init__(engine, target, setup, serialize="writes", queue_timeout=queue_timeout)
+        self._sync = sync
+        # No more threads than connections: each thread keeps the one it uses.
+        self._capacity = min(HELD_MAX, capacity(sync.engine) or HELD_MAX)
+        self._threads = ThreadPoolExecutor(self._capacity, "accord-sqlite")
+
+    async def setup(self) -> None:
+        """Apply migrations unless done already (the sync driver's lock orders callers)."""
+        if not self._setup.done:
+            await asyncio.get_running_loop().run_in_executor(self._threads, self._sync.setup)
+
+    async def settle(self) -> None:
+        """Waits for the transactions still running, then stops the worker threads."""
+        await super().settle()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stops the worker threads, once their transactions are over."""
+        self._threads.shutdown(wait=True)
+
+    async def _work(self, op: Operation[T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, self._sync.run, op)
+
+
+class ThreadedAsyncDriver:
+    """Async front of a sync driver, for in-memory SQLite (one connection, no async twin)."""
+
+    def __init__(self, sync: SyncDriver) -> None:
+        """Wrap the sync driver."""
+        self._sync = sync
+
+    async def setup(self) -> None:
+        """Apply migrations unless done already."""
+        await asyncio.to_thread(self._sync.setup)
+
+    async def run(self, op: Operation[T]) -> T:
+        """Run the operation on the sync driver in a worker thread."""
+        return await asyncio.to_thread(self._sync.run, op)
