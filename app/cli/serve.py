@@ -56,5 +56,6 @@ def serve(
         console.print(f"no --tokens or ACCORD_TOKENS: user 'local' has token [bold]{token}[/]")
         shown += f"#token={token}"
     console.print(f"serving {graph or example} ({db}); chat page: {shown}")
-    app = create_app(served, tokens=token_map, db=db)
+    graph_id = graph.rpartition(":")[2] if graph else example
+    app = create_app(served, tokens=token_map, db=db, graph_id=graph_id)
     uvicorn.run(app, host=host, port=port, log_level=os.environ.get("ACCORD_LOG_LEVEL", "info"))

@@ -22,6 +22,7 @@ from langgraph.pregel import Pregel
 from accord.agents import MetricsRecorder, Reliabilities
 from accord.app.errors import server_extra
 from accord.app.server import responses
+from accord.app.server.agent_api.mount import mount
 from accord.app.server.auth import Tokens
 from accord.app.server.prometheus import CONTENT_TYPE, Measure, Metrics
 from accord.app.server.routes import Me, Server, api
@@ -51,6 +52,7 @@ def create_app(
     grace: float = 30.0,
     title: str = "accord",
     body_timeout: float = 30.0,
+    graph_id: str | None = None,
 ) -> FastAPI:
     """Builds the server for one graph.
 
@@ -64,6 +66,7 @@ def create_app(
         grace: Seconds a stopping server lets runs in progress finish before cancelling them.
         title: The API's title in its OpenAPI schema.
         body_timeout: Seconds a request body may take to arrive before a 408.
+        graph_id: The graph's name in the Agent Server API (default: the graph's own name).
 
     Raises:
         ValueError: Neither or both of `graph` and `sessions` were given.
@@ -89,6 +92,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await shared.runs.aclose(grace)
+        await agent_runs.aclose(grace)
         if owned:
             await shared.sessions.aclose()
 
@@ -102,6 +106,7 @@ def create_app(
     responses.install(app)
     app.include_router(api)
     app.include_router(feedback_api)
+    agent_runs = mount(app, sessions, graph_id or sessions.graph.name)
     app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(Measure, metrics=shared.metrics)
 

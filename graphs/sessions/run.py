@@ -15,7 +15,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any, cast
 from uuid import UUID
@@ -31,6 +31,7 @@ from accord.graphs.events import (
     AgentEvent,
     DoneEvent,
     Event,
+    GraphChunk,
     HandoffEvent,
     TokenEvent,
     UsageEvent,
@@ -50,22 +51,28 @@ class Run:
     """One run of one user's message (or of a crashed run's rest) on a session.
 
     `events` yields what happens; `record` is the session's record once the run has ended.
+    `modes` are LangGraph stream modes whose items it also yields, as `GraphChunk`s.
     """
 
-    def __init__(self, runtime: Runtime, session_id: str, user: User) -> None:
+    def __init__(
+        self, runtime: Runtime, session_id: str, user: User, modes: Sequence[StreamMode] = ()
+    ) -> None:
         self.runtime, self.session_id, self.user = runtime, session_id, user
+        self.modes = tuple(modes)
         self.config: RunnableConfig = {"configurable": {"thread_id": session_id}}
         self.record: SessionRecord | None = None
 
     async def events(
-        self, text: str | None, message_id: str | None, tokens: bool
+        self, text: str | None, message_id: str | None, tokens: bool, given: Any = None
     ) -> AsyncGenerator[Event, None]:
-        """Runs the graph on the message `text` (None: only what a crash left), as events."""
+        """Runs the graph on the message `text` (None: only what a crash left), or on `given`
+        (the graph's own input, or a `Command`), as events."""
         runtime = self.runtime
         message = _message(text, message_id)
         arrived = Trail(self.session_id, self.user.id)
-        if message is not None:
-            arrived.add("message_in", None, {"message_id": message.id, "chars": len(message.text)})
+        for new in [message] if message is not None else _messages(given):
+            if isinstance(new, HumanMessage):
+                arrived.add("message_in", None, {"message_id": new.id, "chars": len(new.text)})
         # Computed per run, not at import: a forked worker has its own pid.
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         # The arrival is recorded with the lease, before the run: a crash cannot lose it.
@@ -85,6 +92,7 @@ class Run:
                 async for event in self._graph(spend, None, tokens, lost):
                     yield event
             payload, known = await self._input(message, spend.before, resent=message_id is not None)
+            payload = given if given is not None else payload
             if known is not None:
                 yield DoneEvent(known)
                 return
@@ -162,13 +170,13 @@ class Run:
                 return
 
     async def _graph(
-        self, spend: _Spend, payload: dict[str, Any] | None, tokens: bool, lost: asyncio.Event
+        self, spend: _Spend, payload: Any, tokens: bool, lost: asyncio.Event
     ) -> AsyncIterator[Event]:
         """Runs the graph on `payload`, yielding its events."""
         runtime = self.runtime
         if spend.left is not None and spend.left <= 0:
             raise spend.meter.refuse("wall_time")
-        spend.added += payload["messages"] if payload else []
+        spend.added += _messages(payload)
         output = _Output()
         recorder = [spend.steps] if spend.steps is not None else []
         config: RunnableConfig = {
@@ -178,6 +186,7 @@ class Run:
         if spend.limits.concurrency is not None:
             config["max_concurrency"] = spend.limits.concurrency
         modes: list[StreamMode] = ["updates", "messages"] if tokens else ["updates"]
+        modes += [mode for mode in self.modes if mode not in modes]
         streamed = ReplyText()
         try:
             # One deadline for the whole run: a recovered run and the new message share it.
@@ -188,6 +197,8 @@ class Run:
                 async for mode, chunk in cast(AsyncIterator[tuple[str, Any]], stream):
                     if lost.is_set():
                         raise SessionBusy(self.session_id, None, None)
+                    if mode in self.modes:
+                        yield GraphChunk(mode, chunk)
                     if mode == "messages":
                         message, metadata = chunk
                         # Whole messages come again from the node's update; only chunks stream.
@@ -195,7 +206,7 @@ class Run:
                             piece := streamed.feed(message)
                         ):
                             yield TokenEvent(metadata.get("langgraph_node", ""), piece)
-                    else:
+                    elif mode == "updates":
                         for event in spend.updates(chunk):
                             yield event
         except TimeoutError:

@@ -8,13 +8,14 @@ the usage on the session record.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any, Self
 
 from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
+from langgraph.types import StreamMode
 
 from accord.agents import Rating
 from accord.graphs.events import DoneEvent, Event
@@ -153,6 +154,17 @@ class Session:
         async for event in self.sessions.portal.relay(self._run(text, message_id, True)):
             yield event
 
+    async def arun(
+        self, graph_input: Any, *, modes: Sequence[StreamMode] = ()
+    ) -> AsyncIterator[Event]:
+        """Runs the graph on its own input (`{"messages": [...]}`, any state update, or a
+        `Command`) as a turn of this session: lease, scope, budget and audit apply as for
+        `astream`. The items of LangGraph's stream `modes` come as `events.GraphChunk`s among
+        the session's events (what the Agent Server API relays)."""
+        run = self._run(None, None, False, given=graph_input, modes=modes)
+        async for event in self.sessions.portal.relay(run):
+            yield event
+
     async def acontinue(self) -> Reply | None:
         """Completes a run that a crash interrupted, from its last checkpoint; None if none."""
         return await self.sessions.portal.enter(self._continue())
@@ -258,11 +270,16 @@ class Session:
         return await self._reply(self._run(None, None, False))
 
     async def _run(
-        self, text: str | None, message_id: str | None, tokens: bool
+        self,
+        text: str | None,
+        message_id: str | None,
+        tokens: bool,
+        given: Any = None,
+        modes: Sequence[StreamMode] = (),
     ) -> AsyncGenerator[Event, None]:
-        run = Run(self.sessions, self.id, self.user)
+        run = Run(self.sessions, self.id, self.user, modes)
         try:
-            async for event in run.events(text, message_id, tokens):
+            async for event in run.events(text, message_id, tokens, given):
                 yield event
         finally:
             if run.record is not None:
