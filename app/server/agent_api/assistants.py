@@ -125,15 +125,15 @@ async def schemas(assistant_id: str, me: Caller, served: Served, shared: Shared)
 
 
 def graph_schemas(graph: Pregel[Any, Any, Any, Any]) -> dict[str, Any]:
-    """The graph's schemas; one LangGraph cannot express is None, as on LangGraph's server."""
+    """The graph's schemas; one pydantic cannot build is None. The state is what the graph
+    outputs; the config schema is the context's (LangGraph 1 deprecates config schemas)."""
     readers = {
         "input_schema": graph.get_input_jsonschema,
         "output_schema": graph.get_output_jsonschema,
-        "state_schema": lambda: graph.get_output_jsonschema(),
-        "config_schema": graph.get_config_jsonschema,
+        "state_schema": graph.get_output_jsonschema,
         "context_schema": graph.get_context_jsonschema,
     }
-    found: dict[str, Any] = {}
+    found: dict[str, Any] = {"config_schema": None}
     for name, read in readers.items():
         try:
             found[name] = read()
