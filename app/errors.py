@@ -75,11 +75,6 @@ class UnknownAgentId(AccordError, LookupError):
     """An Agent Server API request names an assistant or run this server does not have (404)."""
 
 
-class UnsupportedRunOption(AccordError, ValueError):
-    """An Agent Server API request asks for something accord does not do (422); the message
-    names it and what to use instead."""
-
-
 class ApiError(AccordError):
     """The server refused a request; `status`, `type` and `message` come from its error body."""
 

@@ -15,7 +15,7 @@ from langgraph.pregel import Pregel
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.app.errors import UnknownAgentId, server_extra
-from accord.app.server.agent_api.wire import AgentRoute, Caller, answer
+from accord.app.server.agent_api.wire import ERRORS, AgentRoute, Caller, answer
 from accord.app.server.routes import Shared
 
 with server_extra():
@@ -72,7 +72,7 @@ def assistant(request: Request) -> Assistant:
 
 Served = Annotated[Assistant, Depends(assistant)]
 
-assistants_api = APIRouter(route_class=AgentRoute, tags=["Agent Server API"])
+assistants_api = APIRouter(route_class=AgentRoute, tags=["Agent Server API"], responses=ERRORS)
 
 
 class AssistantSearch(BaseModel):

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -85,16 +85,17 @@ class AgentRun:
             self.done.set()
             self.changed.notify_all()
 
+    def _past(self, index: int) -> Callable[[], bool]:
+        """Whether the stream has grown past `index`, or ended."""
+        return lambda: len(self.parts) > index or self.done.is_set()
+
     async def follow(self, ping: float, since: int = 0) -> AsyncIterator[bytes]:
         """The stream as SSE from part `since`, as it grows, until the run is over."""
         index = since
         while True:
             async with self.changed:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self.changed.wait_for(lambda: len(self.parts) > index or self.done.is_set()),
-                        ping,
-                    )
+                    await asyncio.wait_for(self.changed.wait_for(self._past(index)), ping)
                 new, over = self.parts[index:], self.done.is_set()
             if not new and not over:
                 yield PING

@@ -16,7 +16,7 @@ from langchain_core.messages import convert_to_messages
 from langgraph.types import Command, StreamMode
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.app.errors import UnsupportedRunOption, server_extra
+from accord.app.errors import server_extra
 from accord.app.server.agent_api.assistants import Assistant, Served
 from accord.app.server.agent_api.book import AgentRun, RunBook, Strategy
 from accord.app.server.agent_api.threads import (
@@ -26,8 +26,8 @@ from accord.app.server.agent_api.threads import (
     session_of,
     thread_record,
 )
-from accord.app.server.agent_api.wire import AgentRoute, Caller, answer
-from accord.app.server.routes import Server, Shared
+from accord.app.server.agent_api.wire import ERRORS, STREAM, AgentRoute, Caller, answer
+from accord.app.server.routes import Server, SessionId, Shared
 from accord.graphs import User
 from accord.persistence import SessionNotFound
 
@@ -35,6 +35,7 @@ with server_extra():
     from fastapi import APIRouter, Query
     from fastapi.responses import Response, StreamingResponse
 
+ModeIn = Literal["values", "updates", "messages-tuple", "custom"]
 MODES: dict[str, StreamMode] = {
     "values": "values",
     "updates": "updates",
@@ -43,7 +44,17 @@ MODES: dict[str, StreamMode] = {
 }
 """The API's stream modes and the LangGraph modes behind them."""
 
-runs_api = APIRouter(route_class=AgentRoute, tags=["Agent Server API"])
+runs_api = APIRouter(route_class=AgentRoute, tags=["Agent Server API"], responses=ERRORS)
+
+
+class CommandIn(BaseModel):
+    """A `Command`: resume an interrupted run, update the state, or go to a node."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    resume: Any = None
+    update: Any = None
+    goto: Any = None
 
 
 class RunIn(BaseModel):
@@ -54,50 +65,37 @@ class RunIn(BaseModel):
 
     assistant_id: str = Field(min_length=1, max_length=200)
     input: dict[str, Any] | None = None
-    command: dict[str, Any] | None = None
-    stream_mode: str | list[str] = "values"
+    command: CommandIn | None = None
+    stream_mode: ModeIn | list[ModeIn] = "values"
     metadata: dict[str, Any] | None = None
     multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = "enqueue"
     if_not_exists: Literal["create", "reject"] = "reject"
     on_completion: Literal["delete", "keep"] | None = None
-    interrupt_before: Any = None
-    interrupt_after: Any = None
-    checkpoint_id: str | None = None
-    checkpoint: dict[str, Any] | None = None
+    # Sessions run whole turns from their latest state: breakpoints and time travel must be
+    # absent (restore an earlier state with accord's restore).
+    interrupt_before: None = Field(default=None, description="Not supported: must be absent")
+    interrupt_after: None = Field(default=None, description="Not supported: must be absent")
+    checkpoint_id: None = Field(default=None, description="Not supported: must be absent")
+    checkpoint: None = Field(default=None, description="Not supported: must be absent")
     stream_subgraphs: bool = False
 
     def modes(self) -> tuple[StreamMode, ...]:
-        """The LangGraph stream modes asked for.
-
-        Raises:
-            UnsupportedRunOption: A mode accord does not stream.
-        """
+        """The LangGraph stream modes asked for."""
         asked = [self.stream_mode] if isinstance(self.stream_mode, str) else self.stream_mode
-        unknown = [mode for mode in asked if mode not in MODES]
-        if unknown:
-            raise UnsupportedRunOption(
-                f"stream mode {unknown[0]!r} is not served; use {', '.join(MODES)}"
-            )
         return tuple(dict.fromkeys(MODES[mode] for mode in asked))
 
     def graph_input(self) -> Any:
-        """What the graph runs on: the input (messages made LangChain messages with ids), or
-        the command.
-
-        Raises:
-            UnsupportedRunOption: An option accord does not run (breakpoints, time travel).
-        """
-        for name in ("interrupt_before", "interrupt_after", "checkpoint_id", "checkpoint"):
-            if getattr(self, name):
-                raise UnsupportedRunOption(
-                    f"{name} is not supported on accord threads; a run continues the session "
-                    "from its latest state (restore an earlier one with accord's restore)"
-                )
+        """What the graph runs on: the input (messages made LangChain messages with ids, so the
+        audit trail names them), or the command. Input that is not messages goes to the graph
+        as it is, which refuses it in the run's `error` event, as on LangGraph's server."""
         if self.command is not None:
-            return Command(**self.command)
+            return Command(**self.command.model_dump(exclude_none=True))
         if self.input is None or "messages" not in self.input:
             return self.input
-        messages = convert_to_messages(self.input["messages"])
+        try:
+            messages = convert_to_messages(self.input["messages"])
+        except (ValueError, TypeError, NotImplementedError):
+            return self.input
         for message in messages:
             message.id = message.id or str(uuid.uuid4())
         return {**self.input, "messages": messages}
@@ -111,14 +109,14 @@ async def start(
     modes, graph_input = body.modes(), body.graph_input()
     sessions = shared.sessions
     if thread_id is None:
-        record = await open_thread(sessions, me, None, None)
+        record = await open_thread(sessions, me, None)
     else:
         try:
             record = await thread_record(sessions, thread_id, me, "send")
         except SessionNotFound:
             if body.if_not_exists != "create":
                 raise
-            record = await open_thread(sessions, me, thread_id, None)
+            record = await open_thread(sessions, me, thread_id)
     strategy: Strategy = body.multitask_strategy
     run = AgentRun(
         session_of(sessions, record, me),
@@ -159,15 +157,17 @@ async def _drop(shared: Server, runs: RunBook, run: AgentRun) -> None:
     await delete(run.thread_id, run.session.user, shared, runs)
 
 
-@runs_api.post("/threads/{thread_id}/runs/stream", summary="Run on a thread; stream it")
+@runs_api.post(
+    "/threads/{thread_id}/runs/stream", responses=STREAM, summary="Run on a thread; stream it"
+)
 async def stream(
-    thread_id: str, body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
+    thread_id: SessionId, body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
 ) -> Response:
     run = await start(shared, runs, served, me, thread_id, body)
     return _streamed(shared, runs, run, threadless=False)
 
 
-@runs_api.post("/runs/stream", summary="Run on a new thread; stream it")
+@runs_api.post("/runs/stream", responses=STREAM, summary="Run on a new thread; stream it")
 async def stream_threadless(
     body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
 ) -> Response:
@@ -177,7 +177,7 @@ async def stream_threadless(
 
 @runs_api.post("/threads/{thread_id}/runs/wait", summary="Run on a thread; wait for its end")
 async def wait(
-    thread_id: str, body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
+    thread_id: SessionId, body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
 ) -> Response:
     run = await start(shared, runs, served, me, thread_id, body)
     return answer(await _result(shared, run), headers=_location(run))
@@ -196,7 +196,7 @@ async def wait_threadless(
 
 @runs_api.post("/threads/{thread_id}/runs", summary="Start a run in the background")
 async def create(
-    thread_id: str, body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
+    thread_id: SessionId, body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
 ) -> Response:
     run = await start(shared, runs, served, me, thread_id, body)
     return answer(run.to_dict(), headers=_location(run))
@@ -204,7 +204,7 @@ async def create(
 
 @runs_api.get("/threads/{thread_id}/runs", summary="The thread's runs")
 async def list_runs(
-    thread_id: str,
+    thread_id: SessionId,
     me: Caller,
     shared: Shared,
     runs: Book,
@@ -216,30 +216,41 @@ async def list_runs(
 
 
 @runs_api.get("/threads/{thread_id}/runs/{run_id}", summary="Get a run")
-async def get(thread_id: str, run_id: str, me: Caller, shared: Shared, runs: Book) -> Response:
+async def get(
+    thread_id: SessionId, run_id: str, me: Caller, shared: Shared, runs: Book
+) -> Response:
     await thread_record(shared.sessions, thread_id, me, "read")
     return answer(runs.get(thread_id, run_id).to_dict())
 
 
 @runs_api.get("/threads/{thread_id}/runs/{run_id}/join", summary="Wait for a run's end")
-async def join(thread_id: str, run_id: str, me: Caller, shared: Shared, runs: Book) -> Response:
+async def join(
+    thread_id: SessionId, run_id: str, me: Caller, shared: Shared, runs: Book
+) -> Response:
     """The thread's values once the run is over."""
     await thread_record(shared.sessions, thread_id, me, "read")
     return answer(await _result(shared, runs.get(thread_id, run_id)))
 
 
-@runs_api.get("/threads/{thread_id}/runs/{run_id}/stream", summary="Follow a run's stream")
+@runs_api.get(
+    "/threads/{thread_id}/runs/{run_id}/stream", responses=STREAM, summary="Follow a run's stream"
+)
 async def join_stream(
-    thread_id: str, run_id: str, me: Caller, shared: Shared, runs: Book
+    thread_id: SessionId, run_id: str, me: Caller, shared: Shared, runs: Book
 ) -> Response:
     """The run's stream from its start, then as it goes on."""
     await thread_record(shared.sessions, thread_id, me, "read")
     return _streamed(shared, runs, runs.get(thread_id, run_id), threadless=False)
 
 
-@runs_api.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Cancel a run")
+@runs_api.post(
+    "/threads/{thread_id}/runs/{run_id}/cancel",
+    status_code=202,
+    responses={204: {"description": "Cancelled and over (`wait=1`)"}},
+    summary="Cancel a run",
+)
 async def cancel(
-    thread_id: str,
+    thread_id: SessionId,
     run_id: str,
     me: Caller,
     shared: Shared,

@@ -13,11 +13,12 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 from pydantic import BaseModel, ConfigDict, Field
 
-from accord.app.errors import UnsupportedRunOption, server_extra
+from accord.app.errors import server_extra
 from accord.app.server.agent_api.assistants import Assistant, Served
 from accord.app.server.agent_api.book import RunBook
-from accord.app.server.agent_api.wire import AgentRoute, Caller, answer
-from accord.app.server.routes import Shared
+from accord.app.server.agent_api.wire import ERRORS, AgentRoute, Caller, answer
+from accord.app.server.routes import SessionId, Shared
+from accord.app.server.schemas import PRINTABLE
 from accord.graphs import Session, Sessions, User
 from accord.persistence import AuditEvent, SessionNotFound, SessionRecord
 
@@ -36,7 +37,7 @@ def book(request: Request) -> RunBook:
 
 
 Book = Annotated[RunBook, Depends(book)]
-threads_api = APIRouter(route_class=AgentRoute, tags=["Agent Server API"])
+threads_api = APIRouter(route_class=AgentRoute, tags=["Agent Server API"], responses=ERRORS)
 
 
 class ThreadIn(BaseModel):
@@ -44,8 +45,10 @@ class ThreadIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    thread_id: str | None = Field(default=None, min_length=1, max_length=200)
-    metadata: dict[str, Any] | None = None
+    thread_id: str | None = Field(default=None, min_length=1, max_length=200, pattern=PRINTABLE)
+    metadata: dict[str, Any] | None = Field(
+        default=None, max_length=0, description="accord keeps no thread metadata: leave it empty"
+    )
     if_exists: Literal["raise", "do_nothing"] = "raise"
 
 
@@ -80,7 +83,7 @@ class CheckpointIn(BaseModel):
     checkpoint: dict[str, Any]
 
 
-async def thread_record(sessions: Sessions, thread_id: str, user: User, action: str) -> Any:
+async def thread_record(sessions: Sessions, thread_id: SessionId, user: User, action: str) -> Any:
     """The thread's session record, if `user` may do `action` (a deleted one is not found)."""
     record = await sessions.authorize(thread_id, user, action)  # type: ignore[arg-type]
     if record.status == DELETED:
@@ -88,15 +91,8 @@ async def thread_record(sessions: Sessions, thread_id: str, user: User, action: 
     return record
 
 
-async def open_thread(
-    sessions: Sessions, user: User, thread_id: str | None, metadata: dict[str, Any] | None
-) -> SessionRecord:
+async def open_thread(sessions: Sessions, user: User, thread_id: str | None) -> SessionRecord:
     """A new thread (session) owned by `user`, with the id the client chose if any."""
-    if metadata:
-        raise UnsupportedRunOption(
-            "accord keeps no free-form thread metadata (a thread is a session: owner, scope, "
-            "budget); create the thread without metadata"
-        )
     return await sessions.create(user, None, None, None, thread_id)
 
 
@@ -118,8 +114,11 @@ async def describe(
         },
         "status": "busy" if busy else "interrupted" if waiting else "idle",
         "values": snapshot.values,
-        "interrupts": {t.id: [{"value": i.value, "id": i.id} for i in t.interrupts]
-                       for t in snapshot.tasks if t.interrupts},
+        "interrupts": {
+            t.id: [{"value": i.value, "id": i.id} for i in t.interrupts]
+            for t in snapshot.tasks
+            if t.interrupts
+        },
         "config": {},
     }
 
@@ -140,7 +139,7 @@ async def create(
             if thread.if_exists == "raise":
                 return answer({"detail": f"thread {thread.thread_id!r} already exists"}, 409)
             return answer(await describe(sessions, runs, served, record))
-    record = await open_thread(sessions, me, thread.thread_id, thread.metadata)
+    record = await open_thread(sessions, me, thread.thread_id)
     return answer(await describe(sessions, runs, served, record))
 
 
@@ -165,13 +164,15 @@ async def search(
 
 
 @threads_api.get("/threads/{thread_id}", summary="Get a thread")
-async def get(thread_id: str, me: Caller, shared: Shared, runs: Book, served: Served) -> Response:
+async def get(
+    thread_id: SessionId, me: Caller, shared: Shared, runs: Book, served: Served
+) -> Response:
     record = await thread_record(shared.sessions, thread_id, me, "read")
     return answer(await describe(shared.sessions, runs, served, record))
 
 
 @threads_api.delete("/threads/{thread_id}", status_code=204, summary="Delete a thread")
-async def delete(thread_id: str, me: Caller, shared: Shared, runs: Book) -> Response:
+async def delete(thread_id: SessionId, me: Caller, shared: Shared, runs: Book) -> Response:
     """Cancels the thread's runs and deletes its checkpoints; the session is marked deleted
     and its audit trail kept (append-only). Needs the scope's restore access."""
     sessions = shared.sessions
@@ -191,28 +192,32 @@ async def delete(thread_id: str, me: Caller, shared: Shared, runs: Book) -> Resp
 
 
 @threads_api.get("/threads/{thread_id}/state", summary="The thread's state")
-async def state(thread_id: str, me: Caller, shared: Shared) -> Response:
+async def state(thread_id: SessionId, me: Caller, shared: Shared) -> Response:
     await thread_record(shared.sessions, thread_id, me, "read")
     snapshot = await shared.sessions.graph.aget_state(_config(thread_id))
     return answer(thread_state(snapshot, thread_id))
 
 
 @threads_api.get("/threads/{thread_id}/state/{checkpoint_id}", summary="A past state")
-async def state_at(thread_id: str, checkpoint_id: str, me: Caller, shared: Shared) -> Response:
+async def state_at(
+    thread_id: SessionId, checkpoint_id: str, me: Caller, shared: Shared
+) -> Response:
     await thread_record(shared.sessions, thread_id, me, "read")
     snapshot = await shared.sessions.graph.aget_state(_config(thread_id, checkpoint_id))
     return answer(thread_state(snapshot, thread_id))
 
 
 @threads_api.post("/threads/{thread_id}/state/checkpoint", summary="A past state")
-async def state_of(thread_id: str, body: CheckpointIn, me: Caller, shared: Shared) -> Response:
+async def state_of(
+    thread_id: SessionId, body: CheckpointIn, me: Caller, shared: Shared
+) -> Response:
     await thread_record(shared.sessions, thread_id, me, "read")
     config = _config(thread_id, body.checkpoint.get("checkpoint_id"))
     return answer(thread_state(await shared.sessions.graph.aget_state(config), thread_id))
 
 
 @threads_api.post("/threads/{thread_id}/history", summary="The thread's past states")
-async def history(thread_id: str, query: HistoryIn, me: Caller, shared: Shared) -> Response:
+async def history(thread_id: SessionId, query: HistoryIn, me: Caller, shared: Shared) -> Response:
     """Its states, newest first (`before`: older than that checkpoint)."""
     await thread_record(shared.sessions, thread_id, me, "read")
     before = query.before.get("checkpoint_id") if isinstance(query.before, dict) else query.before
@@ -268,7 +273,7 @@ def _checkpoint(config: RunnableConfig | None, thread_id: str) -> dict[str, Any]
     }
 
 
-def _config(thread_id: str, checkpoint_id: str | None = None) -> RunnableConfig:
+def _config(thread_id: SessionId, checkpoint_id: str | None = None) -> RunnableConfig:
     configurable = {"thread_id": thread_id}
     if checkpoint_id:
         configurable["checkpoint_id"] = checkpoint_id

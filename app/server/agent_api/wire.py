@@ -74,7 +74,7 @@ def failure(error: BaseException) -> Response:
     if isinstance(error, RequestValidationError):
         return detail(422, describe(error.errors()))
     if isinstance(error, HTTPException):
-        return detail(error.status_code, str(error.detail), error.headers)
+        return detail(error.status_code, str(error.detail), dict(error.headers or {}))
     status = status_of(error)
     if status >= 500:
         log.exception("an Agent Server API request failed", exc_info=error)
@@ -108,3 +108,33 @@ def caller(request: Request) -> User:
 
 
 Caller = Annotated[User, Depends(caller)]
+
+
+class Detail(BaseModel):
+    """The Agent Server API's error body."""
+
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Detail, "description": description}
+    for status, description in {
+        401: "Missing or unknown API key (`x-api-key`) or bearer token",
+        403: "The thread's scope does not allow this",
+        404: "No such assistant, thread or run",
+        408: "The request body did not arrive in time",
+        409: "The thread is busy (multitask strategy `reject`) or already exists",
+        413: "Request body too large",
+        422: "Invalid request, or an option accord does not support",
+        503: "The session database is unavailable or busy",
+    }.items()
+}
+"""The error responses of every Agent Server route (documented, as the schema tests check)."""
+
+STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-Sent Events: metadata, then the run's stream modes (values, "
+        "updates, messages, custom), or error",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
