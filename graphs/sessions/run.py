@@ -197,16 +197,23 @@ class Run:
                 async for mode, chunk in cast(AsyncIterator[tuple[str, Any]], stream):
                     if lost.is_set():
                         raise SessionBusy(self.session_id, None, None)
-                    if mode in self.modes:
-                        yield GraphChunk(mode, chunk)
                     if mode == "messages":
                         message, metadata = chunk
                         # Whole messages come again from the node's update; only chunks stream.
-                        if isinstance(message, AIMessageChunk) and (
-                            piece := streamed.feed(message)
-                        ):
+                        piece = (
+                            streamed.feed(message) if isinstance(message, AIMessageChunk) else None
+                        )
+                        if piece:
                             yield TokenEvent(metadata.get("langgraph_node", ""), piece)
-                    elif mode == "updates":
+                        if mode in self.modes and piece != "":
+                            # Clients read a reply as a user does: a JSON answer's text, no JSON.
+                            shown = (
+                                message.model_copy(update={"content": piece}) if piece else message
+                            )
+                            yield GraphChunk(mode, (shown, metadata))
+                    elif mode in self.modes:
+                        yield GraphChunk(mode, chunk)
+                    if mode == "updates":
                         for event in spend.updates(chunk):
                             yield event
         except TimeoutError:

@@ -4,7 +4,10 @@ against real uvicorn servers on 127.0.0.1, with scripted teams (no model)."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import httpx
@@ -22,6 +25,9 @@ from langgraph_sdk.errors import (
     UnprocessableEntityError,
 )
 
+from accord.evals import EXAMPLES
+
+ROOT = Path(__file__).resolve().parents[2]
 Serve = Callable[..., str]
 ALICE, BOB = "alice-token", "bob-token"
 HI: Any = {"messages": [{"role": "user", "content": "Hi there"}]}
@@ -78,9 +84,14 @@ async def test_a_thread_is_a_session_streamed_in_every_mode(serve: Serve) -> Non
             "Welcome! Passing you to support.",
             "Support here: you said Hi there",
         ]
-        chunk, meta = next(p.data for p in parts if p.event == "messages")
-        assert chunk["type"] in ("AIMessageChunk", "ai")
-        assert "langgraph_node" in meta
+        # Token by token, the reply as the user reads it (a JSON answer's `reply`, no JSON).
+        support = [
+            c
+            for c, meta in (p.data for p in parts if p.event == "messages")
+            if meta["langgraph_node"] == "support" and c["type"] == "AIMessageChunk"
+        ]
+        assert len(support) > 1
+        assert "".join(c["content"] for c in support) == "Support here: you said Hi there"
         state: Any = await client.threads.get_state(thread["thread_id"])
         assert state["values"]["messages"][-1]["name"] == "support"
         found: Any = await client.threads.get(thread["thread_id"])
@@ -102,6 +113,15 @@ async def test_a_thread_is_a_session_streamed_in_every_mode(serve: Serve) -> Non
         assert kinds[0] == "opened"
         assert {"message_in", "message_out"} <= set(kinds)
         assert {event["actor"] for event in audit} == {"alice"}
+
+
+def test_langgraph_json_names_the_example_teams() -> None:
+    graphs = json.loads((ROOT / "langgraph.json").read_text())["graphs"]
+    assert set(graphs) == set(EXAMPLES)
+    for name, where in graphs.items():
+        path, _, attr = where.partition(":")
+        build = EXAMPLES[name].build
+        assert (build.__name__, Path(inspect.getfile(build))) == (attr, (ROOT / path).resolve())
 
 
 async def test_custom_stream_mode_relays_what_a_node_writes(serve: Serve) -> None:
