@@ -15,11 +15,11 @@ from langgraph.pregel import Pregel
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.app.errors import UnknownAgentId, server_extra
-from accord.app.server.agent_api.wire import ERRORS, AgentRoute, Caller, answer
+from accord.app.server.agent_api.wire import ERRORS, AgentRoute, Caller, answer, app_state
 from accord.app.server.routes import Shared
 
 with server_extra():
-    from fastapi import APIRouter, Depends, Query, Request
+    from fastapi import APIRouter, Depends, Query
     from fastapi.responses import Response
 
 NAMESPACE_GRAPH = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
@@ -64,13 +64,7 @@ class Assistant:
         }
 
 
-def assistant(request: Request) -> Assistant:
-    """The app's assistant (a dependency)."""
-    found: Assistant = request.app.state.assistant
-    return found
-
-
-Served = Annotated[Assistant, Depends(assistant)]
+Served = Annotated[Assistant, Depends(app_state("assistant"))]
 
 assistants_api = APIRouter(route_class=AgentRoute, tags=["Agent Server API"], responses=ERRORS)
 

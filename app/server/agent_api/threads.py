@@ -16,27 +16,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from accord.app.errors import server_extra
 from accord.app.server.agent_api.assistants import Assistant, Served
 from accord.app.server.agent_api.book import RunBook
-from accord.app.server.agent_api.wire import ERRORS, AgentRoute, Caller, answer
-from accord.app.server.routes import SessionId, Shared
+from accord.app.server.agent_api.wire import ERRORS, AgentRoute, Caller, answer, app_state
+from accord.app.server.routes import Server, SessionId, Shared
 from accord.app.server.schemas import PRINTABLE
 from accord.graphs import Session, Sessions, User
 from accord.persistence import AuditEvent, SessionNotFound, SessionRecord
 
 with server_extra():
-    from fastapi import APIRouter, Depends, Request
+    from fastapi import APIRouter, Depends
     from fastapi.responses import Response
 
 DELETED = "deleted"
 """The status of a deleted thread's session: its checkpoints are gone, its audit trail kept."""
 
 
-def book(request: Request) -> RunBook:
-    """The app's runs (a dependency)."""
-    found: RunBook = request.app.state.run_book
-    return found
-
-
-Book = Annotated[RunBook, Depends(book)]
+Book = Annotated[RunBook, Depends(app_state("run_book"))]
 threads_api = APIRouter(route_class=AgentRoute, tags=["Agent Server API"], responses=ERRORS)
 
 
@@ -193,27 +187,27 @@ async def delete(thread_id: SessionId, me: Caller, shared: Shared, runs: Book) -
 
 @threads_api.get("/threads/{thread_id}/state", summary="The thread's state")
 async def state(thread_id: SessionId, me: Caller, shared: Shared) -> Response:
-    await thread_record(shared.sessions, thread_id, me, "read")
-    snapshot = await shared.sessions.graph.aget_state(_config(thread_id))
-    return answer(thread_state(snapshot, thread_id))
+    return await _state(shared, me, thread_id, None)
 
 
 @threads_api.get("/threads/{thread_id}/state/{checkpoint_id}", summary="A past state")
 async def state_at(
     thread_id: SessionId, checkpoint_id: str, me: Caller, shared: Shared
 ) -> Response:
-    await thread_record(shared.sessions, thread_id, me, "read")
-    snapshot = await shared.sessions.graph.aget_state(_config(thread_id, checkpoint_id))
-    return answer(thread_state(snapshot, thread_id))
+    return await _state(shared, me, thread_id, checkpoint_id)
 
 
 @threads_api.post("/threads/{thread_id}/state/checkpoint", summary="A past state")
 async def state_of(
     thread_id: SessionId, body: CheckpointIn, me: Caller, shared: Shared
 ) -> Response:
+    return await _state(shared, me, thread_id, body.checkpoint.get("checkpoint_id"))
+
+
+async def _state(shared: Server, me: User, thread_id: str, checkpoint_id: str | None) -> Response:
     await thread_record(shared.sessions, thread_id, me, "read")
-    config = _config(thread_id, body.checkpoint.get("checkpoint_id"))
-    return answer(thread_state(await shared.sessions.graph.aget_state(config), thread_id))
+    snapshot = await shared.sessions.graph.aget_state(_config(thread_id, checkpoint_id))
+    return answer(thread_state(snapshot, thread_id))
 
 
 @threads_api.post("/threads/{thread_id}/history", summary="The thread's past states")

@@ -110,6 +110,15 @@ def caller(request: Request) -> User:
 Caller = Annotated[User, Depends(caller)]
 
 
+def app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency giving what `mount` put on the app's state under `name`."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return dependency
+
+
 class Detail(BaseModel):
     """The Agent Server API's error body."""
 
