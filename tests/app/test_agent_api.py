@@ -234,6 +234,10 @@ async def test_wait_join_cancel_list_search_and_delete(serve: Serve) -> None:
         assert [t["thread_id"] for t in await client.threads.search(status="busy")] == []
         threadless: Any = await client.runs.wait(None, "handoff", input=_said("Passing by"))
         assert threadless["messages"][-1]["content"] == "Support here: you said Passing by"
+        streamed = [p.event async for p in client.runs.stream(None, "handoff", input=HI)]
+        assert streamed[0] == "metadata"
+        assert streamed[-1] == "values"
+        # Threadless runs' threads are deleted when they end.
         assert [t["thread_id"] for t in await client.threads.search()] == [tid]
         await client.threads.delete(tid)
         with pytest.raises(NotFoundError):

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -55,6 +55,10 @@ class AgentRun:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     rollback: bool = False
     task: asyncio.Task[None] | None = None
+    values: dict[str, Any] | None = None
+    """The thread's values when the run succeeded."""
+    then: Callable[[], Awaitable[object]] | None = None
+    """What to do once the run is over, before it says so (a threadless run: delete its thread)."""
 
     @property
     def thread_id(self) -> str:
@@ -178,6 +182,7 @@ class RunBook:
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def _execute(self, run: AgentRun, graph_input: Any, before: list[AgentRun]) -> None:
+        status: Status = "interrupted"  # unless it gets further
         try:
             for earlier in before:  # enqueued: after the runs before it, in order
                 await earlier.done.wait()
@@ -191,18 +196,17 @@ class RunBook:
             except asyncio.CancelledError:
                 if run.rollback:
                     await self._roll_back(run, head)
-                await run.finish("interrupted")
                 raise
-        except asyncio.CancelledError:
-            if not run.done.is_set():  # cancelled while enqueued
-                await run.finish("interrupted")
-            raise
+            status = "success"
+            run.values = await self.sessions.values(run.thread_id)
         except Exception as error:  # the client gets it as the stream's `error` event
-            run.error = {"error": type(error).__name__, "message": _message(error)}
+            status, run.error = "error", {"error": type(error).__name__, "message": _message(error)}
             await run.add("error", run.error)
-            await run.finish("error")
-        else:
-            await run.finish("success")
+        finally:
+            # Whatever happened: a threadless run's thread goes (its stream is kept here).
+            if run.then is not None:
+                await run.then()
+            await run.finish(status)
 
     async def _head(self, thread_id: str) -> str | None:
         """The thread's current checkpoint id (what a rollback goes back to)."""

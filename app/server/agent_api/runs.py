@@ -21,7 +21,7 @@ from accord.app.server.agent_api.assistants import Assistant, Served
 from accord.app.server.agent_api.book import AgentRun, RunBook, Strategy
 from accord.app.server.agent_api.threads import (
     Book,
-    delete,
+    drop_thread,
     open_thread,
     session_of,
     thread_record,
@@ -125,6 +125,8 @@ async def start(
         modes,
         body.metadata or {},
     )
+    if thread_id is None and body.on_completion != "keep":
+        run.then = lambda: drop_thread(sessions, record.session_id, me)
     return await runs.start(run, graph_input)
 
 
@@ -132,15 +134,11 @@ def _location(run: AgentRun) -> dict[str, str]:
     return {"Content-Location": f"/threads/{run.thread_id}/runs/{run.run_id}"}
 
 
-def _streamed(shared: Server, runs: RunBook, run: AgentRun, threadless: bool) -> Response:
-    async def parts() -> Any:
-        async for part in run.follow(shared.ping):
-            yield part
-        if threadless:
-            await _drop(shared, runs, run)
-
+def _streamed(shared: Server, run: AgentRun) -> Response:
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **_location(run)}
-    return StreamingResponse(parts(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(
+        run.follow(shared.ping), media_type="text/event-stream", headers=headers
+    )
 
 
 async def _result(shared: Server, run: AgentRun) -> dict[str, Any]:
@@ -148,13 +146,9 @@ async def _result(shared: Server, run: AgentRun) -> dict[str, Any]:
     await run.done.wait()
     if run.error is not None:
         return {"__error__": run.error}
-    return dict(await shared.sessions.values(run.thread_id))
-
-
-async def _drop(shared: Server, runs: RunBook, run: AgentRun) -> None:
-    """Deletes a threadless run's thread once it is over."""
-    await run.done.wait()
-    await delete(run.thread_id, run.session.user, shared, runs)
+    return (
+        run.values if run.values is not None else dict(await shared.sessions.values(run.thread_id))
+    )
 
 
 @runs_api.post(
@@ -164,7 +158,7 @@ async def stream(
     thread_id: SessionId, body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
 ) -> Response:
     run = await start(shared, runs, served, me, thread_id, body)
-    return _streamed(shared, runs, run, threadless=False)
+    return _streamed(shared, run)
 
 
 @runs_api.post("/runs/stream", responses=STREAM, summary="Run on a new thread; stream it")
@@ -172,7 +166,7 @@ async def stream_threadless(
     body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
 ) -> Response:
     run = await start(shared, runs, served, me, None, body)
-    return _streamed(shared, runs, run, threadless=body.on_completion != "keep")
+    return _streamed(shared, run)
 
 
 @runs_api.post("/threads/{thread_id}/runs/wait", summary="Run on a thread; wait for its end")
@@ -188,10 +182,7 @@ async def wait_threadless(
     body: RunIn, me: Caller, shared: Shared, runs: Book, served: Served
 ) -> Response:
     run = await start(shared, runs, served, me, None, body)
-    result = await _result(shared, run)
-    if body.on_completion != "keep":
-        await _drop(shared, runs, run)
-    return answer(result, headers=_location(run))
+    return answer(await _result(shared, run), headers=_location(run))
 
 
 @runs_api.post("/threads/{thread_id}/runs", summary="Start a run in the background")
@@ -240,7 +231,7 @@ async def join_stream(
 ) -> Response:
     """The run's stream from its start, then as it goes on."""
     await thread_record(shared.sessions, thread_id, me, "read")
-    return _streamed(shared, runs, runs.get(thread_id, run_id), threadless=False)
+    return _streamed(shared, runs.get(thread_id, run_id))
 
 
 @runs_api.post(

@@ -173,6 +173,13 @@ async def delete(thread_id: SessionId, me: Caller, shared: Shared, runs: Book) -
     await thread_record(sessions, thread_id, me, "restore")
     for run in runs.active(thread_id):
         await runs.cancel(run, rollback=False, wait=True)
+    await drop_thread(sessions, thread_id, me)
+    return Response(status_code=204)
+
+
+async def drop_thread(sessions: Sessions, thread_id: str, user: User) -> None:
+    """Deletes the thread's checkpoints under its lease and marks its session deleted
+    (audited; a run in progress makes it `SessionBusy`)."""
     holder = f"delete:{thread_id}"
     await sessions.journal.abegin(thread_id, holder, sessions.lease_ttl, wait=sessions.wait)
     changes: dict[str, Any] = {}
@@ -180,9 +187,8 @@ async def delete(thread_id: SessionId, me: Caller, shared: Shared, runs: Book) -
         await sessions.saver.adelete_thread(thread_id)
         changes = {"status": DELETED}
     finally:
-        done = AuditEvent(thread_id, DELETED if changes else "error", me.id, None, {})
+        done = AuditEvent(thread_id, DELETED if changes else "error", user.id, None, {})
         await sessions.journal.aend(thread_id, holder, changes=changes, events=[done])
-    return Response(status_code=204)
 
 
 @threads_api.get("/threads/{thread_id}/state", summary="The thread's state")
