@@ -1,4 +1,4 @@
-"""`Session.arun`: the graph's own input (or a `Command`) as a turn, LangGraph's stream alongside."""
+"""`Session.arun`: the graph's own input (or a `Command`) as a turn, with LangGraph's stream."""
 
 from __future__ import annotations
 
