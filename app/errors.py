@@ -71,6 +71,10 @@ class BadCapacity(AccordError):
     """A `--capacity` option is not `AGENT=N` with N > 0."""
 
 
+class UnknownAgentId(AccordError, LookupError):
+    """An Agent Server API request names an assistant or run this server does not have (404)."""
+
+
 class ApiError(AccordError):
     """The server refused a request; `status`, `type` and `message` come from its error body."""
 

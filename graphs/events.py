@@ -28,6 +28,7 @@ __all__ = [
     "DoneEvent",
     "Event",
     "FailureEvent",
+    "GraphChunk",
     "HandoffEvent",
     "InterruptEvent",
     "MessageEvent",
@@ -168,6 +169,20 @@ class FailureEvent(Event):
     error: str
     message: str
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class GraphChunk(Event):
+    """One item of LangGraph's own stream (`mode`: values, updates, messages, custom), for a run
+    that asked for those modes (`Session.arun`; the Agent Server API relays them)."""
+
+    kind: ClassVar[str] = "chunk"
+    mode: str
+    data: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        # Not `asdict`: that would deep-copy the graph's state.
+        return {"kind": self.kind, "mode": self.mode, "data": self.data}
 
 
 @dataclass(frozen=True, slots=True)

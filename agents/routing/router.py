@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TypedDict
+
+from typing_extensions import TypedDict  # pydantic builds JSON schemas from it on 3.11
 
 from accord.agents.agent import Agent, check_team
 from accord.agents.errors import AgentSpecError, EmptyRequest

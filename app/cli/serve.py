@@ -61,5 +61,6 @@ def serve(
     broker = Broker(fleet[0], redis=fleet[1], prefix=fleet[2]) if fleet else None
     runs = f", turns on the workers of {fleet[2]!r}" if fleet else ""
     console.print(f"serving {graph or example} ({db}{runs}); chat page: {shown}")
-    app = create_app(served, tokens=token_map, db=db, broker=broker)
+    graph_id = graph.rpartition(":")[2] if graph else example
+    app = create_app(served, tokens=token_map, db=db, broker=broker, graph_id=graph_id)
     uvicorn.run(app, host=host, port=port, log_level=os.environ.get("ACCORD_LOG_LEVEL", "info"))

@@ -22,6 +22,7 @@ from langgraph.pregel import Pregel
 from accord.agents import MetricsRecorder, Reliabilities
 from accord.app.errors import server_extra
 from accord.app.server import responses
+from accord.app.server.agent_api.mount import mount
 from accord.app.server.auth import Tokens
 from accord.app.server.prometheus import CONTENT_TYPE, Measure, Metrics
 from accord.app.server.routes import Me, Server, api
@@ -54,6 +55,7 @@ def create_app(
     title: str = "accord",
     body_timeout: float = 30.0,
     broker: Broker | str | None = None,
+    graph_id: str | None = None,
 ) -> FastAPI:
     """Builds the server for one graph.
 
@@ -69,6 +71,7 @@ def create_app(
         body_timeout: Seconds a request body may take to arrive before a 408.
         broker: Enqueue turns on a fleet of workers (`accord worker`) instead of running them
             here: a RabbitMQ URL or a `Broker`. Any replica then streams any session's turns.
+        graph_id: The graph's name in the Agent Server API (default: the graph's own name).
 
     Raises:
         ValueError: Neither or both of `graph` and `sessions` were given.
@@ -94,6 +97,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await shared.runs.aclose(grace)
+        await agent_runs.aclose(grace)
         if owned:
             await shared.sessions.aclose()
 
@@ -109,6 +113,7 @@ def create_app(
     app.include_router(feedback_api)
     app.include_router(answer_api)
     app.include_router(fleet_api)
+    agent_runs = mount(app, sessions, graph_id or sessions.graph.name)
     app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(Measure, metrics=shared.metrics)
 

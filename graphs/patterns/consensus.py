@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from functools import cache
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal
 
 from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy, Send
 from pydantic import BaseModel, Field, create_model
+from typing_extensions import TypedDict  # pydantic builds JSON schemas from it on 3.11
 
 from accord.agents import Agent, AgentSpecError, check_team
 from accord.graphs.node import AgentNode, Task

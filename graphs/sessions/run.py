@@ -15,7 +15,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any, cast
 from uuid import UUID
@@ -31,6 +31,7 @@ from accord.graphs.events import (
     AgentEvent,
     DoneEvent,
     Event,
+    GraphChunk,
     HandoffEvent,
     InterruptEvent,
     TokenEvent,
@@ -55,23 +56,37 @@ class Run:
     """One run of one user's message (or of a crashed run's rest) on a session.
 
     `events` yields what happens; `record` is the session's record once the run has ended.
+    `modes` are LangGraph stream modes whose items it also yields, as `GraphChunk`s.
     """
 
-    def __init__(self, runtime: Runtime, session_id: str, user: User) -> None:
+    def __init__(
+        self, runtime: Runtime, session_id: str, user: User, modes: Sequence[StreamMode] = ()
+    ) -> None:
         self.runtime, self.session_id, self.user = runtime, session_id, user
+        self.modes = tuple(modes)
         self.config: RunnableConfig = {"configurable": {"thread_id": session_id}}
         self.record: SessionRecord | None = None
 
     async def events(
-        self, text: str | None, message_id: str | None, tokens: bool, answer: Any = UNANSWERED
+        self,
+        text: str | None,
+        message_id: str | None,
+        tokens: bool,
+        answer: Any = UNANSWERED,
+        given: Any = None,
     ) -> AsyncGenerator[Event, None]:
-        """Runs the graph on the message `text` (None: only what a crash left), or resumes
-        it with the `answer` to the question it paused on, as events."""
+        """Runs the graph on the message `text` (None: only what a crash left), on `given` (the
+        graph's own input, or a `Command`), or resumes it with the `answer` to the question it
+        paused on, as events."""
         runtime = self.runtime
+        if isinstance(given, Command) and given.resume is not None and answer is UNANSWERED:
+            # A LangGraph client answers with Command(resume=...): the audited answer path.
+            answer, given = given.resume, None
         message = _message(text, message_id)
         arrived = Trail(self.session_id, self.user.id)
-        if message is not None:
-            arrived.add("message_in", None, {"message_id": message.id, "chars": len(message.text)})
+        for new in [message] if message is not None else _messages(given):
+            if isinstance(new, HumanMessage):
+                arrived.add("message_in", None, {"message_id": new.id, "chars": len(new.text)})
         resume: Command[Any] | None = None
         if answering := answer is not UNANSWERED:
             questions = await pending(runtime.graph, self.config)
@@ -108,6 +123,7 @@ class Run:
                 # The finished run paused on a question: the message waits for its answer.
                 raise SessionPaused(f"session {self.session_id!r} is waiting for an answer")
             payload, known = await self._input(message, spend.before, begun.resent, snapshot)
+            payload = given if given is not None else payload
             if known is not None:
                 yield DoneEvent(known)
                 return
@@ -193,7 +209,7 @@ class Run:
         runtime = self.runtime
         if spend.left is not None and spend.left <= 0:
             raise spend.meter.refuse("wall_time")
-        spend.added += payload["messages"] if isinstance(payload, dict) else []
+        spend.added += _messages(payload)
         output = _Output()
         # The recorder keeps this run's steps; the traces give its steps and calls their spans.
         extra = [spend.steps] if spend.steps is not None else []
@@ -202,6 +218,7 @@ class Run:
         if spend.limits.concurrency is not None:
             config["max_concurrency"] = spend.limits.concurrency
         modes: list[StreamMode] = ["updates", "messages"] if tokens else ["updates"]
+        modes += [mode for mode in self.modes if mode not in modes]
         streamed = ReplyText()
         try:
             # One deadline for the whole run: a recovered run and the new message share it.
@@ -215,11 +232,20 @@ class Run:
                     if mode == "messages":
                         message, metadata = chunk
                         # Whole messages come again from the node's update; only chunks stream.
-                        if isinstance(message, AIMessageChunk) and (
-                            piece := streamed.feed(message)
-                        ):
+                        piece = (
+                            streamed.feed(message) if isinstance(message, AIMessageChunk) else None
+                        )
+                        if piece:
                             yield TokenEvent(metadata.get("langgraph_node", ""), piece)
-                    else:
+                        if mode in self.modes and piece != "":
+                            # Clients read a reply as a user does: a JSON answer's text, no JSON.
+                            shown = (
+                                message.model_copy(update={"content": piece}) if piece else message
+                            )
+                            yield GraphChunk(mode, (shown, metadata))
+                    elif mode in self.modes:
+                        yield GraphChunk(mode, chunk)
+                    if mode == "updates":
                         for event in spend.updates(chunk):
                             yield event
         except TimeoutError:

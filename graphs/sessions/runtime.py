@@ -117,11 +117,18 @@ class Runtime:
         return record
 
     async def create(
-        self, user: User, scope: Scope | None, limits: Limits | None, agent: str | None
+        self,
+        user: User,
+        scope: Scope | None,
+        limits: Limits | None,
+        agent: str | None,
+        session_id: str | None = None,
     ) -> SessionRecord:
-        """Records a new session owned by `user` (audited as opened)."""
+        """Records a new session owned by `user` (audited as opened); its id is unguessable
+        unless the caller gives one (an Agent Server client naming its thread)."""
         return await self.journal.aopen(
             user.id,
+            session_id=session_id,
             agent=agent,
             scope=(scope or Scope.private()).to_dict(),
             limits=(limits or Limits()).to_dict(),

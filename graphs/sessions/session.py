@@ -8,13 +8,14 @@ the usage on the session record.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any, Self
 
 from langchain_core.messages import AnyMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
+from langgraph.types import StreamMode
 
 from accord.agents import Rating
 from accord.graphs.events import DoneEvent, Event, InterruptEvent
@@ -181,6 +182,18 @@ class Session:
         """The questions the session waits on (empty unless it is paused); needs read access."""
         return await self.sessions.portal.enter(self._pending())
 
+    async def arun(
+        self, graph_input: Any, *, modes: Sequence[StreamMode] = ()
+    ) -> AsyncIterator[Event]:
+        """Runs the graph on its own input (`{"messages": [...]}`, any state update, or a
+        `Command`) as a turn of this session: lease, scope, budget and audit apply as for
+        `astream`. The items of LangGraph's stream `modes` come as `events.GraphChunk`s among
+        the session's events (what the Agent Server API relays). A `Command(resume=...)` is an
+        answer, as `aresume_with`'s."""
+        run = self._run(None, None, False, given=graph_input, modes=modes)
+        async for event in self.sessions.portal.relay(run):
+            yield event
+
     async def acontinue(self) -> Reply | None:
         """Completes a run that a crash interrupted, from its last checkpoint; None if none."""
         return await self.sessions.portal.enter(self._continue())
@@ -306,18 +319,26 @@ class Session:
         return [InterruptEvent(str(question.id), question.value) for question in questions]
 
     async def _run(
-        self, text: str | None, message_id: str | None, tokens: bool, answer: Any = UNANSWERED
+        self,
+        text: str | None,
+        message_id: str | None,
+        tokens: bool,
+        answer: Any = UNANSWERED,
+        given: Any = None,
+        modes: Sequence[StreamMode] = (),
     ) -> AsyncGenerator[Event, None]:
         remote = self.sessions.remote
-        if remote is not None:  # a worker of the fleet runs it (`Sessions(..., broker=...)`)
+        if remote is not None and answer is UNANSWERED and given is None and not modes:
+            # A worker of the fleet runs it (`Sessions(..., broker=...)`); answers and LangGraph
+            # clients' runs run here, under the same lease.
             async for event in remote.events(
                 self.sessions, self.id, self.user, text, message_id, tokens
             ):
                 yield event
             return
-        run = Run(self.sessions, self.id, self.user)
+        run = Run(self.sessions, self.id, self.user, modes)
         kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
-        events = run.events(text, message_id, tokens, answer)
+        events = run.events(text, message_id, tokens, answer, given)
         try:
             async for event in traced_turn(events, self.id, self.user.id, kind):
                 yield event
