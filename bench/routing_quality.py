@@ -11,10 +11,14 @@ Tuning (calibration, threshold) uses the training fold only; figures are on the 
 - 0 and 5 examples per agent;
 - out of scope: 3 scenarios left out of the team, their requests must be rejected (confidence
   below the threshold), at the cost in in-scope accuracy;
-- decision latency p50/p99 with the request already embedded, and the embedding alone, on one
-  core.
+- the model router (`ModelRouter` on the embedded default) on a stratified sample of 200 test
+  requests, read from the cache `bench/routing_model.py` fills, and the cascade (the embedding
+  fit decides, the model only when unsure): accuracy and model calls;
+- decision latency p50/p99 over 20 agents with the request already embedded, and the
+  embedding alone, on one core.
 
-Run: `.venv/bin/python bench/routing_quality.py` (needs `pip install 'accord[embeddings]'`);
+Run: `.venv/bin/python bench/routing_quality.py` (needs `pip install 'accord[embeddings]'`;
+the model router's answers come from `.venv/bin/python bench/routing_model.py`, run once);
 `--calibrate` fits the confidence calibrations on the training fold and prints them.
 """
 
@@ -41,6 +45,8 @@ from langchain_core.embeddings import Embeddings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hwu64_team import LEFT_OUT, TEAM
+from routing_model import cached as model_answers
+from routing_model import cascade, stratified
 
 from accord.agents import Agent, Router
 from accord.agents.routing import (
@@ -306,8 +312,9 @@ def choose_threshold(points: list[tuple[float, bool]], budget: float = 0.02) -> 
 
 
 def latency(test: list[Item], model: MiniLM, shots: dict[str, list[str]]) -> None:
-    print("\n## Latency on one core (18 agents, 5 examples each)")
+    print("\n## Latency on one core (20 agents: the 18, two of them twice; 5 examples each)")
     agents = team(shots)
+    agents += [a.model_copy(update={"name": f"{a.name}_2"}) for a in agents[:2]]
     cached = Cached(model)
     texts = [i["text"] for i in test[:300]]
     cached.warm(texts)
@@ -395,6 +402,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one arrival rate only")
     parser.add_argument("--out", help="write each test decision as JSON lines to this file")
     parser.add_argument("--plot", help="save the confusion matrix to this PNG")
+    parser.add_argument("--model", default="local", help="whose cached model-router answers")
     args = parser.parse_args()
     folder = data_dir(args.data)
     train, test = read(folder / "train.jsonl"), read(folder / "test.jsonl")
@@ -412,6 +420,9 @@ def main() -> None:
         record(test, cached, shots, args.out, args.plot)
     quality(test, cached, shots, args.quick)
     out_of_scope(train, test, cached, shots)
+    router = Router(team(shots), strategy="specialization", fit=fits(cached)["embedding"])
+    tune = [i for i in random.Random(4).sample(train, 2000) if i["text"] not in _examples(router)]
+    cascade(stratified(test, 200), model_answers(args.model), router, tune)
     latency(test, model, shots)
     load = os.getloadavg()
     print(
