@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hwu64 import CACHE, data_dir, read
 from hwu64_team import TEAM
 
 from accord.agents import Agent, Router
 
 Item = dict[str, str]
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "accord" / "bench"
 
 
 def stratified(items: list[Item], size: int, seed: int = 13) -> list[Item]:
@@ -83,7 +83,7 @@ def fill(items: list[Item], model: str) -> dict[str, dict[str, Any]]:
     path = cache_file(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     for n, item in enumerate(todo, 1):
-        start, cpu = time.perf_counter(), time.process_time()
+        start = time.perf_counter()
         row: dict[str, Any] = {"text": item["text"], "gold": item["scenario"]}
         try:
             route = router.invoke(item["text"])
@@ -105,28 +105,29 @@ def cascade(
     the model only when its confidence is below a level chosen on the training requests
     `tune` (the level at which it would ask about 15% of them: under a fifth)."""
     done = [i for i in sample if i["text"] in answers]
-    print(f"\n## Model router and cascade ({len(done)} of a stratified {len(sample)} test requests)")
+    print(f"\n## Model router and cascade ({len(done)} of {len(sample)} test requests, stratified)")
     if not done:
         print(f"no model answers cached yet: fill them with .venv/bin/python {__file__}")
         return
     gold = [i["scenario"] for i in done]
     model = [answers[i["text"]]["agent"] for i in done]
-    wall = [answers[i["text"]]["wall_s"] for i in done]
+    wall = sorted(answers[i["text"]]["wall_s"] for i in done)
+    median = wall[len(wall) // 2]
     failed = sum(answers[i["text"]].get("error") is not None for i in done)
     decisions = [router.decide(i["text"]) for i in done]
     known = [router.decide(i["text"]).confidence or 0.0 for i in tune]
-    print("| router | accuracy | model calls | wall per request |")
+    print("| router | accuracy | model calls | model wall per request (median call x share) |")
     print("|---|---|---|---|")
     print(
         f"| model ({len(done)} asked, {failed} failed) | {_acc(gold, model):.3f} | {len(done)}"
-        f" | {sum(wall) / len(wall):.1f} s |"
+        f" | {median:.1f} s |"
     )
     print(f"| embedding, 5 examples | {_acc(gold, [d.agent for d in decisions]):.3f} | 0 | - |")
     for share in (0.10, 0.15, 0.20, 0.30):
         level = sorted(known)[int(share * len(known))]
         asked = [(d.confidence or 0.0) < level for d in decisions]
         said = [m if a else d.agent for m, a, d in zip(model, asked, decisions, strict=True)]
-        cost = sum(w for w, a in zip(wall, asked, strict=True) if a) / len(done)
+        cost = median * sum(asked) / len(done)
         print(
             f"| cascade below {level:.2f} (asks {share:.0%} of train) | {_acc(gold, said):.3f} |"
             f" {sum(asked)} ({sum(asked) / len(done):.0%}) | {cost:.1f} s |"
@@ -138,8 +139,6 @@ def _acc(gold: list[str], said: list[str | None]) -> float:
 
 
 def main() -> None:
-    from routing_quality import data_dir, read
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="the HWU64 folder")
     parser.add_argument("--size", type=int, default=200)
@@ -149,7 +148,8 @@ def main() -> None:
     sample = stratified(test, args.size)
     answers = fill(sample, args.model)
     right = sum(answers[i["text"]]["agent"] == i["scenario"] for i in sample)
-    print(f"model router ({args.model}): {right}/{len(sample)} right; cache {cache_file(args.model)}")
+    print(f"model router ({args.model}): {right}/{len(sample)} right")
+    print(f"answers kept in {cache_file(args.model)}")
 
 
 if __name__ == "__main__":
