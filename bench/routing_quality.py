@@ -11,10 +11,14 @@ Tuning (calibration, threshold) uses the training fold only; figures are on the 
 - 0 and 5 examples per agent;
 - out of scope: 3 scenarios left out of the team, their requests must be rejected (confidence
   below the threshold), at the cost in in-scope accuracy;
-- decision latency p50/p99 with the request already embedded, and the embedding alone, on one
-  core.
+- the model router (`ModelRouter` on the embedded default) on a stratified sample of 200 test
+  requests, read from the cache `bench/routing_model.py` fills, and the cascade (the embedding
+  fit decides, the model only when unsure): accuracy and model calls;
+- decision latency p50/p99 over 20 agents with the request already embedded, and the
+  embedding alone, on one core.
 
-Run: `.venv/bin/python bench/routing_quality.py` (needs `pip install 'accord[embeddings]'`);
+Run: `.venv/bin/python bench/routing_quality.py` (needs `pip install 'accord[embeddings]'`;
+the model router's answers come from `.venv/bin/python bench/routing_model.py`, run once);
 `--calibrate` fits the confidence calibrations on the training fold and prints them.
 """
 
@@ -32,15 +36,17 @@ import math
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hwu64 import EMBEDDED, Cached, Item, data_dir, read, representative, team
 from hwu64_team import LEFT_OUT, TEAM
+from routing_model import cached as model_answers
+from routing_model import cascade, stratified
 
 from accord.agents import Agent, Router
 from accord.agents.routing import (
@@ -53,79 +59,6 @@ from accord.agents.routing import (
     MiniLM,
 )
 from accord.agents.routing.fit import FitFactory
-
-ROOT = Path(__file__).resolve().parents[1]
-Item = dict[str, str]
-
-
-def data_dir(given: str | None) -> Path:
-    """The HWU64 folder: --data, or shared/ beside the repository (or beside its parent)."""
-    candidates = [Path(given)] if given else []
-    candidates += [p / "shared/benchmarks/hwu64" for p in (ROOT.parent, ROOT.parent.parent)]
-    for path in candidates:
-        if (path / "test.jsonl").is_file():
-            return path
-    raise SystemExit(f"HWU64 not found in {', '.join(map(str, candidates))}; pass --data")
-
-
-def read(path: Path) -> list[Item]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def team(examples: dict[str, list[str]] | None, left_out: Sequence[str] = ()) -> list[Agent]:
-    """The agents, with their example requests (None: none), less the `left_out` scenarios."""
-    return [
-        Agent(
-            name=name,
-            description=description,
-            skills=skills,
-            examples=(examples or {}).get(name, []),
-        )
-        for name, (description, skills) in TEAM.items()
-        if name not in left_out
-    ]
-
-
-def representative(train: list[Item], cached: Cached, count: int = 5) -> dict[str, list[str]]:
-    """`count` training requests per scenario that stand for the rest: the medoids of `count`
-    clusters (k-means on their embeddings), so five examples cover five ways of asking."""
-    chosen: dict[str, list[str]] = {}
-    for name in TEAM:
-        texts = sorted({i["text"] for i in train if i["scenario"] == name})
-        cached.warm(texts)
-        x = np.array([cached.known[t] for t in texts])
-        centres = x[np.random.default_rng(0).choice(len(x), count, replace=False)]
-        for _ in range(15):
-            nearest = (x @ centres.T).argmax(axis=1)
-            centres = np.stack(
-                [
-                    x[nearest == j].mean(axis=0) if (nearest == j).any() else centres[j]
-                    for j in range(count)
-                ]
-            )
-        chosen[name] = [texts[int((x @ centres[j]).argmax())] for j in range(count)]
-    return chosen
-
-
-class Cached(Embeddings):
-    """The embedded model with every text embedded once (batched) for the quality figures."""
-
-    def __init__(self, model: MiniLM) -> None:
-        self.model = model
-        self.known: dict[str, list[float]] = {}
-
-    def warm(self, texts: Sequence[str]) -> None:
-        missing = sorted({t for t in texts if t not in self.known})
-        for text, vector in zip(missing, self.model.encode(missing).tolist(), strict=True):
-            self.known[text] = vector
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.warm(texts)
-        return [self.known[t] for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        self.warm([text])
-        return self.known[text]
 
 
 def macro_f1(gold: list[str], said: list[str], labels: Sequence[str]) -> float:
@@ -306,35 +239,30 @@ def choose_threshold(points: list[tuple[float, bool]], budget: float = 0.02) -> 
 
 
 def latency(test: list[Item], model: MiniLM, shots: dict[str, list[str]]) -> None:
-    print("\n## Latency on one core (18 agents, 5 examples each)")
+    """p50/p99 of each call's wall time and CPU time (the CPU figure holds on a busy machine,
+    where a call's wall time includes waiting for a core)."""
+    print("\n## Latency on one core (20 agents: the 18, two of them twice; 5 examples each)")
     agents = team(shots)
+    agents += [a.model_copy(update={"name": f"{a.name}_2"}) for a in agents[:2]]
     cached = Cached(model)
     texts = [i["text"] for i in test[:300]]
     cached.warm(texts)
     for name, fit in fits(cached).items():
         router = Router(agents, strategy="score", fit=fit, load=LoadCounter())
         router.decide(texts[0])
-        wall = []
-        cpu0 = time.process_time()
-        for text in texts:
-            start = time.perf_counter()
-            router.decide(text)
-            wall.append(time.perf_counter() - start)
-        cpu = (time.process_time() - cpu0) / len(texts)
-        print(
-            f"- decision, request embedded, {name}: p50 {_ms(wall, 50)} p99 {_ms(wall, 99)}"
-            f" (CPU {cpu * 1e3:.3f} ms/decision)"
-        )
-    wall = []
-    cpu0 = time.process_time()
+        print(f"- decision, request embedded, {name}: {_timed(router.decide, texts)}")
+    print(f"- embedding one request: {_timed(lambda text: model.encode([text]), texts)}")
+
+
+def _timed(call: Callable[[str], object], texts: list[str]) -> str:
+    wall, cpu = [], []
     for text in texts:
-        start = time.perf_counter()
-        model.encode([text])
+        start, cpu0 = time.perf_counter(), time.process_time()
+        call(text)
         wall.append(time.perf_counter() - start)
-    cpu = (time.process_time() - cpu0) / len(texts)
-    print(
-        f"- embedding one request: p50 {_ms(wall, 50)} p99 {_ms(wall, 99)}"
-        f" (CPU {cpu * 1e3:.2f} ms/request)"
+        cpu.append(time.process_time() - cpu0)
+    return (
+        f"CPU p50 {_ms(cpu, 50)} p99 {_ms(cpu, 99)}; wall p50 {_ms(wall, 50)} p99 {_ms(wall, 99)}"
     )
 
 
@@ -388,6 +316,9 @@ def record(
         print(f"wrote the confusion matrix to {plot}")
 
 
+SECTIONS = ("quality", "scope", "model", "latency")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", help="the HWU64 folder (train.jsonl, test.jsonl)")
@@ -395,6 +326,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one arrival rate only")
     parser.add_argument("--out", help="write each test decision as JSON lines to this file")
     parser.add_argument("--plot", help="save the confusion matrix to this PNG")
+    parser.add_argument("--model", default="local", help="whose cached model-router answers")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="print only these sections")
     args = parser.parse_args()
     folder = data_dir(args.data)
     train, test = read(folder / "train.jsonl"), read(folder / "test.jsonl")
@@ -402,17 +335,28 @@ def main() -> None:
     print(f"# Routing quality on HWU64 ({folder}); load average {load[0]:.2f} {load[1]:.2f}")
     started, cpu = time.perf_counter(), time.process_time()
     model = MiniLM.shared()
-    cached = Cached(model)
+    cached = Cached(model, EMBEDDED)
     cached.warm([i["text"] for i in test])
     shots = representative(train, cached)
+    cached.save()
     if args.calibrate:
         calibrate(train, cached, shots)
         return
     if args.out or args.plot:
         record(test, cached, shots, args.out, args.plot)
-    quality(test, cached, shots, args.quick)
-    out_of_scope(train, test, cached, shots)
-    latency(test, model, shots)
+    sections = set(args.only or SECTIONS)
+    if "quality" in sections:
+        quality(test, cached, shots, args.quick)
+    if "scope" in sections:
+        out_of_scope(train, test, cached, shots)
+    if "model" in sections:
+        router = Router(team(shots), strategy="specialization", fit=fits(cached)["embedding"])
+        used = _examples(router)
+        tune = [i for i in random.Random(4).sample(train, 2000) if i["text"] not in used]
+        cascade(stratified(test, 200), model_answers(args.model), router, tune)
+    if "latency" in sections:
+        latency(test, model, shots)
+    cached.save()
     load = os.getloadavg()
     print(
         f"\nwall {time.perf_counter() - started:.0f} s, CPU {time.process_time() - cpu:.0f} s;"

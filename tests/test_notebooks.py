@@ -2,12 +2,14 @@
 
 Each notebook runs in a real Jupyter kernel of this interpreter (nbclient, as nbmake does), in
 a scratch folder so the databases it writes land there, with every model offline: scripted
-models, local fault servers and recorded cassettes only.
+models, local fault servers and recorded cassettes only (`notebooks/cassettes/`, copied into
+the scratch folder, where a notebook finds them as it would beside itself).
 """
 
 from __future__ import annotations
 
 import ast
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ def test_notebook_runs_top_to_bottom(
     # jupyter_core warns about its old config paths unless told to use the platform's.
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
     monkeypatch.setenv("ACCORD_HOME", str(tmp_path / "home"))
+    shutil.copytree(ROOT / "notebooks" / "cassettes", tmp_path / "cassettes")
     notebook = _read(path)
     client = NotebookClient(
         notebook,

@@ -48,7 +48,7 @@ class HybridFit:
         self.embedding = EmbeddingFit(agents, embeddings)
         self.weight = weight
         self.temperature = temperature
-        self.calibration = calibration or Calibration(similarity=3.36, margin=15.3, bias=-2.35)
+        self.calibration = calibration or Calibration(similarity=4.07, margin=14.43, bias=-2.45)
 
     def match(self, request: str) -> Match:
         """How every agent fits `request`, in team order."""

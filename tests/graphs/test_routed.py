@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
 import pytest
 from langchain_core.embeddings import Embeddings
 from langchain_core.messages import HumanMessage
+from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
+from pydantic import SecretStr
 from support import Runner, assert_exhausted, scripted, thread, topology
 
-from accord.agents import Agent, AgentSpecError, Router, ScriptedModel
-from accord.agents.errors import EmptyRequest
+from accord.agents import Agent, AgentSpecError, FaultServer, Router, ScriptedModel, canned
+from accord.agents.errors import EmptyRequest, MalformedOutput
 from accord.agents.routing import ArrivalForecast, EmbeddingFit, LoadCounter, PerformanceHistory
 from accord.graphs import ModelRouter, RoutedState, routed
 from accord.graphs.patterns.routed import REASON_CHARS
@@ -369,3 +372,47 @@ async def test_a_cascade_asks_the_model_only_when_the_router_is_unsure(run: Runn
     assert unsure["route"]["reason"].startswith("sounds like a bug (the router was unsure: ")
     assert unsure["messages"][-1].text == "Fixed."
     assert_exhausted(triage, billing, tech)  # one model decision, for the unclear request
+
+
+def _cut_at_length(times: int) -> tuple[Any, list[bytes]]:
+    """An OpenAI-compatible answer whose first `times` replies stop at the token limit in the
+    middle of the reason (as the small model did when it used it to answer the user)."""
+    answered = canned(data={"agent": "tech", "reason": "an outage"})
+    seen: list[bytes] = []
+
+    def answer(method: str, path: str, body: bytes) -> Any:
+        reply = answered(method, path, body)
+        if method != "POST":
+            return reply
+        seen.append(body)
+        if len(seen) > times:
+            return reply
+        completion = json.loads(reply.body)
+        completion["choices"][0]["finish_reason"] = "length"
+        completion["choices"][0]["message"]["content"] = '{"agent": "tech", "reason": "Dear user'
+        return reply._replace(body=json.dumps(completion).encode())
+
+    return answer, seen
+
+
+def _triage_at(server: FaultServer) -> Agent:
+    model = ChatOpenAI(model="m", base_url=server.url, api_key=SecretStr("x"), max_retries=0)
+    return Agent(name="triage", description="Routes requests.", models=(model,))
+
+
+async def test_a_route_cut_at_the_token_limit_is_asked_again() -> None:
+    """Issue 13: a reply cut at `max_tokens` escaped the model router as
+    `openai.LengthFinishReasonError`, with no re-ask."""
+    answer, seen = _cut_at_length(1)
+    billing, tech = _desks()
+    with FaultServer(answer) as server:
+        route = await ModelRouter([billing, tech], _triage_at(server)).ainvoke("Site down")
+    assert route == {"agent": "tech", "reason": "an outage", "by": "model"}
+    assert len(seen) == 2
+    assert b"cut off at the token limit" in seen[1]
+
+
+async def test_a_route_always_cut_at_the_token_limit_is_malformed_output() -> None:
+    billing, tech = _desks()
+    with FaultServer(_cut_at_length(99)[0]) as server, pytest.raises(MalformedOutput):
+        await ModelRouter([billing, tech], _triage_at(server)).ainvoke("Site down")
