@@ -50,9 +50,10 @@ async def test_the_table_of_a_recorded_run(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     recorder.log.dump(path)
 
-    result = CliRunner().invoke(cli, ["metrics", "--events", str(path)], env=WIDE)
+    result = CliRunner().invoke(cli, ["metrics", "--events", str(path), "--wide"], env=WIDE)
 
     assert result.exit_code == 0, result.output
+    assert "MTTR" in result.output
     rows = {line.split()[1]: line.split()[2:] for line in result.output.splitlines() if "│" in line}
     assert "per agent" in result.output
     assert "per session" in result.output
@@ -60,6 +61,23 @@ async def test_the_table_of_a_recorded_run(tmp_path: Path) -> None:
     assert rows["a"][:6] == ["│", "1", "│", "0", "│", "100.0"]
     assert rows["b"][:6] == ["│", "1", "│", "1", "│", "0.0"]
     assert rows["s1"][:6] == ["│", "4", "│", "1", "│", "75.0"]
+
+
+async def test_the_default_table_fits_80_columns(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(event.to_json() + "\n" for event in await _recorded("s1" * 11)))
+
+    result = CliRunner().invoke(cli, ["metrics", "--events", str(path)], env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert "…" not in result.output  # no cell cut short
+    header = next(line for line in lines if "steps" in line).split()
+    assert header == ["agent", "steps", "errors", "p50", "p95", "uptime", "%", "satisfied", "%"]
+    # A 22-character session id stays on one line, whole.
+    assert any(line.split()[:3] == ["s1" * 11, "4", "1"] for line in lines)
+    assert "--wide for every column" in result.output
 
 
 async def test_json_figures_match_the_library(tmp_path: Path) -> None:
