@@ -40,7 +40,7 @@ from accord.graphs.sessions.access import User
 from accord.graphs.sessions.budget import Limits, Meter, Usage
 from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
-from accord.graphs.sessions.tokens import ReplyText
+from accord.graphs.sessions.tokens import ReplyText, Streamed
 from accord.persistence import AuditEvent, SessionBusy, SessionRecord
 
 REASON_CODE = re.compile(r"[a-z][a-z0-9_:-]{0,31}")
@@ -178,7 +178,7 @@ class Run:
         if spend.limits.concurrency is not None:
             config["max_concurrency"] = spend.limits.concurrency
         modes: list[StreamMode] = ["updates", "messages"] if tokens else ["updates"]
-        streamed = ReplyText()
+        streamed, shown = ReplyText(), Streamed()
         try:
             # One deadline for the whole run: a recovered run and the new message share it.
             async with asyncio.timeout_at(spend.deadline()):
@@ -194,9 +194,13 @@ class Run:
                         if isinstance(message, AIMessageChunk) and (
                             piece := streamed.feed(message)
                         ):
-                            yield TokenEvent(metadata.get("langgraph_node", ""), piece)
+                            token = TokenEvent(metadata.get("langgraph_node", ""), piece)
+                            shown.check(token)
+                            yield token
                     else:
                         for event in spend.updates(chunk):
+                            if correction := shown.check(event):
+                                yield correction
                             yield event
         except TimeoutError:
             raise spend.meter.refuse("wall_time") from None

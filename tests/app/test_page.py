@@ -17,7 +17,7 @@ from playwright.async_api import Page, async_playwright, expect
 from support import scripted
 
 from accord.app import Client
-from accord.graphs import consensus, delegation
+from accord.graphs import consensus, delegation, handoff
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -142,6 +142,37 @@ async def test_the_chat_page_streams_a_reply_with_agents_and_handoffs(
     assert "Support here: you said Hi, I'm Dana" in text
     assert _png_size(shot) == (1200, 800)
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.timeout(120)
+async def test_a_reply_the_facts_gate_replaced_shows_as_kept(
+    serve: Callable[..., str], chromium: Path
+) -> None:
+    attempt = {"facts": {}, "handoff_to": "setup", "reply": "Great, passing you to setup now."}
+    intake = scripted("intake", attempt)
+    team = handoff([intake, scripted("setup", requires=("account_type",))])
+    url = serve(team)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = _console_errors(page)
+            await _sign_in(page, url)
+            await page.click("#new-session")
+            await page.evaluate(WATCH_STREAMING)
+            await page.fill("#message", "Hi, I'm Dana")
+            await page.click("#send")
+            await expect(page.locator("#status")).to_have_text("")
+            await expect(page.locator(".bubble.agent")).to_have_count(1)
+            shown = await page.locator(".bubble.agent .text").all_text_contents()
+            streamed: list[list[str]] = await page.evaluate("window.streamed")
+        finally:
+            await browser.close()
+
+    assert errors == []
+    # The tokens showed the model's attempt; the bubble ends as the reply that was kept.
+    assert streamed[-1][1] == "Great, passing you to setup now."
+    assert shown == ["Before we go on, could you tell me your account type?"]
 
 
 def _vote(choice: str, confidence: float) -> dict[str, Any]:
