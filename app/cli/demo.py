@@ -2,8 +2,8 @@
 
 The demo is also the smallest honest tour of the product: a team in `Sessions` (leases,
 checkpoints, audit trail, step events, all in one SQLite file), replies streamed as the agents
-write them, and the same session picked up again in a brand-new process by its id (which talks to the
-first process's model server rather than loading a second copy of the model).
+write them, and the same session picked up again in a brand-new process by its id (which talks
+to the first process's model server rather than loading a second copy of the model).
 """
 
 from __future__ import annotations

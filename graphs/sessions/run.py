@@ -44,6 +44,8 @@ from accord.graphs.sessions.tokens import ReplyText, Streamed
 from accord.persistence import AuditEvent, SessionBusy, SessionRecord
 
 REASON_CODE = re.compile(r"[a-z][a-z0-9_:-]{0,31}")
+WRITE_AFTER_S = 1.0
+"""A run writes its audit events mid-run when this long has passed since it last wrote."""
 
 
 class Run:
@@ -198,7 +200,10 @@ class Run:
                             shown.check(token)
                             yield token
                     else:
-                        for event in spend.updates(chunk):
+                        found = spend.updates(chunk)
+                        if due := spend.due():  # stored before it is shown
+                            await runtime.audit_trail.aextend(due)
+                        for event in found:
                             if correction := shown.check(event):
                                 yield correction
                             yield event
@@ -246,6 +251,8 @@ class _Spend:
         self.values: dict[str, Any] = {}
         # This run's agent steps, kept in the audit trail for `accord metrics --db`.
         self.steps = MetricsRecorder() if steps else None
+        self._taken = 0  # steps moved to the trail
+        self._written = self.started  # when the trail was last written
         self._usage: Usage | None = None
 
     @property
@@ -286,16 +293,31 @@ class _Spend:
                 found.append(AgentEvent(now))
         return found
 
+    def due(self) -> list[AuditEvent]:
+        """What to write to the audit trail now, mid-run: everything noted so far once a slow
+        step (a model's) ended, so a process killed later in the turn loses none of it; runs
+        of quick steps write once, at their end."""
+        if time.monotonic() - self._written < WRITE_AFTER_S:
+            return []
+        self._written = time.monotonic()
+        return self._pending()
+
+    def _pending(self) -> list[AuditEvent]:
+        """The events noted and not yet written, steps included, in the order they happened."""
+        if self.steps is not None:
+            actor = self.trail.actor  # the user whose run it was
+            steps = self.steps.log.snapshot()[self._taken :]
+            self._taken += len(steps)
+            self.trail.events += [replace(step.to_audit(), actor=actor) for step in steps]
+        pending = sorted(self.trail.events, key=lambda event: event.at)
+        self.trail.events = []
+        return pending
+
     def _finish(self) -> None:
         if self._usage is not None:
             return
         self._usage = self.usage
-        if self.steps is not None:
-            actor = self.trail.actor  # the user whose run it was
-            steps = self.steps.log.snapshot()
-            self.trail.events += [replace(step.to_audit(), actor=actor) for step in steps]
-        # Each event keeps the moment it happened; the trail stores them in that order.
-        self.trail.events.sort(key=lambda event: event.at)
+        self.trail.events = self._pending()
 
     def failed(self, failure: BaseException) -> None:
         """Records what the run did before `failure`, and the failure."""
@@ -319,7 +341,7 @@ class _Spend:
 
 
 class Trail:
-    """The audit events of one run, written together when it ends."""
+    """The audit events of one run not yet written (`_Spend.due` writes them mid-run)."""
 
     def __init__(self, session_id: str, actor: str) -> None:
         self.session_id, self.actor = session_id, actor
