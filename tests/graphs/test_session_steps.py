@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, cast
 
 import pytest
 from support import scripted
 
 from accord.agents import by_agent, load_steps
 from accord.graphs import Sessions, handoff
-from accord.graphs.events import AgentEvent
+from accord.graphs.events import AgentEvent, Event
 from accord.persistence import AuditTrail, SessionStore, SQLAlchemySaver
 
 
@@ -73,7 +74,7 @@ async def test_a_run_writes_its_steps_as_they_end_not_only_at_its_end(
     stuck = scripted("verification", {"reply": "Never.", "handoff_to": "none"}, latency=60)
     async with Sessions(handoff([intake, stuck]), db=db) as sessions:
         session = await sessions.aopen("alice")
-        stream = session.astream("Hi, I'm Dana")
+        stream = cast(AsyncGenerator[Event, None], session.astream("Hi, I'm Dana"))
         async for event in stream:
             if event == AgentEvent("verification"):
                 break  # the run now waits on verification's model: a kill here loses...
