@@ -36,8 +36,8 @@ def test_eval_replays_and_writes_json_and_html(tmp_path: Path) -> None:
 
 
 def test_strict_fails_when_a_case_fails() -> None:
-    result = CliRunner().invoke(cli, ["eval", str(DATASETS / "credit.yaml"), "--strict"])
-    # The recorded panel rejects a case it should refer (tests/evals/test_shipped.py: KNOWN_MISSES).
+    result = CliRunner().invoke(cli, ["eval", str(DATASETS / "conversation.yaml"), "--strict"])
+    # One recorded case misses (tests/evals/test_shipped.py: KNOWN_MISSES).
     assert result.exit_code == 1
     assert "FAIL" in result.output
 
