@@ -242,9 +242,10 @@ def _percent(value: float | None) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    """Seconds in a readable unit; '-' when undefined."""
+    """Seconds in a readable unit and at most three significant digits (so at most seven
+    characters below 10,000 s: the narrow table's width counts on it); '-' when undefined."""
     if value is None:
         return "-"
     if value < 1:
-        return f"{1000 * value:.1f} ms"
-    return f"{value:.2f} s"
+        return f"{1000 * value:.0f} ms"
+    return f"{value:.{2 if value < 10 else 1 if value < 100 else 0}f} s"

@@ -80,6 +80,18 @@ async def test_the_default_table_fits_80_columns(tmp_path: Path) -> None:
     assert "--wide for every column" in result.output
 
 
+def test_minutes_long_steps_keep_a_session_id_on_one_line(tmp_path: Path) -> None:
+    session = "4WKyArJn5PpfyoRbBQiuBg"  # 22 characters, as Sessions makes them
+    slow = [StepEvent("setup", session, 0.0, end, True) for end in (96.76, 132.61, 0.25)]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(event.to_json() + "\n" for event in slow))
+
+    result = CliRunner().invoke(cli, ["metrics", "--events", str(path)], env={"COLUMNS": "80"})
+
+    row = next(line for line in result.output.splitlines() if line.split()[:1] == [session])
+    assert row.split()[1:7] == ["3", "0", "96.8", "s", "129", "s"]
+
+
 async def test_json_figures_match_the_library(tmp_path: Path) -> None:
     events = await _recorded("s1", "s2")
     path = tmp_path / "events.jsonl"
