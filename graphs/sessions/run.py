@@ -36,6 +36,7 @@ from accord.graphs.events import (
     UsageEvent,
     events_of,
 )
+from accord.graphs.node import AGENT_KEY
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.budget import Limits, Meter, Usage
 from accord.graphs.sessions.reply import Reply, reply_of
@@ -196,7 +197,8 @@ class Run:
                         if isinstance(message, AIMessageChunk) and (
                             piece := streamed.feed(message)
                         ):
-                            token = TokenEvent(metadata.get("langgraph_node", ""), piece)
+                            speaker = metadata.get(AGENT_KEY) or metadata.get("langgraph_node")
+                            token = TokenEvent(speaker or "", piece)
                             shown.check(token)
                             yield token
                     else:
