@@ -89,7 +89,7 @@ api = APIRouter(
 
 EVENT_KINDS = [
     *("token", "agent", "handoff", "route", "plan", "result", "opinion", "confidence"),
-    *("vote", "decision", "failure", "message", "usage", "done", "error"),
+    *("vote", "decision", "failure", "correction", "message", "usage", "done", "error"),
 ]
 """The SSE event names a reply stream may carry (`accord.graphs` event kinds, and `error`)."""
 
