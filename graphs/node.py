@@ -13,7 +13,6 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import merge_configs
 from langgraph.errors import GraphBubbleUp
 from langgraph.types import Command, RetryPolicy
 from pydantic import BaseModel
@@ -33,8 +32,6 @@ from accord.persistence import Flow, Sleep
 
 TOOL_ROUNDS = 4
 """Most rounds of tool calls an agent makes in one step before it must answer."""
-AGENT_KEY = "accord_agent"
-"""The run metadata key naming the agent whose step it is (what its streamed tokens carry)."""
 
 
 class Task:
@@ -97,9 +94,6 @@ class AgentNode(FlowRunnable[Any, Any]):
         """One step: tool rounds, the answer, retries by the policy, failure or failover."""
         if (handover := self._handover(config)) is not None:
             return handover
-        # Streamed tokens are told apart by this, not by the graph node ("synthesis" is the
-        # primary agent speaking again), so a chat names the agent that writes them.
-        config = merge_configs(config, {"metadata": {AGENT_KEY: self.agent.name}})
         with standby().running(self.agent.name):
             attempt = 0
             while True:

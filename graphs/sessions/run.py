@@ -36,7 +36,6 @@ from accord.graphs.events import (
     UsageEvent,
     events_of,
 )
-from accord.graphs.node import AGENT_KEY
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.budget import Limits, Meter, Usage
 from accord.graphs.sessions.reply import Reply, reply_of
@@ -197,8 +196,7 @@ class Run:
                         if isinstance(message, AIMessageChunk) and (
                             piece := streamed.feed(message)
                         ):
-                            speaker = metadata.get(AGENT_KEY) or metadata.get("langgraph_node")
-                            token = TokenEvent(speaker or "", piece)
+                            token = TokenEvent(metadata.get("langgraph_node", ""), piece)
                             shown.check(token)
                             yield token
                     else:

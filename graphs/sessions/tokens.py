@@ -47,8 +47,8 @@ class ReplyText:
 class Streamed:
     """The reply text tokens have shown since the last message, to correct it if need be.
 
-    A token and the message it belongs to are matched by order, not by name: a graph that is
-    not accord's names its tokens by the graph step, and its messages by whoever wrote them.
+    Tokens name the graph step that streamed them (a coordinator's "synthesis", say) and the
+    message the agent that wrote it, so the two are matched by order, not by name.
     """
 
     _shown: str | None = None

@@ -19,7 +19,6 @@ from accord.graphs import (
     SessionClosed,
     Sessions,
     TokenEvent,
-    consultation,
     handoff,
 )
 from accord.graphs.events import AgentEvent, HandoffEvent, UsageEvent
@@ -254,23 +253,3 @@ def test_a_refused_resume_closes_the_manager_it_made(db: str) -> None:
     # Warnings are errors: a manager left open would leak its connections and fail the test.
     with pytest.raises(NotAuthorized):
         Session.resume(_team(), session_id, user="mallory", db=db)
-
-
-async def test_tokens_name_the_agent_not_the_graph_step(db: str) -> None:
-    # A consultation's primary writes its answer in the "synthesis" step: the chat must show
-    # the primary as the speaker (the command line printed "synthesis:" and the reply twice).
-    primary = scripted(
-        "support",
-        {"consult": ["network"], "question": "Why does Wi-Fi drop?"},
-        {"reply": "Update the driver."},
-    )
-    network = scripted(
-        "network", {"answer": "The driver.", "confidence": 0.9, "rationale": "Common."}
-    )
-    async with Sessions(consultation(primary, [network]), db=db) as sessions:
-        session = await sessions.aopen("alice")
-        streamed = [event async for event in session.astream("My Wi-Fi drops.")]
-
-    speakers = {e.agent for e in streamed if isinstance(e, TokenEvent)}
-    assert speakers == {"support"}
-    assert MessageEvent("support", "Update the driver.") in streamed

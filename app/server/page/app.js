@@ -323,8 +323,8 @@ const handlers = {
   message(data) {
     const name = speaker(data.agent);
     const bubble = state.bubble || streamingBubble(name);
-    // Tokens of a plain graph name the step that streamed them; the finished message names
-    // the agent that wrote it.
+    // Tokens name the graph step that streamed them (a coordinator's "synthesis", say);
+    // the finished message names the agent that wrote it.
     bubble.agent = name;
     bubble.label.textContent = name;
     bubble.text.textContent = data.text;
