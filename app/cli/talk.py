@@ -67,8 +67,13 @@ class Conversation:
                 self.written += piece
             case events.CorrectionEvent(agent, text) if self.speaking is not None:
                 self._correct(agent, text)
-            case MessageEvent() if self.speaking is not None:
-                self._end_line()  # its text is what was streamed (or corrected) on this line
+            case MessageEvent(agent, text) if self.speaking is not None:
+                # Its text is what was streamed (or corrected) on this line. Tokens name the
+                # graph step that wrote them (a consultation's "synthesis"), the message its
+                # agent: a terminal shows the agent's name in the step's place.
+                if agent != self.speaking and self.console.is_terminal:
+                    self._correct(agent, text)
+                self._end_line()
             case DoneEvent(reply):
                 self.reply = reply
             case events.AgentEvent(agent) | events.RouteEvent(agent, _):

@@ -180,3 +180,17 @@ def test_a_corrected_reply_follows_on_its_own_line_in_a_pipe() -> None:
         "intake (corrected): Before we go on, could you tell me your account type?",
         "intake: Thanks.",
     ]
+
+
+def test_a_reply_streamed_by_a_step_is_shown_under_its_agents_name() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, width=30, force_terminal=True, color_system=None)
+
+    def stream() -> object:
+        yield events.TokenEvent("synthesis", "Update the driver.")
+        yield events.MessageEvent("support", "Update the driver.")
+
+    Conversation(console).turn("Hi", stream())  # type: ignore[arg-type]
+
+    rows = [row for row in _screen(screen.getvalue(), 30) if row]
+    assert rows == ["you: Hi", "support: Update the driver."]
