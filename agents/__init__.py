@@ -28,7 +28,7 @@ from accord.agents.models.breaker import breakers
 from accord.agents.models.chain import ChainPolicy, model_chain
 from accord.agents.models.flow import FlowRunnable, Invoke
 from accord.agents.models.ids import resolve_model
-from accord.agents.models.local.server import warm_up
+from accord.agents.models.local.server import embedded_server, warm_up
 from accord.agents.models.structured import structured
 from accord.agents.routing.router import Candidate, Router
 from accord.agents.routing.standby import standby
@@ -63,6 +63,7 @@ __all__ = [
     "by_session",
     "canned",
     "check_team",
+    "embedded_server",
     "instrument",
     "load_steps",
     "model_chain",

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentEvent",
     "ConfidenceEvent",
+    "CorrectionEvent",
     "DecisionEvent",
     "DoneEvent",
     "Event",
@@ -76,6 +77,20 @@ class MessageEvent(Event):
     """A complete message an agent wrote to the user."""
 
     kind: ClassVar[str] = "message"
+    agent: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionEvent(Event):
+    """The reply an agent's tokens streamed was replaced: `text` is the reply as kept.
+
+    Sent just before that reply's `MessageEvent` when the two differ (a gate asked for what
+    the next step needs instead, or a long reply was ended at a sentence), so a screen that
+    showed the tokens can show the kept reply in their place.
+    """
+
+    kind: ClassVar[str] = "correction"
     agent: str
     text: str
 

@@ -2,12 +2,14 @@
 
 The demo is also the smallest honest tour of the product: a team in `Sessions` (leases,
 checkpoints, audit trail, step events, all in one SQLite file), replies streamed as the agents
-write them, and the same session picked up again in a brand-new process by its id.
+write them, and the same session picked up again in a brand-new process by its id (which talks
+to the first process's model server rather than loading a second copy of the model).
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 import subprocess
 import sys
 import tempfile
@@ -56,7 +58,7 @@ def run_demo(db: str | None = None) -> None:
     console.print(Rule("a new process resumes the session from its checkpoint"))
     console.print(f"$ accord demo --resume {session.id} --db {db}")
     cmd = [sys.executable, "-m", "accord.app", "demo", "--resume", session.id, "--db", db]
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, env=_sharing_the_model())
     console.print(Rule("what the session database now holds"))
     for command in ("sessions show", "sessions audit", "metrics --session"):
         console.print(f"$ accord {command} {session.id} --db {db}")
@@ -86,6 +88,15 @@ def resume_demo(db: str, session_id: str) -> None:
 def _converse(session: Session, turns: Sequence[str]) -> None:
     for text in turns:
         Conversation(console).turn(text, session.stream(text))
+
+
+def _sharing_the_model() -> dict[str, str]:
+    """The child's environment: it talks to this process's model server (ACCORD_LOCAL_URL)
+    rather than loading a second copy of the 1.1 GB model beside it."""
+    from accord.agents import embedded_server
+
+    url = embedded_server().url
+    return {**os.environ, "ACCORD_LOCAL_URL": url} if url else dict(os.environ)
 
 
 def _url(db: str) -> str:

@@ -23,7 +23,6 @@ from accord.evals import (
     write_html,
     write_json,
 )
-from accord.persistence import AccordError
 
 console = Console()
 
@@ -42,7 +41,8 @@ def run_eval(
     """Runs (or records) a dataset with a progress bar, prints the report and writes files.
 
     Raises:
-        AccordError: The dataset or the comparison file could not be read.
+        AccordError: The dataset or the comparison file could not be read, or the model
+            has no recording.
     """
     cases = load_dataset(dataset)
     against = load_results(compare_path) if compare_path is not None else None
@@ -87,7 +87,8 @@ def eval_command(
     dataset: Annotated[
         Path,
         typer.Argument(
-            help="A .yaml or .jsonl dataset of cases, or a shipped one by name (finance, ...)."
+            metavar="DATASET",
+            help="A .yaml or .jsonl dataset of cases, or a shipped one by name (finance, ...).",
         ),
     ],
     record: Annotated[
@@ -96,45 +97,50 @@ def eval_command(
     model: Annotated[
         str | None,
         typer.Option(
+            metavar="ID",
             help="Model of every agent (default: the embedded one); a replay needs the model "
-            "it was recorded with."
+            "it was recorded with.",
         ),
     ] = None,
     judge: Annotated[
         str | None,
         typer.Option(
-            help="Model of an LLM judge for the cases' `judge` criteria (recorded with them)."
+            metavar="ID",
+            help="Model of an LLM judge for the cases' `judge` criteria (recorded with them).",
         ),
     ] = None,
-    label: Annotated[str | None, typer.Option(help="Name of this run in reports.")] = None,
+    label: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Name of this run in reports.")
+    ] = None,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the results as JSON here.")
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the results as JSON here.")
     ] = None,
     html_path: Annotated[
-        Path | None, typer.Option("--html", help="Write an HTML report with plots here.")
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="Write an HTML report with plots here."),
     ] = None,
     compare_path: Annotated[
         Path | None,
-        typer.Option("--compare", help="Results JSON of an earlier run to compare with."),
+        typer.Option(
+            "--compare", metavar="FILE", help="Results JSON of an earlier run to compare with."
+        ),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit with status 1 unless every case passes.")
     ] = False,
 ) -> None:
     """Evaluates a dataset on recorded responses (no model, no network), or records them."""
-    try:
-        run = run_eval(
-            dataset,
-            record=record,
-            model=model,
-            judge=judge,
-            label=label,
-            json_path=json_path,
-            html_path=html_path,
-            compare_path=compare_path,
-        )
-    except AccordError as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
+    # An AccordError (a missing dataset, a model with no recording) is printed by the root
+    # command like every other: `error: ...`, exit 2.
+    run = run_eval(
+        dataset,
+        record=record,
+        model=model,
+        judge=judge,
+        label=label,
+        json_path=json_path,
+        html_path=html_path,
+        compare_path=compare_path,
+    )
     if strict and not all(case.passed for case in run.cases):
         raise typer.Exit(1)

@@ -11,12 +11,14 @@ Two sources, usable together:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from accord.agents import (
@@ -54,8 +56,10 @@ def show_metrics(
     by: Sequence[str] = SCOPES,
     capacities: dict[str, float] | None = None,
     as_json: bool = False,
+    wide: bool = False,
 ) -> None:
-    """Loads step events from the sources given and prints their metrics.
+    """Loads step events from the sources given and prints their metrics (`wide`: every
+    column; else the key figures, which fit an 80-column terminal).
 
     Raises:
         NothingToMeasure: Neither an events file nor a database was given.
@@ -68,7 +72,7 @@ def show_metrics(
         )
     steps, ratings = load(events, db, sessions)
     computed = report(steps, by=by, capacities=capacities, ratings=ratings)
-    print_report(Console(), computed, as_json=as_json)
+    print_report(Console(), computed, as_json=as_json, wide=wide)
 
 
 def metrics_command(
@@ -99,11 +103,25 @@ def metrics_command(
         typer.Option(metavar="AGENT=N", help="An agent's capacity, for utilisation (default 1)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            "--wide", help="Every column (throughput, p99, utilisation, MTBF, MTTR, ...)."
+        ),
+    ] = False,
 ) -> None:
     """Reliability per agent and per session: uptime, MTBF, MTTR, latency, throughput, errors."""
     scopes = SCOPES if by == "both" else (by,)
     capacities = dict(_capacity(item) for item in capacity or [])
-    show_metrics(events or [], db, session or [], by=scopes, capacities=capacities, as_json=as_json)
+    show_metrics(
+        events or [],
+        db,
+        session or [],
+        by=scopes,
+        capacities=capacities,
+        as_json=as_json,
+        wide=wide,
+    )
 
 
 def load(
@@ -145,9 +163,13 @@ def report(
 
 
 def print_report(
-    console: Console, computed: dict[str, dict[str, Reliability]], *, as_json: bool = False
+    console: Console,
+    computed: dict[str, dict[str, Reliability]],
+    *,
+    as_json: bool = False,
+    wide: bool = False,
 ) -> None:
-    """Prints one table per scope, or the figures as JSON."""
+    """Prints one table per scope (`wide`: every column), or the figures as JSON."""
     if as_json:
         plain = {
             scope: {key: figures.to_dict() for key, figures in groups.items()}
@@ -156,34 +178,60 @@ def print_report(
         console.print_json(json.dumps(plain))
         return
     for scope, groups in computed.items():
-        console.print(_table(scope, groups))
+        table = _table(scope, groups, WIDE if wide else NARROW)
+        if wide:  # asked for every column: print them whole, past the terminal's width
+            unbounded = console.options.update(width=1_000)
+            width = Measurement.get(console, unbounded, table).maximum
+            whole = Console(file=console.file, width=width, force_terminal=console.is_terminal)
+            whole.print(table)
+        else:
+            console.print(table)
+    if not wide and computed:
+        console.print("[dim]--wide for every column (p99, throughput, MTBF, MTTR, ...)[/]")
 
 
-def _table(scope: str, groups: dict[str, Reliability]) -> Table:
-    table = Table(title=f"per {scope}")
-    table.add_column(scope)
-    for column in ("steps", "errors", "done %", "p50", "p95", "p99", "per s", "util %"):
-        table.add_column(column, justify="right")
-    for column in ("uptime %", "failures", "MTBF", "MTTR", "ratings", "satisfied %"):
-        table.add_column(column, justify="right")
-    for key, f in groups.items():
-        table.add_row(
-            key,
-            str(f.steps),
-            str(f.errors),
-            _percent(f.completion_rate),
-            _seconds(f.p50),
-            _seconds(f.p95),
-            _seconds(f.p99),
-            f"{f.throughput:.3g}",
-            _percent(f.utilisation),
-            _percent(f.uptime),
-            str(f.failures),
-            _seconds(f.mtbf),
-            _seconds(f.mttr),
-            str(f.ratings),
-            _percent(f.satisfaction),
-        )
+Column = tuple[str, Callable[[Reliability], str]]
+
+NARROW: tuple[Column, ...] = (
+    ("steps", lambda f: str(f.steps)),
+    ("errors", lambda f: str(f.errors)),
+    ("p50", lambda f: _seconds(f.p50)),
+    ("p95", lambda f: _seconds(f.p95)),
+    ("uptime %", lambda f: _percent(f.uptime)),
+    ("satisfied %", lambda f: _percent(f.satisfaction)),
+)
+"""The key figures: what fits beside a 22-character session id in 80 columns."""
+
+WIDE: tuple[Column, ...] = (
+    *NARROW[:2],
+    ("done %", lambda f: _percent(f.completion_rate)),
+    *NARROW[2:4],
+    ("p99", lambda f: _seconds(f.p99)),
+    ("per s", lambda f: f"{f.throughput:.3g}"),
+    ("util %", lambda f: _percent(f.utilisation)),
+    NARROW[4],
+    ("failures", lambda f: str(f.failures)),
+    ("MTBF", lambda f: _seconds(f.mtbf)),
+    ("MTTR", lambda f: _seconds(f.mttr)),
+    ("ratings", lambda f: str(f.ratings)),
+    NARROW[5],
+)
+
+
+def _table(scope: str, groups: dict[str, Reliability], columns: Sequence[Column]) -> Table:
+    narrow = columns is NARROW
+    table = Table(
+        title=f"per {scope}",
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+        pad_edge=not narrow,
+        collapse_padding=narrow,
+    )
+    # An id folds onto a second line rather than being cut to an unreadable "…".
+    table.add_column(scope, overflow="fold")
+    for header, _ in columns:
+        table.add_column(header, justify="right", no_wrap=True)
+    for key, figures in groups.items():
+        table.add_row(key, *(cell(figures) for _, cell in columns))
     if not groups:
         table.caption = "no step events and no ratings"
     return table
@@ -194,9 +242,10 @@ def _percent(value: float | None) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    """Seconds in a readable unit; '-' when undefined."""
+    """Seconds in a readable unit and at most three significant digits (so at most seven
+    characters below 10,000 s: the narrow table's width counts on it); '-' when undefined."""
     if value is None:
         return "-"
     if value < 1:
-        return f"{1000 * value:.1f} ms"
-    return f"{value:.2f} s"
+        return f"{1000 * value:.0f} ms"
+    return f"{value:.{2 if value < 10 else 1 if value < 100 else 0}f} s"

@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
+from rich.control import Control
 from rich.markup import escape
+from rich.segment import ControlType
 
 from accord.app.cli.show import line
 from accord.graphs import DoneEvent, Event, MessageEvent, Reply, TokenEvent, events
@@ -62,11 +65,15 @@ class Conversation:
                     self.speaking, self.written = agent, ""
                 self.console.print(escape(piece), end="", soft_wrap=True)
                 self.written += piece
-            case MessageEvent(agent, text) if self.speaking == agent and self.written.strip():
-                streamed = self.written
+            case events.CorrectionEvent(agent, text) if self.speaking is not None:
+                self._correct(agent, text)
+            case MessageEvent(agent, text) if self.speaking is not None:
+                # Its text is what was streamed (or corrected) on this line. Tokens name the
+                # graph step that wrote them (a consultation's "synthesis"), the message its
+                # agent: a terminal shows the agent's name in the step's place.
+                if agent != self.speaking and self.console.is_terminal:
+                    self._correct(agent, text)
                 self._end_line()
-                if streamed.strip() != text.strip():  # re-asked: the kept reply differs
-                    self.console.print(f"[dim]{agent} (as kept): {escape(text)}[/]")
             case DoneEvent(reply):
                 self.reply = reply
             case events.AgentEvent(agent) | events.RouteEvent(agent, _):
@@ -84,6 +91,22 @@ class Conversation:
             case _:
                 self._print(line(event))
 
+    def _correct(self, agent: str, text: str) -> None:
+        """Shows `text` in place of the reply streamed on the current line: on a terminal the
+        streamed rows are erased and the kept reply written there; elsewhere (a pipe, a log)
+        it follows on a line of its own."""
+        name = f"[bold magenta]{agent}[/]"
+        if self.console.is_terminal:
+            rows = _rows(f"{self.speaking}: {self.written}", self.console.width)
+            up = [(ControlType.CURSOR_UP, 1), (ControlType.ERASE_IN_LINE, 2)] * (rows - 1)
+            self.console.control(Control((ControlType.ERASE_IN_LINE, 2), *up))
+            self.console.control(Control.move_to_column(0))
+        else:
+            self._end_line()
+            name += " (corrected)"
+        self.console.print(f"{name}: {escape(text)}", end="", soft_wrap=True)
+        self.speaking, self.written = agent, text
+
     def _print(self, markup: str | None) -> None:
         if markup:
             self._end_line()
@@ -98,6 +121,11 @@ class Conversation:
         if self.speaking is not None:
             self.console.print()
             self.speaking, self.written = None, ""
+
+
+def _rows(text: str, width: int) -> int:
+    """How many terminal rows `text` fills when the terminal wraps it at `width` columns."""
+    return sum(max(1, -(-cell_len(part) // max(width, 1))) for part in text.split("\n"))
 
 
 def check_answered(conversation: Conversation) -> None:

@@ -102,7 +102,8 @@ api = APIRouter(
 
 EVENT_KINDS = [
     *("token", "agent", "handoff", "route", "plan", "result", "opinion", "confidence"),
-    *("vote", "decision", "failure", "message", "interrupt", "usage", "done", "error"),
+    *("vote", "decision", "failure", "correction", "message", "interrupt", "usage", "done"),
+    "error",
 ]
 """The SSE event names a reply stream may carry (`accord.graphs` event kinds, and `error`)."""
 

@@ -108,11 +108,12 @@ def credit_risk(
     *, checkpointer: Saver = None, models: Models = ("local",)
 ) -> CompiledStateGraph[ConsensusState, Any, ConsensusState, ConsensusState]:
     """Credit risk: credit history, market conditions and compliance vote approve/reject/refer."""
-    # "refer when unsure" alone: the 1.5B panel rejected a mixed record in a volatile sector.
+    # "refer when unsure" alone, and then "refer when it is mixed or unclear": the 1.5B panel
+    # still rejected a mixed record in a volatile sector, taking "mixed" for a clear problem.
     vote = (
-        "Vote approve when the case is clearly good, reject when it shows a clear problem "
-        "(missed payments, large debts, refused documents), and refer when it is mixed or "
-        "unclear."
+        "Vote approve when the case is clearly good. Vote reject only for a clear problem: "
+        "missed payments, large debts or refused documents. A mixed record or an uncertain "
+        "sector is not a clear problem: vote refer, so a person looks at it."
     )
     panel = [
         _agent(

@@ -7,11 +7,11 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from langchain_core.messages import AIMessage, AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage, SystemMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import RetryPolicy, Send
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict  # pydantic builds JSON schemas from it on 3.11
 
 from accord.agents import Agent, AgentSpecError, check_team
@@ -70,16 +70,24 @@ def ballot_schema(options: tuple[str, ...] | None) -> type[BaseModel]:
     """The structured vote: the rationale, then a choice (one of `options`) and a confidence.
 
     The rationale comes first so the model weighs the case before it commits to a choice: with
-    the choice first, the embedded 0.5B model voted "reject" on 9 of 9 loans.
+    the choice first, the embedded 0.5B model voted "reject" on 9 of 9 loans. The schema has no
+    titles (they restate the field names): it is read by the model in every voter's prompt.
     """
     choice: Any = Literal[options] if options else str
     schema: type[BaseModel] = create_model(
         "Ballot",
-        rationale=(str, Field(description="Your reasoning about the case, in one sentence.")),
+        __config__=ConfigDict(json_schema_extra=_untitled),
+        rationale=(str, Field(description="Your reasoning about the case, in one short sentence.")),
         choice=(choice, Field(description="Your vote, following from that reasoning.")),
         confidence=(float, Field(ge=0, le=1, description="How sure you are, from 0 to 1.")),
     )
     return schema
+
+
+def _untitled(schema: dict[str, Any]) -> None:
+    schema.pop("title", None)
+    for field in schema.get("properties", {}).values():
+        field.pop("title", None)
 
 
 class VoteTask(Task):
@@ -92,13 +100,14 @@ class VoteTask(Task):
     def prepare(
         self, agent: Agent, state: ConsensusState
     ) -> tuple[list[AnyMessage], type[BaseModel]]:
-        lines = identity(agent)
-        lines.append("Your team decides by vote. Vote on the user's last message.")
+        # What every voter is told comes first (with the JSON contract, which `structured()`
+        # adds to the first system message) and the voter's own part after it: the voters'
+        # prompts then open on the same tokens, which llama.cpp's prompt cache reads once.
+        rules = ["Your team decides by vote. Vote on the user's last message."]
         if self.options:
-            lines.append(f"Choose exactly one of: {', '.join(self.options)}.")
-        return brief(lines, state.get("messages", []), state.get("facts")), ballot_schema(
-            self.options
-        )
+            rules.append(f"Choose exactly one of: {', '.join(self.options)}.")
+        own = brief(identity(agent), state.get("messages", []), state.get("facts"))
+        return [SystemMessage("\n".join(rules)), *own], ballot_schema(self.options)
 
     def apply(self, agent: Agent, answer: BaseModel, state: ConsensusState) -> dict[str, Any]:
         vote: Vote = {

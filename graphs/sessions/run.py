@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import socket
-import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import replace
@@ -21,33 +19,28 @@ from typing import Any, cast
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StreamMode
 
-from accord.agents import MetricsRecorder
-from accord.graphs.errors import BudgetExceeded, SessionPaused
+from accord.graphs.errors import SessionPaused
 from accord.graphs.events import (
-    AgentEvent,
     DoneEvent,
     Event,
     GraphChunk,
-    HandoffEvent,
-    InterruptEvent,
     TokenEvent,
     UsageEvent,
-    events_of,
 )
 from accord.graphs.sessions.access import User
-from accord.graphs.sessions.budget import Limits, Meter, Usage
-from accord.graphs.sessions.pause import OPEN, PAUSED, answered, asked, pending, resume_command
+from accord.graphs.sessions.budget import Usage
+from accord.graphs.sessions.pause import answered, pending, resume_command
 from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
-from accord.graphs.sessions.tokens import ReplyText
+from accord.graphs.sessions.spend import Spend, Trail, messages_of
+from accord.graphs.sessions.tokens import ReplyText, Streamed
 from accord.graphs.sessions.traces import Traces
-from accord.persistence import AuditEvent, SessionBusy, SessionRecord
+from accord.persistence import SessionBusy, SessionRecord
 
-REASON_CODE = re.compile(r"[a-z][a-z0-9_:-]{0,31}")
 Payload = dict[str, Any] | Command[Any] | None
 UNANSWERED: Any = object()  # no answer: the run is a message's, not a question's answer
 
@@ -84,7 +77,7 @@ class Run:
             answer, given = given.resume, None
         message = _message(text, message_id)
         arrived = Trail(self.session_id, self.user.id)
-        for new in [message] if message is not None else _messages(given):
+        for new in [message] if message is not None else messages_of(given):
             if isinstance(new, HumanMessage):
                 arrived.add("message_in", None, {"message_id": new.id, "chars": len(new.text)})
         resume: Command[Any] | None = None
@@ -103,7 +96,7 @@ class Run:
             message_id=message_id,
             answering=answering,
         )
-        spend = _Spend(self.session_id, self.user, begun.record, runtime)
+        spend = Spend(self.session_id, self.user, begun.record, runtime)
         lost, done = asyncio.Event(), asyncio.Event()
         keeper = asyncio.create_task(self._keep(holder, lost, done))
         try:
@@ -149,7 +142,7 @@ class Run:
     async def _snapshot(self) -> Any:
         return await self.runtime.graph.aget_state(self.config)
 
-    async def _unaudited(self, spend: _Spend, snapshot: Any) -> None:
+    async def _unaudited(self, spend: Spend, snapshot: Any) -> None:
         """Audits the replies in the state that no `message_out` event names (issue 14: a
         run killed after its last checkpoint never wrote them)."""
         trail = await self.runtime.audit_trail.aevents(self.session_id, kinds=["message_out"])
@@ -203,13 +196,13 @@ class Run:
                 return
 
     async def _graph(
-        self, spend: _Spend, payload: Payload, tokens: bool, lost: asyncio.Event
+        self, spend: Spend, payload: Payload, tokens: bool, lost: asyncio.Event
     ) -> AsyncIterator[Event]:
         """Runs the graph on `payload`, yielding its events."""
         runtime = self.runtime
         if spend.left is not None and spend.left <= 0:
             raise spend.meter.refuse("wall_time")
-        spend.added += _messages(payload)
+        spend.added += messages_of(payload)
         output = _Output()
         # The recorder keeps this run's steps; the traces give its steps and calls their spans.
         extra = [spend.steps] if spend.steps is not None else []
@@ -219,7 +212,7 @@ class Run:
             config["max_concurrency"] = spend.limits.concurrency
         modes: list[StreamMode] = ["updates", "messages"] if tokens else ["updates"]
         modes += [mode for mode in self.modes if mode not in modes]
-        streamed = ReplyText()
+        streamed, shown = ReplyText(), Streamed()
         try:
             # One deadline for the whole run: a recovered run and the new message share it.
             async with asyncio.timeout_at(spend.deadline()):
@@ -236,17 +229,24 @@ class Run:
                             streamed.feed(message) if isinstance(message, AIMessageChunk) else None
                         )
                         if piece:
-                            yield TokenEvent(metadata.get("langgraph_node", ""), piece)
+                            token = TokenEvent(metadata.get("langgraph_node", ""), piece)
+                            shown.check(token)
+                            yield token
                         if mode in self.modes and piece != "":
                             # Clients read a reply as a user does: a JSON answer's text, no JSON.
-                            shown = (
+                            relayed = (
                                 message.model_copy(update={"content": piece}) if piece else message
                             )
-                            yield GraphChunk(mode, (shown, metadata))
+                            yield GraphChunk(mode, (relayed, metadata))
                     elif mode in self.modes:
                         yield GraphChunk(mode, chunk)
                     if mode == "updates":
-                        for event in spend.updates(chunk):
+                        found = spend.updates(chunk)
+                        if due := spend.due():  # stored before it is shown
+                            await runtime.audit_trail.aextend(due)
+                        for event in found:
+                            if correction := shown.check(event):
+                                yield correction
                             yield event
         except TimeoutError:
             raise spend.meter.refuse("wall_time") from None
@@ -270,157 +270,6 @@ class _Output(BaseCallbackHandler):
     ) -> None:
         if parent_run_id is None and isinstance(outputs, dict):
             self.values = outputs
-
-
-class _Spend:
-    """What one run spends and adds, against the budget it began with, and its audit trail."""
-
-    def __init__(
-        self, session_id: str, user: User, record: SessionRecord, runtime: Runtime
-    ) -> None:
-        self.session_id = session_id
-        self.limits = Limits.from_dict(record.limits)
-        self.before = Usage.from_dict(record.usage)
-        self.agent = record.agent
-        self.status = record.status
-        self.interrupts: list[InterruptEvent] = []
-        self.finished = False  # the graph ran to its end or to a question
-        self.started = time.monotonic()
-        self.left = (
-            None if self.limits.wall_time is None else self.limits.wall_time - self.before.wall_time
-        )
-        deadline = None if self.left is None else self.started + self.left
-        self.meter = Meter(session_id, self.limits, self.before, deadline, runtime.prices)
-        self.trail = Trail(session_id, user.id)
-        self.added: list[AnyMessage] = []
-        self.values: dict[str, Any] = {}
-        # This run's agent steps, kept in the audit trail for `accord metrics --db`.
-        self.steps = MetricsRecorder() if runtime.metrics else None
-        self._usage: Usage | None = None
-
-    @property
-    def usage(self) -> Usage:
-        """The session's usage, this run included (frozen once the run is over)."""
-        if self._usage is not None:
-            return self._usage
-        elapsed = time.monotonic() - self.started
-        return replace(self.before + self.meter.used, wall_time=self.before.wall_time + elapsed)
-
-    def deadline(self) -> float | None:
-        """When the wall-time budget ends, on the event loop's clock."""
-        if self.left is None:
-            return None
-        remaining = self.started + self.left - time.monotonic()
-        return asyncio.get_running_loop().time() + remaining
-
-    def updates(self, chunk: dict[str, Any]) -> list[Event]:
-        """The events of one `stream_mode="updates"` item, noted on the way."""
-        found: list[Event] = []
-        for node, change in chunk.items():
-            added = _messages(change)
-            # Stamped as they come: a message goes out before the handoff it carries.
-            for message in added:
-                if isinstance(message, AIMessage):
-                    details = {"message_id": message.id, "chars": len(message.text)}
-                    self.trail.add("message_out", message.name, details)
-            for event in events_of(node, change):
-                self.trail.note(event)
-                found.append(event)
-                if isinstance(event, InterruptEvent):
-                    self.interrupts.append(event)
-            if isinstance(change, dict) and change.get("facts"):
-                # What the session learned about the user (a handoff team's `facts`).
-                self.trail.add("facts", node, dict(change["facts"]))
-            self.added += added
-            now = _agent(change, self.agent)
-            if now != self.agent and now is not None:
-                self.agent = now
-                found.append(AgentEvent(now))
-        return found
-
-    def _finish(self) -> None:
-        if self._usage is not None:
-            return
-        self._usage = self.usage
-        if self.steps is not None:
-            actor = self.trail.actor  # the user whose run it was
-            steps = self.steps.log.snapshot()
-            self.trail.events += [replace(step.to_audit(), actor=actor) for step in steps]
-        # Each event keeps the moment it happened; the trail stores them in that order.
-        self.trail.events.sort(key=lambda event: event.at)
-
-    def failed(self, failure: BaseException) -> None:
-        """Records what the run did before `failure`, and the failure."""
-        self._finish()
-        if isinstance(failure, BudgetExceeded):
-            details = {"limit": failure.limit, "used": self.usage.to_dict()}
-            self.trail.add("budget_hit", self.agent, details)
-        elif not isinstance(failure, GeneratorExit):
-            self.trail.add("error", self.agent, {"error": type(failure).__name__})
-
-    def error(self, failure: BaseException) -> BaseException:
-        """The error to raise for `failure`: a budget refusal carries the session's usage."""
-        if isinstance(failure, BudgetExceeded):
-            return BudgetExceeded(self.session_id, failure.limit, self.usage, self.limits)
-        return failure
-
-    def changes(self) -> dict[str, Any]:
-        """What the session record takes from this run."""
-        self._finish()
-        changes: dict[str, Any] = {"usage": self.usage.to_dict(), "agent": self.agent}
-        # Paused when the run stopped on a question; open again once one runs to its end.
-        status = PAUSED if self.interrupts else OPEN if self.finished else self.status
-        if status != self.status:
-            changes["status"] = status
-        return changes
-
-
-class Trail:
-    """The audit events of one run, written together when it ends."""
-
-    def __init__(self, session_id: str, actor: str) -> None:
-        self.session_id, self.actor = session_id, actor
-        self.events: list[AuditEvent] = []
-
-    def add(self, kind: str, agent: str | None, details: dict[str, Any]) -> None:
-        """Adds an event of `kind` about `agent`."""
-        self.events.append(AuditEvent(self.session_id, kind, self.actor, agent, details))
-
-    def note(self, event: Event) -> None:
-        """Adds what the trail keeps of a run's `event` (its handoffs)."""
-        if isinstance(event, HandoffEvent):
-            reason = _short_reason(event.reason)
-            details = {"source": event.source, "target": event.target, "reason": reason}
-            self.add("handoff", event.target, details)
-        elif isinstance(event, InterruptEvent):
-            self.add("interrupt", *asked(event))
-
-
-def _short_reason(reason: str) -> str:
-    """What the audit trail keeps of a handoff's reason: a code, never the conversation.
-
-    A standby's handover says "failover" or "overload"; an agent's own handoff carries its
-    reply (message content, which must not land in the append-only trail).
-    """
-    return reason if REASON_CODE.fullmatch(reason) else "agent decision"
-
-
-def _messages(change: Any) -> list[AnyMessage]:
-    if not isinstance(change, dict):
-        return []
-    return [m for m in change.get("messages") or [] if isinstance(m, BaseMessage)]  # type: ignore[misc]
-
-
-def _agent(change: Any, current: str | None) -> str | None:
-    """The agent holding the conversation after `change`."""
-    if not isinstance(change, dict):
-        return current
-    if isinstance(active := change.get("active_agent"), str):
-        return active
-    for message in reversed(change.get("messages") or []):
-        if isinstance(message, AIMessage) and message.name:
-            return message.name
-    return current
 
 
 def _message(text: str | None, message_id: str | None) -> HumanMessage | None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from langchain_core.messages import BaseMessage
 from langchain_core.utils.json import parse_partial_json
 
+from accord.graphs.events import CorrectionEvent, Event, MessageEvent, TokenEvent
+
 
 @dataclass
 class ReplyText:
@@ -39,3 +41,24 @@ class ReplyText:
         shown = self._shown.get(key, 0)
         self._shown[key] = len(reply)
         return reply[shown:]
+
+
+@dataclass
+class Streamed:
+    """The reply text tokens have shown since the last message, to correct it if need be.
+
+    Tokens name the graph step that streamed them (a coordinator's "synthesis", say) and the
+    message the agent that wrote it, so the two are matched by order, not by name.
+    """
+
+    _shown: str | None = None
+
+    def check(self, event: Event) -> CorrectionEvent | None:
+        """Notes `event`; for a message unlike the tokens that streamed it, the correction."""
+        if isinstance(event, TokenEvent):
+            self._shown = (self._shown or "") + event.text
+        elif isinstance(event, MessageEvent):
+            shown, self._shown = self._shown, None
+            if shown is not None and shown.strip() != event.text.strip():
+                return CorrectionEvent(event.agent, event.text)
+        return None

@@ -181,8 +181,14 @@ class SyncDriver:
 
     def run(self, op: Operation[T]) -> T:
         """Run an operation in a transaction, retrying deadlocks; return its result."""
+        with traced(op.trace):
+            return self.execute(op)
+
+    def execute(self, op: Operation[T]) -> T:
+        """`run` without its span: for an async driver that runs it in a thread (the async
+        call holds the span, in the caller's context, which the thread does not have)."""
         self.setup()
-        with self._guard(op.write), traced(op.trace):
+        with self._guard(op.write):
             return self._runner.run(op)
 
     def close(self) -> None:

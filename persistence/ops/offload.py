@@ -55,7 +55,9 @@ class OffloadedDriver(AsyncDriver):
         self._threads.shutdown(wait=True)
 
     async def _work(self, op: Operation[T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, self._sync.run, op)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._threads, self._sync.execute, op
+        )
 
 
 class ThreadedAsyncDriver:

@@ -110,3 +110,87 @@ def test_tokens_are_printed_as_they_come_after_the_speakers_name() -> None:
         "  -> handoff desk -> setup",
         "setup: Next.",
     ]
+
+
+def _screen(written: str, width: int) -> list[str]:
+    """The rows a terminal shows after `written`: text wrapping at `width`, and the few
+    controls the command line uses (cursor up, erase line, column); others are dropped."""
+    rows: list[list[str]] = [[]]
+    row = col = 0
+    for token in re.findall(r"\x1b\[\??(\d*)([A-Za-z])|(\n)|(\r)|(.)", written, re.DOTALL):
+        count, code, newline, back, char = token
+        if newline:
+            row, col = row + 1, 0
+        elif back:
+            col = 0
+        elif char:
+            if col == width:
+                row, col = row + 1, 0
+            while len(rows) <= row:
+                rows.append([])
+            rows[row][col:] = [char]
+            rows[row] = rows[row][: col + 1]
+            col += 1
+        elif code == "A":
+            row -= int(count or 1)
+        elif code == "K":
+            rows[row] = []
+        elif code == "G":
+            col = int(count or 1) - 1
+        while len(rows) <= row:
+            rows.append([])
+    return ["".join(cells) for cells in rows]
+
+
+def _gated() -> object:
+    attempt = "Great, passing you to verification now."
+    kept = "Before we go on, could you tell me your account type?"
+    for word in attempt.split(" "):
+        yield events.TokenEvent("intake", word + " ")
+    yield events.CorrectionEvent("intake", kept)
+    yield events.MessageEvent("intake", kept)
+    yield events.TokenEvent("intake", "Thanks.")
+    yield events.MessageEvent("intake", "Thanks.")
+
+
+def test_a_corrected_reply_replaces_the_streamed_one_on_a_terminal() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, width=30, force_terminal=True, color_system=None)
+
+    Conversation(console).turn("Hi", _gated())  # type: ignore[arg-type]
+
+    # The model's attempt filled two rows; the kept reply is written over them, whole.
+    rows = [row for row in _screen(screen.getvalue(), 30) if row]
+    assert rows == [
+        "you: Hi",
+        "intake: Before we go on, could",
+        " you tell me your account type",
+        "?",
+        "intake: Thanks.",
+    ]
+
+
+def test_a_corrected_reply_follows_on_its_own_line_in_a_pipe() -> None:
+    screen = io.StringIO()
+
+    Conversation(Console(file=screen, width=200)).turn("Hi", _gated())  # type: ignore[arg-type]
+
+    assert [line.rstrip() for line in screen.getvalue().splitlines()[2:]] == [
+        "intake: Great, passing you to verification now.",
+        "intake (corrected): Before we go on, could you tell me your account type?",
+        "intake: Thanks.",
+    ]
+
+
+def test_a_reply_streamed_by_a_step_is_shown_under_its_agents_name() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, width=30, force_terminal=True, color_system=None)
+
+    def stream() -> object:
+        yield events.TokenEvent("synthesis", "Update the driver.")
+        yield events.MessageEvent("support", "Update the driver.")
+
+    Conversation(console).turn("Hi", stream())  # type: ignore[arg-type]
+
+    rows = [row for row in _screen(screen.getvalue(), 30) if row]
+    assert rows == ["you: Hi", "support: Update the driver."]

@@ -31,4 +31,6 @@ def test_demo_runs_persists_and_resumes_in_a_new_process(tmp_path: Path) -> None
     assert "-> handoff intake -> verification" in out
     assert "a new process resumes the session from its checkpoint" in out
     assert "restored session" in out
+    # The resumed process talks to the first one's model server instead of loading another.
+    assert out.count("model ready in") == 1
     assert db.is_file()

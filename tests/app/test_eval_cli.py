@@ -36,8 +36,8 @@ def test_eval_replays_and_writes_json_and_html(tmp_path: Path) -> None:
 
 
 def test_strict_fails_when_a_case_fails() -> None:
-    result = CliRunner().invoke(cli, ["eval", str(DATASETS / "credit.yaml"), "--strict"])
-    # The recorded panel rejects a case it should refer (tests/evals/test_shipped.py: KNOWN_MISSES).
+    result = CliRunner().invoke(cli, ["eval", str(DATASETS / "conversation.yaml"), "--strict"])
+    # One recorded case misses (tests/evals/test_shipped.py: KNOWN_MISSES).
     assert result.exit_code == 1
     assert "FAIL" in result.output
 
@@ -47,12 +47,22 @@ def test_a_malformed_dataset_exits_2_with_the_place(tmp_path: Path) -> None:
     path.write_text('{"id": "a", "example": "finance"}\n')
     result = CliRunner().invoke(cli, ["eval", str(path)])
     assert result.exit_code == 2
+    assert result.output.startswith("error: ")  # as every other command says it
     assert "bad.jsonl:1 (a): field 'input'" in result.output
+
+
+def test_the_options_name_what_they_take() -> None:
+    result = CliRunner(env={"COLUMNS": "100"}).invoke(cli, ["eval", "--help"])
+    assert result.exit_code == 0
+    for shown in ("--model ID", "--judge ID", "--label NAME", "--json FILE", "--compare FILE"):
+        assert shown in result.output
+    assert "<str>" not in result.output
 
 
 def test_a_model_without_recordings_exits_2_and_says_what_to_do() -> None:
     result = CliRunner().invoke(cli, ["eval", str(FINANCE), "--model", "openai:gpt-4o-mini"])
     assert result.exit_code == 2
+    assert result.output.lstrip().startswith("error: dataset ")
     assert "has no recording of model 'gpt-4o-mini'" in result.output
     assert "--record --model openai:gpt-4o-mini" in result.output
     assert "API key" not in result.output

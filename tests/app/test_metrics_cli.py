@@ -50,9 +50,10 @@ async def test_the_table_of_a_recorded_run(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     recorder.log.dump(path)
 
-    result = CliRunner().invoke(cli, ["metrics", "--events", str(path)], env=WIDE)
+    result = CliRunner().invoke(cli, ["metrics", "--events", str(path), "--wide"], env=WIDE)
 
     assert result.exit_code == 0, result.output
+    assert "MTTR" in result.output
     rows = {line.split()[1]: line.split()[2:] for line in result.output.splitlines() if "│" in line}
     assert "per agent" in result.output
     assert "per session" in result.output
@@ -60,6 +61,35 @@ async def test_the_table_of_a_recorded_run(tmp_path: Path) -> None:
     assert rows["a"][:6] == ["│", "1", "│", "0", "│", "100.0"]
     assert rows["b"][:6] == ["│", "1", "│", "1", "│", "0.0"]
     assert rows["s1"][:6] == ["│", "4", "│", "1", "│", "75.0"]
+
+
+async def test_the_default_table_fits_80_columns(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(event.to_json() + "\n" for event in await _recorded("s1" * 11)))
+
+    result = CliRunner().invoke(cli, ["metrics", "--events", str(path)], env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    assert "…" not in result.output  # no cell cut short
+    header = next(line for line in lines if "steps" in line).split()
+    assert header == ["agent", "steps", "errors", "p50", "p95", "uptime", "%", "satisfied", "%"]
+    # A 22-character session id stays on one line, whole.
+    assert any(line.split()[:3] == ["s1" * 11, "4", "1"] for line in lines)
+    assert "--wide for every column" in result.output
+
+
+def test_minutes_long_steps_keep_a_session_id_on_one_line(tmp_path: Path) -> None:
+    session = "4WKyArJn5PpfyoRbBQiuBg"  # 22 characters, as Sessions makes them
+    slow = [StepEvent("setup", session, 0.0, end, True) for end in (96.76, 132.61, 0.25)]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(event.to_json() + "\n" for event in slow))
+
+    result = CliRunner().invoke(cli, ["metrics", "--events", str(path)], env={"COLUMNS": "80"})
+
+    row = next(line for line in result.output.splitlines() if line.split()[:1] == [session])
+    assert row.split()[1:7] == ["3", "0", "96.8", "s", "129", "s"]
 
 
 async def test_json_figures_match_the_library(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ import os
 import shutil
 import struct
 import subprocess
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from playwright.async_api import Page, async_playwright, expect
 from support import refund_graph, scripted
 
 from accord.app import Client
-from accord.graphs import consensus, delegation
+from accord.graphs import consensus, delegation, handoff
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -74,6 +75,20 @@ def _console_errors(page: Page) -> list[str]:
     return seen
 
 
+@asynccontextmanager
+async def _signed_in(chromium: Path, url: str) -> AsyncIterator[tuple[Page, list[str]]]:
+    """A browser page signed in as alice at `url`, and the console errors it collects."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            errors = _console_errors(page)
+            await _sign_in(page, url)
+            yield page, errors
+        finally:
+            await browser.close()
+
+
 async def _sign_in(page: Page, url: str) -> None:
     await page.goto(url)
     await page.fill("#token", "alice-token")
@@ -95,37 +110,29 @@ async def test_the_chat_page_streams_a_reply_with_agents_and_handoffs(
     serve: Callable[..., str], chromium: Path, tmp_path: Path
 ) -> None:
     url = serve(latency=0.2)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            errors = _console_errors(page)
-            await _sign_in(page, url)
+    async with _signed_in(chromium, url) as (page, errors):
+        await page.click("#new-session")
+        await expect(page.locator("#sessions li")).to_have_count(1)
+        await page.evaluate(WATCH_STREAMING)
+        await page.fill("#message", "Hi, I'm Dana")
+        await page.click("#send")
 
-            await page.click("#new-session")
-            await expect(page.locator("#sessions li")).to_have_count(1)
-            await page.evaluate(WATCH_STREAMING)
-            await page.fill("#message", "Hi, I'm Dana")
-            await page.click("#send")
+        answer = page.locator(".bubble.agent").nth(1)
+        await expect(answer).to_contain_text("Support here: you said Hi, I'm Dana")
+        await expect(page.locator("#status")).to_have_text("")
+        await expect(page.locator("#agent")).to_have_text("support")
+        names = await page.locator(".bubble.agent .name").all_text_contents()
+        markers = await page.locator(".marker").all_text_contents()
+        streamed: list[list[str]] = await page.evaluate("window.streamed")
+        stored = await page.evaluate("localStorage.getItem('accord.token')")
+        shot = tmp_path / "chat.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        text = await page.inner_text("body")
 
-            answer = page.locator(".bubble.agent").nth(1)
-            await expect(answer).to_contain_text("Support here: you said Hi, I'm Dana")
-            await expect(page.locator("#status")).to_have_text("")
-            await expect(page.locator("#agent")).to_have_text("support")
-            names = await page.locator(".bubble.agent .name").all_text_contents()
-            markers = await page.locator(".marker").all_text_contents()
-            streamed: list[list[str]] = await page.evaluate("window.streamed")
-            stored = await page.evaluate("localStorage.getItem('accord.token')")
-            shot = tmp_path / "chat.png"
-            await page.screenshot(path=str(shot), full_page=True)
-            text = await page.inner_text("body")
-
-            await page.reload()  # the token and the conversation come back
-            await expect(page.locator("#whoami")).to_have_text("Signed in as alice (support)")
-            await page.click("#sessions li")
-            await expect(page.locator(".bubble")).to_have_count(3)
-        finally:
-            await browser.close()
+        await page.reload()  # the token and the conversation come back
+        await expect(page.locator("#whoami")).to_have_text("Signed in as alice (support)")
+        await page.click("#sessions li")
+        await expect(page.locator(".bubble")).to_have_count(3)
 
     assert errors == []
     assert names == ["intake", "support"]
@@ -144,6 +151,30 @@ async def test_the_chat_page_streams_a_reply_with_agents_and_handoffs(
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.timeout(120)
+async def test_a_reply_the_facts_gate_replaced_shows_as_kept(
+    serve: Callable[..., str], chromium: Path
+) -> None:
+    attempt = {"facts": {}, "handoff_to": "setup", "reply": "Great, passing you to setup now."}
+    intake = scripted("intake", attempt)
+    team = handoff([intake, scripted("setup", requires=("account_type",))])
+    url = serve(team)
+    async with _signed_in(chromium, url) as (page, errors):
+        await page.click("#new-session")
+        await page.evaluate(WATCH_STREAMING)
+        await page.fill("#message", "Hi, I'm Dana")
+        await page.click("#send")
+        await expect(page.locator("#status")).to_have_text("")
+        await expect(page.locator(".bubble.agent")).to_have_count(1)
+        shown = await page.locator(".bubble.agent .text").all_text_contents()
+        streamed: list[list[str]] = await page.evaluate("window.streamed")
+
+    assert errors == []
+    # The tokens showed the model's attempt; the bubble ends as the reply that was kept.
+    assert streamed[-1][1] == "Great, passing you to setup now."
+    assert shown == ["Before we go on, could you tell me your account type?"]
+
+
 def _vote(choice: str, confidence: float) -> dict[str, Any]:
     return {"choice": choice, "confidence": confidence, "rationale": f"I say {choice} here."}
 
@@ -159,22 +190,15 @@ async def test_votes_and_the_decision_read_as_text_from_the_panel(
     ]
     retry = RetryPolicy(max_attempts=1)
     url = serve(consensus(voters, options=["approve", "reject"], quorum=2, retry=retry))
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            errors = _console_errors(page)
-            await _sign_in(page, url)
-            await page.click("#new-session")
-            await page.fill("#message", "Loan of 2000 EUR for a used car")
-            await page.click("#send")
-            decision = page.locator(".marker.decision")
-            await expect(decision).to_have_count(1)
-            markers = await page.locator(".marker").all_text_contents()
-            names = await page.locator(".bubble.agent .name").all_text_contents()
-            agent = await page.locator("#agent").text_content()
-        finally:
-            await browser.close()
+    async with _signed_in(chromium, url) as (page, errors):
+        await page.click("#new-session")
+        await page.fill("#message", "Loan of 2000 EUR for a used car")
+        await page.click("#send")
+        decision = page.locator(".marker.decision")
+        await expect(decision).to_have_count(1)
+        markers = await page.locator(".marker").all_text_contents()
+        names = await page.locator(".bubble.agent .name").all_text_contents()
+        agent = await page.locator("#agent").text_content()
 
     assert errors == []
     assert sorted(markers[:3]) == [  # the voters run in parallel: any order
@@ -198,40 +222,33 @@ async def test_plans_and_results_are_shown_and_sessions_end_and_restore(
     boss = scripted("boss", plan, {"reply": "Room 4 is booked."}, plan, {"reply": "Again."})
     rooms = scripted("rooms", {"result": "Room 4, free on Monday."}, {"result": "Room 5."})
     url = serve(delegation(boss, [rooms]))
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            errors = _console_errors(page)
-            await _sign_in(page, url)
-            await page.click("#new-session")
-            session_id = await page.locator("#sessions li .session-id").text_content()
-            title = await page.locator("#session-title").text_content()
-            for text in ("Book a room", "Book another"):
-                await page.fill("#message", text)
-                await page.click("#send")
-                await expect(page.locator("#send")).to_be_enabled()  # the run is over
-            log = await page.locator("#log").inner_text()
-            plans = await page.locator(".marker.plan").all_text_contents()
-            await page.locator(".card.result summary").first.click()
-            result = await page.locator(".card.result .text").first.inner_text()
-            card = await page.locator(".card.result summary").first.text_content()
+    async with _signed_in(chromium, url) as (page, errors):
+        await page.click("#new-session")
+        session_id = await page.locator("#sessions li .session-id").text_content()
+        title = await page.locator("#session-title").text_content()
+        for text in ("Book a room", "Book another"):
+            await page.fill("#message", text)
+            await page.click("#send")
+            await expect(page.locator("#send")).to_be_enabled()  # the run is over
+        log = await page.locator("#log").inner_text()
+        plans = await page.locator(".marker.plan").all_text_contents()
+        await page.locator(".card.result summary").first.click()
+        result = await page.locator(".card.result .text").first.inner_text()
+        card = await page.locator(".card.result summary").first.text_content()
 
-            # Back to after the first reply: the second turn leaves the conversation.
-            await page.click("#restore-session")
-            await expect(page.locator("#restore-form")).to_be_visible()
-            options = await page.locator("#restore-to option").all_text_contents()
-            await page.select_option("#restore-to", index=0)
-            await page.click("#restore-form button[type=submit]")
-            await expect(page.locator("#status")).to_contain_text("Restored")
-            restored = await page.locator(".bubble .text").all_text_contents()
+        # Back to after the first reply: the second turn leaves the conversation.
+        await page.click("#restore-session")
+        await expect(page.locator("#restore-form")).to_be_visible()
+        options = await page.locator("#restore-to option").all_text_contents()
+        await page.select_option("#restore-to", index=0)
+        await page.click("#restore-form button[type=submit]")
+        await expect(page.locator("#status")).to_contain_text("Restored")
+        restored = await page.locator(".bubble .text").all_text_contents()
 
-            await page.click("#end-session")
-            await expect(page.locator("#message")).to_be_disabled()
-            await expect(page.locator("#sessions li .session-meta")).to_contain_text("ended")
-            await expect(page.locator("#end-session")).to_be_hidden()
-        finally:
-            await browser.close()
+        await page.click("#end-session")
+        await expect(page.locator("#message")).to_be_disabled()
+        await expect(page.locator("#sessions li .session-meta")).to_contain_text("ended")
+        await expect(page.locator("#end-session")).to_be_hidden()
 
     assert errors == []
     assert session_id is not None
@@ -252,34 +269,27 @@ async def test_thumbs_rate_an_answer_for_its_agent_and_stay_after_a_reload(
     serve: Callable[..., str], chromium: Path
 ) -> None:
     url = serve()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(chromium), args=ARGS)
-        try:
-            page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            errors = _console_errors(page)
-            await _sign_in(page, url)
-            await page.click("#new-session")
-            await page.fill("#message", "Hi, I'm Dana")
-            await page.click("#send")
-            await expect(page.locator(".bubble.agent .rate")).to_have_count(2)
-            intake, support = (
-                page.locator(".bubble.agent").nth(0),
-                page.locator(".bubble.agent").nth(1),
-            )
-            await intake.get_by_role("button", name="Bad answer").click()
-            await expect(page.locator("#status")).to_have_text("Thanks: your rating is saved.")
-            await support.get_by_role("button", name="Good answer").click()
-            good = support.get_by_role("button", name="Good answer")
-            await expect(good).to_have_attribute("aria-pressed", "true")
-            session_id = await page.locator("#sessions li .session-id").text_content()
+    async with _signed_in(chromium, url) as (page, errors):
+        await page.click("#new-session")
+        await page.fill("#message", "Hi, I'm Dana")
+        await page.click("#send")
+        await expect(page.locator(".bubble.agent .rate")).to_have_count(2)
+        intake, support = (
+            page.locator(".bubble.agent").nth(0),
+            page.locator(".bubble.agent").nth(1),
+        )
+        await intake.get_by_role("button", name="Bad answer").click()
+        await expect(page.locator("#status")).to_have_text("Thanks: your rating is saved.")
+        await support.get_by_role("button", name="Good answer").click()
+        good = support.get_by_role("button", name="Good answer")
+        await expect(good).to_have_attribute("aria-pressed", "true")
+        session_id = await page.locator("#sessions li .session-id").text_content()
 
-            await page.reload()
-            await page.click("#sessions li")
-            pressed = page.locator(".thumb[aria-pressed=true]")
-            await expect(pressed).to_have_count(2)
-            kept = await pressed.evaluate_all("(all) => all.map((b) => b.title)")
-        finally:
-            await browser.close()
+        await page.reload()
+        await page.click("#sessions li")
+        pressed = page.locator(".thumb[aria-pressed=true]")
+        await expect(pressed).to_have_count(2)
+        kept = await pressed.evaluate_all("(all) => all.map((b) => b.title)")
     async with Client(url, "alice-token") as alice:
         trail = await alice.audit(str(session_id))
 

@@ -33,8 +33,6 @@ async def test_replaying_twice_gives_identical_results() -> None:
 
 # Cases the recorded default model gets wrong, named so that a change either way is noticed.
 KNOWN_MISSES = {
-    # The 1.5B panel votes reject (3 of 3) on a mixed record in a volatile sector.
-    "credit": ["unclear-sector"],
     # intake did not take "a current account" as the account type, so the gate asked for it.
     "conversation": ["onboarding-id-still-missing"],
 }
@@ -42,13 +40,12 @@ KNOWN_MISSES = {
 
 @pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.stem)
 async def test_every_shipped_dataset_passes_nine_cases_in_ten_on_its_recording(path: Path) -> None:
-    # Issue 12: finance passed 40% and credit 80% of their own recordings. Credit has five
-    # cases, so one miss is 80%: it is the one dataset below the target.
+    # Issue 12: finance passed 40% and credit 80% of their own recordings (credit's panel
+    # rejected a mixed record until its instructions said a mixed record is referred).
     run = await evaluate(load_dataset(path))
     failed = [c.case for c in run.cases if not c.passed]
     assert failed == KNOWN_MISSES.get(path.stem, [])
-    if path.stem != "credit":
-        assert len(failed) <= 0.1 * len(run.cases), failed
+    assert len(failed) <= 0.1 * len(run.cases), failed
 
 
 async def test_no_onboarding_case_asks_again_for_what_the_customer_said() -> None:

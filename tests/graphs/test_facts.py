@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from support import scripted, thread
 
 from accord.agents import Agent, AgentSpecError
-from accord.graphs import Sessions, handoff
+from accord.graphs import MessageEvent, Sessions, events, handoff
 from accord.graphs.patterns.handoff import decision_schema
 
 NAME: dict[str, Any] = {"full_name": "Dana Reyes", "account_type": None}
@@ -114,6 +114,38 @@ async def test_the_audit_trail_records_what_was_learned(db: str) -> None:
     (learned,) = [e for e in trail if e.kind == "facts"]
     assert learned.agent == "intake"
     assert learned.details == {"full_name": "Dana Reyes"}
+
+
+async def test_the_stream_corrects_the_tokens_of_a_reply_the_gate_replaced(db: str) -> None:
+    intake = scripted("intake", _answer("Great, passing you to verification now.", "verification"))
+    verification = scripted("verification", requires=("account_type",))
+    team = handoff([intake, verification], facts=("full_name", "account_type"))
+    async with Sessions(team, db=db) as sessions:
+        session = await sessions.aopen("alice")
+        streamed = [event async for event in session.astream("Hi, I'm Dana Reyes")]
+
+    kept = "Before we go on, could you tell me your account type?"
+    shown = [event for event in streamed if not isinstance(event, events.TokenEvent)]
+    tokens = "".join(e.text for e in streamed if isinstance(e, events.TokenEvent))
+    assert tokens == "Great, passing you to verification now."  # the model's attempt
+    # The correction comes just before the message it announces, so a screen can replace
+    # what it showed before the reply is final.
+    assert shown[:2] == [events.CorrectionEvent("intake", kept), MessageEvent("intake", kept)]
+    assert events.CorrectionEvent("intake", kept).to_dict() == {
+        "kind": "correction",
+        "agent": "intake",
+        "text": kept,
+    }
+
+
+async def test_a_reply_streamed_as_kept_has_no_correction(db: str) -> None:
+    intake = scripted("intake", _answer("Welcome Dana.", **NAME))
+    async with Sessions(handoff([intake], facts=("full_name", "account_type")), db=db) as sessions:
+        session = await sessions.aopen("alice")
+        kinds = [event.kind async for event in session.astream("Hi, I'm Dana Reyes")]
+
+    assert "token" in kinds
+    assert "correction" not in kinds
 
 
 def test_the_decision_schema_asks_for_facts_first_and_bounds_no_string() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, cast
 
+import pytest
 from support import scripted
 
 from accord.agents import by_agent, load_steps
 from accord.graphs import Sessions, handoff
+from accord.graphs.events import AgentEvent, Event
 from accord.persistence import AuditTrail, SessionStore, SQLAlchemySaver
 
 
@@ -60,3 +63,29 @@ async def test_metrics_off_keeps_no_steps(db: str) -> None:
         kinds = [e.kind for e in await sessions.aaudit(session.id, "alice")]
     assert "step" not in kinds
     assert "message_out" in kinds
+
+
+async def test_a_run_writes_its_steps_as_they_end_not_only_at_its_end(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every step counts as slow: its events are written once it ends.
+    monkeypatch.setattr("accord.graphs.sessions.spend.WRITE_AFTER_S", 0.0)
+    intake = scripted("intake", {"reply": "Welcome Dana.", "handoff_to": "verification"})
+    stuck = scripted("verification", {"reply": "Never.", "handoff_to": "none"}, latency=60)
+    async with Sessions(handoff([intake, stuck]), db=db) as sessions:
+        session = await sessions.aopen("alice")
+        stream = cast(AsyncGenerator[Event, None], session.astream("Hi, I'm Dana"))
+        async for event in stream:
+            if event == AgentEvent("verification"):
+                break  # the run now waits on verification's model: a kill here loses...
+        mid_turn = await sessions.aaudit(session.id, "alice")
+        await stream.aclose()
+
+    # ... nothing of what intake did: its step, its reply and the handoff are stored.
+    kinds = [(e.kind, e.agent) for e in mid_turn]
+    assert kinds[-4:] == [
+        ("message_in", None),
+        ("step", "intake"),
+        ("message_out", "intake"),
+        ("handoff", "verification"),
+    ]

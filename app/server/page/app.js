@@ -316,6 +316,11 @@ const handlers = {
     bubble.text.textContent += data.text;
     $("log").scrollTop = $("log").scrollHeight;
   },
+  // The reply as kept replaces what its tokens showed (a gate asked for a missing detail).
+  correction(data) {
+    const bubble = state.bubble || streamingBubble(speaker(data.agent));
+    bubble.text.textContent = data.text;
+  },
   agent(data) { $("agent").textContent = speaker(data.agent); },
   message(data) {
     const name = speaker(data.agent);
