@@ -45,8 +45,14 @@ check: lint typecheck test
 smoke:
 	.ci/smoke
 
+# The comparisons, each printed with its ratios. Run alone (long, or model-bound): bench/models.py,
+# bench/routing_model.py (fills the model router's answers for routing_quality), bench/soak.py,
+# bench/scale.py; bench/hwu64*.py are helpers.
+BENCHES := overhead patterns checkpointer sessions roundtrips replication router failover faults \
+	server evals startup routing_quality
+
 bench: $(STAMP)
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	for b in $(BENCHES); do $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .build build *.egg-info
