@@ -122,6 +122,7 @@ class Runner:
             yield conn
 
     def _run_sqlalchemy(self, op: Operation[T]) -> T:
+        self._checkout.put_back()  # one connection per thread at a time
         with self.connect(op) as conn, conn.begin():
             return _drive(lambda s, p: _outcome(conn.execute(s, p)), op.steps())
 

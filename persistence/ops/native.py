@@ -23,6 +23,8 @@ from sqlalchemy import Engine, Executable
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 
+from accord.persistence.engine import capacity
+
 T = TypeVar("T")
 HELD_MAX = 4
 """Threads that may keep a SQLite connection; later ones check one out per call."""
@@ -205,6 +207,9 @@ class Checkout:
             and not engine.dialect.is_async
             and isinstance(engine.pool, QueuePool)
         )
+        # At least one connection stays in the pool: a thread that keeps none must always get
+        # one, or two threads each keeping theirs and waiting for a second would wait forever.
+        self._most = min(HELD_MAX, (capacity(engine) or HELD_MAX + 1) - 1)
         self._local = threading.local()
         self._held: list[PoolProxiedConnection] = []
         self._lock = threading.Lock()
@@ -217,7 +222,7 @@ class Checkout:
         pooled = self._engine.raw_connection()
         if self._keep:
             with self._lock:
-                if len(self._held) < HELD_MAX:
+                if len(self._held) < self._most:
                     self._held.append(pooled)
                     self._local.pooled = pooled
         return pooled
@@ -231,6 +236,16 @@ class Checkout:
             self._local.pooled = None
             with self._lock:
                 self._held.remove(pooled)
+        pooled.close()
+
+    def put_back(self) -> None:
+        """Return this thread's kept connection to the pool, before it takes another one."""
+        pooled: PoolProxiedConnection | None = getattr(self._local, "pooled", None)
+        if pooled is None:
+            return
+        self._local.pooled = None
+        with self._lock:
+            self._held.remove(pooled)
         pooled.close()
 
     def release(self) -> None:
