@@ -16,6 +16,7 @@ from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.config import get_stream_writer
 from langgraph.graph import START, StateGraph, add_messages
 from langgraph.pregel.remote import RemoteGraph
+from langgraph.types import interrupt
 from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.errors import (
     AuthenticationError,
@@ -294,3 +295,34 @@ async def test_a_thread_keeps_its_session_budget(serve: Serve) -> None:
         parts = [p async for p in client.runs.stream(tid, "handoff", input=_said("more"))]
         assert parts[-1].event == "error"
         assert parts[-1].data["error"] == "BudgetExceeded"
+
+
+def asking_graph() -> Any:
+    """A plain LangGraph graph that asks a person before it answers."""
+
+    def ask(state: Chat) -> dict[str, Any]:
+        answer = interrupt("may I?")
+        return {"messages": [AIMessage(f"answered {answer}", name="asker")]}
+
+    builder = StateGraph(Chat)
+    builder.add_node("asker", ask)
+    builder.add_edge(START, "asker")
+    return builder.compile()
+
+
+async def test_a_command_resume_answers_the_question_through_the_session(serve: Serve) -> None:
+    url = serve(asking_graph())
+    async with get_client(url=url, api_key=ALICE) as client:
+        thread = await client.threads.create()
+        thread_id = thread["thread_id"]
+        await client.runs.wait(thread_id, "LangGraph", input=HI)
+        assert (await client.threads.get(thread_id))["status"] == "interrupted"
+        out: Any = await client.runs.wait(thread_id, "LangGraph", command={"resume": "yes"})
+        assert out["messages"][-1]["content"] == "answered yes"
+        assert (await client.threads.get(thread_id))["status"] == "idle"
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {ALICE}"}
+    ) as http:
+        audit = (await http.get(f"/api/sessions/{thread_id}/audit")).json()
+    answered = [event for event in audit if event["kind"] == "answered"]
+    assert [event["actor"] for event in answered] == ["alice"]
