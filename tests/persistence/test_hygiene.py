@@ -49,6 +49,7 @@ def _read_only(url: str) -> Any:
         cursor = connection.cursor()
         cursor.execute(command)
         cursor.close()
+        connection.commit()  # psycopg runs the SET in a transaction, which a rollback would undo
 
     return engine
 
