@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     )
     from accord.persistence.ops.flow import Call, Flow, Sleep, adrive, drive
     from accord.persistence.replication.saver import ReplicatedSaver
-    from accord.persistence.restore import arestore, restore
+    from accord.persistence.restoring import arestore, restore
     from accord.persistence.sessions.audit import AuditEvent, AuditTrail
     from accord.persistence.sessions.journal import Begun, RunJournal
     from accord.persistence.sessions.leases import LeaseStore
@@ -49,8 +49,8 @@ else:
             "adrive": ".ops.flow",
             "drive": ".ops.flow",
             "ReplicatedSaver": ".replication.saver",
-            "arestore": ".restore",
-            "restore": ".restore",
+            "arestore": ".restoring",
+            "restore": ".restoring",
             "AuditEvent": ".sessions.audit",
             "AuditTrail": ".sessions.audit",
             "Begun": ".sessions.journal",
