@@ -9,6 +9,9 @@ read the real imports, the interpreter the table.
         from accord.persistence.errors import AccordError
     else:
         __getattr__, __dir__ = _lazy.exports(__name__, {"AccordError": ".errors"})
+
+A name must not be a submodule's (importing the submodule would rebind it), unless the name is
+that submodule: `"events": ".events"`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ def exports(
         if name not in where:
             # also how `from package import submodule` learns to import the submodule
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(where[name], package), name)
+        module = importlib.import_module(where[name], package)
+        # a name may be a submodule itself (`from accord.graphs import events`)
+        value = module if module.__name__ == f"{package}.{name}" else getattr(module, name)
         setattr(sys.modules[package], name, value)  # later lookups never come back here
         return value
 
