@@ -66,10 +66,11 @@ def _lazy(node: ast.stmt) -> Lazy | None:
                     ),
                 )
             ],
-        ) if all(isinstance(i, ast.ImportFrom) for i in imports):
+        ):
+            imported = [i for i in imports if isinstance(i, ast.ImportFrom)]
             where = ast.literal_eval(table)
-            if all(isinstance(x, str) for x in [*where, *where.values()]):
-                return Lazy(imports, where)
+            if imported == imports and all(isinstance(x, str) for x in [*where, *where.values()]):
+                return Lazy(imported, where)
     return None
 
 
