@@ -4,8 +4,22 @@ The server (`accord.app.server`, `accord serve`) needs `pip install 'accord[serv
 it, importing the server raises `accord.app.errors.ServerNotInstalled`, which says so.
 """
 
-from accord.app.client import Client
-from accord.app.errors import ApiError
-from accord.app.server.auth import Tokens
+from typing import TYPE_CHECKING
+
+from accord.persistence import lazy as _lazy
+
+if TYPE_CHECKING:
+    from accord.app.client import Client
+    from accord.app.errors import ApiError
+    from accord.app.server.auth import Tokens
+else:
+    __getattr__, __dir__ = _lazy.exports(
+        __name__,
+        {
+            "Client": ".client",
+            "ApiError": ".errors",
+            "Tokens": ".server.auth",
+        },
+    )
 
 __all__ = ["ApiError", "Client", "Tokens"]

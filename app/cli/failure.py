@@ -10,6 +10,7 @@ lets the traceback through instead.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,9 +88,7 @@ def _hints(error: BaseException) -> list[str]:
 
 def _unreachable(error: BaseException) -> str | None:
     """The URL of a server that refused or timed out a connection, if that is what failed."""
-    import httpx
-
-    kinds: tuple[type[BaseException], ...] = (httpx.TransportError, *_openai_connection_error())
+    kinds = _connection_errors()
     for cause in _chain(error):
         if isinstance(cause, kinds):
             try:
@@ -99,12 +98,11 @@ def _unreachable(error: BaseException) -> str | None:
     return None
 
 
-def _openai_connection_error() -> tuple[type[BaseException], ...]:
-    try:
-        from openai import APIConnectionError
-    except ImportError:  # pragma: no cover - openai comes with langchain-openai
-        return ()
-    return (APIConnectionError,)
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """httpx's and openai's connection errors, of those libraries already loaded: one not loaded
+    raised nothing, and loading it (openai: half a second) would slow every error message."""
+    kinds = (("httpx", "TransportError"), ("openai", "APIConnectionError"))
+    return tuple(getattr(sys.modules[name], kind) for name, kind in kinds if name in sys.modules)
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:

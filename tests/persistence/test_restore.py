@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, StateSnapshot, interrupt
 
 from accord.persistence import NothingToRestore, SQLAlchemySaver, arestore, restore
-from accord.persistence.restore import RESTORED_FROM
+from accord.persistence.restoring import RESTORED_FROM
 
 
 class Chat(TypedDict):
