@@ -88,8 +88,8 @@ def _turns(messages: Sequence[BaseMessage], message_id: str) -> tuple[list[str],
     for index, message in enumerate(messages):
         if message.id == message_id and isinstance(message, AIMessage):
             before = messages[:index]
-            inputs = [m.text for m in before if isinstance(m, HumanMessage) and m.text]
-            return (inputs, message.text) if inputs else None
+            inputs = [str(m.text) for m in before if isinstance(m, HumanMessage) and m.text]
+            return (inputs, str(message.text)) if inputs else None
     return None
 
 

@@ -3,39 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from support import scripted
+from rated import rated_database, unrated_database
 
 from accord.evals import export_feedback, load_dataset
 from accord.evals.errors import DatasetError, NoRatings
 from accord.evals.evaluators import ExactAnswer, RegexAnswer
 from accord.evals.trace import Trace
-from accord.graphs import Sessions, handoff
-
-
-def _team() -> Any:
-    intake = scripted("intake", {"reply": "Welcome Dana.", "handoff_to": "verification"})
-    verification = scripted(
-        "verification",
-        {"reply": "Your date of birth?", "handoff_to": "none"},
-        {"reply": "Thanks, you are verified.", "handoff_to": "none"},
-    )
-    return handoff([intake, verification])
-
-
-async def rated_database(path: Path) -> str:
-    """A SQLite database where alice rated one answer down (with a comment) and one up."""
-    url = f"sqlite:///{path}"
-    async with Sessions(_team(), db=url) as sessions:
-        session = await sessions.aopen("alice")
-        await session.asend("Hi, I'm Dana")
-        welcome = (await session.ahistory())[1]
-        await session.asend("12 May 1990")
-        await session.afeedback(0, "It did not ask my name.", message_id=welcome.id)
-        await session.afeedback(1)  # the latest answer
-    return url
 
 
 async def test_every_rated_answer_becomes_a_case_of_a_loadable_dataset(tmp_path: Path) -> None:
@@ -48,7 +23,8 @@ async def test_every_rated_answer_becomes_a_case_of_a_loadable_dataset(tmp_path:
     down, up = written.cases
     assert (down.example, down.input) == ("onboarding", ("Hi, I'm Dana",))
     assert down.tags == ("feedback", "thumbs-down", "agent:intake")
-    assert down.judge is not None and "It did not ask my name." in down.judge
+    assert down.judge is not None
+    assert "It did not ask my name." in down.judge
     assert up.input == ("Hi, I'm Dana", "12 May 1990")
     assert up.answer.exact == "Thanks, you are verified."
     assert up.tags == ("feedback", "thumbs-up", "agent:verification")
@@ -66,15 +42,15 @@ async def test_a_thumbs_down_case_fails_only_on_the_same_reply(
     down, up = export_feedback(url, tmp_path / "labels.yaml", team="onboarding").cases
 
     check = RegexAnswer().evaluate(down, Trace(answer=answer))
-    assert check is not None and check.passed is passes
+    assert check is not None
+    assert check.passed is passes
     liked = ExactAnswer().evaluate(up, Trace(answer="Thanks, you are verified."))
-    assert liked is not None and liked.passed
+    assert liked is not None
+    assert liked.passed
 
 
 async def test_a_database_without_ratings_is_refused_and_nothing_written(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'quiet.sqlite'}"
-    async with Sessions(_team(), db=url) as sessions:
-        await (await sessions.aopen("alice")).asend("Hi, I'm Dana")
+    url = await unrated_database(tmp_path / "quiet.sqlite")
     out = tmp_path / "labels.yaml"
 
     with pytest.raises(NoRatings, match="no rated answer"):
