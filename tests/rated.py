@@ -1,4 +1,4 @@
-"""Session databases with and without users' ratings, filled through real `Sessions`."""
+"""A small handoff team (onboarding Dana), and session databases of it, rated and unrated."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from support import scripted
 from accord.graphs import Sessions, handoff
 
 
-def _team() -> Any:
+def dana_team() -> Any:
+    """Intake welcomes Dana and hands off to verification, which asks, then verifies."""
     intake = scripted("intake", {"reply": "Welcome Dana.", "handoff_to": "verification"})
     verification = scripted(
         "verification",
@@ -24,7 +25,7 @@ async def rated_database(path: Path) -> str:
     """An SQLite database at `path` (its URL returned) where alice rated the welcome down,
     with a comment, then the latest answer up."""
     url = f"sqlite:///{path}"
-    async with Sessions(_team(), db=url) as sessions:
+    async with Sessions(dana_team(), db=url) as sessions:
         session = await sessions.aopen("alice")
         await session.asend("Hi, I'm Dana")
         welcome = (await session.ahistory())[1]
@@ -37,6 +38,6 @@ async def rated_database(path: Path) -> str:
 async def unrated_database(path: Path) -> str:
     """An SQLite database at `path` (its URL returned) with one answered session, unrated."""
     url = f"sqlite:///{path}"
-    async with Sessions(_team(), db=url) as sessions:
+    async with Sessions(dana_team(), db=url) as sessions:
         await (await sessions.aopen("alice")).asend("Hi, I'm Dana")
     return url
