@@ -67,6 +67,10 @@ class NothingToMeasure(AccordError):
     """`accord metrics` was given no source of step events."""
 
 
+class BadEvalArguments(AccordError, ValueError):
+    """`accord eval` was given a DATASET and --from-feedback, or neither, or lacks an option."""
+
+
 class BadCapacity(AccordError):
     """A `--capacity` option is not `AGENT=N` with N > 0."""
 

@@ -7,6 +7,7 @@ in the submodules, e.g. `accord.evals.evaluators`, `accord.evals.scores`, `accor
 from accord.evals.cassette import cassette
 from accord.evals.dataset import Case, Dataset, load_dataset
 from accord.evals.evaluators import Check, Judge, default_evaluators
+from accord.evals.feedback import export_feedback
 from accord.evals.report import print_report, write_html, write_json
 from accord.evals.results import CaseResult, RunResult, load_results
 from accord.evals.runner import evaluate
@@ -25,6 +26,7 @@ __all__ = [
     "compare",
     "default_evaluators",
     "evaluate",
+    "export_feedback",
     "load_dataset",
     "load_results",
     "print_report",

@@ -28,3 +28,7 @@ class ResultsError(AccordError):
 
 class PlotsNotInstalled(AccordError, ImportError):
     """An HTML report's plots need matplotlib, which comes with the `plots` extra."""
+
+
+class NoRatings(AccordError):
+    """A session database holds no rated answer to export as evaluation cases."""

@@ -1,4 +1,7 @@
-"""`accord eval DATASET`: run an evaluation dataset on recorded responses (or record them)."""
+"""`accord eval DATASET`: run an evaluation dataset on recorded responses (or record them).
+
+`accord eval --from-feedback` writes the answers users rated as such a dataset.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from accord.agents import resolve_model
+from accord.app.cli.db import HELP, database_url
+from accord.app.errors import BadEvalArguments
 from accord.evals import (
+    EXAMPLES,
     CaseResult,
     Judge,
     RunResult,
     default_evaluators,
     evaluate,
+    export_feedback,
     load_dataset,
     load_results,
     print_report,
@@ -83,14 +90,37 @@ def run_eval(
     return run
 
 
+def feedback_dataset(
+    dataset: Path | None, db: str | None, out: Path | None, team: str | None
+) -> None:
+    """Writes the rated answers of `db` to `out` as cases of `team` (`--from-feedback`).
+
+    Raises:
+        BadEvalArguments: A DATASET was given too, or --db, --out or --team is missing.
+        NoRatings: The database holds no rated answer; nothing was written.
+    """
+    if dataset is not None or db is None or out is None or team is None:
+        raise BadEvalArguments(
+            "--from-feedback takes no DATASET and needs --db PATH|URL (the session database), "
+            "--out FILE (the .yaml to write) and --team NAME (the example team the cases run "
+            f"on: {', '.join(EXAMPLES)})"
+        )
+    written = export_feedback(database_url(db, reading=True), out, team=team)
+    liked = sum("thumbs-up" in case.tags for case in written.cases)
+    console.print(
+        f"{len(written.cases)} rated answer(s) written to {out} ({liked} thumbs up, "
+        f"{len(written.cases) - liked} thumbs down); run them with: accord eval {out} --record"
+    )
+
+
 def eval_command(
     dataset: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            metavar="DATASET",
+            metavar="[DATASET]",
             help="A .yaml or .jsonl dataset of cases, or a shipped one by name (finance, ...).",
         ),
-    ],
+    ] = None,
     record: Annotated[
         bool, typer.Option("--record", help="Run against the model and record cassettes.")
     ] = False,
@@ -128,8 +158,36 @@ def eval_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit with status 1 unless every case passes.")
     ] = False,
+    from_feedback: Annotated[
+        bool,
+        typer.Option(
+            "--from-feedback",
+            help="Write the answers users rated in --db as a dataset (--out), for --team.",
+        ),
+    ] = False,
+    db: Annotated[
+        str | None, typer.Option(metavar="PATH|URL", help=f"With --from-feedback: {HELP}")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="With --from-feedback: the .yaml dataset to write."),
+    ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME", help="With --from-feedback: the example team the cases run on."
+        ),
+    ] = None,
 ) -> None:
-    """Evaluates a dataset on recorded responses (no model, no network), or records them."""
+    """Evaluates a dataset on recorded responses (no model, no network), or records them;
+    with --from-feedback, writes the answers users rated as a dataset instead."""
+    if from_feedback:
+        feedback_dataset(dataset, db, out, team)
+        return
+    if dataset is None:
+        raise BadEvalArguments(
+            "give a DATASET to evaluate, or --from-feedback --db PATH|URL --out FILE --team NAME"
+        )
     # An AccordError (a missing dataset, a model with no recording) is printed by the root
     # command like every other: `error: ...`, exit 2.
     run = run_eval(

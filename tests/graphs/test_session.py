@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
-from support import scripted
+from rated import dana_team as _team
 
 from accord.agents import MetricsRecorder
 from accord.graphs import (
@@ -19,20 +19,9 @@ from accord.graphs import (
     SessionClosed,
     Sessions,
     TokenEvent,
-    handoff,
 )
 from accord.graphs.events import AgentEvent, HandoffEvent, UsageEvent
 from accord.persistence import SessionNotFound
-
-
-def _team() -> Any:
-    intake = scripted("intake", {"reply": "Welcome Dana.", "handoff_to": "verification"})
-    verification = scripted(
-        "verification",
-        {"reply": "Your date of birth?", "handoff_to": "none"},
-        {"reply": "Thanks, you are verified.", "handoff_to": "none"},
-    )
-    return handoff([intake, verification])
 
 
 async def test_send_returns_the_reply_and_keeps_the_conversation(db: str) -> None:

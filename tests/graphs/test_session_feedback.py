@@ -6,21 +6,11 @@ import math
 from typing import Any
 
 import pytest
-from support import scripted
+from rated import dana_team as _team
 
 from accord.agents import Rating, by_agent, by_session
-from accord.graphs import Access, NotAuthorized, Scope, Session, Sessions, User, handoff
+from accord.graphs import Access, NotAuthorized, Scope, Session, Sessions, User
 from accord.graphs.errors import InvalidFeedback, NotAnAnswer
-
-
-def _team() -> Any:
-    intake = scripted("intake", {"reply": "Welcome Dana.", "handoff_to": "verification"})
-    verification = scripted(
-        "verification",
-        {"reply": "Your date of birth?", "handoff_to": "none"},
-        {"reply": "Thanks, you are verified.", "handoff_to": "none"},
-    )
-    return handoff([intake, verification])
 
 
 async def _feedback(sessions: Sessions, session_id: str) -> list[Any]:
