@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -78,10 +79,12 @@ def list_(
         records = _every(db, status)
     else:
         records = _run(db, lambda s: s.alist(_user(user), status=status))
-    table = Table(title=f"{len(records)} session(s)")
+    # No vertical rules and a short time, so a row (a whole id included) fits 80 columns.
+    table = Table(title=f"{len(records)} session(s)", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("session", no_wrap=True)  # ids are for copying: never cut
-    for column in ("owner", "agent", "status", "tokens", "calls", "updated"):
+    for column in ("owner", "agent", "status", "tokens", "calls"):
         table.add_column(column)
+    table.add_column("updated", no_wrap=True)  # UTC
     for record in records:
         usage = record.usage
         table.add_row(
@@ -91,7 +94,7 @@ def list_(
             record.status,
             str(usage.get("tokens", 0)),
             str(usage.get("model_calls", 0)),
-            _when(record.updated_at),
+            _day_or_time(record.updated_at),
         )
     console.print(table)
 
@@ -249,6 +252,13 @@ def _details(kind: str, details: Mapping[str, Any]) -> str:
 
 def _number(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _day_or_time(moment: datetime) -> str:
+    """UTC: the time of day for today's moments, else the day (`sessions show` has it whole)."""
+    moment = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    today = datetime.now(UTC).date() == moment.date()
+    return moment.strftime("%H:%M") if today else moment.strftime("%Y-%m-%d")
 
 
 def _when(moment: datetime, *, exact: bool = False) -> str:
