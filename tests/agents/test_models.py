@@ -61,8 +61,11 @@ def test_an_unknown_local_variant_names_the_known_ones() -> None:
         resolve_model("local:huge")
 
 
-def test_the_default_thread_count_is_the_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_default_thread_count_falls_back_to_the_load_average(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("ACCORD_LOCAL_THREADS", raising=False)
+    monkeypatch.setattr(environment, "PROC_STAT", tmp_path / "no-such-stat")
     monkeypatch.setattr(environment, "_usable_cores", lambda: 2)
     for load, threads in ((0.1, 2), (1.3, 1), (6.0, 1)):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
@@ -70,6 +73,55 @@ def test_the_default_thread_count_is_the_idle_cores(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(environment, "_usable_cores", lambda: 16)
     monkeypatch.setattr(os, "getloadavg", lambda: (3.2, 0.0, 0.0))
     assert LocalSettings.from_env().threads == 13
+
+
+class _Stat:
+    """A `/proc/stat` whose counters advance between reads: cpu0 idle, cpu1 `busy` busy."""
+
+    def __init__(self, path: Path, busy: float) -> None:
+        self.path, self.busy, self.reads = path, busy, 0
+        self.write()
+
+    def write(self) -> None:
+        n = self.reads * 100
+        used = int(n * self.busy)
+        self.path.write_text(
+            f"cpu  {used} 0 0 {2 * n - used} 0 0 0 0 0 0\n"
+            f"cpu0 0 0 0 {n} 0 0 0 0 0 0\n"
+            f"cpu1 {used} 0 0 {n - used} 0 0 0 0 0 0\nintr 1 2 3\n"
+        )
+        self.reads += 1
+
+
+def test_the_default_thread_count_is_the_cores_idle_now_not_a_minute_ago(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ACCORD_LOCAL_THREADS", raising=False)
+    # A lagging load average that says busy must not win over what the counters say now.
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 1.5, 1.5))
+    monkeypatch.setattr(environment, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(environment, "_usable_cpu_ids", lambda: {0, 1})
+    for busy, threads in ((0.0, 2), (0.3, 2), (0.9, 1)):
+        stat = _Stat(tmp_path / f"stat-{busy}", busy)
+        monkeypatch.setattr(environment, "PROC_STAT", stat.path)
+        monkeypatch.setattr(environment.time, "sleep", lambda _s, stat=stat: stat.write())
+        assert LocalSettings.from_env().threads == threads
+
+
+def test_the_busy_cores_count_only_the_usable_cpus(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stat = _Stat(tmp_path / "stat", busy=1.0)
+    monkeypatch.setattr(environment.time, "sleep", lambda _s: stat.write())
+    monkeypatch.setattr(environment, "_usable_cpu_ids", lambda: {0})
+    assert environment.busy_cores(stat=stat.path) == 0.0
+    assert environment.busy_cores(stat=tmp_path / "none") is None
+
+
+def test_a_set_thread_count_skips_the_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ACCORD_LOCAL_THREADS", "3")
+    monkeypatch.setattr(environment, "busy_cores", lambda: pytest.fail("sampled"))
+    assert LocalSettings.from_env().threads == 3
 
 
 def test_local_options_override_the_defaults() -> None:
