@@ -41,6 +41,10 @@ class Task:
     A task holds no per-session data: the same instance serves every session of a graph.
     """
 
+    describe_schema = True
+    """Whether `structured()` states the answer's JSON schema in the prompt; a task whose
+    prompt states the answer's shape itself, in fewer tokens, sets it False."""
+
     def prepare(self, agent: Agent, state: Any) -> tuple[list[AnyMessage], type[BaseModel]]:
         """Returns the prompt for `agent` and the schema its answer must validate against."""
         raise NotImplementedError
@@ -133,7 +137,10 @@ class AgentNode(FlowRunnable[Any, Any]):
         """The agent's model chain answering with `schema`: retries, breakers, fallbacks."""
         chain = self._chains.get(schema)
         if chain is None:
-            chain = model_chain(self._resolved(), lambda model: structured(model, schema))
+            describe = self.task.describe_schema
+            chain = model_chain(
+                self._resolved(), lambda model: structured(model, schema, describe=describe)
+            )
             self._chains[schema] = chain
         return chain
 

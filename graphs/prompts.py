@@ -6,8 +6,10 @@ servers such as llama.cpp continue that turn (prefill), and small models answer 
 teammate message instead of the user; a cue phrased as a user message made the embedded model
 answer the cue, and a quoted teammate reply it copied word for word.
 
-The JSON contract is stated once, by `structured()` (the schema with its field descriptions);
-prompts here never restate it. A handoff agent sees the earlier conversation as a transcript in a
+The JSON contract is stated once: by `structured()` (the schema with its field descriptions)
+for the parallel patterns, and for the handoff pattern by `contract()` and `answer_shape()`
+here, in about a sixth of the tokens (the raw schema was ~330 of each onboarding prompt's ~640
+tokens). A handoff agent sees the earlier conversation as a transcript in a
 note just before the user's last message, with what changes from turn to turn (the facts known
 so far, who just handed over) at the note's end, so the system prompt and the transcript so far
 are the same tokens turn after turn and llama.cpp's prompt cache skips re-reading them.
@@ -86,21 +88,23 @@ def conversation(
     teammates: Sequence[Agent],
     messages: Sequence[AnyMessage],
     facts: Mapping[str, str] | None = None,
+    shape: str = "",
 ) -> list[AnyMessage]:
     """The messages a handoff agent's model sees: its system prompt, a note, the user's message.
 
     The note holds the earlier conversation as a transcript (`user:`, `you:`, a teammate's
-    name), the facts known so far, and who just handed over. No reply is replayed as the
-    model's own assistant turn, and an agent that receives the conversation in the middle of a
-    turn (the user's message was already answered) sees only the user's lines and its own: the
-    embedded models copied teammates' replies (the demo's verification and setup agents
-    repeated "please provide your date of birth and ID number" after the customer had given
-    both); what teammates learned is in the facts. The transcript only grows at its end, so
-    turn after turn the system prompt and the transcript so far are the same tokens, which
-    llama.cpp's prompt cache does not read again.
+    name), the facts known so far, who just handed over, and `shape` (the answer's JSON
+    shape this turn, see `answer_shape`). No reply is replayed as the model's own assistant
+    turn, and an agent that receives the conversation in the middle of a turn (the user's
+    message was already answered) sees only the user's lines and its own: the embedded models
+    copied teammates' replies (the demo's verification and setup agents repeated "please
+    provide your date of birth and ID number" after the customer had given both); what
+    teammates learned is in the facts. The transcript only grows at its end, so turn after
+    turn the system prompt and the transcript so far are the same tokens, which llama.cpp's
+    prompt cache does not read again.
     """
     cut = _user_turn_end(messages)
-    head: list[AnyMessage] = [SystemMessage(system_prompt(agent, teammates))]
+    head: list[AnyMessage] = [SystemMessage(system_prompt(agent, teammates, contract=bool(shape)))]
     if not cut:
         return head
     received = cut < len(messages)
@@ -110,6 +114,8 @@ def conversation(
     note += [handed_over(said.name or "a teammate") for said in messages[cut:]]
     if earlier:
         note.append("Now answer the user's latest message without repeating earlier replies.")
+    if shape:
+        note.append(f"Answer as {shape}")
     if not note:
         return [*head, messages[cut - 1]]
     return [*head, SystemMessage("\n".join(note)), messages[cut - 1]]
@@ -127,17 +133,20 @@ def _line(message: AnyMessage, agent: Agent) -> str:
     return f"{speaker}: {message.text}"
 
 
-def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:
+def system_prompt(agent: Agent, teammates: Sequence[Agent], *, contract: bool = False) -> str:
     """Builds the system prompt for one handoff agent's turn.
 
     Args:
         agent: The agent about to speak.
         teammates: The agents it may hand the conversation to.
+        contract: Say what the fields of the JSON answer mean (`CONTRACT`); the task then
+            states the answer's shape itself instead of `structured()` stating the schema.
     """
     lines = identity(agent)
     lines.append(
-        "Keep each reply short: at most three sentences, in the user's language. Never repeat "
-        "an earlier message, and never ask again for something the user already said."
+        "Do only your own job and never promise a teammate's. Keep each reply short: at most "
+        "three sentences, in the user's language, straight to the point (no thanks, no "
+        "restating what the user said). Never ask again for something the user already said."
     )
     if teammates:
         lines.append("Teammates who can take over when their job is next:")
@@ -146,7 +155,39 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent]) -> str:
             + (f" (needs the user's {labels(mate.requires)} first)" if mate.requires else "")
             for mate in teammates
         )
+    if contract:
+        lines.extend(CONTRACT)
     return "\n".join(lines)
+
+
+CONTRACT = (
+    "Answer with one JSON object on one line:",
+    '- "facts": only the facts the user\'s latest message gives; leave out the others.',
+    '- "handoff_to": the teammate whose job is next now, or "none" to keep the conversation.',
+    '- "reply": your message to the user, or "" when you hand off: the teammate speaks next '
+    "and asks for what they need.",
+)
+"""What the fields of a handoff agent's answer mean, once in its system prompt (cached)."""
+
+
+def answer_shape(fields: Mapping[str, object]) -> str:
+    """The JSON shape of this turn's answer on one line, e.g.
+    `{"facts": {}, "handoff_to": "setup" or "none", "reply": "..."}`.
+
+    `fields` maps each field to its kind: a tuple of the allowed strings, a nested mapping, or
+    anything else for free text. Written on one line, it asked the model for one line: answers
+    spread over indented lines spent a token on every indent.
+    """
+    parts = []
+    for name, kind in fields.items():
+        if isinstance(kind, Mapping):
+            shown = answer_shape(kind) if kind else "{...}"
+        elif isinstance(kind, tuple):
+            shown = " or ".join(f'"{choice}"' for choice in kind)
+        else:
+            shown = '"..."'
+        parts.append(f'"{name}": {shown}')
+    return "{" + ", ".join(parts) + "}"
 
 
 def handed_over(source: str) -> str:

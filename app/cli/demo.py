@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
 
@@ -56,13 +57,32 @@ def run_demo(db: str | None = None) -> None:
         console.print(f"[dim]session {session.id} opened[/]")
         _converse(session, OPENING_TURNS)
     console.print(Rule("a new process resumes the session from its checkpoint"))
-    console.print(f"$ accord demo --resume {session.id} --db {db}")
+    _command(f"accord demo --resume {session.id} --db {db}")
     cmd = [sys.executable, "-m", "accord.app", "demo", "--resume", session.id, "--db", db]
     subprocess.run(cmd, check=True, env=_sharing_the_model())
     console.print(Rule("what the session database now holds"))
-    for command in ("sessions show", "sessions audit", "metrics --session"):
-        console.print(f"$ accord {command} {session.id} --db {db}")
-    console.print(f"$ accord sessions list --db {db}")
+    _holds(db, session.id)
+
+
+def _holds(db: str, session_id: str) -> None:
+    """Runs two of the commands that read the database and prints what they show, then the
+    others to try: each on one line, never wrapped, so it can be copied."""
+    from accord.app.cli import sessions
+    from accord.app.cli.metrics import show_metrics
+
+    _command(f"accord sessions list --db {db}")
+    sessions.list_(db=db)
+    _command(f"accord metrics --db {db} --session {session_id} --by agent")
+    show_metrics([], db, [session_id], by=("agent",))
+    console.print("[dim]and the conversation with its checkpoints, then the audit trail:[/]")
+    _command(f"accord sessions show {session_id} --db {db}")
+    _command(f"accord sessions audit {session_id} --db {db}")
+
+
+def _command(text: str) -> None:
+    # soft_wrap: a terminal narrower than the line folds it without a newline, so a copied
+    # command stays whole (rich's own wrapping had cut the database path in two).
+    console.print(f"$ {escape(text)}", soft_wrap=True)
 
 
 def resume_demo(db: str, session_id: str) -> None:

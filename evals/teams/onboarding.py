@@ -18,8 +18,8 @@ def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:
             name="intake",
             description="Greets new customers and learns their name and the account they want.",
             instructions=(
-                "Greet the customer in one or two sentences. Find out their full name and the "
-                "kind of account they want. As soon as you know both, hand off to verification."
+                "Welcome the customer and find out their full name and the kind of account "
+                "they want. As soon as you know both, hand off to verification."
             ),
             skills=("onboarding", "greeting", "account types"),
             models=models,
@@ -28,9 +28,8 @@ def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:
             name="verification",
             description="Verifies identity from a date of birth and a government ID number.",
             instructions=(
-                "Ask only for what is still missing of the customer's date of birth and ID or "
-                "passport number. When both are known, say the identity is verified and hand "
-                "off to setup."
+                "Ask for what is still missing of the customer's date of birth and ID or "
+                "passport number. When both are known, hand off to setup."
             ),
             skills=("kyc", "identity", "verification"),
             models=models,
@@ -40,9 +39,9 @@ def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:
             name="setup",
             description="Opens the verified customer's account and applies their preferences.",
             instructions=(
-                "Confirm the account is open and ask for the customer's preferences (paper or "
-                "online statements, a debit card) if they are not known. Once they are, apply "
-                "them, summarise them in two sentences and hand off to support."
+                "Say the account is open and ask whether the customer wants paper or online "
+                "statements and a debit card. Once they have said, confirm their choices and "
+                "hand off to support."
             ),
             skills=("account setup", "cards", "statements"),
             models=models,
@@ -52,17 +51,24 @@ def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:
             name="support",
             description="Answers the customer's questions once the account is open.",
             instructions=(
-                "Answer the customer's question briefly and helpfully from what is known about "
-                "their account. A debit card arrives within 5 to 7 working days."
+                "Answer the customer's questions about their new account briefly. A debit card "
+                "arrives within 5 to 7 working days. With no question to answer, ask how you "
+                "can help."
             ),
             skills=("support", "faq"),
             models=models,
-            requires=("preferences",),
+            requires=("statement_and_card_choices",),
         ),
     ]
 
 
-ONBOARDING_FACTS = ("full_name", "account_type", "date_of_birth", "id_number", "preferences")
+ONBOARDING_FACTS = (
+    "full_name",
+    "account_type",
+    "date_of_birth",
+    "id_number",
+    "statement_and_card_choices",
+)
 """What the onboarding team learns about a customer (`state["facts"]`)."""
 ONBOARDING_ROUTES = {"intake": ["verification"], "verification": ["setup"], "setup": ["support"]}
 

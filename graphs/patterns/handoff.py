@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, create_model
 
 from accord.agents import Agent, AgentSpecError, check_team
 from accord.graphs.node import AgentNode, Task
-from accord.graphs.prompts import conversation, identity, label, labels
+from accord.graphs.prompts import answer_shape, conversation, identity, label, labels, request
 from accord.graphs.replies import tidy
 from accord.graphs.state import Handoff, TeamState
 
@@ -69,20 +69,56 @@ def decision_schema(targets: tuple[str, ...], facts: tuple[str, ...] = ()) -> ty
     return decision
 
 
-def said_facts(answer: BaseModel) -> dict[str, str]:
-    """The facts an answer reports, without the empty and placeholder values models write."""
+def shape(targets: tuple[str, ...], facts: tuple[str, ...]) -> str:
+    """The one-line JSON shape of `decision_schema(targets, facts)`, as the prompt shows it."""
+    fields: dict[str, object] = {"facts": {}} if facts else {}
+    if targets:
+        fields["handoff_to"] = (*targets, NO_HANDOFF)
+    fields["reply"] = ""
+    # The facts' names, not a template of them: a template's '"id_number": "..."' was copied.
+    keys = f' where "facts" may hold {", ".join(facts)}' if facts else ""
+    return answer_shape(fields) + keys
+
+
+def said_facts(answer: BaseModel, said: str | None = None) -> dict[str, str]:
+    """The facts an answer reports, without the empty and placeholder values models write.
+
+    With `said` (the user's message), only facts grounded in it: at least half of a value's
+    words are in the message. The embedded model reported the options its instructions
+    listed ("paper statements, debit card") as preferences the customer had not given yet.
+    """
     facts = getattr(answer, "facts", None)
     if facts is None:
         return {}
+    heard = set(_WORD.findall(said.lower())) if said is not None else None
     found: dict[str, str] = {}
     for name, value in facts.model_dump().items():
         text = str(value).strip() if value is not None else ""
-        if text and text.lower().strip(".") not in _PLACEHOLDERS:
+        if not text or text.lower().strip(".") in _PLACEHOLDERS:
+            continue
+        words = _WORD.findall(text.lower())
+        if heard is None or 2 * sum(w in heard for w in words) >= max(len(words), 1):
             found[name] = text
     return found
 
 
-_PLACEHOLDERS = {"none", "null", "unknown", "n/a", "na", "not provided", "not given", "-", "?"}
+_WORD = re.compile(r"[^\W_]{3,}|\d+")
+
+
+# "" is what is left of the shape's "..." once its dots are stripped.
+_PLACEHOLDERS = {
+    "",
+    "none",
+    "null",
+    "unknown",
+    "n/a",
+    "na",
+    "not provided",
+    "not given",
+    "-",
+    "?",
+    "…",
+}
 
 
 def missing(agent: Agent, facts: Mapping[str, str]) -> tuple[str, ...]:
@@ -123,17 +159,26 @@ class HandoffTask(Task):
         self.max_hops = max_hops
         self.facts = tuple(facts)
 
+    describe_schema = False  # the prompt states the answer's shape (`answer_shape`)
+
     def prepare(self, agent: Agent, state: TeamState) -> tuple[list[AnyMessage], type[BaseModel]]:
         messages = state.get("messages", [])
+        known = state.get("facts") or {}
+        # Only the facts not known yet are asked for: the model repeated the known ones in
+        # every answer (~45 output tokens each, at a few tokens/s the dearest part of a turn).
+        unknown = tuple(f for f in self.facts if f not in known)
+        targets = tuple(m.name for m in self.teammates)
         # `conversation` moves what teammates said this turn into a note before the user's
         # message, so the model never sees the conversation end on an assistant turn.
-        prompt = conversation(agent, self.teammates, messages, state.get("facts"))
-        return prompt, decision_schema(tuple(m.name for m in self.teammates), self.facts)
+        prompt = conversation(agent, self.teammates, messages, known, shape(targets, unknown))
+        return prompt, decision_schema(targets, unknown)
 
     def apply(self, agent: Agent, answer: BaseModel, state: TeamState) -> Command[str]:
         reply = tidy(getattr(answer, "reply"), prompt=identity(agent))  # noqa: B009
         learned = {
-            k: v for k, v in said_facts(answer).items() if (state.get("facts") or {}).get(k) != v
+            k: v
+            for k, v in said_facts(answer, request(state.get("messages", []))).items()
+            if (state.get("facts") or {}).get(k) != v
         }
         facts = {**(state.get("facts") or {}), **learned}
         update: dict[str, Any] = {"active_agent": agent.name}
@@ -145,17 +190,30 @@ class HandoffTask(Task):
             # The gate is code, not the model: small models hand off with details missing.
             reply = waiting_for(reply, lacking)
             mate = None
-        message = AIMessage(content=reply, name=agent.name)
-        update["messages"] = [message]
         if mate is None:
+            update["messages"] = [AIMessage(content=reply, name=agent.name)]
             return Command(goto=END, update=update)
+        # The reply being applied is a hop; at the last one the receiver waits for the user.
+        last_hop = replies_this_turn(state.get("messages", [])) + 1 >= self.max_hops
+        if not reply or (not last_hop and _asks(reply)):
+            # The receiver speaks next and asks for what it needs: the embedded models' own
+            # handoff replies asked for it first, and the receiver asked again.
+            reply = passing_to(mate)
+        update["messages"] = [AIMessage(content=reply, name=agent.name)]
         handoff: Handoff = {"source": agent.name, "target": mate.name, "reason": reply}
         if self.facts:
             handoff["facts"] = facts  # what the receiver starts from
         update.update(active_agent=mate.name, handoffs=[handoff])
-        # The reply being applied is a hop; at the last one the receiver waits for the user.
-        last_hop = replies_this_turn(state.get("messages", [])) + 1 >= self.max_hops
         return Command(goto=END if last_hop else mate.name, update=update)
+
+
+def _asks(reply: str) -> bool:
+    return "?" in reply or "please" in reply.lower()
+
+
+def passing_to(mate: Agent) -> str:
+    """What an agent says when it hands the conversation to `mate`, who speaks next."""
+    return f"{mate.name.capitalize()} will take it from here."
 
 
 def waiting_for(reply: str, lacking: Sequence[str]) -> str:
@@ -164,7 +222,7 @@ def waiting_for(reply: str, lacking: Sequence[str]) -> str:
     The model's own reply is kept when it already asks about every missing fact; otherwise it
     promised a handoff that is not happening, so a plain request replaces it.
     """
-    asks = "?" in reply and all(
+    asks = _asks(reply) and all(
         any(word in reply.lower() for word in label(f).lower().split() if len(word) > 2)
         for f in lacking
     )

@@ -37,7 +37,7 @@ from accord.graphs.sessions.pause import answered, pending, resume_command
 from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
 from accord.graphs.sessions.spend import Spend, Trail, messages_of
-from accord.graphs.sessions.tokens import ReplyText, Streamed
+from accord.graphs.sessions.tokens import ReplyText, Streamed, speakers
 from accord.graphs.sessions.traces import Traces
 from accord.persistence import SessionBusy, SessionRecord
 
@@ -213,6 +213,7 @@ class Run:
         modes: list[StreamMode] = ["updates", "messages"] if tokens else ["updates"]
         modes += [mode for mode in self.modes if mode not in modes]
         streamed, shown = ReplyText(), Streamed()
+        speaker = speakers(runtime.graph.nodes)
         try:
             # One deadline for the whole run: a recovered run and the new message share it.
             async with asyncio.timeout_at(spend.deadline()):
@@ -229,7 +230,8 @@ class Run:
                             streamed.feed(message) if isinstance(message, AIMessageChunk) else None
                         )
                         if piece:
-                            token = TokenEvent(metadata.get("langgraph_node", ""), piece)
+                            node = metadata.get("langgraph_node", "")
+                            token = TokenEvent(speaker.get(node, node), piece)
                             shown.check(token)
                             yield token
                         if mode in self.modes and piece != "":

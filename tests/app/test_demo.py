@@ -34,3 +34,8 @@ def test_demo_runs_persists_and_resumes_in_a_new_process(tmp_path: Path) -> None
     # The resumed process talks to the first one's model server instead of loading another.
     assert out.count("model ready in") == 1
     assert db.is_file()
+    # What the database holds is shown, not only the commands that would show it, and every
+    # command is on one line, to be copied whole.
+    assert "1 session(s)" in out
+    assert f"$ accord sessions list --db {db}\n" in out
+    assert f"--db {db}\n" in out.split("a new process resumes")[1]

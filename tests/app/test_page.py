@@ -152,7 +152,7 @@ async def test_the_chat_page_streams_a_reply_with_agents_and_handoffs(
 
 
 @pytest.mark.timeout(120)
-async def test_a_reply_the_facts_gate_replaced_shows_as_kept(
+async def test_a_reply_the_facts_gate_replaced_shows_only_as_kept(
     serve: Callable[..., str], chromium: Path
 ) -> None:
     attempt = {"facts": {}, "handoff_to": "setup", "reply": "Great, passing you to setup now."}
@@ -170,8 +170,8 @@ async def test_a_reply_the_facts_gate_replaced_shows_as_kept(
         streamed: list[list[str]] = await page.evaluate("window.streamed")
 
     assert errors == []
-    # The tokens showed the model's attempt; the bubble ends as the reply that was kept.
-    assert streamed[-1][1] == "Great, passing you to setup now."
+    # An answer that hands off streams nothing: the bubble shows the reply that was kept.
+    assert "Great, passing you to setup now." not in str(streamed)
     assert shown == ["Before we go on, could you tell me your account type?"]
 
 

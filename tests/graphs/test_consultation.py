@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from support import Runner, scripted, thread, topology
 
 from accord.agents import Agent, AgentSpecError, ScriptedModel
-from accord.graphs import consultation
+from accord.graphs import Sessions, TokenEvent, consultation
 
 
 def _opinion(answer: str, confidence: float) -> dict[str, Any]:
@@ -125,3 +125,15 @@ gp -.-> a;
 gp -.-> b;
 gp -.-> synthesis;
 synthesis --> __end__;"""
+
+
+async def test_the_synthesis_streams_under_the_primary_agents_name(db: str) -> None:
+    # Issue 12: `accord run tech_support` piped showed the speaker as "synthesis:".
+    gp = scripted("gp", {"consult": ["derm"], "question": "What is it?"}, {"reply": "Eczema."})
+    derm = scripted("derm", _opinion("Eczema", 0.9))
+    async with Sessions(consultation(gp, [derm]), db=db) as sessions:
+        session = await sessions.aopen("alice")
+        streamed = [event async for event in session.astream("I have a rash")]
+
+    speakers = {event.agent for event in streamed if isinstance(event, TokenEvent)}
+    assert speakers == {"gp"}
