@@ -143,11 +143,7 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent], *, contract: bool = 
             states the answer's shape itself instead of `structured()` stating the schema.
     """
     lines = identity(agent)
-    lines.append(
-        "Do only your own job and never promise a teammate's. Keep each reply short: at most "
-        "three sentences, in the user's language, straight to the point (no thanks, no "
-        "restating what the user said). Never ask again for something the user already said."
-    )
+    lines.append(RULES if contract else LONE_RULES)
     if teammates:
         lines.append("Teammates who can take over when their job is next:")
         lines.extend(
@@ -159,6 +155,19 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent], *, contract: bool = 
         lines.extend(CONTRACT)
     return "\n".join(lines)
 
+
+RULES = (
+    "Do only your own job and never promise a teammate's. Keep each reply short: at most "
+    "three sentences, in the user's language, straight to the point (no thanks, no restating "
+    "what the user said). Never ask again for something the user already said."
+)
+"""How a team's agent replies (issue 12: agents claimed each other's jobs, opened with
+"Thank you for ...", and restated the facts)."""
+LONE_RULES = (
+    "Keep each reply short: at most three sentences, in the user's language. Never repeat "
+    "an earlier message, and never ask again for something the user already said."
+)
+"""How a lone agent (a routed specialist) replies: the wording its recordings were made with."""
 
 CONTRACT = (
     "Answer with one JSON object on one line:",

@@ -90,19 +90,39 @@ def said_facts(answer: BaseModel, said: str | None = None) -> dict[str, str]:
     facts = getattr(answer, "facts", None)
     if facts is None:
         return {}
-    heard = set(_WORD.findall(said.lower())) if said is not None else None
+    heard = _words(said) if said is not None else None
     found: dict[str, str] = {}
     for name, value in facts.model_dump().items():
         text = str(value).strip() if value is not None else ""
         if not text or text.lower().strip(".") in _PLACEHOLDERS:
             continue
-        words = _WORD.findall(text.lower())
-        if heard is None or 2 * sum(w in heard for w in words) >= max(len(words), 1):
+        words = _words(text)
+        if heard is None or 2 * len(words & heard) >= max(len(words), 1):
             found[name] = text
     return found
 
 
+def _words(text: str) -> set[str]:
+    """The words of `text` that ground a fact: numbers without leading zeros, and a month's
+    name also as its number (the model wrote "9 July 1992" as "1992-07-09")."""
+    words: set[str] = set()
+    for word in _WORD.findall(text.lower()):
+        if word.isdigit():
+            words.add(word.lstrip("0") or "0")
+        else:
+            words.add(word)
+            if (month := _MONTHS.get(word[:3])) is not None:
+                words.add(month)
+    return words
+
+
 _WORD = re.compile(r"[^\W_]{3,}|\d+")
+_MONTHS = {
+    month: str(number)
+    for number, month in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 
 
 # "" is what is left of the shape's "..." once its dots are stripped.
@@ -158,8 +178,10 @@ class HandoffTask(Task):
         self.teammates = tuple(teammates)
         self.max_hops = max_hops
         self.facts = tuple(facts)
-
-    describe_schema = False  # the prompt states the answer's shape (`answer_shape`)
+        # A team's agent is told its answer's shape (`shape`) in a sixth of the raw schema's
+        # tokens. A lone agent (a routed specialist answers with a bare reply) keeps the
+        # schema and its earlier prompt, on which its datasets were recorded.
+        self.describe_schema = not (self.teammates or self.facts)
 
     def prepare(self, agent: Agent, state: TeamState) -> tuple[list[AnyMessage], type[BaseModel]]:
         messages = state.get("messages", [])
@@ -170,7 +192,8 @@ class HandoffTask(Task):
         targets = tuple(m.name for m in self.teammates)
         # `conversation` moves what teammates said this turn into a note before the user's
         # message, so the model never sees the conversation end on an assistant turn.
-        prompt = conversation(agent, self.teammates, messages, known, shape(targets, unknown))
+        told = "" if self.describe_schema else shape(targets, unknown)
+        prompt = conversation(agent, self.teammates, messages, known, told)
         return prompt, decision_schema(targets, unknown)
 
     def apply(self, agent: Agent, answer: BaseModel, state: TeamState) -> Command[str]:

@@ -56,8 +56,7 @@ async def test_the_default_example_streams_its_recorded_reply(
     url = spawn(command, {"ACCORD_LOG_LEVEL": "warning"})
     async with Client(url, "t-ana", timeout=240) as ana:
         session = await ana.open()
-        # One turn with nothing for a code gate to hold back (a held handoff's reply is
-        # written in code, after the model's reply was streamed): intake hands over.
+        # One turn: intake answers, or hands over and the receiver answers.
         events = await ana.send(session["id"], GREETING)
         history = await ana.history(session["id"])
 
@@ -67,5 +66,6 @@ async def test_the_default_example_streams_its_recorded_reply(
     assert reply["agent"] in {"intake", "verification", "setup", "support"}
     streamed = "".join(e.data["text"] for e in events if e.kind == "token")
     messages = [e.data["text"] for e in events if e.kind == "message"]
-    assert streamed == "".join(messages)
+    # Streamed as written, except a reply that hands off: it is shown once decided.
+    assert streamed in "".join(messages)
     assert [m["text"] for m in history] == [GREETING, *messages]

@@ -32,10 +32,7 @@ async def test_replaying_twice_gives_identical_results() -> None:
 
 
 # Cases the recorded default model gets wrong, named so that a change either way is noticed.
-KNOWN_MISSES = {
-    # intake did not take "a current account" as the account type, so the gate asked for it.
-    "conversation": ["onboarding-id-still-missing"],
-}
+KNOWN_MISSES: dict[str, list[str]] = {}
 
 
 @pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.stem)

@@ -212,3 +212,14 @@ async def test_a_fact_the_users_message_does_not_say_is_not_kept() -> None:
     state = await graph.ainvoke({"messages": [HumanMessage("I was born on 12 April 1988.")]})
 
     assert state.get("facts", {}) == {}
+
+
+async def test_a_fact_in_another_form_of_what_the_user_said_is_kept() -> None:
+    verification = scripted(
+        "verification", _answer("And your ID number?", date_of_birth="1992-07-09")
+    )
+    graph = handoff([verification], facts=("date_of_birth",))
+
+    state = await graph.ainvoke({"messages": [HumanMessage("I was born on 9 July 1992.")]})
+
+    assert state["facts"] == {"date_of_birth": "1992-07-09"}
