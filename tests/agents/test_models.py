@@ -75,6 +75,9 @@ def test_the_default_thread_count_falls_back_to_the_load_average(
     assert LocalSettings.from_env().threads == 13
 
 
+SLEEP = "accord.agents.models.environment.time.sleep"
+
+
 class _Stat:
     """A `/proc/stat` whose counters advance between reads: cpu0 idle, cpu1 `busy` busy."""
 
@@ -104,7 +107,7 @@ def test_the_default_thread_count_is_the_cores_idle_now_not_a_minute_ago(
     for busy, threads in ((0.0, 2), (0.3, 2), (0.9, 1)):
         stat = _Stat(tmp_path / f"stat-{busy}", busy)
         monkeypatch.setattr(environment, "PROC_STAT", stat.path)
-        monkeypatch.setattr(environment.time, "sleep", lambda _s, stat=stat: stat.write())
+        monkeypatch.setattr(SLEEP, lambda _s, stat=stat: stat.write())
         assert LocalSettings.from_env().threads == threads
 
 
@@ -112,7 +115,7 @@ def test_the_busy_cores_count_only_the_usable_cpus(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     stat = _Stat(tmp_path / "stat", busy=1.0)
-    monkeypatch.setattr(environment.time, "sleep", lambda _s: stat.write())
+    monkeypatch.setattr(SLEEP, lambda _s: stat.write())
     monkeypatch.setattr(environment, "_usable_cpu_ids", lambda: {0})
     assert environment.busy_cores(stat=stat.path) == 0.0
     assert environment.busy_cores(stat=tmp_path / "none") is None
