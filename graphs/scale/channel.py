@@ -15,6 +15,7 @@ Keys expire after `keep` seconds of silence.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,6 +24,12 @@ from accord.graphs.scale.extra import redis_asyncio, redis_errors, shown
 from accord.graphs.scale.wire import decode, encode
 
 REDIS_START = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
+
+BUCKET_S = 60
+"""Arrivals are counted per bucket of this many seconds (`PREFIX:arrivals`, for the forecast)."""
+
+DAYS_2 = 2 * 86_400
+"""How long the arrivals counts outlive the last arrival (the forecast learns a daily season)."""
 
 MAX_CONNECTIONS = 5_000
 """Redis connections one process may open (Redis itself takes 10,000 clients by default)."""
@@ -79,8 +86,14 @@ class Channel:
         await self._guard(self.redis.delete(self._key("queued", turn)))
 
     async def ticket(self, session_id: str) -> int:
-        """The session's next turn number (from 1)."""
-        return await self._count(self._key("tickets", session_id))
+        """The session's next turn number (from 1); counts the turn's arrival (the load
+        board's, which the fleet's forecast reads)."""
+        key, arrivals = self._key("tickets", session_id), self._key("arrivals")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key).expire(key, self.keep)
+            pipe.hincrby(arrivals, str(int(time.time() // BUCKET_S)), 1).expire(arrivals, DAYS_2)
+            count, *_ = await self._guard(pipe.execute())
+        return int(count)
 
     async def finish(self, session_id: str, ticket: int) -> None:
         """Marks the turn `ticket` finished (or never to come), letting the next one start."""
