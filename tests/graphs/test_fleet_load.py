@@ -50,7 +50,7 @@ async def test_the_board_shows_each_process_the_others_work_until_it_expires(
         assert {w.name: w.turns for w in await theirs.aworkers()} == {"here:1": 1, "there:2": 3}
         advice = fleet.recommend()
         assert (advice.running, advice.in_flight, advice.queued) == (2, 4, 0)
-        assert advice.per_worker == 10 and advice.turn_s == 3.0
+        assert (advice.per_worker, advice.turn_s) == (10, 3.0)
         assert advice.workers == 1  # 4 turns fit in one worker of 10 kept 80% full
         await theirs.aretire()
         await asyncio.sleep(0.7)  # three beats: a worker that stopped posting drops off
