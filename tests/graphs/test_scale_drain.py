@@ -4,17 +4,18 @@ PostgreSQL; workers are subprocesses)."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import signal
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from fleet import Workers, broker, clean, fleet_database, services
-from kombu import Connection, Queue
 from langchain_core.messages import AIMessage, HumanMessage
 from scale_team import single
 
@@ -23,6 +24,7 @@ from accord.graphs.scale.capacity import queued
 from accord.graphs.scale.queue import TASK, application, queues
 
 pytestmark = pytest.mark.timeout(180)
+kombu: Any = importlib.import_module("kombu")  # untyped
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def fleet() -> Iterator[Broker]:
 
 def _kinds(fleet: Broker, session_id: str, message_id: str) -> list[str]:
     """The kinds of a turn's stream entries, read straight from Redis."""
-    client = redis.Redis.from_url(fleet.redis)
+    client: Any = redis.Redis.from_url(fleet.redis)
     try:
         entries = client.xrange(f"{fleet.prefix}:turn:{session_id}:{message_id}")
     finally:
@@ -110,11 +112,11 @@ def _publish_burst(fleet: Broker, count: int) -> None:
     Celery's messages on one channel without publisher confirms (a burst, in seconds)."""
     app = application(fleet.url, fleet.prefix)
     turns, _ = queues(fleet.prefix)
-    with Connection(fleet.url) as connection:  # the app's would confirm each publish
+    with kombu.Connection(fleet.url) as connection:  # the app's would confirm each publish
         producer = connection.Producer()
         for k in range(count):
-            payload = {"session_id": f"s{k}", "user": "alice", "roles": [], "text": "hi"}
-            payload |= {"message_id": "m", "ticket": 1}
+            payload: dict[str, Any] = {"session_id": f"s{k}", "user": "alice", "roles": []}
+            payload |= {"text": "hi", "message_id": "m", "ticket": 1}
             message = app.amqp.as_task_v2(
                 uuid.uuid4().hex, TASK, args=[payload], argsrepr="", kwargsrepr=""
             )
@@ -125,7 +127,7 @@ def _publish_burst(fleet: Broker, count: int) -> None:
                 headers=message.headers,
                 serializer="json",
                 delivery_mode=2,
-                declare=[Queue(turns, durable=True)] if k == 0 else [],
+                declare=[kombu.Queue(turns, durable=True)] if k == 0 else [],
                 **message.properties,
             )
     app.close()
