@@ -124,6 +124,11 @@ class Channel:
             entry, _ = await self._guard(pipe.execute())
         return entry.decode() if isinstance(entry, bytes) else str(entry)
 
+    async def streamed(self, turn: str) -> list[dict[str, Any]]:
+        """Every entry of the turn's stream so far (what a redelivery finds)."""
+        found = await self._guard(self.redis.xrange(self._key("turn", turn)))
+        return [decode(fields[b"e"]) for _, fields in found]
+
     async def read(
         self, turn: str, *, after: str = "0", beat: float | None = None
     ) -> AsyncIterator[tuple[str, dict[str, Any]] | None]:

@@ -6,8 +6,9 @@ turns run at once. A turn:
 
 1. counts its delivery; past `Broker.attempts` it goes to the dead-letter queue, audited;
 2. waits for its session's earlier turns (tickets), so a busy session's turns keep their order;
-3. on a delivery after the first, says so (a `recovered` stream entry, a `redelivered` audit
-   event): what a dead worker streamed of its interrupted step is superseded;
+3. on a delivery after the first, audits it (`redelivered`) and drops the re-run's tokens
+   that a dead delivery streamed already (`Replay`: a `recovered` entry marks where the
+   re-run streamed otherwise);
 4. runs the session's `Run` with the message's id: it takes the session's lease (waiting for
    a dead worker's to expire), finishes an interrupted run from its last checkpoint, and
    answers a message already answered from the history instead of adding it again;
@@ -38,7 +39,7 @@ from accord.graphs.errors import BudgetExceeded, InvalidFeedback, NotAuthorized,
 from accord.graphs.scale.broker import Broker
 from accord.graphs.scale.channel import Channel, turn_key
 from accord.graphs.scale.queue import TASK, application, dead_letter, queues
-from accord.graphs.scale.wire import RECOVERED, error_entry
+from accord.graphs.scale.wire import Replay, error_entry
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.run import Run
 from accord.graphs.sessions.runtime import Runtime
@@ -173,8 +174,9 @@ class Worker:
             log.warning(
                 "session %s: earlier turns still unfinished; running turn anyway", session_id
             )
+        replay = None
         if attempt > 1:
-            await self.channel.publish(turn, {"kind": RECOVERED, "attempt": attempt})
+            replay = Replay(await self.channel.streamed(turn), attempt)
             details = {"message_id": message_id, "attempt": attempt}
             await self.runtime.audit_trail.aappend(
                 session_id, "redelivered", actor=user.id, details=details
@@ -182,7 +184,9 @@ class Worker:
         try:
             run = Run(self.runtime, session_id, user)
             async for event in run.events(payload["text"], message_id, True):
-                await self.channel.publish(turn, event.to_dict())
+                data = event.to_dict()
+                for entry in [data] if replay is None else replay.entries(data):
+                    await self.channel.publish(turn, entry)
         except ANSWERS as answer:
             await self.channel.publish(turn, error_entry(answer))
         except Exception as error:
