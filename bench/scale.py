@@ -96,7 +96,9 @@ async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, fl
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "wall": wall,
         "cpu_here": cpu,
-        "cpu_there": sum(_cpu_s(pid) - cpu_before[pid] for pid in pids),
+        "cpu_there": (there := sum(_cpu_s(pid) - cpu_before[pid] for pid in pids)),
+        # Both sides of a turn: the caller's and (for a fleet) the workers'.
+        "cpu_ms": 1000 * (cpu + (there if pids != [os.getpid()] else 0)) / count,
         "kb_per_turn": (peak.peak - peak.base) / count,
     }
 
@@ -163,12 +165,13 @@ async def main(count: int, concurrency: int) -> None:
     )
     print(
         f"{'side':22} {'sess/s':>8} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
-        f"{'CPU here':>9} {'CPU workers':>11} {'KB/turn':>8}"
+        f"{'CPU here':>9} {'CPU workers':>11} {'CPU ms/turn':>11} {'KB/turn':>8}"
     )
     for side, r in results.items():
         print(
             f"{side:22} {r['rate']:8.1f} {r['p50']:7.3f} {r['p99']:7.3f} {r['wall']:7.1f} "
-            f"{r['cpu_here']:9.1f} {r['cpu_there']:11.1f} {r['kb_per_turn']:8.1f}"
+            f"{r['cpu_here']:9.1f} {r['cpu_there']:11.1f} {r['cpu_ms']:11.2f} "
+            f"{r['kb_per_turn']:8.1f}"
         )
     one, two = results["1 worker(s)"], results["2 worker(s)"]
     print(f"2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x sessions/s")

@@ -1,8 +1,9 @@
 """What workers and the processes that enqueue turns share through Redis.
 
 - Each turn's events, in a Redis Stream of its own (`PREFIX:turn:SESSION_ID:MESSAGE_ID`): the worker
-  appends them as they happen, any process reads them, and a reader that reconnects goes on
-  after the last entry id it saw (the SSE `Last-Event-ID`).
+  appends them as they happen, any process reads them (one `Reader` per process follows every
+  stream it streams, over one connection), and a reader that reconnects goes on after the last
+  entry id it saw (the SSE `Last-Event-ID`).
 - The order of a session's turns: each enqueued turn takes the session's next ticket, and a
   worker starts a turn only once every earlier ticket is finished (answered, failed or
   dead-lettered), so a busy session's next turn waits instead of failing or overtaking.
@@ -21,6 +22,7 @@ from typing import Any
 
 from accord.graphs.errors import ServiceUnavailable
 from accord.graphs.scale.extra import redis_asyncio, redis_errors, shown
+from accord.graphs.scale.reader import Reader
 from accord.graphs.scale.wire import decode, encode
 
 REDIS_START = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
@@ -60,13 +62,14 @@ class Channel:
 
     def __init__(self, url: str, *, prefix: str = "accord", keep: float = 86_400) -> None:
         self.url, self.prefix, self.keep = url, prefix, int(keep)
-        # Reads block for up to `read`'s `block` seconds: the socket waits longer than that.
-        # Each turn being streamed holds a connection while it blocks; redis-py's default pool
-        # (100 connections) would refuse the 101st turn instead of connecting.
+        # Turns wait in `wait_turn` and publish at once from many tasks: redis-py's default
+        # pool (100 connections) would refuse the 101st instead of connecting.
         self.redis: Any = redis_asyncio().from_url(
             url, socket_timeout=30, socket_connect_timeout=3, max_connections=MAX_CONNECTIONS
         )
         self._finish = self.redis.register_script(_FINISH)
+        # Every stream this process reads, over one connection of the reader's own.
+        self.reader = Reader(self._reading_client, self._unavailable)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -129,22 +132,23 @@ class Channel:
         found = await self._guard(self.redis.xrange(self._key("turn", turn)))
         return [decode(fields[b"e"]) for _, fields in found]
 
-    async def read(
+    def read(
         self, turn: str, *, after: str = "0", beat: float | None = None
     ) -> AsyncIterator[tuple[str, dict[str, Any]] | None]:
         """The turn's entries after the id `after`, as they come (forever: the caller stops);
         with `beat`, None whenever `beat` seconds pass without one (a keep-alive's cue)."""
         key = self._key("turn", turn)
-        while True:
-            found = await self._guard(
-                self.redis.xread({key: after}, count=100, block=int((beat or 5.0) * 1000))
-            )
-            if not found and beat is not None:
-                yield None
-            for _, entries in found or []:
-                for entry, fields in entries:
-                    after = entry.decode() if isinstance(entry, bytes) else str(entry)
-                    yield after, decode(fields[b"e"])
+        return self.reader.follow(key, after=after, beat=beat, control=self.redis)
+
+    def _reading_client(self) -> Any:
+        """The reader's own connection: its XREAD blocks for up to `BLOCK_MS`."""
+        return redis_asyncio().from_url(
+            self.url,
+            socket_timeout=30,
+            socket_connect_timeout=3,
+            single_connection_client=True,
+            client_name=f"{self.prefix}-reader",  # in CLIENT LIST: one per process
+        )
 
     async def ping(self) -> None:
         """Raises `ServiceUnavailable` unless Redis answers."""
@@ -152,6 +156,7 @@ class Channel:
 
     async def aclose(self) -> None:
         """Closes the connections."""
+        await self.reader.aclose()
         await self.redis.aclose()
 
     async def _count(self, key: str) -> int:
@@ -162,8 +167,10 @@ class Channel:
         return int(count)
 
     async def _guard(self, call: Any) -> Any:
-
         try:
             return await call
         except redis_errors() as error:
-            raise ServiceUnavailable("redis", shown(self.url), error, REDIS_START) from None
+            raise self._unavailable(error) from None
+
+    def _unavailable(self, error: BaseException) -> ServiceUnavailable:
+        return ServiceUnavailable("redis", shown(self.url), error, REDIS_START)
