@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from accord.graphs.errors import ServiceUnavailable
@@ -134,7 +134,7 @@ class Channel:
 
     def read(
         self, turn: str, *, after: str = "0", beat: float | None = None
-    ) -> AsyncIterator[tuple[str, dict[str, Any]] | None]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]] | None, None]:
         """The turn's entries after the id `after`, as they come (forever: the caller stops);
         with `beat`, None whenever `beat` seconds pass without one (a keep-alive's cue)."""
         key = self._key("turn", turn)

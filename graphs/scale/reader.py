@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +57,7 @@ class Reader:
 
     async def follow(
         self, key: str, *, after: str, beat: float | None, control: Any
-    ) -> AsyncIterator[Entry | None]:
+    ) -> AsyncGenerator[Entry | None, None]:
         """The stream `key`'s entries after `after`, as they come; with `beat`, None whenever
         `beat` seconds pass without one. `control`: a client to interrupt the XREAD with."""
         follower = _Follower(after)
