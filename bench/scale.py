@@ -4,8 +4,9 @@ Every side runs the same one-agent graph on a scripted model that answers after 
 turn in each of N concurrent sessions (opened beforehand). Sides: in-process `Sessions`;
 `Sessions(..., broker=...)` with 1 and then 2 `accord worker` processes (RabbitMQ queues the
 turns, Redis streams the replies back). Printed: sessions per second, p50/p99 turn latency
-(from the send to the reply), the workers' CPU time and peak memory per in-flight turn, the
-load average. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a database and queue prefix
+(from the send to the reply), the CPU time per turn (the caller's and the workers'), the peak
+memory per in-flight turn (after a warm-up round, so a process's one-time costs are left out),
+the load average. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a database and queue prefix
 of its own, dropped after).
 
 Run: `.venv/bin/python bench/scale.py [--sessions 2000] [--latency 0.5]`.
@@ -72,7 +73,14 @@ class Peak:
             await asyncio.sleep(0.05)
 
 
+WARM_UP = 40
+"""Turns each side runs before it is measured: what a process spends once (imports on first
+use, connection pools, caches, thread stacks) is not memory per in-flight session."""
+
+
 async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, float]:
+    warm = [await sessions.aopen("bench") for _ in range(WARM_UP)]
+    await asyncio.gather(*(session.asend("hello") for session in warm))
     opened = [await sessions.aopen("bench") for _ in range(count)]
     cpu_before = {pid: _cpu_s(pid) for pid in pids}
     peak, stop = Peak(pids), asyncio.Event()

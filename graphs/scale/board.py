@@ -20,6 +20,7 @@ from typing import Any
 from accord.graphs.errors import ServiceUnavailable
 from accord.graphs.scale.channel import BUCKET_S, REDIS_START
 from accord.graphs.scale.extra import need, redis_asyncio, redis_errors, shown
+from accord.persistence import Call, Flow, adrive, drive
 
 ME = f"{socket.gethostname()}:{os.getpid()}"
 """This process's name on the board."""
@@ -91,28 +92,39 @@ class Board:
     def workers(self) -> list[WorkerLoad]:
         """Every live worker's entry (stale names are swept from the index)."""
         try:
-            names = sorted(n.decode() for n in self._redis.smembers(self._key("workers")))
-            pipe = self._redis.pipeline(transaction=False)
-            for name in names:
-                pipe.hgetall(self._key("worker", name))
-            entries = pipe.execute()
-            gone = [name for name, entry in zip(names, entries, strict=True) if not entry]
-            if gone:
-                self._redis.srem(self._key("workers"), *gone)
+            return drive(self._reading())
         except redis_errors() as error:
             raise self._unavailable(error) from None
-        return _parsed(names, entries)
 
     async def aworkers(self) -> list[WorkerLoad]:
         """Async `workers`."""
-        names = sorted(
-            n.decode() for n in await self._guard(self._aredis.smembers(self._key("workers")))
+        try:
+            return await adrive(self._reading())
+        except redis_errors() as error:
+            raise self._unavailable(error) from None
+
+    def _reading(self) -> Flow[list[WorkerLoad]]:
+        index = self._key("workers")
+        members = yield Call(
+            lambda: self._redis.smembers(index), lambda: self._aredis.smembers(index)
         )
-        async with self._aredis.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.hgetall(self._key("worker", name))
-            entries = await self._guard(pipe.execute())
+        names = sorted(member.decode() for member in members)
+        entries = yield Call(
+            lambda: self._fetch(self._redis, names), lambda: self._fetch(self._aredis, names)
+        )
+        gone = [name for name, entry in zip(names, entries, strict=True) if not entry]
+        if gone:
+            yield Call(
+                lambda: self._redis.srem(index, *gone), lambda: self._aredis.srem(index, *gone)
+            )
         return _parsed(names, entries)
+
+    def _fetch(self, client: Any, names: list[str]) -> Any:
+        """Reads each named worker's entry in one round trip (`execute()`'s result)."""
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(self._key("worker", name))
+        return pipe.execute()
 
     def per_agent(self) -> dict[str, int]:
         """The other workers' steps in flight per agent (a `LoadSource` for `SharedLoad`)."""
