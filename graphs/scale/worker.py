@@ -183,7 +183,8 @@ class Worker:
             )
         try:
             run = Run(self.runtime, session_id, user)
-            async for event in run.events(payload["text"], message_id, True):
+            # A turn enqueued before `tokens` was sent has them (what every turn had then).
+            async for event in run.events(payload["text"], message_id, payload.get("tokens", True)):
                 data = event.to_dict()
                 for entry in [data] if replay is None else replay.entries(data):
                     await self.channel.publish(turn, entry)
