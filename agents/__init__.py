@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from accord.agents.models.ids import resolve_model
     from accord.agents.models.local.server import embedded_server, warm_up
     from accord.agents.models.structured import structured
+    from accord.agents.routing.forecast import workers_needed
     from accord.agents.routing.router import Candidate, Router
     from accord.agents.routing.standby import standby
     from accord.agents.routing.strategies import STRATEGIES
@@ -74,6 +75,7 @@ else:
             "embedded_server": ".models.local.server",
             "warm_up": ".models.local.server",
             "structured": ".models.structured",
+            "workers_needed": ".routing.forecast",
             "Candidate": ".routing.router",
             "Router": ".routing.router",
             "standby": ".routing.standby",
@@ -121,4 +123,5 @@ __all__ = [
     "standby",
     "structured",
     "warm_up",
+    "workers_needed",
 ]

@@ -4,8 +4,9 @@ Every side runs the same one-agent graph on a scripted model that answers after 
 turn in each of N concurrent sessions (opened beforehand). Sides: in-process `Sessions`;
 `Sessions(..., broker=...)` with 1 and then 2 `accord worker` processes (RabbitMQ queues the
 turns, Redis streams the replies back). Printed: sessions per second, p50/p99 turn latency
-(from the send to the reply), the workers' CPU time and peak memory per in-flight turn, the
-load average. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a database and queue prefix
+(from the send to the reply), the CPU time per turn (the caller's and the workers'), the peak
+memory per in-flight turn (after a warm-up round, so a process's one-time costs are left out),
+the load average. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a database and queue prefix
 of its own, dropped after).
 
 Run: `.venv/bin/python bench/scale.py [--sessions 2000] [--latency 0.5]`.
@@ -72,7 +73,14 @@ class Peak:
             await asyncio.sleep(0.05)
 
 
+WARM_UP = 40
+"""Turns each side runs before it is measured: what a process spends once (imports on first
+use, connection pools, caches, thread stacks) is not memory per in-flight session."""
+
+
 async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, float]:
+    warm = [await sessions.aopen("bench") for _ in range(WARM_UP)]
+    await asyncio.gather(*(session.asend("hello") for session in warm))
     opened = [await sessions.aopen("bench") for _ in range(count)]
     cpu_before = {pid: _cpu_s(pid) for pid in pids}
     peak, stop = Peak(pids), asyncio.Event()
@@ -96,7 +104,9 @@ async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, fl
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "wall": wall,
         "cpu_here": cpu,
-        "cpu_there": sum(_cpu_s(pid) - cpu_before[pid] for pid in pids),
+        "cpu_there": (there := sum(_cpu_s(pid) - cpu_before[pid] for pid in pids)),
+        # Both sides of a turn: the caller's and (for a fleet) the workers'.
+        "cpu_ms": 1000 * (cpu + (there if pids != [os.getpid()] else 0)) / count,
         "kb_per_turn": (peak.peak - peak.base) / count,
     }
 
@@ -163,12 +173,13 @@ async def main(count: int, concurrency: int) -> None:
     )
     print(
         f"{'side':22} {'sess/s':>8} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
-        f"{'CPU here':>9} {'CPU workers':>11} {'KB/turn':>8}"
+        f"{'CPU here':>9} {'CPU workers':>11} {'CPU ms/turn':>11} {'KB/turn':>8}"
     )
     for side, r in results.items():
         print(
             f"{side:22} {r['rate']:8.1f} {r['p50']:7.3f} {r['p99']:7.3f} {r['wall']:7.1f} "
-            f"{r['cpu_here']:9.1f} {r['cpu_there']:11.1f} {r['kb_per_turn']:8.1f}"
+            f"{r['cpu_here']:9.1f} {r['cpu_there']:11.1f} {r['cpu_ms']:11.2f} "
+            f"{r['kb_per_turn']:8.1f}"
         )
     one, two = results["1 worker(s)"], results["2 worker(s)"]
     print(f"2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x sessions/s")

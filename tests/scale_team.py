@@ -53,3 +53,28 @@ def _answer(messages: list[BaseMessage]) -> Any:
     if "poison" in question:
         raise RuntimeError("this message fails every time")
     return {"reply": f"answer to {question}", "handoff_to": "none"}
+
+
+def desks() -> Any:
+    """Two desks behind a least-busy router that sees the whole fleet's load (the load board
+    of the fleet `ACCORD_TEST_PREFIX` names); each answers after `ACCORD_TEST_LATENCY` s."""
+    from accord.agents import Router
+    from accord.agents.routing import SharedLoad
+    from accord.graphs import Broker, routed
+
+    latency = float(os.environ.get("ACCORD_TEST_LATENCY", "0.05"))
+    team = [
+        Agent(
+            name=name,
+            description=f"the {name} desk",
+            models=(ScriptedModel([_answer], cycle=True, latency=latency),),
+        )
+        for name in ("billing", "tech")
+    ]
+    fleet = Broker(
+        os.environ.get("ACCORD_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"),
+        redis=os.environ.get("ACCORD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        prefix=os.environ.get("ACCORD_TEST_PREFIX", "accord"),
+    )
+    router = Router(team, strategy="least-busy", load=SharedLoad(fleet.board()))
+    return routed(team, router=router)

@@ -10,9 +10,10 @@ one runs, `step_s`), so a 15-minute bucket's hundred arrivals are not a hundred 
 
 from __future__ import annotations
 
+import math
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Protocol
 
@@ -101,8 +102,9 @@ class ArrivalForecast:
         self._bucket: int | None = None
         self._lock = threading.Lock()
 
-    def observe(self, agent: str, at: float) -> None:
-        """Records one arrival for `agent` at `at` (seconds, on the router's clock)."""
+    def observe(self, agent: str, at: float, count: int = 1) -> None:
+        """Records `count` arrivals for `agent` at `at` (seconds, on the router's clock);
+        a count replays a bucket's arrivals kept elsewhere (a fleet's, in Redis) at once."""
         with self._lock:
             self._advance(at)
             series = self._series.get(agent)
@@ -110,7 +112,7 @@ class ArrivalForecast:
                 series = self._series[agent] = _Series(self.periods)
                 if self._bucket is not None:
                     self._predict(series, self._bucket - 1)
-            series.count += 1
+            series.count += count
             self._expected[agent] = series.expected()
 
     def expected(self, names: Sequence[str], now: float) -> list[float]:
@@ -168,3 +170,44 @@ class ArrivalForecast:
         damped = sum(self.phi**i for i in range(1, k + 1))
         seasonal = sum(s[(last + k) % p] for s, p in zip(series.seasons, self.periods, strict=True))
         return series.level + damped * series.trend + seasonal
+
+
+FLEET = "fleet"
+"""The one series `workers_needed` forecasts: every turn a fleet is sent, whatever its agent."""
+
+
+def workers_needed(
+    arrivals: Iterable[tuple[float, int]],
+    *,
+    now: float,
+    in_flight: float,
+    per_worker: float,
+    step_s: float,
+    bucket_s: float = 60.0,
+    horizon: int = 5,
+    seasons: Sequence[int] = (1440,),
+    utilisation: float = 0.8,
+    minimum: int = 1,
+) -> tuple[int, float]:
+    """How many workers a fleet needs soon: the predictive forecast, sized by Little's law.
+
+    The arrivals (bucket start, count) are replayed into an `ArrivalForecast` of one series;
+    the work they will bring over the next `horizon` buckets (turns in flight: the forecast
+    arrival rate times `step_s`, the seconds one turn runs) is compared with the work in
+    flight now (`in_flight`, backlog included), and the larger is spread over workers that
+    each run `per_worker` turns at once, kept `utilisation` full.
+
+    Returns:
+        The recommended worker count (at least `minimum`) and the forecast load.
+    """
+    if per_worker <= 0 or not 0 < utilisation <= 1:
+        raise ValueError("per_worker must be positive and utilisation in (0, 1]")
+    forecast = ArrivalForecast(
+        bucket_s=bucket_s, seasons=seasons, horizon=horizon, step_s=max(step_s, 1e-9)
+    )
+    for at, count in sorted(arrivals):
+        if count > 0:
+            forecast.observe(FLEET, at, count)
+    [expected] = forecast.expected([FLEET], now)
+    demand = max(in_flight, expected)
+    return max(minimum, math.ceil(demand / (per_worker * utilisation) - 1e-9)), expected

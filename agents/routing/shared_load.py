@@ -1,8 +1,10 @@
-"""Load across processes: live session leases in the shared database, counted per agent.
+"""Load across processes: what every other process has in flight, counted per agent.
 
-A session run holds its lease (`accord_leases`) while it works and the session record
-(`accord_sessions.agent`) says which agent serves it, so the live leases grouped by agent are
-the sessions every process is running now (`LeaseStore.leased_per_agent`, a read-only query).
+Two sources. The shared session database: a session run holds its lease (`accord_leases`)
+while it works and the session record (`accord_sessions.agent`) says which agent serves it,
+so the live leases grouped by agent are the sessions every process is running now
+(`LeaseStore.leased_per_agent`, a read-only query). Or any `LoadSource`, such as a fleet's load
+board in Redis (`Broker.load()`), where each worker publishes its in-flight steps per agent.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from functools import partial
+from typing import Protocol, runtime_checkable
 
 from sqlalchemy.engine import URL
 
@@ -24,33 +26,77 @@ OWN_HOLDERS = f"{socket.gethostname()}:{os.getpid()}:"
 `accord.graphs.Session`): their leases are already in the local counter."""
 
 
+@runtime_checkable
+class LoadSource(Protocol):
+    """Reads the in-flight work per agent of every process but this one."""
+
+    def per_agent(self) -> dict[str, int]:
+        """The other processes' in-flight work per agent (may block on I/O)."""
+        ...
+
+    async def aper_agent(self) -> dict[str, int]:
+        """Async `per_agent`."""
+        ...
+
+    def close(self) -> None:
+        """Releases what the source opened."""
+        ...
+
+    async def aclose(self) -> None:
+        """Async `close`."""
+        ...
+
+
+class _Leases:
+    """The live leases of the shared session database, as a `LoadSource`."""
+
+    def __init__(self, bind: SQLAlchemySaver | str | URL, exclude: str | None) -> None:
+        self.store, self.exclude = LeaseStore(bind), exclude
+
+    def per_agent(self) -> dict[str, int]:
+        return self.store.leased_per_agent(exclude_holder_prefix=self.exclude)
+
+    async def aper_agent(self) -> dict[str, int]:
+        return await self.store.aleased_per_agent(exclude_holder_prefix=self.exclude)
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+
 class SharedLoad:
     """In-flight work per agent in this process plus the sessions other processes run.
 
-    `load = local in-flight + live leases of other processes' sessions served by the agent`.
-    The database is read at most once per `max_age_s` and only in `refreshing` (the router's
-    `refresh`, which the routed graph runs before each decision), so a decision itself never
-    waits on I/O.
+    `load = local in-flight + live leases of other processes' sessions served by the agent`
+    (or + what a `LoadSource` reads, e.g. the other workers of a fleet). The source is read at
+    most once per `max_age_s` and only in `refreshing` (the router's `refresh`, which the
+    routed graph runs before each decision), so a decision itself never waits on I/O.
 
     Args:
-        bind: The shared session database: a saver (kept open by its owner) or a URL.
+        bind: The shared session database (a saver kept open by its owner, or a URL), or
+            another `LoadSource`.
         local: This process's counter (default: the process-wide one, `process_load()`).
         max_age_s: How stale the database reading may be.
-        exclude_holder_prefix: Leases this process holds (already counted locally).
+        exclude_holder_prefix: Leases this process holds (already counted locally; a
+            `LoadSource` leaves this process out itself).
         clock: Monotonic seconds, for the staleness check.
     """
 
     def __init__(
         self,
-        bind: SQLAlchemySaver | str | URL,
+        bind: SQLAlchemySaver | str | URL | LoadSource,
         *,
         local: LoadCounter | None = None,
         max_age_s: float = 1.0,
         exclude_holder_prefix: str | None = OWN_HOLDERS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Bind to the database; nothing is read until the first refresh."""
-        self._leases = LeaseStore(bind)
+        """Bind to the source; nothing is read until the first refresh."""
+        self._source: LoadSource = (
+            bind if isinstance(bind, LoadSource) else _Leases(bind, exclude_holder_prefix)
+        )
         self.local = local or process_load()
         self.max_age_s = max_age_s
         self.exclude_holder_prefix = exclude_holder_prefix
@@ -71,20 +117,13 @@ class SharedLoad:
         """Reads the live leases again when the last reading is older than `max_age_s`."""
         if self._read_at is not None and self.clock() - self._read_at < self.max_age_s:
             return
-        self.remote = yield Call(
-            partial(
-                self._leases.leased_per_agent, exclude_holder_prefix=self.exclude_holder_prefix
-            ),
-            partial(
-                self._leases.aleased_per_agent, exclude_holder_prefix=self.exclude_holder_prefix
-            ),
-        )
+        self.remote = yield Call(self._source.per_agent, self._source.aper_agent)
         self._read_at = self.clock()
 
     def close(self) -> None:
-        """Close the database connection if this object opened it from a URL."""
-        self._leases.close()
+        """Close the source (the database connection, if this object opened it from a URL)."""
+        self._source.close()
 
     async def aclose(self) -> None:
         """Async `close`."""
-        await self._leases.aclose()
+        await self._source.aclose()

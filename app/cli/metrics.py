@@ -6,6 +6,9 @@ Two sources, usable together:
   quickest way to look at one process's runs;
 - the session database's audit trail, where `Sessions` keeps a step event per agent step (on
   by default; `save_steps` adds others), so past sessions of any process can be measured.
+
+With `--broker`, a fleet's figures too: its workers, turns in flight and queued, and the worker
+count the predictive forecast recommends (`Broker.recommend`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich import box
@@ -34,7 +37,11 @@ from accord.app.cli.db import database_url
 from accord.app.errors import BadCapacity, NothingToMeasure
 from accord.persistence import AuditTrail, SessionStore, SQLAlchemySaver
 
+if TYPE_CHECKING:
+    from accord.graphs import Broker
+
 SCOPES = ("agent", "session")
+REDIS = "redis://127.0.0.1:6379/0"
 
 
 def _capacity(item: str) -> tuple[str, float]:
@@ -57,22 +64,30 @@ def show_metrics(
     capacities: dict[str, float] | None = None,
     as_json: bool = False,
     wide: bool = False,
+    fleet: Broker | None = None,
 ) -> None:
     """Loads step events from the sources given and prints their metrics (`wide`: every
-    column; else the key figures, which fit an 80-column terminal).
+    column; else the key figures, which fit an 80-column terminal), and with `fleet` its
+    load and recommended worker count.
 
     Raises:
-        NothingToMeasure: Neither an events file nor a database was given.
+        NothingToMeasure: No events file, database or broker was given.
         BadEventsFile: An events file is missing or malformed.
+        ServiceUnavailable: The fleet's RabbitMQ or Redis is unreachable.
     """
-    if not events and db is None:
+    if not events and db is None and fleet is None:
         raise NothingToMeasure(
-            "give --events FILE (a MetricsRecorder log dumped with log.dump(FILE)) or --db "
-            "PATH|URL (a session database: the steps of its sessions)"
+            "give --events FILE (a MetricsRecorder log dumped with log.dump(FILE)), --db "
+            "PATH|URL (a session database: the steps of its sessions) or --broker AMQP_URL "
+            "(a fleet of workers: its load and recommended size)"
         )
-    steps, ratings = load(events, db, sessions)
-    computed = report(steps, by=by, capacities=capacities, ratings=ratings)
-    print_report(Console(), computed, as_json=as_json, wide=wide)
+    computed: dict[str, dict[str, Reliability]] = {}
+    if events or db is not None:
+        steps, ratings = load(events, db, sessions)
+        computed = report(steps, by=by, capacities=capacities, ratings=ratings)
+    advice = None if fleet is None else fleet.recommend().to_dict()
+    console = Console()
+    print_report(console, computed, as_json=as_json, wide=wide, fleet=advice)
 
 
 def metrics_command(
@@ -109,10 +124,27 @@ def metrics_command(
             "--wide", help="Every column (throughput, p99, utilisation, MTBF, MTTR, ...)."
         ),
     ] = False,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            metavar="AMQP_URL", help="A fleet's RabbitMQ: its load and recommended workers."
+        ),
+    ] = None,
+    redis: Annotated[
+        str, typer.Option(metavar="REDIS_URL", help="The fleet's Redis (with --broker).")
+    ] = REDIS,
+    prefix: Annotated[
+        str, typer.Option(metavar="NAME", help="The fleet's queue and key prefix.")
+    ] = "accord",
 ) -> None:
     """Reliability per agent and per session: uptime, MTBF, MTTR, latency, throughput, errors."""
     scopes = SCOPES if by == "both" else (by,)
     capacities = dict(_capacity(item) for item in capacity or [])
+    fleet = None
+    if broker is not None:
+        from accord.graphs import Broker
+
+        fleet = Broker(broker, redis=redis, prefix=prefix)
     show_metrics(
         events or [],
         db,
@@ -121,6 +153,7 @@ def metrics_command(
         capacities=capacities,
         as_json=as_json,
         wide=wide,
+        fleet=fleet,
     )
 
 
@@ -168,15 +201,21 @@ def print_report(
     *,
     as_json: bool = False,
     wide: bool = False,
+    fleet: dict[str, Any] | None = None,
 ) -> None:
-    """Prints one table per scope (`wide`: every column), or the figures as JSON."""
+    """Prints one table per scope (`wide`: every column), or the figures as JSON; `fleet`:
+    a fleet's recommendation (`Recommendation.to_dict()`), as a table of its own."""
     if as_json:
-        plain = {
+        plain: dict[str, Any] = {
             scope: {key: figures.to_dict() for key, figures in groups.items()}
             for scope, groups in computed.items()
         }
+        if fleet is not None:
+            plain["fleet"] = fleet
         console.print_json(json.dumps(plain))
         return
+    if fleet is not None:
+        console.print(_fleet_table(fleet))
     for scope, groups in computed.items():
         table = _table(scope, groups, WIDE if wide else NARROW)
         if wide:  # asked for every column: print them whole, past the terminal's width
@@ -234,6 +273,31 @@ def _table(scope: str, groups: dict[str, Reliability], columns: Sequence[Column]
         table.add_row(key, *(cell(figures) for _, cell in columns))
     if not groups:
         table.caption = "no step events and no ratings"
+    return table
+
+
+FLEET: tuple[tuple[str, str], ...] = (
+    ("workers", "running"),
+    ("in flight", "in_flight"),
+    ("queued", "queued"),
+    ("expected", "expected"),
+    ("per worker", "per_worker"),
+    ("turn", "turn_s"),
+    ("recommended", "workers"),
+)
+"""The fleet table's columns and the recommendation's fields they show."""
+
+
+def _fleet_table(fleet: dict[str, Any]) -> Table:
+    """The fleet now and the worker count recommended (`Broker.recommend`)."""
+    table = Table(title="fleet", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header, _ in FLEET:
+        table.add_column(header, justify="right", no_wrap=True)
+    cells = [f"{fleet[field]:.3g}" for _, field in FLEET]
+    cells[5] = _seconds(fleet["turn_s"])
+    change = fleet["change"]
+    cells[6] += f" ({change:+d})" if change else ""
+    table.add_row(*cells)
     return table
 
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from accord.graphs.errors import InvalidBroker
+
+if TYPE_CHECKING:
+    from accord.graphs.scale.board import Board
+    from accord.graphs.scale.capacity import Recommendation
 
 REDIS = "redis://127.0.0.1:6379/0"
 
@@ -42,6 +48,49 @@ class Broker:
     def of(cls, broker: Broker | str) -> Broker:
         """A `Broker` from a broker or its RabbitMQ URL (Redis on 127.0.0.1)."""
         return broker if isinstance(broker, Broker) else cls(broker)
+
+    def board(self, *, beat: float = 1.0) -> Board:
+        """The fleet's load board: each worker's turns and agents' steps in flight.
+
+        It is a `LoadSource`: `Router(team, load=SharedLoad(broker.board()))` makes a routed
+        graph's router on a worker see the other workers' in-flight steps per agent.
+        """
+        from accord.graphs.scale.board import Board
+
+        return Board(self.redis, self.prefix, beat=beat)
+
+    def recommend(self, *, utilisation: float = 0.8, minimum: int = 1) -> Recommendation:
+        """How many workers the fleet should run soon: the larger of the work in flight and
+        waiting now and the work the predictive forecast of arrivals expects over the next
+        five minutes, over workers kept `utilisation` full (`accord metrics --broker`).
+
+        Raises:
+            ServiceUnavailable: RabbitMQ or Redis is unreachable.
+        """
+        from accord.graphs.scale.capacity import queued, recommend
+
+        board = self.board()
+        try:
+            backlog = queued(self.url, self.prefix)
+            return recommend(board, backlog, utilisation=utilisation, minimum=minimum)
+        finally:
+            board.close()
+
+    def watch(
+        self,
+        act: Callable[[Recommendation], object],
+        *,
+        every: float = 30.0,
+        stop: Callable[[], bool] = lambda: False,
+        **settings: float,
+    ) -> None:
+        """The scaling hook: calls `act(recommendation)` whenever the recommended worker count
+        changes, checking every `every` seconds until `stop()` returns True. `act` starts or
+        stops `accord worker` processes (or tells an autoscaler to); `settings` go to
+        `recommend`."""
+        from accord.graphs.scale.capacity import watch
+
+        watch(lambda: self.recommend(**settings), act, every=every, stop=stop)  # type: ignore[arg-type]
 
     def drop(self) -> None:
         """Deletes the fleet's queues (turns waiting in them included) and its Redis keys: for

@@ -1,8 +1,9 @@
 """What workers and the processes that enqueue turns share through Redis.
 
 - Each turn's events, in a Redis Stream of its own (`PREFIX:turn:SESSION_ID:MESSAGE_ID`): the worker
-  appends them as they happen, any process reads them, and a reader that reconnects goes on
-  after the last entry id it saw (the SSE `Last-Event-ID`).
+  appends them as they happen, any process reads them (one `Reader` per process follows every
+  stream it streams, over one connection), and a reader that reconnects goes on after the last
+  entry id it saw (the SSE `Last-Event-ID`).
 - The order of a session's turns: each enqueued turn takes the session's next ticket, and a
   worker starts a turn only once every earlier ticket is finished (answered, failed or
   dead-lettered), so a busy session's next turn waits instead of failing or overtaking.
@@ -15,14 +16,22 @@ Keys expire after `keep` seconds of silence.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from accord.graphs.errors import ServiceUnavailable
 from accord.graphs.scale.extra import redis_asyncio, redis_errors, shown
+from accord.graphs.scale.reader import Reader
 from accord.graphs.scale.wire import decode, encode
 
 REDIS_START = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
+
+BUCKET_S = 60
+"""Arrivals are counted per bucket of this many seconds (`PREFIX:arrivals`, for the forecast)."""
+
+DAYS_2 = 2 * 86_400
+"""How long the arrivals counts outlive the last arrival (the forecast learns a daily season)."""
 
 MAX_CONNECTIONS = 5_000
 """Redis connections one process may open (Redis itself takes 10,000 clients by default)."""
@@ -53,13 +62,14 @@ class Channel:
 
     def __init__(self, url: str, *, prefix: str = "accord", keep: float = 86_400) -> None:
         self.url, self.prefix, self.keep = url, prefix, int(keep)
-        # Reads block for up to `read`'s `block` seconds: the socket waits longer than that.
-        # Each turn being streamed holds a connection while it blocks; redis-py's default pool
-        # (100 connections) would refuse the 101st turn instead of connecting.
+        # Turns wait in `wait_turn` and publish at once from many tasks: redis-py's default
+        # pool (100 connections) would refuse the 101st instead of connecting.
         self.redis: Any = redis_asyncio().from_url(
             url, socket_timeout=30, socket_connect_timeout=3, max_connections=MAX_CONNECTIONS
         )
         self._finish = self.redis.register_script(_FINISH)
+        # Every stream this process reads, over one connection of the reader's own.
+        self.reader = Reader(self._reading_client, self._unavailable)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -79,8 +89,14 @@ class Channel:
         await self._guard(self.redis.delete(self._key("queued", turn)))
 
     async def ticket(self, session_id: str) -> int:
-        """The session's next turn number (from 1)."""
-        return await self._count(self._key("tickets", session_id))
+        """The session's next turn number (from 1); counts the turn's arrival (the load
+        board's, which the fleet's forecast reads)."""
+        key, arrivals = self._key("tickets", session_id), self._key("arrivals")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key).expire(key, self.keep)
+            pipe.hincrby(arrivals, str(int(time.time() // BUCKET_S)), 1).expire(arrivals, DAYS_2)
+            count, *_ = await self._guard(pipe.execute())
+        return int(count)
 
     async def finish(self, session_id: str, ticket: int) -> None:
         """Marks the turn `ticket` finished (or never to come), letting the next one start."""
@@ -111,22 +127,28 @@ class Channel:
             entry, _ = await self._guard(pipe.execute())
         return entry.decode() if isinstance(entry, bytes) else str(entry)
 
-    async def read(
+    async def streamed(self, turn: str) -> list[dict[str, Any]]:
+        """Every entry of the turn's stream so far (what a redelivery finds)."""
+        found = await self._guard(self.redis.xrange(self._key("turn", turn)))
+        return [decode(fields[b"e"]) for _, fields in found]
+
+    def read(
         self, turn: str, *, after: str = "0", beat: float | None = None
-    ) -> AsyncIterator[tuple[str, dict[str, Any]] | None]:
+    ) -> AsyncGenerator[tuple[str, dict[str, Any]] | None, None]:
         """The turn's entries after the id `after`, as they come (forever: the caller stops);
         with `beat`, None whenever `beat` seconds pass without one (a keep-alive's cue)."""
         key = self._key("turn", turn)
-        while True:
-            found = await self._guard(
-                self.redis.xread({key: after}, count=100, block=int((beat or 5.0) * 1000))
-            )
-            if not found and beat is not None:
-                yield None
-            for _, entries in found or []:
-                for entry, fields in entries:
-                    after = entry.decode() if isinstance(entry, bytes) else str(entry)
-                    yield after, decode(fields[b"e"])
+        return self.reader.follow(key, after=after, beat=beat, control=self.redis)
+
+    def _reading_client(self) -> Any:
+        """The reader's own connection: its XREAD blocks for up to `BLOCK_MS`."""
+        return redis_asyncio().from_url(
+            self.url,
+            socket_timeout=30,
+            socket_connect_timeout=3,
+            single_connection_client=True,
+            client_name=f"{self.prefix}-reader",  # in CLIENT LIST: one per process
+        )
 
     async def ping(self) -> None:
         """Raises `ServiceUnavailable` unless Redis answers."""
@@ -134,6 +156,7 @@ class Channel:
 
     async def aclose(self) -> None:
         """Closes the connections."""
+        await self.reader.aclose()
         await self.redis.aclose()
 
     async def _count(self, key: str) -> int:
@@ -144,8 +167,10 @@ class Channel:
         return int(count)
 
     async def _guard(self, call: Any) -> Any:
-
         try:
             return await call
         except redis_errors() as error:
-            raise ServiceUnavailable("redis", shown(self.url), error, REDIS_START) from None
+            raise self._unavailable(error) from None
+
+    def _unavailable(self, error: BaseException) -> ServiceUnavailable:
+        return ServiceUnavailable("redis", shown(self.url), error, REDIS_START)

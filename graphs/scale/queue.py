@@ -71,7 +71,7 @@ class Publisher:
                 self._made.append(connection)
         try:
             self.app.send_task(TASK, args=[payload], retry=False, connection=connection)
-        except _broker_errors() as error:
+        except broker_errors() as error:
             connection.release()  # broken: the next publish opens a new one
             raise ServiceUnavailable("broker", shown(self.broker), error, BROKER_START) from None
         self._idle.put(connection)
@@ -100,10 +100,11 @@ def dead_letter(app: Any, broker: str, prefix: str, payload: dict[str, Any]) -> 
                 delivery_mode=2,
                 retry=False,
             )
-    except _broker_errors() as error:
+    except broker_errors() as error:
         raise ServiceUnavailable("broker", shown(broker), error, BROKER_START) from None
 
 
-def _broker_errors() -> tuple[type[BaseException], ...]:
+def broker_errors() -> tuple[type[BaseException], ...]:
+    """The errors of an unreachable RabbitMQ."""
     exceptions = need("kombu.exceptions")
     return (exceptions.OperationalError, ConnectionError, OSError)

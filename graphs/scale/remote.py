@@ -43,7 +43,7 @@ class Remote:
         tokens: bool,
     ) -> AsyncGenerator[Event, None]:
         """Enqueues the turn, then yields its events as a worker runs it (`Session.astream`)."""
-        message_id = await self.submit(runtime, session_id, user, text, message_id)
+        message_id = await self.submit(runtime, session_id, user, text, message_id, tokens=tokens)
         async for entry in self.entries(session_id, message_id):
             assert entry is not None  # no beat asked for
             event = event_of(entry[1])
@@ -60,8 +60,11 @@ class Remote:
         user: User,
         text: str | None,
         message_id: str | None,
+        *,
+        tokens: bool = True,
     ) -> str:
-        """Enqueues one turn (once per message id); returns its message id.
+        """Enqueues one turn (once per message id); returns its message id. Without `tokens`
+        the worker streams no token events (nobody asked: a turn is cheaper without them).
 
         Raises:
             NotAuthorized: The user may not send to the session (audited).
@@ -85,6 +88,7 @@ class Remote:
             "text": text,
             "message_id": message_id,
             "ticket": ticket,
+            "tokens": tokens,
         }
         try:
             await asyncio.to_thread(self.publisher.publish, payload)

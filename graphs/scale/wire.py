@@ -2,13 +2,16 @@
 
 A worker writes each event as the JSON of its `to_dict()` (the SSE stream's fields), plus two
 kinds of its own: `error` (the run failed: the error's type and message) and `recovered` (a
-delivery after the first: what a dead worker streamed of its step is superseded). The asking
-side reads them back into the same event types, so a remote turn streams like a local one.
+delivery after the first streamed otherwise than the one before it: the last `superseded`
+tokens are replaced by what follows). The asking side reads them back into the same event
+types, so a remote turn streams like a local one.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
@@ -69,6 +72,36 @@ def event_of(data: dict[str, Any]) -> events.Event | None:
     if kind == "done":
         return events.DoneEvent(_reply(fields["reply"]))
     return KINDS[str(kind)](**fields)
+
+
+class Replay:
+    """What a redelivered turn streams: the re-run of the interrupted step, less the tokens a
+    dead delivery streamed of it already.
+
+    `streamed` is the turn's stream so far; its tokens after its last other entry are the
+    interrupted step's. While the re-run's tokens repeat them one for one they are dropped
+    (the reader has them); at the first difference a `recovered` entry says how many of them
+    are superseded, and everything from there on is streamed. A deterministic step (a cached
+    or scripted model) thus streams each token once; a step that answers otherwise the second
+    time is marked where it diverged.
+    """
+
+    def __init__(self, streamed: Sequence[dict[str, Any]], attempt: int) -> None:
+        start = len(streamed)
+        while start and streamed[start - 1].get("kind") == "token":
+            start -= 1
+        self.pending = deque(streamed[start:])
+        self.attempt = attempt
+
+    def entries(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """The entries to stream for the re-run's next event `data`."""
+        if not self.pending:
+            return [data]
+        if data.get("kind") == "token" and decode(encode(data)) == self.pending[0]:
+            self.pending.popleft()
+            return []
+        superseded, self.pending = len(self.pending), deque()
+        return [{"kind": RECOVERED, "attempt": self.attempt, "superseded": superseded}, data]
 
 
 def _reply(data: dict[str, Any]) -> Reply:

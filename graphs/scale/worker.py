@@ -6,12 +6,17 @@ turns run at once. A turn:
 
 1. counts its delivery; past `Broker.attempts` it goes to the dead-letter queue, audited;
 2. waits for its session's earlier turns (tickets), so a busy session's turns keep their order;
-3. on a delivery after the first, says so (a `recovered` stream entry, a `redelivered` audit
-   event): what a dead worker streamed of its interrupted step is superseded;
+3. on a delivery after the first, audits it (`redelivered`) and drops the re-run's tokens
+   that a dead delivery streamed already (`Replay`: a `recovered` entry marks where the
+   re-run streamed otherwise);
 4. runs the session's `Run` with the message's id: it takes the session's lease (waiting for
    a dead worker's to expire), finishes an interrupted run from its last checkpoint, and
    answers a message already answered from the history instead of adding it again;
 5. streams every event to Redis, then lets the session's next turn go.
+
+While it runs, the worker posts its load to the fleet's board every second (turns in flight,
+its concurrency, its mean turn time, its agents' steps in flight: `Board`), which the other
+workers' routers and `Broker.recommend()` read; it takes its entry off when it stops.
 
 A failure the caller must act on (budget, scope, closed session, bad message) is the turn's
 answer; any other failure is retried with backoff, then dead-lettered.
@@ -22,16 +27,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
+import time
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 
+from accord.agents import standby
 from accord.graphs.errors import BudgetExceeded, InvalidFeedback, NotAuthorized, SessionClosed
 from accord.graphs.scale.broker import Broker
 from accord.graphs.scale.channel import Channel, turn_key
 from accord.graphs.scale.queue import TASK, application, dead_letter, queues
-from accord.graphs.scale.wire import RECOVERED, error_entry
+from accord.graphs.scale.wire import Replay, error_entry
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.run import Run
 from accord.graphs.sessions.runtime import Runtime
@@ -50,6 +58,9 @@ ANSWERS = (
 """Failures that are the turn's answer: running it again would fail the same way."""
 
 RETRY = "retry"
+
+SMOOTHING = 0.1
+"""Weight of the latest turn in the worker's mean turn time (an exponential moving average)."""
 
 
 class Worker:
@@ -84,6 +95,10 @@ class Worker:
         self.runtime = Runtime(graph, db=db, lease_ttl=lease_ttl, wait=patience, **settings)
         self.app = application(self.broker.url, self.broker.prefix)
         self.channel = Channel(self.broker.redis, prefix=self.broker.prefix, keep=self.broker.keep)
+        self.board = self.broker.board()
+        self.in_flight = 0
+        self.turn_s = 0.0
+        self._stopping = threading.Event()
 
         def task(task: Any, payload: dict[str, Any]) -> None:
             self._task(task, payload)
@@ -93,21 +108,58 @@ class Worker:
     def run(self, *, loglevel: str = "INFO") -> None:
         """Consumes the fleet's turn queue until stopped (SIGTERM: in-flight turns finish)."""
         turns, _ = queues(self.broker.prefix)
-        self.app.worker_main(
-            [
-                "worker",
-                "--pool=threads",
-                f"--concurrency={self.concurrency}",
-                f"--queues={turns}",
-                f"--hostname=accord-{os.getpid()}@%h",
-                f"--loglevel={loglevel}",
-                "--without-gossip",
-                "--without-mingle",
-            ]
+        beat = threading.Thread(target=self._post, name="accord-board", daemon=True)
+        beat.start()
+        try:
+            self.app.worker_main(self._argv(turns, loglevel))
+        finally:  # worker_main leaves by SystemExit once its pool has drained
+            self._stopping.set()
+            beat.join()
+            self.runtime.portal.call(self.board.aretire())
+
+    def _argv(self, turns: str, loglevel: str) -> list[str]:
+        return [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={self.concurrency}",
+            f"--queues={turns}",
+            f"--hostname=accord-{os.getpid()}@%h",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+
+    def _post(self) -> None:
+        """Posts this worker's load to the board every beat until it stops (a failed post
+        is logged and tried again next beat: the entry expires meanwhile)."""
+        while not self._stopping.is_set():
+            try:
+                self.runtime.portal.call(self.post())
+            except Exception as error:
+                log.warning("could not post this worker's load (%r)", error)
+            self._stopping.wait(self.board.beat)
+
+    async def post(self) -> None:
+        """Writes this worker's entry on the fleet's load board once."""
+        await self.board.apost(
+            turns=self.in_flight,
+            concurrency=self.concurrency,
+            turn_s=self.turn_s,
+            agents=standby().counter.counts(),
         )
 
     async def turn(self, payload: dict[str, Any]) -> str | None:
         """Runs one delivered turn; `RETRY` if it should be delivered again later."""
+        began = time.monotonic()
+        self.in_flight += 1
+        try:
+            return await self._turn(payload)
+        finally:
+            self.in_flight -= 1
+            took = time.monotonic() - began
+            self.turn_s += (took - self.turn_s) * (SMOOTHING if self.turn_s else 1.0)
+
+    async def _turn(self, payload: dict[str, Any]) -> str | None:
         session_id, message_id = payload["session_id"], payload["message_id"]
         turn = turn_key(session_id, message_id)
         user = User(payload["user"], frozenset(payload["roles"]))
@@ -122,16 +174,20 @@ class Worker:
             log.warning(
                 "session %s: earlier turns still unfinished; running turn anyway", session_id
             )
+        replay = None
         if attempt > 1:
-            await self.channel.publish(turn, {"kind": RECOVERED, "attempt": attempt})
+            replay = Replay(await self.channel.streamed(turn), attempt)
             details = {"message_id": message_id, "attempt": attempt}
             await self.runtime.audit_trail.aappend(
                 session_id, "redelivered", actor=user.id, details=details
             )
         try:
             run = Run(self.runtime, session_id, user)
-            async for event in run.events(payload["text"], message_id, True):
-                await self.channel.publish(turn, event.to_dict())
+            # A turn enqueued before `tokens` was sent has them (what every turn had then).
+            async for event in run.events(payload["text"], message_id, payload.get("tokens", True)):
+                data = event.to_dict()
+                for entry in [data] if replay is None else replay.entries(data):
+                    await self.channel.publish(turn, entry)
         except ANSWERS as answer:
             await self.channel.publish(turn, error_entry(answer))
         except Exception as error:
