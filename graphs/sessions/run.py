@@ -38,7 +38,7 @@ from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
 from accord.graphs.sessions.spend import Spend, Trail, messages_of
 from accord.graphs.sessions.tokens import ReplyText, Streamed
-from accord.graphs.sessions.traces import Traces
+from accord.graphs.sessions.traces import Traces, tracing
 from accord.persistence import SessionBusy, SessionRecord
 
 Payload = dict[str, Any] | Command[Any] | None
@@ -206,7 +206,8 @@ class Run:
         output = _Output()
         # The recorder keeps this run's steps; the traces give its steps and calls their spans.
         extra = [spend.steps] if spend.steps is not None else []
-        callbacks = [spend.meter, output, Traces(self.session_id), *extra, *runtime.callbacks]
+        traces = [Traces(self.session_id)] if tracing() else []
+        callbacks = [spend.meter, output, *traces, *extra, *runtime.callbacks]
         config: RunnableConfig = {**self.config, "callbacks": callbacks}
         if spend.limits.concurrency is not None:
             config["max_concurrency"] = spend.limits.concurrency

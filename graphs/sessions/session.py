@@ -26,7 +26,7 @@ from accord.graphs.sessions.pause import pending
 from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.run import UNANSWERED, Run
 from accord.graphs.sessions.runtime import Runtime
-from accord.graphs.sessions.traces import traced_turn
+from accord.graphs.sessions.traces import traced_turn, tracing
 from accord.persistence import SessionRecord
 
 
@@ -339,8 +339,10 @@ class Session:
         run = Run(self.sessions, self.id, self.user, modes)
         kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
         events = run.events(text, message_id, tokens, answer, given)
+        if tracing():
+            events = traced_turn(events, self.id, self.user.id, kind)
         try:
-            async for event in traced_turn(events, self.id, self.user.id, kind):
+            async for event in events:
                 yield event
         finally:
             if run.record is not None:
