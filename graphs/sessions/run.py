@@ -16,9 +16,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any, cast
-from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StreamMode
@@ -33,6 +31,7 @@ from accord.graphs.events import (
 )
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.budget import Usage
+from accord.graphs.sessions.hooks import Hooks
 from accord.graphs.sessions.pause import answered, pending, resume_command
 from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
@@ -203,11 +202,10 @@ class Run:
         if spend.left is not None and spend.left <= 0:
             raise spend.meter.refuse("wall_time")
         spend.added += messages_of(payload)
-        output = _Output()
-        # The recorder keeps this run's steps; the traces give its steps and calls their spans.
-        extra = [spend.steps] if spend.steps is not None else []
+        hooks = Hooks(spend.meter, spend.steps)
+        # The traces give its steps and calls their spans, when spans go anywhere.
         traces = [Traces(self.session_id)] if tracing() else []
-        callbacks = [spend.meter, output, *traces, *extra, *runtime.callbacks]
+        callbacks = [hooks, *traces, *runtime.callbacks]
         config: RunnableConfig = {**self.config, "callbacks": callbacks}
         if spend.limits.concurrency is not None:
             config["max_concurrency"] = spend.limits.concurrency
@@ -251,26 +249,8 @@ class Run:
                             yield event
         except TimeoutError:
             raise spend.meter.refuse("wall_time") from None
-        spend.values = output.values
+        spend.values = hooks.values
         spend.finished = True
-
-
-class _Output(BaseCallbackHandler):
-    """Keeps the graph's final state, which LangGraph hands its root run's callbacks once.
-
-    Cheaper than `stream_mode="values"`, which copies the whole state out at every step.
-    """
-
-    run_inline = True
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def on_chain_end(
-        self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
-    ) -> None:
-        if parent_run_id is None and isinstance(outputs, dict):
-            self.values = outputs
 
 
 def _message(text: str | None, message_id: str | None) -> HumanMessage | None:
