@@ -86,7 +86,9 @@ class Run:
             arrived.add("answered", None, answered(questions, answer))
         # Computed per run, not at import: a forked worker has its own pid.
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
-        # The arrival is recorded with the lease, before the run: a crash cannot lose it.
+        # The arrival is recorded with the lease, before the run: a crash cannot lose it;
+        # the state is read in the same transaction, for LangGraph's first read.
+        ahead = runtime.read_ahead(self.session_id)
         begun = await runtime.begin(
             self.session_id,
             self.user,
@@ -94,10 +96,13 @@ class Run:
             arrived.events,
             message_id=message_id,
             answering=answering,
+            then=ahead.steps if ahead is not None else None,
         )
         spend = Spend(self.session_id, self.user, begun.record, runtime)
         lost, done = asyncio.Event(), asyncio.Event()
         keeper = asyncio.create_task(self._keep(holder, lost, done))
+        if ahead is not None:
+            ahead.hand()
         try:
             # Read once for both needs; a message that never arrived needs no read at all.
             snapshot = await self._snapshot() if begun.interrupted or begun.resent else None
@@ -125,6 +130,8 @@ class Run:
             spend.failed(failure)
             raise spend.error(failure) from None
         finally:
+            if ahead is not None:
+                ahead.drop()
             done.set()
             await keeper
             self.record = await runtime.journal.aend(

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accord.persistence.checkpoints import reads
+from accord.persistence.checkpoints.ahead import Ahead, take
 from accord.persistence.checkpoints.cache import ChannelCache
 from accord.persistence.checkpoints.codec import DEFAULT_MAX_CHAIN
 from accord.persistence.checkpoints.operations import Operations
@@ -206,8 +207,16 @@ class SQLAlchemySaver(
         return _first(self.run(self._ops.get(self.serde, config)))
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """Async `get_tuple`."""
+        """Async `get_tuple` (served without a read when a session's run read it ahead)."""
+        read = take(self, config)
+        if read is not None:
+            return _first(read)
         return _first(await self.arun(self._ops.get(self.serde, config)))
+
+    def read_ahead(self, thread_id: str) -> Ahead:
+        """A read of the thread's latest checkpoint to run in another operation's transaction
+        (see `accord.persistence.checkpoints.ahead`)."""
+        return self._ops.ahead(self, self.serde, thread_id)
 
     def list(
         self,
