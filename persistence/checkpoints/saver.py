@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -21,7 +22,6 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accord.persistence.checkpoints import reads
 from accord.persistence.checkpoints.ahead import Ahead, take
@@ -42,6 +42,9 @@ from accord.persistence.engine import (
 )
 from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver
 from accord.persistence.ops.offload import OffloadedDriver, ThreadedAsyncDriver
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 DEFAULT_URL = "sqlite:///accord.db"
@@ -103,7 +106,7 @@ class SQLAlchemySaver(
         """
         super().__init__(serde=serde)
         given_sync = bind if isinstance(bind, Engine) else None
-        given_async = bind if isinstance(bind, AsyncEngine) else None
+        given_async = bind if _is_async(bind) else None
         if given_sync is not None or given_async is not None:
             self._target = target_of(given_sync or given_async)  # type: ignore[arg-type]
         else:
@@ -402,6 +405,13 @@ class SQLAlchemySaver(
         if self._target.backend != "sqlite":
             return "none"
         return "all" if self._target.memory else "writes"
+
+
+def _is_async(bind: object) -> bool:
+    """Whether `bind` is an `AsyncEngine`: none can exist before SQLAlchemy's asyncio package
+    is imported, which this module leaves to those who use it (see `engine.create_async`)."""
+    aio = sys.modules.get("sqlalchemy.ext.asyncio")
+    return aio is not None and isinstance(bind, aio.AsyncEngine)
 
 
 def _first(loaded: reads.Loaded) -> CheckpointTuple | None:
