@@ -9,7 +9,6 @@ assigned agent and by auditing what happened, in one transaction, however it sto
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
@@ -32,6 +31,7 @@ from accord.graphs.events import (
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.budget import Usage
 from accord.graphs.sessions.hooks import Hooks
+from accord.graphs.sessions.keeper import Keeper
 from accord.graphs.sessions.pause import answered, pending, resume_command
 from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
@@ -99,8 +99,11 @@ class Run:
             then=ahead.steps if ahead is not None else None,
         )
         spend = Spend(self.session_id, self.user, begun.record, runtime)
-        lost, done = asyncio.Event(), asyncio.Event()
-        keeper = asyncio.create_task(self._keep(holder, lost, done))
+        keeper = Keeper(
+            lambda: runtime.leases.arenew(self.session_id, holder, runtime.lease_ttl),
+            runtime.lease_ttl,
+        )
+        lost = keeper.lost
         if ahead is not None:
             ahead.hand()
         try:
@@ -132,8 +135,7 @@ class Run:
         finally:
             if ahead is not None:
                 ahead.drop()
-            done.set()
-            await keeper
+            await keeper.stop()
             self.record = await runtime.journal.aend(
                 self.session_id,
                 holder,
@@ -183,23 +185,6 @@ class Run:
             len(history),
         )
         return None, reply_of(self.session_id, history[index:end], snapshot.values, usage)
-
-    async def _keep(self, holder: str, lost: asyncio.Event, done: asyncio.Event) -> None:
-        """Renews the run's lease until `done`; flags `lost` if another holder took it.
-
-        Stopped by an event, not cancelled, so the run's end waits for a renewal in flight:
-        the lease is released after the run's last renewal, never before it.
-        """
-        runtime = self.runtime
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), runtime.lease_ttl / 3)
-                return
-            try:
-                await runtime.leases.arenew(self.session_id, holder, runtime.lease_ttl)
-            except SessionBusy:
-                lost.set()
-                return
 
     async def _graph(
         self, spend: Spend, payload: Payload, tokens: bool, lost: asyncio.Event
