@@ -51,7 +51,9 @@ async def test_the_read_serves_the_next_latest_read_once(
     assert reads == []
     second = await saver.aget_tuple(_latest("t1"))
     assert len(reads) == 1  # taken once: the next read goes to the database
-    assert expected is not None and first is not None and second is not None
+    assert expected is not None
+    assert first is not None
+    assert second is not None
     assert first.checkpoint["id"] == second.checkpoint["id"] == expected.checkpoint["id"]
 
 
