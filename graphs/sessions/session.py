@@ -9,6 +9,7 @@ the usage on the session record.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Sequence
+from contextlib import aclosing
 from typing import Any, Self
 
 from langchain_core.messages import AnyMessage
@@ -342,8 +343,11 @@ class Session:
         if tracing():
             events = traced_turn(events, self.id, self.user.id, kind)
         try:
-            async for event in events:
-                yield event
+            # Closed here, not left to the garbage collector, when the caller stops early:
+            # the run's end (its usage, audit and lease release) must run on this loop.
+            async with aclosing(events):
+                async for event in events:
+                    yield event
         finally:
             if run.record is not None:
                 self.record = run.record
