@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeGuard, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -407,7 +407,7 @@ class SQLAlchemySaver(
         return "all" if self._target.memory else "writes"
 
 
-def _is_async(bind: object) -> bool:
+def _is_async(bind: object) -> TypeGuard[AsyncEngine]:
     """Whether `bind` is an `AsyncEngine`: none can exist before SQLAlchemy's asyncio package
     is imported, which this module leaves to those who use it (see `engine.create_async`)."""
     aio = sys.modules.get("sqlalchemy.ext.asyncio")
