@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import QueuePool, StaticPool
 
 from accord.persistence import compat
 from accord.persistence.errors import DatabaseUnavailable, UnsupportedDatabaseURL
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 Backend = Literal["sqlite", "postgresql", "mysql"]
 
@@ -171,6 +173,10 @@ def create_async(target: Target, options: dict[str, Any]) -> AsyncEngine:
     """The async engine for `target` (not for in-memory SQLite); `options` override defaults."""
     assert target.async_url is not None, "in-memory SQLite has no async engine"
     _check_folder(target)
+    # Imported here: SQLAlchemy's asyncio package loads its ORM, a read-only command's
+    # largest import, and such commands never go async.
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     try:
         engine = create_async_engine(target.async_url, **(_defaults(target) | options))
     except ModuleNotFoundError as exc:

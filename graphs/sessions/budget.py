@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from uuid import UUID
 
@@ -58,7 +58,7 @@ class Limits:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document stored on the session record (unlimited entries left out)."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in _flat(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any]) -> Limits:
@@ -94,12 +94,18 @@ class Usage:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document stored on the session record."""
-        return {**asdict(self), "tokens": self.tokens}
+        return {**_flat(self), "tokens": self.tokens}
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any]) -> Usage:
         """The usage stored by `to_dict`."""
         return cls(**{f.name: document[f.name] for f in fields(cls) if f.name in document})
+
+
+def _flat(item: Limits | Usage) -> dict[str, Any]:
+    """A record's fields, all plain numbers: `asdict` would deep-copy each (a turn stores the
+    usage at its end)."""
+    return {field.name: getattr(item, field.name) for field in fields(item)}
 
 
 class _QuietRefusals(logging.Filter):

@@ -9,16 +9,13 @@ assigned agent and by auditing what happened, in one transaction, however it sto
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any, cast
-from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, StreamMode
@@ -33,12 +30,14 @@ from accord.graphs.events import (
 )
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.budget import Usage
+from accord.graphs.sessions.hooks import Hooks
+from accord.graphs.sessions.keeper import Keeper
 from accord.graphs.sessions.pause import answered, pending, resume_command
 from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
 from accord.graphs.sessions.spend import Spend, Trail, messages_of
 from accord.graphs.sessions.tokens import ReplyText, Streamed, speakers
-from accord.graphs.sessions.traces import Traces
+from accord.graphs.sessions.traces import Traces, tracing
 from accord.persistence import SessionBusy, SessionRecord
 
 Payload = dict[str, Any] | Command[Any] | None
@@ -87,7 +86,9 @@ class Run:
             arrived.add("answered", None, answered(questions, answer))
         # Computed per run, not at import: a forked worker has its own pid.
         holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
-        # The arrival is recorded with the lease, before the run: a crash cannot lose it.
+        # The arrival is recorded with the lease, before the run: a crash cannot lose it;
+        # the state is read in the same transaction, for LangGraph's first read.
+        ahead = runtime.read_ahead(self.session_id)
         begun = await runtime.begin(
             self.session_id,
             self.user,
@@ -95,10 +96,16 @@ class Run:
             arrived.events,
             message_id=message_id,
             answering=answering,
+            then=ahead.steps if ahead is not None else None,
         )
         spend = Spend(self.session_id, self.user, begun.record, runtime)
-        lost, done = asyncio.Event(), asyncio.Event()
-        keeper = asyncio.create_task(self._keep(holder, lost, done))
+        keeper = Keeper(
+            lambda: runtime.leases.arenew(self.session_id, holder, runtime.lease_ttl),
+            runtime.lease_ttl,
+        )
+        lost = keeper.lost
+        if ahead is not None:
+            ahead.hand()
         try:
             # Read once for both needs; a message that never arrived needs no read at all.
             snapshot = await self._snapshot() if begun.interrupted or begun.resent else None
@@ -126,8 +133,9 @@ class Run:
             spend.failed(failure)
             raise spend.error(failure) from None
         finally:
-            done.set()
-            await keeper
+            if ahead is not None:
+                ahead.drop()
+            await keeper.stop()
             self.record = await runtime.journal.aend(
                 self.session_id,
                 holder,
@@ -178,23 +186,6 @@ class Run:
         )
         return None, reply_of(self.session_id, history[index:end], snapshot.values, usage)
 
-    async def _keep(self, holder: str, lost: asyncio.Event, done: asyncio.Event) -> None:
-        """Renews the run's lease until `done`; flags `lost` if another holder took it.
-
-        Stopped by an event, not cancelled, so the run's end waits for a renewal in flight:
-        the lease is released after the run's last renewal, never before it.
-        """
-        runtime = self.runtime
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(done.wait(), runtime.lease_ttl / 3)
-                return
-            try:
-                await runtime.leases.arenew(self.session_id, holder, runtime.lease_ttl)
-            except SessionBusy:
-                lost.set()
-                return
-
     async def _graph(
         self, spend: Spend, payload: Payload, tokens: bool, lost: asyncio.Event
     ) -> AsyncIterator[Event]:
@@ -203,10 +194,10 @@ class Run:
         if spend.left is not None and spend.left <= 0:
             raise spend.meter.refuse("wall_time")
         spend.added += messages_of(payload)
-        output = _Output()
-        # The recorder keeps this run's steps; the traces give its steps and calls their spans.
-        extra = [spend.steps] if spend.steps is not None else []
-        callbacks = [spend.meter, output, Traces(self.session_id), *extra, *runtime.callbacks]
+        hooks = Hooks(spend.meter, spend.steps)
+        # The traces give its steps and calls their spans, when spans go anywhere.
+        traces = [Traces(self.session_id)] if tracing() else []
+        callbacks = [hooks, *traces, *runtime.callbacks]
         config: RunnableConfig = {**self.config, "callbacks": callbacks}
         if spend.limits.concurrency is not None:
             config["max_concurrency"] = spend.limits.concurrency
@@ -252,26 +243,8 @@ class Run:
                             yield event
         except TimeoutError:
             raise spend.meter.refuse("wall_time") from None
-        spend.values = output.values
+        spend.values = hooks.values
         spend.finished = True
-
-
-class _Output(BaseCallbackHandler):
-    """Keeps the graph's final state, which LangGraph hands its root run's callbacks once.
-
-    Cheaper than `stream_mode="values"`, which copies the whole state out at every step.
-    """
-
-    run_inline = True
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def on_chain_end(
-        self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
-    ) -> None:
-        if parent_run_id is None and isinstance(outputs, dict):
-            self.values = outputs
 
 
 def _message(text: str | None, message_id: str | None) -> HumanMessage | None:

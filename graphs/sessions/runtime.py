@@ -37,6 +37,8 @@ from accord.persistence import (
 if TYPE_CHECKING:
     from accord.graphs.scale.broker import Broker
     from accord.graphs.scale.remote import Remote
+    from accord.persistence.checkpoints.ahead import Ahead
+    from accord.persistence.sessions.journal import Then
 
 
 class Runtime:
@@ -144,11 +146,13 @@ class Runtime:
         *,
         answering: bool = False,
         message_id: str | None = None,
+        then: Then | None = None,
     ) -> Begun:
         """Begins a run of `user`'s on an open session: its lease, record and `events`.
 
         The record is read once, under the lease, and checked there; `Begun.resent` says
-        whether `message_id` (the caller's own id for the message) arrived before.
+        whether `message_id` (the caller's own id for the message) arrived before; `then`
+        adds steps to the same transaction (see `read_ahead`).
 
         Raises:
             SessionNotFound: No such session.
@@ -172,10 +176,19 @@ class Runtime:
                 events=events,
                 admit=admit,
                 message_id=message_id,
+                then=then,
             )
         except NotAuthorized:
             await self._deny(session_id, user, "send")
             raise
+
+    def read_ahead(self, session_id: str) -> Ahead | None:
+        """A read of the session's latest checkpoint for its run's first transaction, which
+        LangGraph's own read then takes instead of a transaction of its own (None: the saver
+        cannot, a replicated one say)."""
+        if isinstance(self.saver, SQLAlchemySaver):
+            return self.saver.read_ahead(session_id)
+        return None
 
     async def aclose(self) -> None:
         """Closes the database this runtime opened (not one it was given) and its loop."""

@@ -9,6 +9,7 @@ the usage on the session record.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Sequence
+from contextlib import aclosing
 from typing import Any, Self
 
 from langchain_core.messages import AnyMessage
@@ -26,7 +27,7 @@ from accord.graphs.sessions.pause import pending
 from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.run import UNANSWERED, Run
 from accord.graphs.sessions.runtime import Runtime
-from accord.graphs.sessions.traces import traced_turn
+from accord.graphs.sessions.traces import traced_turn, tracing
 from accord.persistence import SessionRecord
 
 
@@ -339,9 +340,14 @@ class Session:
         run = Run(self.sessions, self.id, self.user, modes)
         kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
         events = run.events(text, message_id, tokens, answer, given)
+        if tracing():
+            events = traced_turn(events, self.id, self.user.id, kind)
         try:
-            async for event in traced_turn(events, self.id, self.user.id, kind):
-                yield event
+            # Closed here, not left to the garbage collector, when the caller stops early:
+            # the run's end (its usage, audit and lease release) must run on this loop.
+            async with aclosing(events):
+                async for event in events:
+                    yield event
         finally:
             if run.record is not None:
                 self.record = run.record

@@ -8,7 +8,9 @@ under the turn and per model call (`chat MODEL`, OpenTelemetry's GenAI conventio
 the call's latency) under its step. Every span carries `accord.session.id`.
 
 Only the OpenTelemetry API is used here; an SDK configured by the application (or by `accord`
-from the standard `OTEL_*` variables) decides where spans go.
+from the standard `OTEL_*` variables) decides where spans go. Without one, a run makes no
+spans and adds no `Traces` handler (`tracing()` is False): a callback handler costs every
+runnable of every step its dispatch.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from accord.graphs.sessions.cost import reported_tokens
+from accord.persistence.ops.tracing import tracing
+
+__all__ = ["SESSION", "Traces", "traced_turn", "tracing"]
 
 SESSION = "accord.session.id"
 T = TypeVar("T")

@@ -10,6 +10,7 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from accord.persistence.checkpoints import reads, upkeep, writes
+from accord.persistence.checkpoints.ahead import Ahead
 from accord.persistence.checkpoints.cache import ChannelCache
 from accord.persistence.checkpoints.listing import Listing
 from accord.persistence.checkpoints.statements import Statements
@@ -38,6 +39,10 @@ class Operations:
             after=remember,
             native=True,
         )
+
+    def ahead(self, owner: object, serde: SerializerProtocol, thread_id: str) -> Ahead:
+        """The latest checkpoint of `thread_id`, to read in another operation."""
+        return Ahead(owner, self._sql, serde, self._cache, thread_id)
 
     def listing(
         self,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeGuard, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -21,9 +22,9 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from accord.persistence.checkpoints import reads
+from accord.persistence.checkpoints.ahead import Ahead, take
 from accord.persistence.checkpoints.cache import ChannelCache
 from accord.persistence.checkpoints.codec import DEFAULT_MAX_CHAIN
 from accord.persistence.checkpoints.operations import Operations
@@ -41,6 +42,9 @@ from accord.persistence.engine import (
 )
 from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver
 from accord.persistence.ops.offload import OffloadedDriver, ThreadedAsyncDriver
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 DEFAULT_URL = "sqlite:///accord.db"
@@ -102,7 +106,7 @@ class SQLAlchemySaver(
         """
         super().__init__(serde=serde)
         given_sync = bind if isinstance(bind, Engine) else None
-        given_async = bind if isinstance(bind, AsyncEngine) else None
+        given_async = bind if _is_async(bind) else None
         if given_sync is not None or given_async is not None:
             self._target = target_of(given_sync or given_async)  # type: ignore[arg-type]
         else:
@@ -206,8 +210,16 @@ class SQLAlchemySaver(
         return _first(self.run(self._ops.get(self.serde, config)))
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        """Async `get_tuple`."""
+        """Async `get_tuple` (served without a read when a session's run read it ahead)."""
+        read = take(self, config)
+        if read is not None:
+            return _first(read)
         return _first(await self.arun(self._ops.get(self.serde, config)))
+
+    def read_ahead(self, thread_id: str) -> Ahead:
+        """A read of the thread's latest checkpoint to run in another operation's transaction
+        (see `accord.persistence.checkpoints.ahead`)."""
+        return self._ops.ahead(self, self.serde, thread_id)
 
     def list(
         self,
@@ -393,6 +405,13 @@ class SQLAlchemySaver(
         if self._target.backend != "sqlite":
             return "none"
         return "all" if self._target.memory else "writes"
+
+
+def _is_async(bind: object) -> TypeGuard[AsyncEngine]:
+    """Whether `bind` is an `AsyncEngine`: none can exist before SQLAlchemy's asyncio package
+    is imported, which this module leaves to those who use it (see `engine.create_async`)."""
+    aio = sys.modules.get("sqlalchemy.ext.asyncio")
+    return aio is not None and isinstance(bind, aio.AsyncEngine)
 
 
 def _first(loaded: reads.Loaded) -> CheckpointTuple | None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncEngine
+from typing import TYPE_CHECKING, TypeVar
 
 from accord.persistence.engine import Target, capacity
 from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver
 from accord.persistence.ops.native import HELD_MAX
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 

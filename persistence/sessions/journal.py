@@ -31,6 +31,8 @@ from accord.persistence.sessions.stores import Store
 
 Admit = Callable[[SessionRecord], None]
 """Checks a session's record before a run begins; raises to refuse the run."""
+Then = Callable[[], Steps[Any]]
+"""Makes the steps a run's beginning also takes, in its transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class RunJournal(Store):
         events: Sequence[AuditEvent] = (),
         admit: Admit | None = None,
         message_id: str | None = None,
+        then: Then | None = None,
     ) -> Begun:
         """Takes the lease, reads the record and appends `events`, in one transaction.
 
@@ -86,12 +89,14 @@ class RunJournal(Store):
                 raises refuses the run, and nothing is written.
             message_id: The id the caller gave the message; `Begun.resent` says whether a
                 message with it arrived before (looked up before `events` are appended).
+            then: More steps for the same transaction once the lease is taken (a read of
+                the thread's latest checkpoint: `SQLAlchemySaver.read_ahead`).
 
         Raises:
             SessionBusy: Another holder has the lease (still, after `wait` seconds).
             SessionNotFound: No such session (nothing is written).
         """
-        op = self._begin(session_id, holder, ttl, events, admit, message_id)
+        op = self._begin(session_id, holder, ttl, events, admit, message_id, then)
         begun: Begun = drive(waiting(self._bound, op, wait)).extra
         return begun
 
@@ -105,9 +110,10 @@ class RunJournal(Store):
         events: Sequence[AuditEvent] = (),
         admit: Admit | None = None,
         message_id: str | None = None,
+        then: Then | None = None,
     ) -> Begun:
         """Async `begin`."""
-        op = self._begin(session_id, holder, ttl, events, admit, message_id)
+        op = self._begin(session_id, holder, ttl, events, admit, message_id, then)
         begun: Begun = (await adrive(waiting(self._bound, op, wait))).extra
         return begun
 
@@ -148,6 +154,7 @@ class RunJournal(Store):
         events: Sequence[AuditEvent],
         admit: Admit | None,
         message_id: str | None,
+        then: Then | None,
     ) -> Operation[Taken]:
         def steps() -> Steps[Taken]:
             taken = yield from self._leases.taking(session_id, holder, ttl)
@@ -162,6 +169,8 @@ class RunJournal(Store):
             # one) then costs the run no read of the state besides LangGraph's own.
             resent = message_id is not None and (yield from arrived(session_id, message_id))
             yield from appending(events)
+            if then is not None:
+                yield from then()
             begun = Begun(record, taken.replaced, resent)
             return Taken(session_id, taken.lease, extra=begun)
 

@@ -95,6 +95,23 @@ def test_help_loads_no_model_database_or_server_library() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_sessions_list_loads_no_orm_nor_asyncio_package(tmp_path: Path) -> None:
+    # A read command runs on the sync engine: SQLAlchemy's asyncio package loads its ORM.
+    url = f"sqlite:///{tmp_path / 'listed.db'}"
+    probe = (
+        "import sys\nfrom accord.persistence import SQLAlchemySaver\n"
+        f"SQLAlchemySaver({url!r}).setup()\n"
+        "from accord.app.cli.main import main\n"
+        f"sys.argv = ['accord', 'sessions', 'list', '--db', {url!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print([m for m in ('sqlalchemy.orm', 'sqlalchemy.ext.asyncio') if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_examples_is_an_alias_of_run_list() -> None:
     listed = runner.invoke(cli, ["run", "--list"])
     assert listed.exit_code == 0

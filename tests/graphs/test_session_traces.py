@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from support import scripted
 
 from accord.graphs import Sessions, handoff
+from accord.graphs.sessions.traces import tracing
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -95,3 +96,13 @@ async def test_a_failed_turn_is_an_error_span(db: str, spans: InMemorySpanExport
     assert root.status.status_code == trace.StatusCode.ERROR
     (call,) = [s for s in every if s.name.startswith("chat ")]
     assert call.status.status_code == trace.StatusCode.ERROR
+
+
+def test_without_an_sdk_runs_make_no_spans(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The API's default provider is a no-op proxy: no Traces handler, turn or checkpoint spans.
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.ProxyTracerProvider)
+    assert not tracing()
+    monkeypatch.setattr(trace, "get_tracer_provider", trace.NoOpTracerProvider)
+    assert not tracing()
+    monkeypatch.setattr(trace, "get_tracer_provider", TracerProvider)
+    assert tracing()

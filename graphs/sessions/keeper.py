@@ -1,0 +1,47 @@
+"""Keeps a run's lease: renewed every third of its time to live while the run goes on.
+
+Most turns end long before the first renewal is due, so until then the keeper is a timer on
+the event loop, not a task: a task and its `wait_for` per turn cost more than the turn's
+bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from accord.persistence import SessionBusy
+
+
+class Keeper:
+    """Calls `renew` every `ttl / 3` seconds from now until `stop`; sets `lost` (and stops)
+    when `renew` finds another holder has the lease."""
+
+    def __init__(self, renew: Callable[[], Awaitable[object]], ttl: float) -> None:
+        self.lost = asyncio.Event()
+        self._renew, self._every = renew, ttl / 3
+        self._done = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(self._every, self._start)
+
+    async def stop(self) -> None:
+        """Stops renewing, after waiting for a renewal in flight: the lease is released after
+        the run's last renewal, never before it."""
+        self._timer.cancel()
+        self._done.set()
+        if self._task is not None:
+            await self._task
+
+    def _start(self) -> None:
+        self._task = asyncio.ensure_future(self._keep())
+
+    async def _keep(self) -> None:
+        while not self._done.is_set():
+            try:
+                await self._renew()
+            except SessionBusy:
+                self.lost.set()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._done.wait(), self._every)
