@@ -96,7 +96,7 @@ class Run:
             message_id=message_id,
             answering=answering,
         )
-        spend = Spend(self.session_id, self.user, begun.record, runtime)
+        spend = Spend(self.session_id, self.user, begun.record, runtime, answering)
         lost, done = asyncio.Event(), asyncio.Event()
         keeper = asyncio.create_task(self._keep(holder, lost, done))
         try:
