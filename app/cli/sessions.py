@@ -1,4 +1,4 @@
-"""`accord sessions`: list, show, audit and restore the sessions in any accord database.
+"""`accord sessions`: list, show, audit, restore and answer the sessions in any accord database.
 
 It acts as an operator (every session, every action, each audited under the operator's name)
 unless `--user` says whom to act as, in which case that user's scope applies. An operator's
@@ -32,7 +32,9 @@ T = TypeVar("T")
 TIMES = ["%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"]
 """What `--at` reads: the times the tables print (UTC), and ISO 8601."""
 sessions_app = typer.Typer(
-    help="List, show, audit and restore sessions.", no_args_is_help=True, rich_markup_mode=None
+    help="List, show, audit, restore and answer sessions.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 console = Console()
 
@@ -221,6 +223,42 @@ def restore(
     console.print(
         f"restored {session_id}: new head checkpoint {head['configurable']['checkpoint_id']}"
     )
+
+
+@sessions_app.command()
+def answer(
+    session_id: Annotated[str, typer.Argument(help="The paused session's id.")],
+    team: Annotated[
+        str,
+        typer.Option(
+            metavar="TEAM",
+            help="The team it runs, as `accord run` took it: an example, module:attr, file.py:attr",
+        ),
+    ],
+    text: Annotated[
+        str | None, typer.Argument(metavar="TEXT", help="The answer to its question.")
+    ] = None,
+    approve: Annotated[
+        bool | None,
+        typer.Option("--approve/--reject", help="Approve or reject a tool call, instead of TEXT."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="ID", help="Model of every agent of an example.")
+    ] = None,
+    db: Db = DEFAULT,
+    user: AsUser = None,
+) -> None:
+    """Answers the question a paused session waits on; prints the rest of the run."""
+    from accord.app.cli.answer import answer_session
+    from accord.app.errors import EmptyInput
+
+    if (text is None) == (approve is None):
+        raise typer.BadParameter("give the answer as TEXT, or --approve or --reject")
+    if text is not None and not text.strip():
+        raise EmptyInput("the answer is empty: say something, or use --approve / --reject")
+    reply: Any = approve if text is None else text
+    url = database_url(db, reading=True)
+    answer_session(session_id, reply, team=team, db=url, user=_user(user), model=model, typed_db=db)
 
 
 def _record(record: SessionRecord) -> None:
