@@ -81,11 +81,17 @@ def list_(
         records = _every(db, status)
     else:
         records = _run(db, lambda s: s.alist(_user(user), status=status))
-    # No vertical rules and a short time, so a row (a whole id included) fits 80 columns.
-    table = Table(title=f"{len(records)} session(s)", box=box.SIMPLE_HEAD, pad_edge=False)
+    # No vertical rules (the box's blank divider is the one space between columns) and a
+    # short time, so a row (a whole id included) fits 80 columns.
+    table = Table(
+        title=f"{len(records)} session(s)", box=box.SIMPLE_HEAD, pad_edge=False, padding=0
+    )
     table.add_column("session", no_wrap=True)  # ids are for copying: never cut
-    for column in ("owner", "agent", "status", "tokens", "calls"):
+    for column in ("owner", "agent", "status"):
         table.add_column(column)
+    # Spend: tokens and money (`sessions show` has the model calls and the rest).
+    for column in ("tokens", "cost"):
+        table.add_column(column, justify="right")
     table.add_column("updated", no_wrap=True)  # UTC
     for record in records:
         usage = record.usage
@@ -95,10 +101,18 @@ def list_(
             record.agent or "",
             record.status,
             str(usage.get("tokens", 0)),
-            str(usage.get("model_calls", 0)),
+            _cost(usage.get("cost")),
             _day_or_time(record.updated_at),
         )
     console.print(table)
+
+
+def _cost(spent: Any) -> str:
+    """What a session's calls cost (in its price table's currency); blank when nothing priced:
+    the embedded models cost 0, and a session without prices counts none."""
+    if not isinstance(spent, int | float) or spent <= 0:
+        return ""
+    return f"{spent:.4f}" if spent < 100 else f"{spent:.0f}"
 
 
 def _every(db: str, status: str | None, page: int = 500) -> list[SessionRecord]:
