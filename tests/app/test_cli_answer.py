@@ -74,7 +74,7 @@ def test_a_text_answer_and_the_errors_of_a_bad_one(tmp_path: Path) -> None:
     )
     unknown = runner.invoke(cli, ["sessions", "answer", "nope", "--team", team, "--db", db, "ok"])
     assert unknown.exit_code == 2
-    assert "no session 'nope'" in unknown.output
+    assert "no session 'nope' in --db" in unknown.output
     missing = runner.invoke(cli, ["sessions", "answer", session_id, "--db", db, "ok"])
     assert missing.exit_code == 2
     assert "--team" in missing.output

@@ -81,6 +81,7 @@ def test_restore_to_a_checkpoint_keeps_history(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["sessions", "show", "nope", "--db", url])
     assert missing.exit_code == 2
     assert "no session 'nope'" in missing.output
+    assert f"`accord sessions list --db {url}` lists the sessions" in missing.output
 
 
 def test_list_shows_the_cost_and_fits_80_columns(tmp_path: Path) -> None:
