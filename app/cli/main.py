@@ -28,7 +28,7 @@ class Lazy(NamedTuple):
 
 LAZY = {
     "sessions": Lazy(
-        "accord.app.cli.sessions", "sessions_app", "List, show, audit and restore sessions."
+        "accord.app.cli.sessions", "sessions_app", "List, show, audit, restore and answer sessions."
     ),
     "metrics": Lazy(
         "accord.app.cli.metrics",
@@ -181,7 +181,9 @@ def run(
         return
     if model is not None and is_path(team):
         raise typer.BadParameter("--model applies to the examples; your graph names its models")
-    session_id = run_team(team, text, db=database_url(db), session=session, model=model)
+    session_id = run_team(
+        team, text, db=database_url(db), session=session, model=model, typed_db=db
+    )
     console.print(f"[dim]accord sessions show {session_id} --db {db}[/]")
 
 

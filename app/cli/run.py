@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.app.cli import teams
-from accord.app.cli.talk import Conversation, check_answered, summary
+from accord.app.cli.talk import Conversation, answer_hint, check_answered, summary
 from accord.app.errors import EmptyInput
 from accord.evals import EXAMPLES
 from accord.graphs import Sessions
@@ -31,7 +31,13 @@ def list_examples() -> None:
 
 
 def run_team(
-    team: str, text: str | None, *, db: str, session: str | None = None, model: str | None = None
+    team: str,
+    text: str | None,
+    *,
+    db: str,
+    session: str | None = None,
+    model: str | None = None,
+    typed_db: str | None = None,
 ) -> str:
     """Sends `text` to `team` in a new session (or `session`); returns the session id.
 
@@ -41,6 +47,7 @@ def run_team(
         db: The database URL of the sessions.
         session: Continue this session instead of opening one.
         model: Model id for every agent of an example (default: the embedded model).
+        typed_db: `--db` as the user typed it, for the hints printed (default: `db`).
 
     Raises:
         EmptyInput: `text` is empty, or None for a user's graph (which has no sample).
@@ -65,6 +72,8 @@ def run_team(
         conversation = Conversation(console)
         reply = conversation.turn(text, handle.stream(text))
     console.print(summary(reply, handle.id, time.monotonic() - began))
+    if reply is not None and reply.paused:
+        console.print(answer_hint(handle.id, team, typed_db or db))
     check_answered(conversation)
     return handle.id
 

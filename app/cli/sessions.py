@@ -1,4 +1,4 @@
-"""`accord sessions`: list, show, audit and restore the sessions in any accord database.
+"""`accord sessions`: list, show, audit, restore and answer the sessions in any accord database.
 
 It acts as an operator (every session, every action, each audited under the operator's name)
 unless `--user` says whom to act as, in which case that user's scope applies. An operator's
@@ -8,8 +8,9 @@ unless `--user` says whom to act as, in which case that user's scope applies. An
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -20,7 +21,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from accord.app.cli.db import DEFAULT, HELP, database_url
-from accord.persistence import NothingToRestore, SessionRecord, SessionStore, SQLAlchemySaver
+from accord.persistence import (
+    NothingToRestore,
+    SessionNotFound,
+    SessionRecord,
+    SessionStore,
+    SQLAlchemySaver,
+)
 
 if TYPE_CHECKING:  # the graph layer is loaded by the commands that need it
     from langchain_core.messages import BaseMessage
@@ -32,7 +39,9 @@ T = TypeVar("T")
 TIMES = ["%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S"]
 """What `--at` reads: the times the tables print (UTC), and ISO 8601."""
 sessions_app = typer.Typer(
-    help="List, show, audit and restore sessions.", no_args_is_help=True, rich_markup_mode=None
+    help="List, show, audit, restore and answer sessions.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 console = Console()
 
@@ -63,7 +72,20 @@ def _run(db: str, work: Callable[[Sessions], Awaitable[T]]) -> T:
         async with Sessions(None, db=url) as sessions:
             return await work(sessions)
 
-    return asyncio.run(main())
+    with _listed(db):
+        return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def _listed(db: str) -> Iterator[None]:
+    """Says where to find the ids when a session id is not in the database."""
+    try:
+        yield
+    except SessionNotFound as missing:
+        said = str(missing.args[0] if missing.args else "no such session").split(";")[0]
+        raise SessionNotFound(
+            f"{said} in --db {db}; `accord sessions list --db {db}` lists the sessions there"
+        ) from None
 
 
 @sessions_app.command("list")
@@ -79,11 +101,17 @@ def list_(
         records = _every(db, status)
     else:
         records = _run(db, lambda s: s.alist(_user(user), status=status))
-    # No vertical rules and a short time, so a row (a whole id included) fits 80 columns.
-    table = Table(title=f"{len(records)} session(s)", box=box.SIMPLE_HEAD, pad_edge=False)
+    # No vertical rules (the box's blank divider is the one space between columns) and a
+    # short time, so a row (a whole id included) fits 80 columns.
+    table = Table(
+        title=f"{len(records)} session(s)", box=box.SIMPLE_HEAD, pad_edge=False, padding=0
+    )
     table.add_column("session", no_wrap=True)  # ids are for copying: never cut
-    for column in ("owner", "agent", "status", "tokens", "calls"):
+    for column in ("owner", "agent", "status"):
         table.add_column(column)
+    # Spend: tokens and money (`sessions show` has the model calls and the rest).
+    for column in ("tokens", "cost"):
+        table.add_column(column, justify="right")
     table.add_column("updated", no_wrap=True)  # UTC
     for record in records:
         usage = record.usage
@@ -93,10 +121,18 @@ def list_(
             record.agent or "",
             record.status,
             str(usage.get("tokens", 0)),
-            str(usage.get("model_calls", 0)),
+            _cost(usage.get("cost")),
             _day_or_time(record.updated_at),
         )
     console.print(table)
+
+
+def _cost(spent: Any) -> str:
+    """What a session's calls cost (in its price table's currency); blank when nothing priced:
+    the embedded models cost 0, and a session without prices counts none."""
+    if not isinstance(spent, int | float) or spent <= 0:
+        return ""
+    return f"{spent:.4f}" if spent < 100 else f"{spent:.0f}"
 
 
 def _every(db: str, status: str | None, page: int = 500) -> list[SessionRecord]:
@@ -221,6 +257,45 @@ def restore(
     console.print(
         f"restored {session_id}: new head checkpoint {head['configurable']['checkpoint_id']}"
     )
+
+
+@sessions_app.command()
+def answer(
+    session_id: Annotated[str, typer.Argument(help="The paused session's id.")],
+    team: Annotated[
+        str,
+        typer.Option(
+            metavar="TEAM",
+            help="The team it runs, as `accord run` took it: an example, module:attr, file.py:attr",
+        ),
+    ],
+    text: Annotated[
+        str | None, typer.Argument(metavar="TEXT", help="The answer to its question.")
+    ] = None,
+    approve: Annotated[
+        bool | None,
+        typer.Option("--approve/--reject", help="Approve or reject a tool call, instead of TEXT."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(metavar="ID", help="Model of every agent of an example.")
+    ] = None,
+    db: Db = DEFAULT,
+    user: AsUser = None,
+) -> None:
+    """Answers the question a paused session waits on; prints the rest of the run."""
+    from accord.app.cli.answer import answer_session
+    from accord.app.errors import EmptyInput
+
+    if (text is None) == (approve is None):
+        raise typer.BadParameter("give the answer as TEXT, or --approve or --reject")
+    if text is not None and not text.strip():
+        raise EmptyInput("the answer is empty: say something, or use --approve / --reject")
+    reply: Any = approve if text is None else text
+    url = database_url(db, reading=True)
+    with _listed(db):
+        answer_session(
+            session_id, reply, team=team, db=url, user=_user(user), model=model, typed_db=db
+        )
 
 
 def _record(record: SessionRecord) -> None:

@@ -153,3 +153,11 @@ def summary(reply: Reply | None, session_id: str, elapsed: float) -> str:
         f"[dim]session {session_id} · {elapsed:.1f} s · "
         f"{spent.get('tokens', 0)} tokens, {spent.get('model_calls', 0)} model calls so far[/]"
     )
+
+
+def answer_hint(session_id: str, team: str, db: str) -> str:
+    """The dim line that says how to answer a session that paused on a question."""
+    return (
+        f"[dim]it waits for an answer: accord sessions answer {session_id} --team "
+        f"{escape(team)} --db {escape(db)} TEXT (or --approve / --reject)[/]"
+    )

@@ -25,7 +25,7 @@ from accord.app.server import responses
 from accord.app.server.agent_api.mount import mount
 from accord.app.server.auth import Tokens
 from accord.app.server.prometheus import CONTENT_TYPE, Measure, Metrics
-from accord.app.server.routes import Me, Server, api
+from accord.app.server.routes import Me, Server, api, counter
 from accord.app.server.routes_answer import answer_api
 from accord.app.server.routes_feedback import feedback_api
 from accord.app.server.routes_fleet import fleet_api
@@ -91,8 +91,6 @@ def create_app(
         ping=ping,
     )
 
-    shared.metrics.in_progress.set_function(lambda: len(shared.runs))
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
@@ -113,7 +111,8 @@ def create_app(
     app.include_router(feedback_api)
     app.include_router(answer_api)
     app.include_router(fleet_api)
-    agent_runs = mount(app, sessions, graph_id or sessions.graph.name)
+    agent_runs = mount(app, sessions, graph_id or sessions.graph.name, counter(shared))
+    shared.metrics.in_progress.set_function(lambda: len(shared.runs) + agent_runs.running())
     app.add_middleware(responses.BodyLimit, limit=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(Measure, metrics=shared.metrics)
 

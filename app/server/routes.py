@@ -265,6 +265,20 @@ async def end_session(session_id: SessionId, me: Me, shared: Shared) -> SessionO
     return SessionOut.of(session.record)
 
 
+def check_budget(record: SessionRecord) -> None:
+    """Refuses a run on a session that has spent one of its limits (HTTP 429, up front).
+
+    Raises:
+        BudgetExceeded: Which limit, with what the session used.
+    """
+    limits, used = Limits.from_dict(record.limits), Usage.from_dict(record.usage)
+    for limit in ("tokens", "model_calls", "steps", "wall_time", "cost"):
+        allowed = getattr(limits, limit)
+        spent = getattr(used, limit)
+        if allowed is not None and spent >= allowed:
+            raise BudgetExceeded(record.session_id, limit, used, limits)
+
+
 async def check_can_run(
     sessions: Sessions, record: SessionRecord, *, answering: bool = False
 ) -> None:
@@ -284,12 +298,7 @@ async def check_can_run(
         raise NotPaused(f"session {session_id!r} asked no question: it is not paused")
     if record.status not in ("open", "paused"):
         raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
-    limits, used = Limits.from_dict(record.limits), Usage.from_dict(record.usage)
-    for limit in ("tokens", "model_calls", "steps", "wall_time", "cost"):
-        allowed = getattr(limits, limit)
-        spent = getattr(used, limit)
-        if allowed is not None and spent >= allowed:
-            raise BudgetExceeded(session_id, limit, used, limits)
+    check_budget(record)
     lease = await sessions.leases.aholder(session_id)
     if lease is not None and lease.expires_at > datetime.now(UTC):
         raise SessionBusy(session_id, lease.holder, lease.expires_at)

@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from accord.graphs import Access, Limits, Scope, User
 from accord.persistence import AuditEvent, SessionRecord
@@ -78,7 +85,10 @@ class NewSession(_Strict):
 class MessageIn(_Strict):
     """A message from the user."""
 
-    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=r"\S")
+    # Documented as non-blank; checked by `_said_something`, whose message says what to do.
+    text: str = Field(
+        max_length=MAX_MESSAGE_CHARS, json_schema_extra={"minLength": 1, "pattern": r"\S"}
+    )
     message_id: str | None = Field(
         default=None,
         min_length=1,
@@ -86,6 +96,13 @@ class MessageIn(_Strict):
         pattern=PRINTABLE,
         description="An id you choose: sending it again never adds the message twice.",
     )
+
+    @field_validator("text")
+    @classmethod
+    def _said_something(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("the message is empty: say something to the team")
+        return text
 
 
 class RestoreIn(_Strict):

@@ -9,11 +9,14 @@ provider reports. Parallel branches therefore cannot together spend past the lim
 
 from __future__ import annotations
 
+import inspect
 import logging
+import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from types import FrameType
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +27,7 @@ from langchain_core.outputs import LLMResult
 from accord.graphs.errors import BudgetExceeded
 from accord.graphs.sessions.cost import CostLedger, Prices, reported_tokens
 
+_MANAGER = "langchain_core.callbacks.manager"
 COMPLETION_ALLOWANCE = 512
 """Tokens reserved for a completion when the call does not say its `max_tokens`."""
 CHARS_PER_TOKEN = 4
@@ -185,6 +189,17 @@ class Meter(BaseCallbackHandler):
         params = kwargs.get("invocation_params") or {}
         allowance = params.get("max_tokens") or params.get("max_completion_tokens")
         reservation = prompt + (allowance or COMPLETION_ALLOWANCE)
+        try:
+            self._reserve(run_id, prompt, reservation, kwargs.get("metadata"))
+        except Exception:  # BudgetExceeded, or UnpricedModel from the price table
+            _close_unstarted()
+            raise
+
+    def _reserve(
+        self, run_id: UUID, prompt: int, reservation: int, metadata: dict[str, Any] | None
+    ) -> None:
+        """Reserves a call's tokens and cost, or raises `BudgetExceeded` if it could overrun
+        (`UnpricedModel` if the model has no price and the session a cost limit)."""
         limits = self.limits
         with self._lock:
             ledger = self._ledger
@@ -202,7 +217,7 @@ class Meter(BaseCallbackHandler):
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 raise self._refuse_locked("wall_time")
             spent = self.before.cost + ledger.spent.cost
-            price = self.prices.of(kwargs.get("metadata"))
+            price = self.prices.of(metadata)
             if not ledger.costs.reserve(run_id, price, limits.cost, spent, prompt, reservation):
                 raise self._refuse_locked("cost")
             ledger.spent = replace(ledger.spent, model_calls=ledger.spent.model_calls + 1)
@@ -272,3 +287,24 @@ def _top_level_step(metadata: Mapping[str, Any] | None) -> Any:
     if "|" in namespace:
         return None
     return metadata["langgraph_step"]
+
+
+def _close_unstarted() -> None:
+    """Closes the callback coroutines a refusal leaves created but never started.
+
+    LangChain's async callback manager creates one `ahandle_event` coroutine per handler for a
+    model call's start, then awaits them in turn: once the meter raises, the rest are never
+    awaited, and Python warns about each one ("coroutine 'ahandle_event' was never awaited")
+    when it is collected, maybe during a later run. The refused call never happens, so those
+    handlers have nothing to see; closing them in the manager's frame ends them quietly.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") != _MANAGER:
+        frame = frame.f_back
+    # A sync run's handlers are called, not made into coroutines: no manager frame is found.
+    while frame is not None and frame.f_globals.get("__name__") == _MANAGER:
+        for value in frame.f_locals.values():
+            for item in value if isinstance(value, list) else ():
+                if inspect.iscoroutine(item) and inspect.getcoroutinestate(item) == "CORO_CREATED":
+                    item.close()
+        frame = frame.f_back

@@ -98,7 +98,7 @@ class Run:
             answering=answering,
             then=ahead.steps if ahead is not None else None,
         )
-        spend = Spend(self.session_id, self.user, begun.record, runtime)
+        spend = Spend(self.session_id, self.user, begun.record, runtime, answering)
         keeper = Keeper(
             lambda: runtime.leases.arenew(self.session_id, holder, runtime.lease_ttl),
             runtime.lease_ttl,

@@ -23,7 +23,7 @@ from accord.graphs.events import DoneEvent, Event, InterruptEvent
 from accord.graphs.sessions.access import Scope, User
 from accord.graphs.sessions.budget import Limits, Usage
 from accord.graphs.sessions.feedback import check_rating, rated_answer
-from accord.graphs.sessions.pause import pending
+from accord.graphs.sessions.pause import PAUSED, pending
 from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.run import UNANSWERED, Run
 from accord.graphs.sessions.runtime import Runtime
@@ -315,7 +315,9 @@ class Session:
         return self._run(None, None, tokens, answer)
 
     async def _pending(self) -> list[InterruptEvent]:
-        await self.sessions.authorize(self.id, self.user, "read")
+        record = await self.sessions.authorize(self.id, self.user, "read")
+        if record.status != PAUSED:
+            return []  # e.g. an answer whose run failed: its question is answered, not waiting
         questions = await pending(self.sessions.graph, self.config)
         return [InterruptEvent(str(question.id), question.value) for question in questions]
 

@@ -29,9 +29,16 @@ class Spend:
     """What one run spends and adds, against the budget it began with, and its audit trail."""
 
     def __init__(
-        self, session_id: str, user: User, record: SessionRecord, runtime: Runtime
+        self,
+        session_id: str,
+        user: User,
+        record: SessionRecord,
+        runtime: Runtime,
+        answering: bool = False,
     ) -> None:
         self.session_id = session_id
+        self.answering = answering  # the run answers the question the session paused on
+        self.failure = False  # the run failed (`failed`)
         self.limits = Limits.from_dict(record.limits)
         self.before = Usage.from_dict(record.usage)
         self.agent = record.agent
@@ -120,13 +127,24 @@ class Spend:
         self.trail.events = self._pending()
 
     def failed(self, failure: BaseException) -> None:
-        """Records what the run did before `failure`, and the failure."""
+        """Records what the run did before `failure`, and the failure.
+
+        A run that answered a question and failed leaves the session open, not paused: the
+        answer is in the checkpoint (LangGraph keeps it, and would reuse it rather than a new
+        one), so the question no longer waits; the event says so (`"status": "open"`).
+        """
         self._finish()
+        reopened = {"status": OPEN} if self._reopens() else {}
         if isinstance(failure, BudgetExceeded):
-            details = {"limit": failure.limit, "used": self.usage.to_dict()}
+            details = {"limit": failure.limit, "used": self.usage.to_dict(), **reopened}
             self.trail.add("budget_hit", self.agent, details)
         elif not isinstance(failure, GeneratorExit):
-            self.trail.add("error", self.agent, {"error": type(failure).__name__})
+            self.trail.add("error", self.agent, {"error": type(failure).__name__, **reopened})
+        self.failure = True
+
+    def _reopens(self) -> bool:
+        """Whether this run, an answer to a question, failed before asking another."""
+        return self.answering and self.status == PAUSED and not self.interrupts
 
     def error(self, failure: BaseException) -> BaseException:
         """The error to raise for `failure`: a budget refusal carries the session's usage."""
@@ -139,7 +157,14 @@ class Spend:
         self._finish()
         changes: dict[str, Any] = {"usage": self.usage.to_dict(), "agent": self.agent}
         # Paused when the run stopped on a question; open again once one runs to its end.
-        status = PAUSED if self.interrupts else OPEN if self.finished else self.status
+        # An answer that failed: open (see `failed`).
+        status = (
+            PAUSED
+            if self.interrupts
+            else OPEN
+            if self.finished or (self.failure and self._reopens())
+            else self.status
+        )
         if status != self.status:
             changes["status"] = status
         return changes

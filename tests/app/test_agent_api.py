@@ -193,8 +193,11 @@ async def test_unknown_ids_and_bad_requests_get_the_api_error_shape(serve: Serve
             await client.runs.create(tid, "no-such-assistant", input=HI)
         with pytest.raises(UnprocessableEntityError, match="stream_mode"):
             await client.runs.create(tid, "handoff", input=HI, stream_mode="debug")
-        with pytest.raises(UnprocessableEntityError, match="interrupt_before"):
+        with pytest.raises(UnprocessableEntityError, match="interrupt_before") as breakpoint:
             await client.runs.create(tid, "handoff", input=HI, interrupt_before=["support"])
+        assert "call interrupt() in the node" in breakpoint.value.message
+        with pytest.raises(UnprocessableEntityError, match="interrupt_after"):
+            await client.runs.create(tid, "handoff", input=HI, interrupt_after="*")
         with pytest.raises(ConflictError):
             await client.threads.create(thread_id=tid)
     async with httpx.AsyncClient(base_url=url) as raw:
@@ -291,10 +294,28 @@ async def test_a_thread_keeps_its_session_budget(serve: Serve) -> None:
         tid = opened.json()["id"]
     async with get_client(url=url, api_key=ALICE) as client:
         with pytest.raises(Exception, match="BudgetExceeded"):
-            await client.runs.wait(tid, "handoff", input=HI)
-        parts = [p async for p in client.runs.stream(tid, "handoff", input=_said("more"))]
-        assert parts[-1].event == "error"
-        assert parts[-1].data["error"] == "BudgetExceeded"
+            await client.runs.wait(tid, "handoff", input=HI)  # the limit stops it mid-run
+        runs_before = len(await client.runs.list(tid))
+    async with httpx.AsyncClient(base_url=url, headers={"x-api-key": ALICE}) as raw:
+        # Spent: the next run is refused up front with 429, and none is started.
+        for path in (f"/threads/{tid}/runs/stream", f"/threads/{tid}/runs/wait"):
+            body = {"assistant_id": "handoff", "input": _said("more")}
+            refused = await raw.post(path, json=body)
+            assert refused.status_code == 429, refused.text
+            assert "model_calls" in refused.json()["detail"]
+    async with get_client(url=url, api_key=ALICE) as client:
+        assert len(await client.runs.list(tid)) == runs_before
+
+
+async def test_runs_are_counted_in_the_servers_metrics(serve: Serve) -> None:
+    url = serve()
+    async with get_client(url=url, api_key=ALICE) as client:
+        thread = await client.threads.create()
+        await client.runs.wait(thread["thread_id"], "handoff", input=HI)
+    async with httpx.AsyncClient(base_url=url, headers={"x-api-key": "ops-token"}) as raw:
+        text = (await raw.get("/metrics", headers={"Authorization": "Bearer ops-token"})).text
+    assert 'accord_stream_runs_total{outcome="done"} 1.0' in text
+    assert 'route="/threads/{thread_id}/runs/wait"' in text
 
 
 def asking_graph() -> Any:

@@ -87,6 +87,7 @@ async def test_bad_bodies_get_422_or_413_and_the_session_still_works(serve: Serv
 
     assert _error(malformed) == (422, "InvalidRequest")
     assert "not valid JSON" in malformed.json()["error"]["message"]
+    assert "the message is empty: say something" in blank.json()["error"]["message"]
     for answer in (not_json, blank, missing, extra, bad_limits, bad_scope):
         assert _error(answer) == (422, "InvalidRequest")
     assert _error(too_long) == (422, "InvalidRequest")

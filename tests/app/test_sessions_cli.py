@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from accord.app.cli.main import cli
 from accord.graphs import Session, handoff
+from accord.persistence import SessionStore, SQLAlchemySaver
 
 runner = CliRunner()
 
@@ -80,3 +81,23 @@ def test_restore_to_a_checkpoint_keeps_history(tmp_path: Path) -> None:
     missing = runner.invoke(cli, ["sessions", "show", "nope", "--db", url])
     assert missing.exit_code == 2
     assert "no session 'nope'" in missing.output
+    assert f"`accord sessions list --db {url}` lists the sessions" in missing.output
+
+
+def test_list_shows_the_cost_and_fits_80_columns(tmp_path: Path) -> None:
+    url, session_id, _ = _db_with_a_session(tmp_path)
+    with SQLAlchemySaver.from_url(url) as saver:
+        store = SessionStore(saver)
+        spent = store.create(owner="alexandra", agent="verification", status="paused")
+        usage = {"tokens": 123456, "model_calls": 1234, "cost": 0.01234}
+        store.update(spent.session_id, usage=usage)
+
+    listed = CliRunner(env={"COLUMNS": "80"}).invoke(cli, ["sessions", "list", "--db", url])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80, listed.output
+    [row] = [line for line in lines if spent.session_id in line]
+    assert row.split()[1:6] == ["alexandra", "verification", "paused", "123456", "0.0123"]
+    [free] = [line for line in lines if session_id in line]  # scripted: nothing priced
+    assert free.split()[3] == "open"  # then its tokens, a blank cost, the time
+    assert len(free.split()) == 6

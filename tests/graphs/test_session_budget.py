@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from typing import Any
 
 import pytest
+from langchain_core.callbacks import BaseCallbackHandler
 from support import scripted
 
 from accord.graphs import BudgetExceeded, Limits, Sessions, Usage, consensus, handoff
@@ -133,3 +136,23 @@ def test_limits_and_usage_validate_and_round_trip() -> None:
     usage = Usage(1, 2, 3, 4, 5.0)
     assert Usage.from_dict(usage.to_dict()) == usage
     assert (usage + usage).tokens == 6
+
+
+class _Bystander(BaseCallbackHandler):
+    """A handler LangChain runs off the caller's thread (not inline), as many tracers are."""
+
+    run_inline = False
+
+
+async def test_a_refused_call_leaves_no_callback_coroutine_unawaited(db: str) -> None:
+    # LangChain makes a coroutine per handler before the meter refuses; none may be dropped
+    # un-awaited (Python's "coroutine 'ahandle_event' was never awaited" warning).
+    async with Sessions(_chatty(), db=db, callbacks=[_Bystander(), _Bystander()]) as sessions:
+        session = await sessions.aopen("alice", limits=Limits(model_calls=1))
+        await session.asend("hello")
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with pytest.raises(BudgetExceeded):
+                await session.asend("and again")
+            gc.collect()
+    assert [str(w.message) for w in seen if w.category is RuntimeWarning] == []

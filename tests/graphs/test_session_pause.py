@@ -227,3 +227,33 @@ def test_an_approval_pauses_a_sync_run_too(tmp_path: Any) -> None:
 def test_approve_names_only_the_agents_tools() -> None:
     with pytest.raises(AgentSpecError, match="approve names \\['wire'\\]"):
         Agent(name="teller", description="pays", approve=("wire",))
+
+
+async def test_an_answer_whose_run_fails_leaves_the_session_open_and_usable(db: str) -> None:
+    failures = ["upstream down"]
+
+    def flaky(state: MessagesState) -> dict[str, Any]:
+        answer = interrupt("Refund?")
+        if failures:
+            raise RuntimeError(failures.pop())
+        return {"messages": [AIMessage(f"answer: {answer}", name="clerk")]}
+
+    graph = StateGraph(MessagesState).add_node("n", flaky).add_edge(START, "n").add_edge("n", END)
+    async with Sessions(graph.compile(), db=db) as sessions:
+        session = await sessions.aopen("alice")
+        assert (await session.asend("Refund me")).paused
+        with pytest.raises(RuntimeError, match="upstream down"):
+            await session.aresume_with(True)
+        # The answer was taken (LangGraph keeps it): no question waits, the session is open.
+        assert (await sessions.aget(session.id, "alice")).status == "open"
+        assert await session.apending() == []
+        with pytest.raises(NotPaused):
+            await session.aresume_with(False)
+        errors = [
+            e.details for e in await sessions.aaudit(session.id, "alice") if e.kind == "error"
+        ]
+        assert errors == [{"error": "RuntimeError", "status": "open"}]
+        # Usable again: a message runs the graph, which asks anew, and a new answer counts.
+        assert (await session.asend("Refund me, please")).paused
+        assert (await session.aresume_with(False)).text == "answer: False"
+        assert (await sessions.aget(session.id, "alice")).status == "open"

@@ -113,9 +113,14 @@ class AgentRun:
 class RunBook:
     """The runs of one server process, by id and by thread."""
 
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, seen: Callable[[str], None] = lambda kind: None) -> None:
         self.sessions = sessions
+        self.seen = seen  # counts each event kind of a run (and runs by how they end)
         self._runs: OrderedDict[str, AgentRun] = OrderedDict()
+
+    def running(self) -> int:
+        """How many runs are going on now (for the server's in-progress gauge)."""
+        return sum(1 for run in self._runs.values() if run.status == "running")
 
     def get(self, thread_id: str, run_id: str) -> AgentRun:
         """The run `run_id` of `thread_id` (the caller was checked against the thread).
@@ -191,6 +196,7 @@ class RunBook:
             try:
                 await run.add("metadata", {"run_id": run.run_id, "attempt": 1})
                 async for event in run.session.arun(graph_input, modes=run.modes):
+                    self.seen(event.kind)
                     if isinstance(event, events.GraphChunk):
                         await run.add(event.mode, event.data)
             except asyncio.CancelledError:
@@ -202,6 +208,7 @@ class RunBook:
         except Exception as error:  # the client gets it as the stream's `error` event
             status, run.error = "error", {"error": type(error).__name__, "message": _message(error)}
             await run.add("error", run.error)
+            self.seen("error")
         finally:
             # Whatever happened: a threadless run's thread goes (its stream is kept here).
             if run.then is not None:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import convert_to_messages
 from langgraph.types import Command, StreamMode
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from accord.app.errors import server_extra
 from accord.app.server.agent_api.assistants import Assistant, Served
@@ -27,7 +27,7 @@ from accord.app.server.agent_api.threads import (
     thread_record,
 )
 from accord.app.server.agent_api.wire import ERRORS, STREAM, AgentRoute, Caller, answer
-from accord.app.server.routes import Server, SessionId, Shared
+from accord.app.server.routes import Server, SessionId, Shared, check_budget
 from accord.graphs import User
 from accord.persistence import SessionNotFound
 
@@ -72,11 +72,26 @@ class RunIn(BaseModel):
     if_not_exists: Literal["create", "reject"] = "reject"
     on_completion: Literal["delete", "keep"] | None = None
     # Sessions run whole turns from their latest state: breakpoints and time travel must be
-    # absent (restore an earlier state with accord's restore).
-    interrupt_before: None = Field(default=None, description="Not supported: must be absent")
-    interrupt_after: None = Field(default=None, description="Not supported: must be absent")
+    # absent (restore an earlier state with accord's restore). A static breakpoint stops a run
+    # with no question and is resumed by running again with no input, which a session's pause
+    # (a question, answered by `Command(resume=...)`, audited) does not map onto.
+    interrupt_before: Any = Field(default=None, description="Not supported: must be absent")
+    interrupt_after: Any = Field(default=None, description="Not supported: must be absent")
     checkpoint_id: None = Field(default=None, description="Not supported: must be absent")
     checkpoint: None = Field(default=None, description="Not supported: must be absent")
+
+    @field_validator("interrupt_before", "interrupt_after")
+    @classmethod
+    def _no_breakpoints(cls, value: Any, info: ValidationInfo) -> None:
+        if value:
+            raise ValueError(
+                f"{info.field_name} (a static breakpoint) is not supported: an accord session "
+                "pauses only where the graph calls interrupt(), and is resumed with "
+                'command={"resume": answer}; call interrupt() in the node, or give the agent '
+                "approve=[tool names]"
+            )
+        return None
+
     stream_subgraphs: bool = False
 
     def modes(self) -> tuple[StreamMode, ...]:
@@ -117,6 +132,7 @@ async def start(
             if body.if_not_exists != "create":
                 raise
             record = await open_thread(sessions, me, thread_id)
+    check_budget(record)  # a spent thread gets 429 now, not a run that fails
     strategy: Strategy = body.multitask_strategy
     run = AgentRun(
         session_of(sessions, record, me),
