@@ -353,7 +353,8 @@ def main() -> None:
         router = Router(team(shots), strategy="specialization", fit=fits(cached)["embedding"])
         used = _examples(router)
         tune = [i for i in random.Random(4).sample(train, 2000) if i["text"] not in used]
-        cascade(stratified(test, 200), model_answers(args.model), router, tune)
+        answers = model_answers(args.model, 3, shots)
+        cascade(stratified(test, 200), answers, router, tune)
     if "latency" in sections:
         latency(test, model, shots)
     cached.save()
