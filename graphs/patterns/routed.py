@@ -97,21 +97,27 @@ def _one_line(reason: str) -> str:
 
 
 @cache
-def route_schema(agents: tuple[str, ...]) -> type[BaseModel]:
-    """The router's structured choice: an agent of `agents` and the reason, bounded (the
-    schema asks for `REASON_ASKED` characters; a longer reply is cut to one line)."""
+def route_schema(agents: tuple[str, ...], *, bounded: bool = False) -> type[BaseModel]:
+    """The router's structured choice: an agent of `agents` and the reason, cut to one line.
+
+    `bounded` also asks for at most `REASON_ASKED` characters in the schema (`maxLength`, which
+    llama.cpp's grammar enforces, so the model stops early). The shortlist's schema is bounded;
+    the whole roster's is not yet, because the end-to-end cassettes recorded its exact schema.
+    """
     choice: Any = Literal[agents]
     reason: Any = Annotated[str, AfterValidator(_one_line)]
+    why = (
+        Field(
+            description="Why that agent, in a few words.",
+            json_schema_extra={"maxLength": REASON_ASKED},
+        )
+        if bounded
+        else Field(description="Why that agent, in one short sentence.")
+    )
     schema: type[BaseModel] = create_model(
         "Route",
         agent=(choice, Field(description="The agent who should answer.")),
-        reason=(
-            reason,
-            Field(
-                description="Why that agent, in a few words.",
-                json_schema_extra={"maxLength": REASON_ASKED},
-            ),
-        ),
+        reason=(reason, why),
     )
     return schema
 
@@ -135,7 +141,7 @@ class RouteTask(Task):
         if names:
             shown = [self.by_name[n] for n in names]
             listed = _with_examples(shown)
-            schema = route_schema(tuple(sorted(names)))
+            schema = route_schema(tuple(sorted(names)), bounded=True)
         else:
             listed, schema = roster(self.agents), self.schema
         lines = [*identity(agent), "Choose who should answer the user's last message:", *listed]
