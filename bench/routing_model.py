@@ -165,24 +165,27 @@ def cascade(
 
     model = [answers[i["text"]]["agent"] for i in done]
     row(f"model, best 3 shown, always asked ({failed} failed)", done, model, len(done))
-    asks = {i["text"] for i in sample if unclear(router, i["text"])}
-    known = [i for i in sample if i["text"] not in asks or i["text"] in answers]
-    said = [
-        answers[i["text"]]["agent"] if i["text"] in asks else decisions[i["text"]].agent
-        for i in known
-    ]
-    answered = sum(t in answers for t in asks)
-    name = f"model, asked only when unclear ({answered} of {len(asks)} unclear answered)"
-    row(name, known, said, sum(i["text"] in asks for i in known))
+
+    def asking(name: str, asks: set[str]) -> None:
+        """The model on the requests in `asks`, the embedding fit on the others; only
+        requests whose answer is known count (all of them once the asked ones are cached)."""
+        known = [i for i in sample if i["text"] not in asks or i["text"] in answers]
+        said = [
+            answers[i["text"]]["agent"] if i["text"] in asks else decisions[i["text"]].agent
+            for i in known
+        ]
+        answered = sum(t in answers for t in asks)
+        label = f"{name} ({answered} of {len(asks)} asked answered)"
+        row(label, known, said, sum(i["text"] in asks for i in known))
+
+    asking(
+        "model, asked only when unclear", {i["text"] for i in sample if unclear(router, i["text"])}
+    )
     levels = sorted(router.decide(i["text"]).confidence or 0.0 for i in tune)
     for share in (0.10, 0.15, 0.20, 0.30):
         level = levels[int(share * len(levels))]
-        asked = [(decisions[i["text"]].confidence or 0.0) < level for i in done]
-        said = [
-            m if a else decisions[i["text"]].agent
-            for m, a, i in zip(model, asked, done, strict=True)
-        ]
-        row(f"cascade below {level:.2f} (asks {share:.0%} of train)", done, said, sum(asked))
+        unsure = {t for t, d in decisions.items() if (d.confidence or 0.0) < level}
+        asking(f"cascade below {level:.2f} (asks {share:.0%} of train)", unsure)
 
 
 def _acc(gold: list[str], said: list[str | None]) -> float:
