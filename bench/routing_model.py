@@ -9,10 +9,13 @@ again; the cascade (embedding first, the model only when unsure) is then compute
 The model sees a shortlist: the embedding fit (5 examples per agent, from the training fold)
 ranks the team and the model chooses among the best `--top` (3), each shown with a few of its
 examples (`ModelRouter(shortlist=...)`); `--top 0` shows it the whole roster, as before.
+The model is asked about every request (`within=0`), those whose fit is unclear (the ones a
+shortlisting router asks about by default) first, so a run cut short still gives that figure.
 
 Run alone to fill the cache (slow: seconds per request on the 1.5B model):
 `.venv/bin/python bench/routing_model.py [--size 200] [--model local] [--top 3]`;
-`--train N` asks about N training requests instead (to try a prompt without touching test).
+`--train N` asks about N training requests whose fit is unclear instead (to try a prompt
+without touching test).
 """
 
 from __future__ import annotations
