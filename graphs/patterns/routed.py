@@ -463,6 +463,7 @@ class ScoringRouter(FlowRunnable[RoutedState, Command[str]]):
             messages = list(input.get("messages", []))
             chosen = yield from self.model.choosing(messages, names, config)
             route["agent"], route["by"] = chosen["agent"], "model"
+            route["shortlist"] = chosen.get("shortlist", names)
             route["reason"] = f"{chosen['reason']} (the router was unsure: {decision.reason})"
             return Command(goto=chosen["agent"], update={"route": route})
         if decision.fits or self.fallback is None:

@@ -377,6 +377,8 @@ async def test_a_cascade_asks_the_model_only_when_the_router_is_unsure(run: Runn
     assert unsure["route"]["by"] == "model"
     assert unsure["route"]["agent"] == "tech"
     assert unsure["route"]["reason"].startswith("sounds like a bug (the router was unsure: ")
+    assert unsure["route"]["shortlist"] == ["billing", "tech"]  # no word matched: a tie
+    assert "listed from the likeliest" in _model(triage).calls[0].messages[0].text
     assert unsure["messages"][-1].text == "Fixed."
     assert_exhausted(triage, billing, tech)  # one model decision, for the unclear request
 
