@@ -11,9 +11,11 @@ Tuning (calibration, threshold) uses the training fold only; figures are on the 
 - 0 and 5 examples per agent;
 - out of scope: 3 scenarios left out of the team, their requests must be rejected (confidence
   below the threshold), at the cost in in-scope accuracy;
-- the model router (`ModelRouter` on the embedded default) on a stratified sample of 200 test
-  requests, read from the cache `bench/routing_model.py` fills, and the cascade (the embedding
-  fit decides, the model only when unsure): accuracy and model calls;
+- the model router (`ModelRouter` on the embedded default, shown the embedding fit's best 3
+  agents with their examples) on a stratified sample of 200 test requests, read from the
+  cache `bench/routing_model.py` fills: always asked, asked only when the fit is unclear (its
+  default), and the cascade (the embedding fit decides, the model only when unsure):
+  accuracy and model calls, each against the embedding fit on the same requests;
 - decision latency p50/p99 over 20 agents with the request already embedded, and the
   embedding alone, on one core.
 
@@ -353,7 +355,8 @@ def main() -> None:
         router = Router(team(shots), strategy="specialization", fit=fits(cached)["embedding"])
         used = _examples(router)
         tune = [i for i in random.Random(4).sample(train, 2000) if i["text"] not in used]
-        cascade(stratified(test, 200), model_answers(args.model), router, tune)
+        answers = model_answers(args.model, 3, shots)
+        cascade(stratified(test, 200), answers, router, tune)
     if "latency" in sections:
         latency(test, model, shots)
     cached.save()

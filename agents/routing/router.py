@@ -122,6 +122,21 @@ class Decision:
             order = [i for _, i in zip(range(count - 1), others, strict=False)]
         return [self.candidate(i) for i in (self.index, *order)]
 
+    def shortlist(self, top: int) -> list[str]:
+        """The `top` agents that fit the request best, best first (by fit, then similarity;
+        by score, or team order, when the strategy reads no fit): what a model router is
+        shown to choose from."""
+        count = max(1, min(top, len(self.names)))
+        fit, match = self.terms.fit, self.match
+        if fit is not None:
+            similarity = match.similarity if match is not None else fit
+            order = heapq.nlargest(count, range(len(fit)), key=lambda i: (fit[i], similarity[i]))
+        elif self.scores is not None:
+            order = heapq.nlargest(count, range(len(self.scores)), key=self.scores.__getitem__)
+        else:
+            order = list(range(count))
+        return [self.names[i] for i in order]
+
     @property
     def reason(self) -> str:
         """One line: the choice, its score and terms, what matched, ties and the confidence."""

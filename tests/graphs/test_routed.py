@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -16,9 +17,15 @@ from support import Runner, assert_exhausted, scripted, thread, topology
 
 from accord.agents import Agent, AgentSpecError, FaultServer, Router, ScriptedModel, canned
 from accord.agents.errors import EmptyRequest, MalformedOutput
-from accord.agents.routing import ArrivalForecast, EmbeddingFit, LoadCounter, PerformanceHistory
+from accord.agents.routing import (
+    ArrivalForecast,
+    CallableFit,
+    EmbeddingFit,
+    LoadCounter,
+    PerformanceHistory,
+)
 from accord.graphs import ModelRouter, RoutedState, routed
-from accord.graphs.patterns.routed import REASON_CHARS
+from accord.graphs.patterns.routed import REASON_ASKED, REASON_CHARS, route_schema
 
 
 def _model(agent: Agent) -> ScriptedModel:
@@ -370,6 +377,8 @@ async def test_a_cascade_asks_the_model_only_when_the_router_is_unsure(run: Runn
     assert unsure["route"]["by"] == "model"
     assert unsure["route"]["agent"] == "tech"
     assert unsure["route"]["reason"].startswith("sounds like a bug (the router was unsure: ")
+    assert unsure["route"]["shortlist"] == ["billing", "tech"]  # no word matched: a tie
+    assert "listed from the likeliest" in _model(triage).calls[0].messages[0].text
     assert unsure["messages"][-1].text == "Fixed."
     assert_exhausted(triage, billing, tech)  # one model decision, for the unclear request
 
@@ -416,3 +425,108 @@ async def test_a_route_always_cut_at_the_token_limit_is_malformed_output() -> No
     billing, tech = _desks()
     with FaultServer(_cut_at_length(99)[0]) as server, pytest.raises(MalformedOutput):
         await ModelRouter([billing, tech], _triage_at(server)).ainvoke("Site down")
+
+
+# --- the shortlisting model router (issue 13: a small model routes among a few agents) ------
+
+
+def _four(
+    *triage_script: object, refunds: tuple[object, ...] = ()
+) -> tuple[Agent, list[Agent], Router]:
+    """Triage and four desks, ranked by a scripted fit: billing 0.9, refunds 0.8, tech 0.3,
+    sales 0.01 (relative to the best: 1, 0.89, 0.33, 0.05)."""
+    triage = scripted("triage", *triage_script)
+    desks = [
+        scripted(
+            name,
+            *(refunds if name == "refunds" else ()),
+            skills=(name,),
+            examples=[f"{name} example {k}" for k in range(5)],
+        )
+        for name in ("sales", "tech", "billing", "refunds")
+    ]
+    scores = {"sales": 0.01, "tech": 0.3, "billing": 0.9, "refunds": 0.8}
+
+    def fit(team: Sequence[Agent]) -> CallableFit:
+        return CallableFit(team, lambda request, agents: [scores[a.name] for a in agents])
+
+    return triage, desks, Router(desks, strategy="specialization", fit=fit)
+
+
+async def test_a_shortlisted_model_router_sees_only_the_best_agents_with_examples() -> None:
+    triage, desks, ranks = _four({"agent": "refunds", "reason": "a refund"})
+    route = await ModelRouter(desks, triage, shortlist=ranks, top=2).ainvoke("money back")
+
+    assert route == {
+        "agent": "refunds",
+        "reason": "a refund",
+        "by": "model",
+        "shortlist": ["billing", "refunds"],
+    }
+    prompt = _model(triage).calls[0].messages[0].text
+    assert "- billing: the billing desk" in prompt
+    assert prompt.index("- billing") < prompt.index("- refunds")  # likeliest first
+    assert '"billing example 0"; "billing example 1"; "billing example 2"' in prompt
+    assert "billing example 3" not in prompt
+    assert "- tech" not in prompt
+    assert "- sales" not in prompt
+    assert '"enum": ["billing", "refunds"]' in prompt  # only shortlisted names are allowed
+    assert_exhausted(triage, *desks)
+
+
+async def test_a_clear_fit_needs_no_model_call() -> None:
+    triage, desks, ranks = _four()  # the model has nothing to say: a call would fail
+    router = ModelRouter(desks, triage, shortlist=ranks, within=0.95)
+    route = await router.ainvoke("money back")
+    assert route["agent"] == "billing"
+    assert route["by"] == "router"
+    assert route["shortlist"] == ["billing"]
+    assert route["reason"].startswith("clear fit, no model asked: specialization: billing")
+    assert_exhausted(triage)
+
+
+async def test_a_shortlist_of_one_agent_needs_no_model_call() -> None:
+    triage, desks, ranks = _four()
+    route = await ModelRouter(desks, triage, shortlist=ranks, top=1, within=0.0).ainvoke("hi")
+    assert route == {"agent": "billing", "reason": "the only agent shortlisted", "by": "model"}
+    assert_exhausted(triage)
+
+
+def test_the_shortlist_is_ranked_by_fit() -> None:
+    _, desks, ranks = _four()
+    decision = ranks.decide("money back")
+    assert decision.shortlist(3) == ["billing", "refunds", "tech"]
+    assert decision.shortlist(99) == ["billing", "refunds", "tech", "sales"]
+    assert decision.shortlist(0) == ["billing"]
+    turns = Router(desks, strategy="round-robin").decide("money back")
+    assert turns.shortlist(2) == ["sales", "tech"]  # no fit, no scores: team order
+
+
+async def test_routed_with_a_shortlist_routes_by_the_model_among_the_best(run: Runner) -> None:
+    triage, desks, ranks = _four(
+        {"agent": "refunds", "reason": "a refund"}, refunds=({"reply": "Refunded."},)
+    )
+    graph = routed(desks, router=triage, shortlist=ranks, checkpointer=InMemorySaver())
+
+    state = await run(graph, {"messages": [HumanMessage("money back")]}, thread())
+
+    assert state["route"]["agent"] == "refunds"
+    assert state["route"]["shortlist"] == ["billing", "refunds", "tech"]
+    assert state["messages"][-1].text == "Refunded."
+    assert_exhausted(triage, *desks)
+
+
+def test_a_shortlist_needs_a_model_router_and_the_same_team() -> None:
+    _, desks, ranks = _four()
+    with pytest.raises(AgentSpecError, match="shortlist= narrows a model router's choice"):
+        routed(desks, router=ranks, shortlist=ranks)
+    with pytest.raises(AgentSpecError, match="the Router serves"):
+        ModelRouter(desks[:2], shortlist=ranks)
+    with pytest.raises(AgentSpecError, match="top must be at least 1"):
+        ModelRouter(desks, shortlist=ranks, top=0)
+
+
+def test_the_reason_is_bounded_in_the_schema_the_model_is_held_to() -> None:
+    """Issue 13: the reason was unbounded; every character of it costs generation time."""
+    schema = route_schema(("billing", "tech"), bounded=True).model_json_schema()
+    assert schema["properties"]["reason"]["maxLength"] == REASON_ASKED
