@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from accord.agents.models.local.server import embedded_server, warm_up
     from accord.agents.models.structured import structured
     from accord.agents.routing.forecast import workers_needed
-    from accord.agents.routing.router import Candidate, Router
+    from accord.agents.routing.router import Candidate, Decision, Router
     from accord.agents.routing.standby import standby
     from accord.agents.routing.strategies import STRATEGIES
     from accord.agents.testing.faults import FaultServer
@@ -78,6 +78,7 @@ else:
             "workers_needed": ".routing.forecast",
             "Candidate": ".routing.router",
             "Router": ".routing.router",
+            "Decision": ".routing.router",
             "standby": ".routing.standby",
             "STRATEGIES": ".routing.strategies",
             "FaultServer": ".testing.faults",
@@ -93,6 +94,7 @@ __all__ = [
     "CallRefused",
     "Candidate",
     "ChainPolicy",
+    "Decision",
     "FaultServer",
     "FlowRunnable",
     "Invoke",

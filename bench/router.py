@@ -28,7 +28,7 @@ from langchain_core.messages import HumanMessage
 from accord.agents import STRATEGIES, Agent, Router
 from accord.agents.routing import ArrivalForecast, LoadCounter, PerformanceHistory
 from accord.agents.routing.lexical import profile, terms
-from accord.graphs.patterns.routed import RouteTask
+from accord.graphs.patterns.routes import RouteTask
 
 TARGET_US = {20: 50.0, 1000: 1000.0}
 WORDS = [

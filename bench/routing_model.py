@@ -98,7 +98,8 @@ def ranker(agents: list[Agent], embedded: Embeddings) -> Router:
 
 def unclear(router: Router, text: str) -> bool:
     """Whether a shortlisting model router (default `within`) would ask its model."""
-    from accord.graphs.patterns.routed import WITHIN, _clear
+    from accord.graphs.patterns.routed import _clear
+    from accord.graphs.patterns.routes import WITHIN
 
     return not _clear(router.decide(text), WITHIN)
 

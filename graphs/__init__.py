@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from accord.graphs.patterns.consultation import ConsultationState, consultation
     from accord.graphs.patterns.delegation import DelegationState, delegation
     from accord.graphs.patterns.handoff import handoff
-    from accord.graphs.patterns.routed import ModelRouter, RoutedState, routed
+    from accord.graphs.patterns.routed import ModelRouter, routed
+    from accord.graphs.patterns.routes import RoutedState
     from accord.graphs.scale.broker import Broker
     from accord.graphs.scale.worker import Worker
     from accord.graphs.sessions.access import OPERATOR, Access, Scope, User
@@ -64,7 +65,7 @@ else:
             "delegation": ".patterns.delegation",
             "handoff": ".patterns.handoff",
             "ModelRouter": ".patterns.routed",
-            "RoutedState": ".patterns.routed",
+            "RoutedState": ".patterns.routes",
             "routed": ".patterns.routed",
             "Broker": ".scale.broker",
             "Worker": ".scale.worker",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         UnsupportedDatabaseURL,
     )
     from accord.persistence.ops.flow import Call, Flow, Sleep, adrive, drive
+    from accord.persistence.ops.tracing import tracing
     from accord.persistence.replication.saver import ReplicatedSaver
     from accord.persistence.restoring import arestore, restore
     from accord.persistence.sessions.audit import AuditEvent, AuditTrail
@@ -48,6 +49,7 @@ else:
             "Sleep": ".ops.flow",
             "adrive": ".ops.flow",
             "drive": ".ops.flow",
+            "tracing": ".ops.tracing",
             "ReplicatedSaver": ".replication.saver",
             "arestore": ".restoring",
             "restore": ".restoring",
@@ -87,4 +89,5 @@ __all__ = [
     "arestore",
     "drive",
     "restore",
+    "tracing",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
@@ -264,3 +265,10 @@ def _missing_driver(target: Target, exc: ModuleNotFoundError) -> UnsupportedData
         f"the driver for {target.describe()} is not installed ({exc}); "
         f"install it with: {_INSTALL_HINT[target.backend]}"
     )
+
+
+def is_async(bind: object) -> TypeGuard[AsyncEngine]:
+    """Whether `bind` is an `AsyncEngine`: none can exist before SQLAlchemy's asyncio package
+    is imported, which is left to those who use it (see `create_async`)."""
+    aio = sys.modules.get("sqlalchemy.ext.asyncio")
+    return aio is not None and isinstance(bind, aio.AsyncEngine)

@@ -1,7 +1,8 @@
 """Suite-wide guards and fixtures.
 
 No test reaches beyond this machine, and warnings are errors (pyproject). `saver_url` runs a
-test once per database backend (sqlite, postgres, mariadb), each on a scratch database.
+test once per database backend (sqlite, postgres, mariadb), each on a scratch database; `fleet`
+is a Celery broker with a queue and Redis prefix of the test's own (tests/fleet.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from typing import Any
 
 import pytest
 from databases import BACKENDS, Databases
+from fleet import broker, clean, services
+
+from accord.graphs import Broker
 
 _real_connect = socket.socket.connect
 
@@ -64,3 +68,12 @@ def saver_url(databases: Databases) -> str:
 def fresh_url(databases: Databases) -> Callable[[], str]:
     """Makes brand-new empty databases, for tests that need one nobody has migrated."""
     return databases.create
+
+
+@pytest.fixture
+def fleet() -> Iterator[Broker]:
+    """A broker of the test's own (RabbitMQ queue, Redis prefix), emptied and removed after."""
+    services()
+    made = broker()
+    yield made
+    clean(made)

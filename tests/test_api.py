@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ["persistence", "agents", "graphs", "evals", "app"]
-MOST_PUBLIC_NAMES = 120
+MOST_PUBLIC_NAMES = 122
 """About a hundred names in all: what a user reads first; the rest stays in the submodules."""
 
 

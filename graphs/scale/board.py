@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 from accord.graphs.errors import ServiceUnavailable
-from accord.graphs.scale.channel import BUCKET_S, REDIS_START
-from accord.graphs.scale.extra import need, redis_asyncio, redis_errors, shown
+from accord.graphs.scale.channel import BUCKET_S, guarded, redis_unavailable
+from accord.graphs.scale.extra import need, redis_asyncio, redis_errors
 from accord.persistence import Call, Flow, adrive, drive
 
 ME = f"{socket.gethostname()}:{os.getpid()}"
@@ -160,14 +161,11 @@ class Board:
             await self._async.aclose()
             self._async = None
 
-    async def _guard(self, call: Any) -> Any:
-        try:
-            return await call
-        except redis_errors() as error:
-            raise self._unavailable(error) from None
+    async def _guard(self, call: Awaitable[Any]) -> Any:
+        return await guarded(self.url, call)
 
     def _unavailable(self, error: BaseException) -> ServiceUnavailable:
-        return ServiceUnavailable("redis", shown(self.url), error, REDIS_START)
+        return redis_unavailable(self.url, error)
 
 
 def _parsed(names: list[str], entries: list[dict[bytes, bytes]]) -> list[WorkerLoad]:

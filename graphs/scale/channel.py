@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from typing import Any
 
 from accord.graphs.errors import ServiceUnavailable
@@ -166,11 +166,21 @@ class Channel:
             count, _ = await self._guard(pipe.execute())
         return int(count)
 
-    async def _guard(self, call: Any) -> Any:
-        try:
-            return await call
-        except redis_errors() as error:
-            raise self._unavailable(error) from None
+    async def _guard(self, call: Awaitable[Any]) -> Any:
+        return await guarded(self.url, call)
 
     def _unavailable(self, error: BaseException) -> ServiceUnavailable:
-        return ServiceUnavailable("redis", shown(self.url), error, REDIS_START)
+        return redis_unavailable(self.url, error)
+
+
+def redis_unavailable(url: str, error: BaseException) -> ServiceUnavailable:
+    """The typed error for a Redis that cannot be reached: which one, and what starts it."""
+    return ServiceUnavailable("redis", shown(url), error, REDIS_START)
+
+
+async def guarded(url: str, call: Awaitable[Any]) -> Any:
+    """Awaits a Redis call; an unreachable Redis raises `ServiceUnavailable`."""
+    try:
+        return await call
+    except redis_errors() as error:
+        raise redis_unavailable(url, error) from None

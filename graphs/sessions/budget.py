@@ -112,6 +112,10 @@ def _flat(item: Limits | Usage) -> dict[str, Any]:
     return {field.name: getattr(item, field.name) for field in fields(item)}
 
 
+REFUSERS = {"Meter", "Hooks"}
+"""The handlers whose `BudgetExceeded` is a refusal: the meter, and a run's hooks that hold it."""
+
+
 class _QuietRefusals(logging.Filter):
     """Drops LangChain's warning about an error raised in a callback when it is our refusal.
 
@@ -121,7 +125,8 @@ class _QuietRefusals(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
-        return not (len(args) == 3 and args[0] == "Meter" and "BudgetExceeded" in str(args[2]))
+        refused = len(args) == 3 and "BudgetExceeded" in str(args[2])
+        return not (refused and args[0] in REFUSERS)
 
 
 logging.getLogger("langchain_core.callbacks.manager").addFilter(_QuietRefusals())

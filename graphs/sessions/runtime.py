@@ -8,8 +8,8 @@ the loop all of it runs on. It decides who may do what to a session and begins e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import RunnableConfig
@@ -37,8 +37,22 @@ from accord.persistence import (
 if TYPE_CHECKING:
     from accord.graphs.scale.broker import Broker
     from accord.graphs.scale.remote import Remote
-    from accord.persistence.checkpoints.ahead import Ahead
-    from accord.persistence.sessions.journal import Then
+
+
+class ReadAhead(Protocol):
+    """The saver's read of a thread's latest checkpoint, done inside another transaction."""
+
+    def steps(self) -> Generator[Any, Any, None]:
+        """The read, as steps of the transaction that takes it."""
+        ...
+
+    def hand(self) -> None:
+        """Once that transaction committed: LangGraph's next read of the thread takes it."""
+        ...
+
+    def drop(self) -> None:
+        """The run is over: the read is no longer current."""
+        ...
 
 
 class Runtime:
@@ -146,7 +160,7 @@ class Runtime:
         *,
         answering: bool = False,
         message_id: str | None = None,
-        then: Then | None = None,
+        then: Callable[[], Generator[Any, Any, Any]] | None = None,
     ) -> Begun:
         """Begins a run of `user`'s on an open session: its lease, record and `events`.
 
@@ -182,7 +196,7 @@ class Runtime:
             await self._deny(session_id, user, "send")
             raise
 
-    def read_ahead(self, session_id: str) -> Ahead | None:
+    def read_ahead(self, session_id: str) -> ReadAhead | None:
         """A read of the session's latest checkpoint for its run's first transaction, which
         LangGraph's own read then takes instead of a transaction of its own (None: the saver
         cannot, a replicated one say)."""

@@ -29,7 +29,7 @@ from opentelemetry import context, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from accord.graphs.sessions.cost import reported_tokens
-from accord.persistence.ops.tracing import tracing
+from accord.persistence import tracing
 
 __all__ = ["SESSION", "Traces", "traced_turn", "tracing"]
 

@@ -8,6 +8,7 @@ plus the version it extends. Reading follows the `base` links back to a full val
 from __future__ import annotations
 
 import json
+import random
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -320,3 +321,14 @@ def decode_writes(serde: SerializerProtocol, rows: Sequence[Any]) -> list[Pendin
                     f" cannot be decoded ({exc!r})"
                 ) from exc
         raise
+
+
+def next_version(current: str | int | float | None) -> str:
+    """A channel version greater than `current`, with a random tail so forks never collide."""
+    if current is None:
+        number = 0
+    elif isinstance(current, (int, float)):
+        number = int(current)
+    else:
+        number = int(str(current).split(".")[0])
+    return f"{number + 1:032}.{random.random():016}"

@@ -223,3 +223,8 @@ def _tuple(
         parent_config=config(row.parent_checkpoint_id) if row.parent_checkpoint_id else None,
         pending_writes=pending,
     )
+
+
+def first(loaded: Loaded) -> CheckpointTuple | None:
+    """The newest checkpoint `loaded` holds, if any (what `get_tuple` returns)."""
+    return loaded.tuples[0] if loaded.tuples else None

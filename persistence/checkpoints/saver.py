@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import sys
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeGuard, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -26,7 +24,7 @@ from sqlalchemy.engine import URL
 from accord.persistence.checkpoints import reads
 from accord.persistence.checkpoints.ahead import Ahead, take
 from accord.persistence.checkpoints.cache import ChannelCache
-from accord.persistence.checkpoints.codec import DEFAULT_MAX_CHAIN
+from accord.persistence.checkpoints.codec import DEFAULT_MAX_CHAIN, next_version
 from accord.persistence.checkpoints.operations import Operations
 from accord.persistence.checkpoints.statements import Statements
 from accord.persistence.engine import (
@@ -35,6 +33,7 @@ from accord.persistence.engine import (
     Target,
     create_async,
     create_sync,
+    is_async,
     pool_settings,
     prepare,
     resolve,
@@ -106,7 +105,7 @@ class SQLAlchemySaver(
         """
         super().__init__(serde=serde)
         given_sync = bind if isinstance(bind, Engine) else None
-        given_async = bind if _is_async(bind) else None
+        given_async = bind if is_async(bind) else None
         if given_sync is not None or given_async is not None:
             self._target = target_of(given_sync or given_async)  # type: ignore[arg-type]
         else:
@@ -207,14 +206,14 @@ class SQLAlchemySaver(
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint named by `config` (its `checkpoint_id`, or the thread's latest)."""
-        return _first(self.run(self._ops.get(self.serde, config)))
+        return reads.first(self.run(self._ops.get(self.serde, config)))
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async `get_tuple` (served without a read when a session's run read it ahead)."""
         read = take(self, config)
         if read is not None:
-            return _first(read)
-        return _first(await self.arun(self._ops.get(self.serde, config)))
+            return reads.first(read)
+        return reads.first(await self.arun(self._ops.get(self.serde, config)))
 
     def read_ahead(self, thread_id: str) -> Ahead:
         """A read of the thread's latest checkpoint to run in another operation's transaction
@@ -339,13 +338,7 @@ class SQLAlchemySaver(
 
     def get_next_version(self, current: str | int | float | None, channel: None) -> str:
         """A version greater than `current`, with a random tail so forks never collide."""
-        if current is None:
-            number = 0
-        elif isinstance(current, (int, float)):
-            number = int(current)
-        else:
-            number = int(str(current).split(".")[0])
-        return f"{number + 1:032}.{random.random():016}"
+        return next_version(current)
 
     # --- operations ------------------------------------------------------------------------
 
@@ -373,7 +366,7 @@ class SQLAlchemySaver(
         with self._lock:
             if self._sync is None:
                 engine = self._given_sync or create_sync(self._target, self._options)
-                self._sync = SyncDriver(engine, self._target, self._setup, serialize=self._mode)
+                self._sync = SyncDriver(engine, self._target, self._setup)
             return self._sync
 
     def _async_driver(self) -> AsyncDriver | ThreadedAsyncDriver:
@@ -390,29 +383,10 @@ class SQLAlchemySaver(
                 engine = self._given_async or create_async(self._target, self._options)
                 timeout, setup = self._queue_timeout, self._setup
                 self._async = (
-                    AsyncDriver(
-                        engine, self._target, setup, serialize=self._mode, queue_timeout=timeout
-                    )
+                    AsyncDriver(engine, self._target, setup, queue_timeout=timeout)
                     if sync is None
                     else OffloadedDriver(
                         engine, self._target, setup, sync=sync, queue_timeout=timeout
                     )
                 )
             return self._async
-
-    @property
-    def _mode(self) -> str:
-        if self._target.backend != "sqlite":
-            return "none"
-        return "all" if self._target.memory else "writes"
-
-
-def _is_async(bind: object) -> TypeGuard[AsyncEngine]:
-    """Whether `bind` is an `AsyncEngine`: none can exist before SQLAlchemy's asyncio package
-    is imported, which this module leaves to those who use it (see `engine.create_async`)."""
-    aio = sys.modules.get("sqlalchemy.ext.asyncio")
-    return aio is not None and isinstance(bind, aio.AsyncEngine)
-
-
-def _first(loaded: reads.Loaded) -> CheckpointTuple | None:
-    return loaded.tuples[0] if loaded.tuples else None

@@ -155,7 +155,9 @@ def _outcome(result: CursorResult[Any]) -> Outcome:
 class SyncDriver:
     """Runs operations on a sync engine, one transaction each."""
 
-    def __init__(self, engine: Engine, target: Target, setup: Setup, *, serialize: str) -> None:
+    def __init__(
+        self, engine: Engine, target: Target, setup: Setup, *, serialize: str | None = None
+    ) -> None:
         """Wrap an engine.
 
         Args:
@@ -164,12 +166,12 @@ class SyncDriver:
             setup: The saver's migration state.
             serialize: "writes" to run one write at a time in this process (SQLite),
                 "all" to run one operation at a time (in-memory SQLite: one connection),
-                anything else for no serialization.
+                anything else for no serialization; default: what `serialized` says.
         """
         self.engine = engine
         self._target = target
         self._setup = setup
-        self._serialize = serialize
+        self._serialize = serialize or serialized(target)
         self._lock = threading.Lock()
         self._runner = Runner(engine, target)
 
@@ -216,7 +218,7 @@ class AsyncDriver:
         target: Target,
         setup: Setup,
         *,
-        serialize: str,
+        serialize: str | None = None,
         queue_timeout: float = QUEUE_TIMEOUT_S,
     ) -> None:
         """Wrap an engine; the arguments are as for `SyncDriver` (`serialize`: "writes" or not).
@@ -227,7 +229,7 @@ class AsyncDriver:
         self.engine = engine
         self._target = target
         self._setup = setup
-        self._serialize = serialize
+        self._serialize = serialize or serialized(target)
         self._runner = Runner(engine.sync_engine, target)
         self._capacity = capacity(engine.sync_engine)
         self._queue_timeout = queue_timeout
@@ -381,3 +383,11 @@ def _settled(work: asyncio.Future[Any]) -> None:
     """Retrieves the outcome of a transaction its caller stopped waiting for (nobody needs it)."""
     if not work.cancelled():
         work.exception()
+
+
+def serialized(target: Target) -> str:
+    """Which transactions a process runs one at a time on `target` (a driver's `serialize`):
+    SQLite's writes (its file takes one writer), all of them in memory (one connection)."""
+    if target.backend != "sqlite":
+        return "none"
+    return "all" if target.memory else "writes"

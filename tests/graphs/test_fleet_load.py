@@ -8,11 +8,10 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fleet import Workers, broker, clean, fleet_database, services
+from fleet import Workers, fleet_database
 from scale_team import single
 from typer.testing import CliRunner
 
@@ -23,14 +22,6 @@ from accord.graphs import Broker, Sessions
 from accord.graphs.scale.board import Board
 
 pytestmark = pytest.mark.timeout(180)
-
-
-@pytest.fixture
-def fleet() -> Iterator[Broker]:
-    services()
-    made = broker()
-    yield made
-    clean(made)
 
 
 async def test_the_board_shows_each_process_the_others_work_until_it_expires(

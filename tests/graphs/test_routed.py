@@ -25,7 +25,7 @@ from accord.agents.routing import (
     PerformanceHistory,
 )
 from accord.graphs import ModelRouter, RoutedState, routed
-from accord.graphs.patterns.routed import REASON_ASKED, REASON_CHARS, route_schema
+from accord.graphs.patterns.routes import REASON_ASKED, REASON_CHARS, route_schema
 
 
 def _model(agent: Agent) -> ScriptedModel:

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
-from fleet import broker, clean, services
 
 from accord.graphs import Broker
 from accord.graphs.errors import ServiceUnavailable
 from accord.graphs.scale.channel import Channel
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def fleet() -> Iterator[Broker]:
-    services()
-    made = broker()
-    yield made
-    clean(made)
 
 
 async def _take(stream: AsyncIterator[tuple[str, dict[str, object]] | None], n: int) -> list:  # type: ignore[type-arg]

@@ -156,3 +156,18 @@ async def test_a_refused_call_leaves_no_callback_coroutine_unawaited(db: str) ->
                 await session.asend("and again")
             gc.collect()
     assert [str(w.message) for w in seen if w.category is RuntimeWarning] == []
+
+
+async def test_a_refusal_is_not_logged_as_a_callback_fault(
+    db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # LangChain logs "Error in <handler>.on_chat_model_start callback" before re-raising; a
+    # refusal reaches the caller as BudgetExceeded and must not also print as a fault (the
+    # quickstart notebook showed it on stderr once the meter ran inside the run's hooks).
+    async with Sessions(_chatty(), db=db) as sessions:
+        session = await sessions.aopen("alice", limits=Limits(model_calls=1))
+        await session.asend("hello")
+        logger = "langchain_core.callbacks.manager"
+        with caplog.at_level("WARNING", logger=logger), pytest.raises(BudgetExceeded):
+            await session.asend("and again")
+    assert [r.getMessage() for r in caplog.records if "callback" in r.getMessage()] == []
