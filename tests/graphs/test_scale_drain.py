@@ -171,7 +171,7 @@ async def test_a_burst_of_ten_thousand_turns_is_held_by_the_prefetch_not_in_memo
     # RabbitMQ puts a closed connection's prefetched, unstarted turns back a moment after
     # the worker exits: wait for the queue to count them.
     for _ in range(50):
-        left = queued(fleet.url, fleet.prefix)
+        answered, left = _answered(fleet), queued(fleet.url, fleet.prefix)
         if len(answered) + left >= BURST:
             break
         await asyncio.sleep(0.2)
