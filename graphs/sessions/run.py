@@ -12,7 +12,8 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, cast
 
@@ -116,8 +117,9 @@ class Run:
                 # The last run died mid-way: finish it from its last checkpoint first, or
                 # LangGraph would drop the steps it completed but had not yet checkpointed.
                 spend.trail.add("recovered", spend.agent, {})
-                async for event in self._graph(spend, None, tokens, lost):
-                    yield event
+                async with aclosing(self._graph(spend, None, tokens, lost)) as recovered:
+                    async for event in recovered:
+                        yield event
                 snapshot = None  # moved on
             if spend.interrupts and resume is None:
                 # The finished run paused on a question: the message waits for its answer.
@@ -127,8 +129,11 @@ class Run:
             if known is not None:
                 yield DoneEvent(known)
                 return
-            async for event in self._graph(spend, resume or payload, tokens, lost):
-                yield event
+            # Closed here, not by the garbage collector: a caller that stops reading stops
+            # LangGraph's run (and its checkpoint writes) before the run's end is written.
+            async with aclosing(self._graph(spend, resume or payload, tokens, lost)) as graph:
+                async for event in graph:
+                    yield event
         except BaseException as failure:
             spend.failed(failure)
             raise spend.error(failure) from None
@@ -188,7 +193,7 @@ class Run:
 
     async def _graph(
         self, spend: Spend, payload: Payload, tokens: bool, lost: asyncio.Event
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Runs the graph on `payload`, yielding its events."""
         runtime = self.runtime
         if spend.left is not None and spend.left <= 0:
@@ -206,12 +211,15 @@ class Run:
         streamed, shown = ReplyText(), Streamed()
         speaker = speakers(runtime.graph.nodes)
         try:
-            # One deadline for the whole run: a recovered run and the new message share it.
-            async with asyncio.timeout_at(spend.deadline()):
-                stream = runtime.graph.astream(
+            stream = cast(
+                AsyncGenerator[tuple[str, Any], None],
+                runtime.graph.astream(
                     payload, config, stream_mode=modes, durability=runtime.durability
-                )
-                async for mode, chunk in cast(AsyncIterator[tuple[str, Any]], stream):
+                ),
+            )
+            # One deadline for the whole run: a recovered run and the new message share it.
+            async with asyncio.timeout_at(spend.deadline()), aclosing(stream):
+                async for mode, chunk in stream:
                     if lost.is_set():
                         raise SessionBusy(self.session_id, None, None)
                     if mode == "messages":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
@@ -80,6 +81,9 @@ async def test_a_run_writes_its_steps_as_they_end_not_only_at_its_end(
                 break  # the run now waits on verification's model: a kill here loses...
         mid_turn = await sessions.aaudit(session.id, "alice")
         await stream.aclose()
+        # Closing the stream stops the run: nothing of it is left running on the loop (a
+        # model call or a checkpoint write left to the garbage collector outlived the engine).
+        assert asyncio.all_tasks() == {asyncio.current_task()}
 
     # ... nothing of what intake did: its step, its reply and the handoff are stored.
     kinds = [(e.kind, e.agent) for e in mid_turn]
