@@ -54,7 +54,7 @@ class Portal:
             )
         return _submit(loop, coroutine).result()
 
-    async def relay(self, stream: AsyncGenerator[T, None]) -> AsyncIterator[T]:
+    async def relay(self, stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
         """`stream`'s items as they come, when on the bound loop; else all once it is done."""
         if self._bound is None or self._bound.is_closed():
             self._bound = asyncio.get_running_loop()

@@ -9,6 +9,7 @@ the usage on the session record.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Sequence
+from contextlib import aclosing
 from typing import Any, Self
 
 from langchain_core.messages import AnyMessage
@@ -148,13 +149,12 @@ class Session:
         """
         return await self.sessions.portal.enter(self._reply(self._run(text, message_id, False)))
 
-    async def astream(self, text: str, *, message_id: str | None = None) -> AsyncIterator[Event]:
+    def astream(self, text: str, *, message_id: str | None = None) -> AsyncGenerator[Event, None]:
         """Sends the message and yields what happens as it happens, ending with `DoneEvent`.
 
         Token events carry each agent's reply as the model writes it. Raises as `asend`.
         """
-        async for event in self.sessions.portal.relay(self._run(text, message_id, True)):
-            yield event
+        return self.sessions.portal.relay(self._run(text, message_id, True))
 
     async def aresume_with(self, answer: Any) -> Reply:
         """Answers the question the session paused on and runs the graph on from there.
@@ -173,26 +173,25 @@ class Session:
         """
         return await self.sessions.portal.enter(self._reply(self._answer(answer, False)))
 
-    async def astream_resume_with(self, answer: Any) -> AsyncIterator[Event]:
+    def astream_resume_with(self, answer: Any) -> AsyncGenerator[Event, None]:
         """`aresume_with`, yielding what happens as it happens (as `astream`)."""
-        async for event in self.sessions.portal.relay(self._answer(answer, True)):
-            yield event
+        return self.sessions.portal.relay(self._answer(answer, True))
 
     async def apending(self) -> list[InterruptEvent]:
         """The questions the session waits on (empty unless it is paused); needs read access."""
         return await self.sessions.portal.enter(self._pending())
 
-    async def arun(
+    def arun(
         self, graph_input: Any, *, modes: Sequence[StreamMode] = ()
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Runs the graph on its own input (`{"messages": [...]}`, any state update, or a
         `Command`) as a turn of this session: lease, scope, budget and audit apply as for
         `astream`. The items of LangGraph's stream `modes` come as `events.GraphChunk`s among
         the session's events (what the Agent Server API relays). A `Command(resume=...)` is an
         answer, as `aresume_with`'s."""
-        run = self._run(None, None, False, given=graph_input, modes=modes)
-        async for event in self.sessions.portal.relay(run):
-            yield event
+        return self.sessions.portal.relay(
+            self._run(None, None, False, given=graph_input, modes=modes)
+        )
 
     async def acontinue(self) -> Reply | None:
         """Completes a run that a crash interrupted, from its last checkpoint; None if none."""
@@ -333,10 +332,12 @@ class Session:
         if remote is not None and answer is UNANSWERED and given is None and not modes:
             # A worker of the fleet runs it (`Sessions(..., broker=...)`); answers and LangGraph
             # clients' runs run here, under the same lease.
-            async for event in remote.events(
+            remote_events = remote.events(
                 self.sessions, self.id, self.user, text, message_id, tokens
-            ):
-                yield event
+            )
+            async with aclosing(remote_events):
+                async for event in remote_events:
+                    yield event
             return
         run = Run(self.sessions, self.id, self.user, modes)
         kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
@@ -345,8 +346,9 @@ class Session:
             # Always through `traced_turn`, even with no SDK (it then opens no span): a caller
             # that stops early closes the run through it. Closing the run's events directly
             # left a PostgreSQL connection open when a stream was abandoned mid-turn.
-            async for event in traced_turn(events, self.id, self.user.id, kind):
-                yield event
+            async with aclosing(traced_turn(events, self.id, self.user.id, kind)) as traced:
+                async for event in traced:
+                    yield event
         finally:
             if run.record is not None:
                 self.record = run.record

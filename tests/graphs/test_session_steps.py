@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from support import scripted
 
 from accord.agents import by_agent, load_steps
 from accord.graphs import Sessions, handoff
-from accord.graphs.events import AgentEvent, Event
+from accord.graphs.events import AgentEvent
 from accord.persistence import AuditTrail, SessionStore, SQLAlchemySaver
 
 
@@ -75,7 +74,7 @@ async def test_a_run_writes_its_steps_as_they_end_not_only_at_its_end(
     stuck = scripted("verification", {"reply": "Never.", "handoff_to": "none"}, latency=60)
     async with Sessions(handoff([intake, stuck]), db=db) as sessions:
         session = await sessions.aopen("alice")
-        stream = cast(AsyncGenerator[Event, None], session.astream("Hi, I'm Dana"))
+        stream = session.astream("Hi, I'm Dana")
         async for event in stream:
             if event == AgentEvent("verification"):
                 break  # the run now waits on verification's model: a kill here loses...
@@ -83,7 +82,12 @@ async def test_a_run_writes_its_steps_as_they_end_not_only_at_its_end(
         await stream.aclose()
         # Closing the stream stops the run: nothing of it is left running on the loop (a
         # model call or a checkpoint write left to the garbage collector outlived the engine).
-        assert asyncio.all_tasks() == {asyncio.current_task()}
+        # A write LangGraph had already begun in the background may finish, the model's call
+        # (60 s) may not.
+        left = asyncio.all_tasks() - {asyncio.current_task()}
+        if left:
+            await asyncio.wait(left, timeout=5)
+        assert all(task.done() for task in left)
 
     # ... nothing of what intake did: its step, its reply and the handoff are stored.
     kinds = [(e.kind, e.agent) for e in mid_turn]

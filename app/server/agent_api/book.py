@@ -195,10 +195,13 @@ class RunBook:
             head = await self._head(run.thread_id)
             try:
                 await run.add("metadata", {"run_id": run.run_id, "attempt": 1})
-                async for event in run.session.arun(graph_input, modes=run.modes):
-                    self.seen(event.kind)
-                    if isinstance(event, events.GraphChunk):
-                        await run.add(event.mode, event.data)
+                # Closed here if cancelled between events, not left to the garbage collector.
+                runs = run.session.arun(graph_input, modes=run.modes)
+                async with contextlib.aclosing(runs) as stream:
+                    async for event in stream:
+                        self.seen(event.kind)
+                        if isinstance(event, events.GraphChunk):
+                            await run.add(event.mode, event.data)
             except asyncio.CancelledError:
                 if run.rollback:
                     await self._roll_back(run, head)
