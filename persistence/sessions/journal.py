@@ -17,6 +17,7 @@ from typing import Any
 from accord.persistence.ops.driver import Operation, Steps
 from accord.persistence.ops.flow import adrive, drive
 from accord.persistence.sessions.audit import AuditEvent, appending, arrived
+from accord.persistence.sessions.ending import Ending
 from accord.persistence.sessions.leases import LeaseStore, Taken, releasing, waiting
 from accord.persistence.sessions.records import (
     OPEN,
@@ -53,6 +54,8 @@ class RunJournal(Store):
         """Use the saver (and the SQL dialect) of `leases`."""
         super().__init__(leases.saver)
         self._leases = leases
+        postgresql = leases.saver.target.sync_url.get_backend_name() == "postgresql"
+        self._ending = Ending() if postgresql else None
 
     def open(self, owner: str, *, kind: str = "opened", **fields: Any) -> SessionRecord:
         """Creates a session record (see `SessionStore.create`) and audits it, atomically."""
@@ -132,7 +135,7 @@ class RunJournal(Store):
         the trail still say what this run did. Given `began` (the record `begin` read), a run's
         usual end (usage and agent) derives the record from it instead of reading it back.
         """
-        return self._bound.run(_end(session_id, holder, changes, events, began))
+        return self._bound.run(self._end(session_id, holder, changes, events, began))
 
     async def aend(
         self,
@@ -144,7 +147,22 @@ class RunJournal(Store):
         began: SessionRecord | None = None,
     ) -> SessionRecord:
         """Async `end`."""
-        return await self._bound.arun(_end(session_id, holder, changes, events, began))
+        return await self._bound.arun(self._end(session_id, holder, changes, events, began))
+
+    def _end(
+        self,
+        session_id: str,
+        holder: str,
+        changes: Mapping[str, Any],
+        events: Sequence[AuditEvent],
+        began: SessionRecord | None,
+    ) -> Operation[SessionRecord]:
+        ending, usual = self._ending, set(changes) == {"usage", "agent"}
+        if ending is not None and began is not None and usual and ending.fits(events):
+            # A run's usual end, on PostgreSQL: one round trip.
+            usage, agent = changes["usage"], changes["agent"]
+            return ending.ending(session_id, holder, usage, agent, events, began)
+        return _end(session_id, holder, changes, events, began)
 
     def _begin(
         self,

@@ -1,0 +1,74 @@
+"""A run's end: usage, agent, audit events and the lease's release together, or none of them.
+
+On PostgreSQL the usual end is one statement (accord.persistence.sessions.ending); elsewhere,
+and past its event count, one transaction. Each backend must leave the same rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import delete
+
+from accord.persistence import (
+    AuditEvent,
+    AuditTrail,
+    LeaseStore,
+    RunJournal,
+    SessionNotFound,
+    SessionRecord,
+    SessionStore,
+    SQLAlchemySaver,
+)
+from accord.persistence.schema import sessions
+from accord.persistence.sessions.ending import MOST_EVENTS
+
+
+async def _begun(saver: SQLAlchemySaver) -> tuple[RunJournal, str, SessionRecord]:
+    journal = RunJournal(LeaseStore(saver))
+    record = await journal.aopen("alice", usage={})
+    begun = await journal.abegin(record.session_id, "run-1", 30.0)
+    return journal, record.session_id, begun.record
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, MOST_EVENTS + 1])
+async def test_a_run_ends_with_its_usage_events_in_order_and_the_lease_given_back(
+    saver: SQLAlchemySaver, count: int
+) -> None:
+    journal, session_id, began = await _begun(saver)
+    events = [
+        AuditEvent(session_id, "message_out", agent="desk", details={"n": i}) for i in range(count)
+    ]
+    usage = {"tokens": 12, "model_calls": 1}
+    ended = await journal.aend(
+        session_id,
+        "run-1",
+        changes={"usage": usage, "agent": "desk"},
+        events=events,
+        began=began,
+    )
+    stored = await SessionStore(saver).aget(session_id)
+    assert (ended.usage, ended.agent, ended.version) == (usage, "desk", stored.version)
+    assert (stored.usage, stored.agent) == (usage, "desk")
+    trail = await AuditTrail(saver).aevents(session_id, kinds=["message_out"])
+    assert [event.details["n"] for event in trail] == list(range(count))
+    assert await LeaseStore(saver).aholder(session_id) is None
+
+
+async def test_a_run_whose_session_went_away_ends_writing_nothing(
+    saver: SQLAlchemySaver, store: Any
+) -> None:
+    journal, session_id, began = await _begun(saver)
+    store.execute(delete(sessions).where(sessions.c.session_id == session_id))
+    events = [AuditEvent(session_id, "message_out", agent="desk")]
+    with pytest.raises(SessionNotFound):
+        await journal.aend(
+            session_id,
+            "run-1",
+            changes={"usage": {}, "agent": "desk"},
+            events=events,
+            began=began,
+        )
+    assert not await AuditTrail(saver).aevents(session_id, kinds=["message_out"])
+    assert await LeaseStore(saver).aholder(session_id) is not None  # rolled back with the rest
