@@ -1,7 +1,10 @@
-"""A run's end: usage, agent, audit events and the lease's release together, or none of them.
+"""A run's two ends: each writes all of its rows or none of them.
 
-On PostgreSQL the usual end is one statement (accord.persistence.sessions.ending); elsewhere,
-and past its event count, one transaction. Each backend must leave the same rows.
+The beginning takes the lease, reads the record and appends the arrival; the end stores the
+usage and agent, appends the run's events and gives the lease back. On PostgreSQL the record's
+read carries the arrival, and the usual end is one statement (accord.persistence.sessions
+.oneshot); elsewhere, and past its event count, plain statements. Each backend must leave the
+same rows.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from accord.persistence import (
     SQLAlchemySaver,
 )
 from accord.persistence.schema import sessions
-from accord.persistence.sessions.ending import MOST_EVENTS
+from accord.persistence.sessions.oneshot import MOST_EVENTS
 
 
 async def _begun(saver: SQLAlchemySaver) -> tuple[RunJournal, str, SessionRecord]:
@@ -72,3 +75,33 @@ async def test_a_run_whose_session_went_away_ends_writing_nothing(
         )
     assert not await AuditTrail(saver).aevents(session_id, kinds=["message_out"])
     assert await LeaseStore(saver).aholder(session_id) is not None  # rolled back with the rest
+
+
+class Refused(Exception):
+    pass
+
+
+def _refuse(record: SessionRecord) -> None:
+    raise Refused(record.session_id)
+
+
+@pytest.mark.parametrize("count", [1, 3, MOST_EVENTS + 1])
+async def test_a_run_begins_with_its_arrival_or_not_at_all(
+    saver: SQLAlchemySaver, count: int
+) -> None:
+    journal = RunJournal(LeaseStore(saver))
+    session_id = (await journal.aopen("alice", usage={})).session_id
+    events = [AuditEvent(session_id, "message_in", details={"n": i}) for i in range(count)]
+    with pytest.raises(Refused):
+        await journal.abegin(session_id, "run-1", 30.0, events=events, admit=_refuse)
+    trail = AuditTrail(saver)
+    assert not await trail.aevents(session_id, kinds=["message_in"])
+    assert await LeaseStore(saver).aholder(session_id) is None
+    begun = await journal.abegin(session_id, "run-2", 30.0, events=events, message_id="m-1")
+    assert not begun.resent
+    assert [e.details["n"] for e in await trail.aevents(session_id, kinds=["message_in"])] == list(
+        range(count)
+    )
+    with pytest.raises(SessionNotFound):
+        await journal.abegin("no-such-session", "run-3", 30.0, events=events)
+    assert not await trail.aevents("no-such-session")
