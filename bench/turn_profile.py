@@ -136,7 +136,6 @@ async def _bench(name: str, opened: AbstractAsyncContextManager[Any], args: Any)
     async with opened as sides:
         for run in sides.values():
             await run(f"warm-{uuid.uuid4().hex[:8]}", 1, 3, 0.0)
-        await asyncio.sleep(2)  # a psycopg pool opens its connections in the background
         measured = {side: await _window(sides[side], args.turns) for side in SIDES}
     turns = args.turns
     print(f"\n{name}: per warm turn ({turns} turns; CPU/wall under the profiler, indicative)")
