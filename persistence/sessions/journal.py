@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.ops.driver import Operation, Steps
 from accord.persistence.ops.flow import adrive, drive
 from accord.persistence.sessions.audit import AuditEvent, appending, arrived
@@ -54,7 +55,10 @@ class RunJournal(Store):
         """Use the saver (and the SQL dialect) of `leases`."""
         super().__init__(leases.saver)
         self._leases = leases
-        postgresql = leases.saver.target.sync_url.get_backend_name() == "postgresql"
+        # Not on a replicated saver: its writes also run on copies of other backends.
+        saver = leases.saver
+        plain = isinstance(saver, SQLAlchemySaver)
+        postgresql = plain and saver.target.sync_url.get_backend_name() == "postgresql"
         self._oneshot = OneShot() if postgresql else None
 
     def open(self, owner: str, *, kind: str = "opened", **fields: Any) -> SessionRecord:

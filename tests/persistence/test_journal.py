@@ -18,6 +18,7 @@ from accord.persistence import (
     AuditEvent,
     AuditTrail,
     LeaseStore,
+    ReplicatedSaver,
     RunJournal,
     SessionNotFound,
     SessionRecord,
@@ -105,3 +106,17 @@ async def test_a_run_begins_with_its_arrival_or_not_at_all(
     with pytest.raises(SessionNotFound):
         await journal.abegin("no-such-session", "run-3", 30.0, events=events)
     assert not await trail.aevents("no-such-session")
+
+
+async def test_a_run_on_copies_of_two_backends_writes_both(any_databases: Any) -> None:
+    # The one-statement forms are PostgreSQL's: a replica on SQLite must take the plain ones.
+    primary = SQLAlchemySaver(any_databases.create("postgres"))
+    replica = SQLAlchemySaver(any_databases.create("sqlite"))
+    async with ReplicatedSaver(primary, replica) as saver:
+        journal, session_id, began = await _begun(saver)  # type: ignore[arg-type]
+        events = [AuditEvent(session_id, "message_out", agent="desk")]
+        changes = {"usage": {"tokens": 1}, "agent": "desk"}
+        await journal.aend(session_id, "run-1", changes=changes, events=events, began=began)
+        for copy in (primary, replica):
+            assert (await SessionStore(copy).aget(session_id)).usage == {"tokens": 1}
+            assert len(await AuditTrail(copy).aevents(session_id, kinds=["message_out"])) == 1
