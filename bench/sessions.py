@@ -154,6 +154,7 @@ async def _postgres(admin: str) -> AsyncIterator[dict[str, Turns]]:
             open=False,
             kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         ) as pool:
+            await pool.wait()  # its connections open in the background: not inside a measurement
             official = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await official.setup()
             accord_url = url.render_as_string(hide_password=False)

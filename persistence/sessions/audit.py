@@ -123,9 +123,9 @@ APPEND = insert(audit).values(
 """Built once, so the native path compiles it once (see `accord.persistence.ops.native`)."""
 
 
-def appending(events: Sequence[AuditEvent]) -> Steps[None]:
-    """The steps that append events, for operations that do more in the same transaction."""
-    rows = [
+def rows_of(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
+    """The events as `APPEND`'s parameters."""
+    return [
         {
             "p_session_id": event.session_id,
             "p_at": to_db(event.at),
@@ -136,6 +136,11 @@ def appending(events: Sequence[AuditEvent]) -> Steps[None]:
         }
         for event in events
     ]
+
+
+def appending(events: Sequence[AuditEvent]) -> Steps[None]:
+    """The steps that append events, for operations that do more in the same transaction."""
+    rows = rows_of(events)
     if rows:
         yield APPEND, rows
 

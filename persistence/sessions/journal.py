@@ -14,10 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.ops.driver import Operation, Steps
 from accord.persistence.ops.flow import adrive, drive
 from accord.persistence.sessions.audit import AuditEvent, appending, arrived
 from accord.persistence.sessions.leases import LeaseStore, Taken, releasing, waiting
+from accord.persistence.sessions.oneshot import OneShot
 from accord.persistence.sessions.records import (
     OPEN,
     SessionRecord,
@@ -53,6 +55,11 @@ class RunJournal(Store):
         """Use the saver (and the SQL dialect) of `leases`."""
         super().__init__(leases.saver)
         self._leases = leases
+        # Not on a replicated saver: its writes also run on copies of other backends.
+        saver = leases.saver
+        plain = isinstance(saver, SQLAlchemySaver)
+        postgresql = plain and saver.target.sync_url.get_backend_name() == "postgresql"
+        self._oneshot = OneShot() if postgresql else None
 
     def open(self, owner: str, *, kind: str = "opened", **fields: Any) -> SessionRecord:
         """Creates a session record (see `SessionStore.create`) and audits it, atomically."""
@@ -132,7 +139,7 @@ class RunJournal(Store):
         the trail still say what this run did. Given `began` (the record `begin` read), a run's
         usual end (usage and agent) derives the record from it instead of reading it back.
         """
-        return self._bound.run(_end(session_id, holder, changes, events, began))
+        return self._bound.run(self._end(session_id, holder, changes, events, began))
 
     async def aend(
         self,
@@ -144,7 +151,22 @@ class RunJournal(Store):
         began: SessionRecord | None = None,
     ) -> SessionRecord:
         """Async `end`."""
-        return await self._bound.arun(_end(session_id, holder, changes, events, began))
+        return await self._bound.arun(self._end(session_id, holder, changes, events, began))
+
+    def _end(
+        self,
+        session_id: str,
+        holder: str,
+        changes: Mapping[str, Any],
+        events: Sequence[AuditEvent],
+        began: SessionRecord | None,
+    ) -> Operation[SessionRecord]:
+        oneshot, usual = self._oneshot, set(changes) == {"usage", "agent"}
+        if oneshot is not None and began is not None and usual and oneshot.fits(events):
+            # A run's usual end, on PostgreSQL: one round trip.
+            usage, agent = changes["usage"], changes["agent"]
+            return oneshot.ending(session_id, holder, usage, agent, events, began)
+        return _end(session_id, holder, changes, events, began)
 
     def _begin(
         self,
@@ -158,17 +180,28 @@ class RunJournal(Store):
     ) -> Operation[Taken]:
         def steps() -> Steps[Taken]:
             taken = yield from self._leases.taking(session_id, holder, ttl)
+            # On PostgreSQL, once the lease is taken, the record's read appends the events
+            # (see `oneshot`): the arrival is looked up first.
+            oneshot = self._oneshot if taken.lease is not None else None
+            oneshot = oneshot if oneshot is not None and oneshot.fits(events) else None
+            # Asked here, not of the checkpoint: a message that never arrived (nearly every
+            # one) then costs the run no read of the state besides LangGraph's own.
+            resent = False
+            if oneshot is not None and message_id is not None:
+                resent = yield from arrived(session_id, message_id)
             # Read under the lease: usage as the last run left it. No such session, or a
-            # refusal, raises, which rolls the lease back.
-            record = yield from selecting(session_id)
+            # refusal, raises, which rolls the lease back (and the events, if appended).
+            if oneshot is not None:
+                record = yield from oneshot.reading(session_id, events)
+            else:
+                record = yield from selecting(session_id)
             if admit is not None:
                 admit(record)
             if taken.lease is None:
                 return taken
-            # Asked here, not of the checkpoint: a message that never arrived (nearly every
-            # one) then costs the run no read of the state besides LangGraph's own.
-            resent = message_id is not None and (yield from arrived(session_id, message_id))
-            yield from appending(events)
+            if oneshot is None:
+                resent = message_id is not None and (yield from arrived(session_id, message_id))
+                yield from appending(events)
             if then is not None:
                 yield from then()
             begun = Begun(record, taken.replaced, resent)

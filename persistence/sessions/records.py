@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Executable, Row, bindparam, select, update
 
 from accord.persistence.errors import SessionConflict, SessionNotFound
 from accord.persistence.ops.driver import Operation, Outcome, Steps
@@ -231,9 +231,12 @@ SELECT_RECORD = select(sessions).where(sessions.c.session_id == bindparam("sessi
 """Built once, so the native path compiles it once (see `accord.persistence.ops.native`)."""
 
 
-def selecting(session_id: str) -> Steps[SessionRecord]:
-    """The steps that read a record (raising `SessionNotFound`)."""
-    outcome: Outcome = yield SELECT_RECORD, {"session_id": session_id}
+def selecting(
+    session_id: str, statement: Executable = SELECT_RECORD, more: Mapping[str, Any] | None = None
+) -> Steps[SessionRecord]:
+    """The steps that read a record (raising `SessionNotFound`); `statement` is
+    `SELECT_RECORD` or one that does more too, with `more` parameters."""
+    outcome: Outcome = yield statement, {"session_id": session_id, **(more or {})}
     if not outcome.rows:
         raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
     return _record(outcome.rows[0])

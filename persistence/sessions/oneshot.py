@@ -1,0 +1,124 @@
+"""A run's bookkeeping on PostgreSQL in fewer statements: each round trip costs a turn more
+than the statement itself.
+
+A run ends by storing its usage and agent, appending its audit events and giving its lease
+back. As a transaction that is five round trips on PostgreSQL (BEGIN, three statements,
+COMMIT), a quarter of a turn's; with data-modifying CTEs it is one statement, atomic on its
+own. The audit rows and the release hang on the record's update (`EXISTS` on its RETURNING),
+so a session gone meanwhile writes nothing, as the transaction's rollback would.
+
+A run begins, once it has the lease, by reading the record and appending the message's
+arrival: one statement too (the record is read in the statement's own snapshot, taken after
+the lease's, so it is what the last holder left). It stays in the run's first transaction, so
+a refusal on the record rolls the arrival back with the lease.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, insert, select, union_all
+from sqlalchemy.sql.dml import Insert
+
+from accord.persistence.errors import SessionNotFound
+from accord.persistence.ops.driver import Operation, Outcome, Steps
+from accord.persistence.schema import audit, sessions
+from accord.persistence.sessions.audit import AuditEvent, rows_of
+from accord.persistence.sessions.leases import RELEASE
+from accord.persistence.sessions.records import RECORD_RUN, SELECT_RECORD, SessionRecord, selecting
+from accord.persistence.sessions.stores import dumps, to_db, utcnow
+
+MOST_EVENTS = 16
+"""Events one statement takes (one compiled shape per count); more take the usual way."""
+AUDIT_COLUMNS = ("session_id", "at", "actor", "kind", "agent", "details")
+
+
+class OneShot:
+    """The one-statement steps, one compiled shape per count of audit events."""
+
+    def __init__(self) -> None:
+        """Start with no statement built."""
+        self._ends: dict[int, Select[Any]] = {}
+        self._reads: dict[int, Select[Any]] = {}
+
+    def fits(self, events: Sequence[AuditEvent]) -> bool:
+        """Whether these events fit in one statement."""
+        return len(events) <= MOST_EVENTS
+
+    def reading(self, session_id: str, events: Sequence[AuditEvent]) -> Steps[SessionRecord]:
+        """The steps that read the record (raising `SessionNotFound`) and append `events`."""
+        count = len(events)
+        if not count:
+            return (yield from selecting(session_id))
+        if count not in self._reads:
+            self._reads[count] = SELECT_RECORD.add_cte(_appending(count, None).cte("appended"))
+        return (yield from selecting(session_id, self._reads[count], _params(events)))
+
+    def ending(
+        self,
+        session_id: str,
+        holder: str,
+        usage: Mapping[str, Any],
+        agent: str | None,
+        events: Sequence[AuditEvent],
+        began: SessionRecord,
+    ) -> Operation[SessionRecord]:
+        """The run's end: its record is `began` with the run's changes (it held the lease)."""
+        count = len(events)
+        if count not in self._ends:
+            self._ends[count] = _ending(count)
+        statement = self._ends[count]
+        now = utcnow()
+        params = _params(events) | {
+            "id": session_id,
+            "by": holder,
+            "new_usage": dumps(usage),
+            "new_agent": agent,
+            "now": to_db(now),
+        }
+
+        def steps() -> Steps[SessionRecord]:
+            outcome: Outcome = yield statement, params
+            if not outcome.rows or not outcome.rows[0][0]:
+                raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
+            return replace(
+                began, usage=dict(usage), agent=agent, version=began.version + 1, updated_at=now
+            )
+
+        return Operation(
+            steps,
+            write=True,
+            what=f"ending a run of session {session_id!r}",
+            autocommit=True,
+            native=True,
+        )
+
+
+def _ending(count: int) -> Select[Any]:
+    run = RECORD_RUN.returning(sessions.c.session_id).cte("run")
+    ran = exists(select(run.c.session_id))
+    ending = select(func.count()).select_from(run)
+    if count:
+        ending = ending.add_cte(_appending(count, ran).cte("appended"))
+    return ending.add_cte(RELEASE.where(ran).cte("released"))
+
+
+def _appending(count: int, condition: ColumnElement[bool] | None) -> Insert:
+    """The INSERT of `count` audit events (if `condition`), as `_params` binds them."""
+    rows = [
+        select(*(bindparam(f"e{i}_{name}", type_=audit.c[name].type) for name in AUDIT_COLUMNS))
+        for i in range(count)
+    ]
+    source = rows[0] if count == 1 else select(union_all(*rows).subquery())
+    if condition is not None:
+        source = source.where(condition)
+    return insert(audit).from_select(list(AUDIT_COLUMNS), source)
+
+
+def _params(events: Sequence[AuditEvent]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for i, row in enumerate(rows_of(events)):
+        params |= {f"e{i}_{name}": row[f"p_{name}"] for name in AUDIT_COLUMNS}
+    return params
