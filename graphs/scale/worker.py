@@ -6,9 +6,9 @@ turns run at once. A turn:
 
 1. counts its delivery; past `Broker.attempts` it goes to the dead-letter queue, audited;
 2. waits for its session's earlier turns (tickets), so a busy session's turns keep their order;
-3. on a delivery after the first, audits it (`redelivered`) and drops the re-run's tokens
-   that a dead delivery streamed already (`Replay`: a `recovered` entry marks where the
-   re-run streamed otherwise);
+3. on a delivery after the first, audits it (`redelivered`) and drops the re-run's events
+   that a dead delivery streamed already, of any kind (`Replay`: a `recovered` entry marks
+   where the re-run streamed otherwise);
 4. runs the session's `Run` with the message's id: it takes the session's lease (waiting for
    a dead worker's to expire), finishes an interrupted run from its last checkpoint, and
    answers a message already answered from the history instead of adding it again;
