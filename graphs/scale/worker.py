@@ -38,6 +38,7 @@ from accord.agents import standby
 from accord.graphs.errors import BudgetExceeded, InvalidFeedback, NotAuthorized, SessionClosed
 from accord.graphs.scale.broker import Broker
 from accord.graphs.scale.channel import Channel, turn_key
+from accord.graphs.scale.extra import need
 from accord.graphs.scale.queue import TASK, application, dead_letter, queues
 from accord.graphs.scale.wire import Replay, error_entry
 from accord.graphs.sessions.access import User
@@ -234,4 +235,11 @@ class Worker:
             outcome = RETRY
         if outcome == RETRY:
             backoff = min(2.0**task.request.retries, 30.0)
-            raise task.retry(countdown=backoff)
+            reject = need("celery.exceptions").Reject
+            try:
+                raise task.retry(countdown=backoff)
+            except reject as refused:
+                # Celery rejects a turn whose retry it could not publish without requeueing
+                # it: RabbitMQ would drop it, acknowledged and never answered. Requeued, it is
+                # delivered again at once (to any worker) and counted as one more attempt.
+                raise reject(refused.reason, requeue=True) from None
