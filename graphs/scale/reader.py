@@ -52,6 +52,10 @@ class Reader:
         self._client: Any = None
         self._id: int | None = None
         self._follow: dict[str, list[_Follower]] = {}
+        # Where the next XREAD reads each stream from: kept as entries are handed on, not
+        # worked out again for every stream at every XREAD (that cost grew with the streams
+        # followed, hundreds in a busy server, on each of its turns).
+        self._from: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._control: Any = None
 
@@ -62,6 +66,7 @@ class Reader:
         `beat` seconds pass without one. `control`: a client to interrupt the XREAD with."""
         follower = _Follower(after)
         self._follow.setdefault(key, []).append(follower)
+        self._from[key] = _first(self._follow[key])
         self._control = control
         try:
             await self._wake()
@@ -80,6 +85,7 @@ class Reader:
                 followers.remove(follower)
             if not followers:
                 self._follow.pop(key, None)
+                self._from.pop(key, None)
 
     async def _wake(self) -> None:
         """Starts the reading task, or makes the blocked XREAD start again with every key."""
@@ -95,8 +101,7 @@ class Reader:
                 self._client = self._connect()
                 self._id = int(await self._client.client_id())
             while self._follow:
-                streams = {key: _first(followers) for key, followers in self._follow.items()}
-                found = await self._client.xread(streams, count=100, block=BLOCK_MS)
+                found = await self._client.xread(dict(self._from), count=100, block=BLOCK_MS)
                 for raw_key, entries in found or []:
                     key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
                     self._hand_on(key, entries)
@@ -117,6 +122,8 @@ class Reader:
                 if _order(entry_id) > _order(follower.after):
                     follower.after = entry_id
                     follower.queue.put_nowait((entry_id, dict(data)))
+        if followers:
+            self._from[key] = _first(followers)
 
     async def _drop_client(self) -> None:
         client, self._client, self._id = self._client, None, None

@@ -6,9 +6,9 @@ turns run at once. A turn:
 
 1. counts its delivery; past `Broker.attempts` it goes to the dead-letter queue, audited;
 2. waits for its session's earlier turns (tickets), so a busy session's turns keep their order;
-3. on a delivery after the first, audits it (`redelivered`) and drops the re-run's tokens
-   that a dead delivery streamed already (`Replay`: a `recovered` entry marks where the
-   re-run streamed otherwise);
+3. on a delivery after the first, audits it (`redelivered`) and drops the re-run's events
+   that a dead delivery streamed already, of any kind (`Replay`: a `recovered` entry marks
+   where the re-run streamed otherwise);
 4. runs the session's `Run` with the message's id: it takes the session's lease (waiting for
    a dead worker's to expire), finishes an interrupted run from its last checkpoint, and
    answers a message already answered from the history instead of adding it again;
@@ -38,6 +38,7 @@ from accord.agents import standby
 from accord.graphs.errors import BudgetExceeded, InvalidFeedback, NotAuthorized, SessionClosed
 from accord.graphs.scale.broker import Broker
 from accord.graphs.scale.channel import Channel, turn_key
+from accord.graphs.scale.extra import need
 from accord.graphs.scale.queue import TASK, application, dead_letter, queues
 from accord.graphs.scale.wire import Replay, error_entry
 from accord.graphs.sessions.access import User
@@ -234,4 +235,11 @@ class Worker:
             outcome = RETRY
         if outcome == RETRY:
             backoff = min(2.0**task.request.retries, 30.0)
-            raise task.retry(countdown=backoff)
+            reject = need("celery.exceptions").Reject
+            try:
+                raise task.retry(countdown=backoff)
+            except reject as refused:
+                # Celery rejects a turn whose retry it could not publish without requeueing
+                # it: RabbitMQ would drop it, acknowledged and never answered. Requeued, it is
+                # delivered again at once (to any worker) and counted as one more attempt.
+                raise reject(refused.reason, requeue=True) from None

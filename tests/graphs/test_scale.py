@@ -18,6 +18,8 @@ from scale_team import single, team
 
 from accord.graphs import Broker, Sessions
 from accord.graphs.errors import ScaleNotInstalled, ServiceUnavailable, TurnFailed
+from accord.graphs.scale.channel import Channel, turn_key
+from accord.graphs.scale.wire import encode, kept
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -125,6 +127,8 @@ async def test_sigkilled_workers_lose_and_duplicate_nothing(db: str, tmp_path: P
                 kinds = [e.kind for e in trail]
                 recovered += kinds.count("redelivered")
                 assert kinds.count("message_in") >= turns
+                for k in range(turns):
+                    await _each_event_once(fleet, turn_key(session.id, f"{session.id}-m{k}"))
             assert recovered >= 1, "no turn was caught by a kill: the test proved nothing"
     finally:
         workers.stop()
@@ -152,6 +156,19 @@ async def test_an_unreachable_service_is_named_and_nothing_is_enqueued(
         remote = sessions.remote
         assert remote is not None
         assert await remote.channel.claim("m1")
+
+
+async def _each_event_once(fleet: Broker, turn: str) -> None:
+    """What a reader of the turn's stream holds has every event once, however many
+    deliveries wrote it (tokens aside: the same text may stream twice)."""
+    channel = Channel(fleet.redis, prefix=fleet.prefix)
+    try:
+        held = [encode(entry) for entry in kept(await channel.streamed(turn))]
+    finally:
+        await channel.aclose()
+    events = [entry for entry in held if '"kind": "token"' not in entry]
+    assert len(events) == len(set(events)), events
+    assert sum('"kind": "done"' in entry for entry in events) == 1
 
 
 def _turns(history: Sequence[object]) -> list[int]:

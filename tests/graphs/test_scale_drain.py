@@ -4,6 +4,7 @@ PostgreSQL; workers are subprocesses)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import signal
@@ -131,17 +132,53 @@ def _rss_kb(pid: int) -> int:
     return int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
 
 
-def _answered(fleet: Broker) -> list[int]:
-    """How many entries each answered turn's stream holds."""
+def _answered(fleet: Broker) -> dict[str, int]:
+    """Each answered turn's session and how many entries its stream holds."""
+    return _streams(fleet, "turn", lambda client, key: client.xlen(key))
+
+
+def _started(fleet: Broker) -> set[str]:
+    """The sessions whose turn a worker took (it counts each delivery before anything else)."""
+    return set(_streams(fleet, "attempts", lambda client, key: client.get(key)))
+
+
+def _streams(fleet: Broker, kind: str, read: Any) -> dict[str, int]:
     client = redis.Redis.from_url(fleet.redis)
     try:
-        keys = list(client.scan_iter(f"{fleet.prefix}:turn:*", count=1_000))
+        keys = list(client.scan_iter(f"{fleet.prefix}:{kind}:*", count=1_000))
         pipe = client.pipeline(transaction=False)
         for key in keys:
-            pipe.xlen(key)
-        return [int(n) for n in pipe.execute()]
+            read(pipe, key)
+        sessions = [key.decode().split(":")[2] for key in keys]
+        return dict(zip(sessions, (int(n) for n in pipe.execute()), strict=True))
     finally:
         client.close()
+
+
+def _take_queued(fleet: Broker) -> list[str]:
+    """Empties the turn queue; the session of each turn that was in it."""
+    turns, _ = queues(fleet.prefix)
+    found: list[str] = []
+    with kombu.Connection(fleet.url) as connection:
+        queue = kombu.Queue(turns, durable=True, no_declare=True)
+
+        def take(body: Any, message: Any) -> None:
+            found.append(body[0][0]["session_id"])
+
+        with connection.Consumer(queue, callbacks=[take], no_ack=True, accept=["json"]):
+            while True:
+                try:
+                    connection.drain_events(timeout=1)
+                except TimeoutError:
+                    return found
+
+
+async def _until(condition: Any, what: str, within: float) -> None:
+    """Polls `condition()` until true; fails after `within` seconds naming `what`."""
+    deadline = time.monotonic() + within
+    while not await asyncio.to_thread(condition):
+        assert time.monotonic() < deadline, f"{what}: not within {within} s"
+        await asyncio.sleep(0.1)
 
 
 async def test_a_burst_of_ten_thousand_turns_is_held_by_the_prefetch_not_in_memory(
@@ -149,35 +186,47 @@ async def test_a_burst_of_ten_thousand_turns_is_held_by_the_prefetch_not_in_memo
 ) -> None:
     """What this proves: 10,000 turns queued at once sit in RabbitMQ, not in the worker: its
     memory stays flat while it drains them (it holds at most `concurrency` unacknowledged),
-    and a SIGTERM mid-burst loses none and answers none twice. Not proved here: the whole
-    drain (about 2 minutes at 85 turns/s on 2 shared cores) and the memory of turns that run
-    a graph (`bench/scale.py` measures that per in-flight turn)."""
+    and a SIGTERM mid-burst loses none and answers none twice: each turn is answered once or
+    back in the queue, checked turn by turn. Not proved here: the whole drain (about 2
+    minutes at 85 turns/s on 2 shared cores) and the memory of turns that run a graph
+    (`bench/scale.py` measures that per in-flight turn)."""
     _publish_burst(fleet, BURST)
     assert queued(fleet.url, fleet.prefix) == BURST
     workers = Workers("tests/scale_team.py:single", db, fleet, tmp_path, concurrency=50)
     [worker] = workers.start()
     try:
-        await asyncio.sleep(3)  # past start-up: imports, connections, the first turns
+        # Past start-up (imports, connections, every thread of the pool made): 100 answered.
+        await _until(lambda: queued(fleet.url, fleet.prefix) <= BURST - 150, "100 turns", 60)
         base = peak = _rss_kb(worker.pid)
-        for _ in range(40):  # 10 s of draining
-            await asyncio.sleep(0.25)
+
+        def drained() -> bool:
+            nonlocal peak
             peak = max(peak, _rss_kb(worker.pid))
-        worker.send_signal(signal.SIGTERM)
+            return queued(fleet.url, fleet.prefix) <= BURST - 650
+
+        await _until(drained, "600 turns answered", 60)
+        worker.send_signal(signal.SIGTERM)  # mid-burst: 50 turns in flight, 9,000 queued
         assert await asyncio.to_thread(worker.wait, 60) == 0
         workers.running.remove(worker)
     finally:
         workers.stop()
+    # RabbitMQ puts the stopped worker's unacknowledged turns back once it has seen its
+    # connection close (a moment after the process exits).
+    with contextlib.suppress(AssertionError):
+        await _until(
+            lambda: len(_answered(fleet)) + queued(fleet.url, fleet.prefix) >= BURST,
+            "the stopped worker's turns back in the queue",
+            30,
+        )
     answered = _answered(fleet)
-    # RabbitMQ puts a closed connection's prefetched, unstarted turns back a moment after
-    # the worker exits: wait for the queue to count them.
-    for _ in range(50):
-        answered, left = _answered(fleet), queued(fleet.url, fleet.prefix)
-        if len(answered) + left >= BURST:
-            break
-        await asyncio.sleep(0.2)
-    # Drained in part; every turn answered once (one error entry) or back in the queue.
-    assert 100 <= len(answered) < BURST - 50
-    assert set(answered) == {1}
-    assert len(answered) + left == BURST
+    waiting = _take_queued(fleet)
+    everyone = {f"s{k}" for k in range(BURST)}
+    lost = everyone - set(answered) - set(waiting)
+    started = _started(fleet)
+    assert not lost, f"{len(lost)} turns lost ({len(lost & started)} of them started): {lost}"
+    assert len(waiting) == len(set(waiting)), "a turn queued twice"
+    assert not set(answered) & set(waiting), "a turn answered and queued again"
+    assert set(answered.values()) == {1}, "a turn answered twice"
+    assert 600 <= len(answered) < BURST - 50
     # Thousands of turns waiting cost the worker nothing: 50 at a time in flight.
     assert (peak - base) < 15_000, f"RSS grew {peak - base} KB while draining"

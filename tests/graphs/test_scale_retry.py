@@ -1,0 +1,36 @@
+"""A turn whose retry cannot be published is handed back to RabbitMQ, never dropped (no
+services: Redis is unreachable, so the turn fails before it runs)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from scale_team import single
+
+from accord.graphs import Broker, Worker
+
+celery_exceptions: Any = importlib.import_module("celery.exceptions")  # untyped
+
+
+def test_a_retry_that_cannot_be_published_requeues_the_turn(tmp_path: Path) -> None:
+    fleet = Broker("amqp://guest:guest@127.0.0.1:1//", redis="redis://127.0.0.1:1/0")
+    worker = Worker(single(), db=f"sqlite:///{tmp_path / 's.sqlite'}", broker=fleet)
+
+    def retry(countdown: float) -> None:
+        # What Celery raises when it cannot publish the retry: a reject that drops the turn.
+        raise celery_exceptions.Reject(OSError("broker gone"), requeue=False)
+
+    task = SimpleNamespace(request=SimpleNamespace(retries=0), retry=retry)
+    payload: dict[str, Any] = {"session_id": "s", "user": "alice", "roles": [], "text": "hi"}
+    payload |= {"message_id": "m", "ticket": 1}
+    try:
+        with pytest.raises(celery_exceptions.Reject) as refused:
+            worker._task(task, payload)
+    finally:
+        worker.runtime.portal.call(worker.channel.aclose())
+        worker.runtime.portal.close()
+    assert refused.value.requeue is True
