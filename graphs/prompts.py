@@ -143,7 +143,7 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent], *, contract: bool = 
             states the answer's shape itself instead of `structured()` stating the schema.
     """
     lines = identity(agent)
-    lines.append(RULES if contract else LONE_RULES)
+    lines.append(f"{TEAM_RULE} {RULES}" if contract else RULES)
     if teammates:
         lines.append("Teammates who can take over when their job is next:")
         lines.extend(
@@ -156,25 +156,22 @@ def system_prompt(agent: Agent, teammates: Sequence[Agent], *, contract: bool = 
     return "\n".join(lines)
 
 
+TEAM_RULE = "Do only your own job and never promise a teammate's."
+"""What a team's agent is told first (issue 12: agents claimed each other's jobs)."""
 RULES = (
-    "Do only your own job and never promise a teammate's. Keep each reply short: at most "
-    "three sentences, in the user's language, straight to the point (no thanks, no restating "
-    "what the user said). Never ask again for something the user already said."
+    "Keep each reply short: at most three sentences, in the user's language, straight to the "
+    "point (no thanks, no restating what the user said). Never ask again for something the "
+    "user already said."
 )
-"""How a team's agent replies (issue 12: agents claimed each other's jobs, opened with
+"""How every handoff agent replies, a routed specialist too (issue 12: agents opened with
 "Thank you for ...", and restated the facts)."""
-LONE_RULES = (
-    "Keep each reply short: at most three sentences, in the user's language. Never repeat "
-    "an earlier message, and never ask again for something the user already said."
-)
-"""How a lone agent (a routed specialist) replies: the wording its recordings were made with."""
 
 CONTRACT = (
     "Answer with one JSON object on one line:",
     '- "facts": only the facts the user\'s latest message gives; leave out the others.',
     '- "handoff_to": the teammate whose job is next now, or "none" to keep the conversation.',
-    '- "reply": your message to the user, or "" when you hand off: the teammate speaks next '
-    "and asks for what they need.",
+    '- "reply": your message to the user. When you hand off, one short sentence that asks '
+    "nothing (a welcome, or what is now done): the teammate asks for what they need.",
 )
 """What the fields of a handoff agent's answer mean, once in its system prompt (cached)."""
 
@@ -203,7 +200,7 @@ def handed_over(source: str) -> str:
     """Tells an agent that `source` has just handed it the conversation."""
     return (
         f"{source} has just handed this conversation to you. Answer the user's last message "
-        "yourself, doing your own job."
+        "yourself, starting your own job."
     )
 
 

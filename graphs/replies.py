@@ -21,6 +21,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd\u200b]")
 _FOREIGN = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _SENTENCE_END = re.compile(r"[.!?…)](?=\s|$)")
 _SENTENCES = re.compile(r"[^.!?…]+[.!?…]*\s*")
+_QUOTED = re.compile(r'"[^"]*"|\u201c[^\u201d]*\u201d')
 _FIELDS = re.compile(
     r'"(handoff_to|reply|facts|choice|confidence|rationale)"\s*:\s*|\bhandoff_to\b\s*:?\s*'
 )
@@ -34,7 +35,8 @@ def tidy(text: str, *, prompt: Iterable[str] = (), limit: int = REPLY_CHARS) -> 
       last sentence end;
     - a JSON object or control field names (`handoff_to:`) are never shown: the reply inside
       is taken, the field names dropped;
-    - a sentence copied from the agent's own instructions (`prompt`) is dropped;
+    - a sentence copied from the agent's own instructions (`prompt`) is dropped, unless
+      they quote it for the agent to say;
     - a reply longer than `limit` characters is cut at its last sentence end before it.
 
     Args:
@@ -47,7 +49,10 @@ def tidy(text: str, *, prompt: Iterable[str] = (), limit: int = REPLY_CHARS) -> 
     latin = sum(c.isascii() and c.isalpha() for c in text)
     if (drift := _FOREIGN.search(text)) and latin > len(_FOREIGN.findall(text)):
         text = _to_sentence_end(text[: drift.start()])
-    leaked = [line.strip().lower() for line in prompt if len(line.strip()) >= 20]
+    # What the instructions quote is what the agent is told to say ("Your account is open."),
+    # not a leak.
+    lines = (_QUOTED.sub(" ", line).strip() for line in prompt)
+    leaked = [line.lower() for line in lines if len(line) >= 20]
     if leaked:
         kept = [s for s in _SENTENCES.findall(text) if not _copied(s, leaked)]
         text = "".join(kept).strip() or text

@@ -18,8 +18,9 @@ def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:
             name="intake",
             description="Greets new customers and learns their name and the account they want.",
             instructions=(
-                "Welcome the customer and find out their full name and the kind of account "
-                "they want. As soon as you know both, hand off to verification."
+                "Welcome the customer by name and find out their full name and the kind of "
+                'account they want. As soon as you know both, reply only "Welcome, <name>!" '
+                "and hand off to verification."
             ),
             skills=("onboarding", "greeting", "account types"),
             models=models,
@@ -39,9 +40,9 @@ def onboarding_team(models: tuple[ModelRef, ...] = ("local",)) -> list[Agent]:
             name="setup",
             description="Opens the verified customer's account and applies their preferences.",
             instructions=(
-                "Say the account is open and ask whether the customer wants paper or online "
-                "statements and a debit card. Once they have said, confirm their choices and "
-                "hand off to support."
+                'When you take over, reply "Your account is open: would you like paper or '
+                'online statements, and a debit card?" Once the customer has answered that, '
+                "confirm their choices in one sentence and hand off to support."
             ),
             skills=("account setup", "cards", "statements"),
             models=models,
@@ -84,8 +85,9 @@ def onboarding(
         checkpointer=checkpointer,
         routes={**ONBOARDING_ROUTES, "support": []},
         facts=ONBOARDING_FACTS,
-        # One handoff per customer message: the receiver introduces itself and waits for the
-        # customer, instead of a small model rushing the customer through every desk at once.
-        max_hops=2,
+        # A customer who gives everything at once reaches setup in one message (intake,
+        # verification, setup); the `requires` gates, not a hop limit, keep a small model from
+        # rushing a customer past a desk, and the third desk only replies.
+        max_hops=3,
         name="onboarding",
     )

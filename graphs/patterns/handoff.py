@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from typing import Any, Literal
 
@@ -173,14 +173,20 @@ class HandoffTask(Task):
     """
 
     def __init__(
-        self, teammates: Sequence[Agent], *, max_hops: int, facts: Sequence[str] = ()
+        self,
+        teammates: Sequence[Agent],
+        *,
+        max_hops: int,
+        facts: Sequence[str] = (),
+        ends: Collection[str] = (),
     ) -> None:
         self.teammates = tuple(teammates)
         self.max_hops = max_hops
         self.facts = tuple(facts)
+        self.ends = frozenset(ends)
         # A team's agent is told its answer's shape (`shape`) in a sixth of the raw schema's
         # tokens. A lone agent (a routed specialist answers with a bare reply) keeps the
-        # schema and its earlier prompt, on which its datasets were recorded.
+        # schema, which `structured()` states.
         self.describe_schema = not (self.teammates or self.facts)
 
     def prepare(self, agent: Agent, state: TeamState) -> tuple[list[AnyMessage], type[BaseModel]]:
@@ -189,12 +195,35 @@ class HandoffTask(Task):
         # Only the facts not known yet are asked for: the model repeated the known ones in
         # every answer (~45 output tokens each, at a few tokens/s the dearest part of a turn).
         unknown = tuple(f for f in self.facts if f not in known)
-        targets = tuple(m.name for m in self.teammates)
+        targets = tuple(m.name for m in self.offered(messages, known))
         # `conversation` moves what teammates said this turn into a note before the user's
-        # message, so the model never sees the conversation end on an assistant turn.
+        # message, so the model never sees the conversation end on an assistant turn. The
+        # system prompt names every teammate at every hop (it stays cached); only the note's
+        # shape and the schema drop the handoff where none is allowed.
         told = "" if self.describe_schema else shape(targets, unknown)
         prompt = conversation(agent, self.teammates, messages, known, told)
         return prompt, decision_schema(targets, unknown)
+
+    def offered(
+        self, messages: Sequence[AnyMessage], known: Mapping[str, str]
+    ) -> tuple[Agent, ...]:
+        """The teammates an agent may hand off to at this hop.
+
+        The turn's first speaker may hand off to any teammate (with `max_hops=1` the receiver
+        answers the next message). An agent handed the conversation in this turn may hand on
+        only to a teammate whose required facts are known already: the user's message was read
+        for facts before, so it holds no more of them, and the embedded models, offered such a
+        teammate, chose it and wrote a handoff's reply instead of doing their own job (the
+        demo's setup never said the account was open). At the turn's last hop an agent only
+        replies: a receiver there could speak only at the user's next message, which left the
+        user with "Setup will take it from here." and no question to answer.
+        """
+        hop = replies_this_turn(messages) + 1
+        if hop == 1:
+            return self.teammates
+        if hop >= self.max_hops:
+            return ()
+        return tuple(m for m in self.teammates if not missing(m, known))
 
     def apply(self, agent: Agent, answer: BaseModel, state: TeamState) -> Command[str]:
         reply = tidy(getattr(answer, "reply"), prompt=identity(agent))  # noqa: B009
@@ -208,26 +237,29 @@ class HandoffTask(Task):
         if learned:
             update["facts"] = learned
         target = getattr(answer, "handoff_to", NO_HANDOFF)
-        mate = next((m for m in self.teammates if m.name == target), None)
+        offered = self.offered(state.get("messages", []), state.get("facts") or {})
+        mate = next((m for m in offered if m.name == target), None)
         if mate is not None and (lacking := missing(mate, facts)):
             # The gate is code, not the model: small models hand off with details missing.
-            reply = waiting_for(reply, lacking)
+            reply = waiting_for(reply, lacking, mate)
             mate = None
         if mate is None:
             update["messages"] = [AIMessage(content=reply, name=agent.name)]
             return Command(goto=END, update=update)
-        # The reply being applied is a hop; at the last one the receiver waits for the user.
+        # The receiver waits for the user's next message at the last hop, and when it hands on
+        # to no one and the reply says something: it has nothing to ask (the demo's support
+        # answered "I'd like a debit card" with "Let me know when it arrives").
         last_hop = replies_this_turn(state.get("messages", [])) + 1 >= self.max_hops
-        if not reply or (not last_hop and _asks(reply)):
-            # The receiver speaks next and asks for what it needs: the embedded models' own
-            # handoff replies asked for it first, and the receiver asked again.
-            reply = passing_to(mate)
+        waits = last_hop or (mate.name in self.ends and bool(reply))
+        # A receiver that speaks next asks for what it needs: the embedded models' own
+        # handoff replies asked for it first, and the receiver asked again.
+        reply = passing(reply if waits else plain(reply), mate)
         update["messages"] = [AIMessage(content=reply, name=agent.name)]
         handoff: Handoff = {"source": agent.name, "target": mate.name, "reason": reply}
         if self.facts:
             handoff["facts"] = facts  # what the receiver starts from
         update.update(active_agent=mate.name, handoffs=[handoff])
-        return Command(goto=END if last_hop else mate.name, update=update)
+        return Command(goto=END if waits else mate.name, update=update)
 
 
 def _asks(reply: str) -> bool:
@@ -235,21 +267,46 @@ def _asks(reply: str) -> bool:
 
 
 def passing_to(mate: Agent) -> str:
-    """What an agent says when it hands the conversation to `mate`, who speaks next."""
+    """What an agent says when it hands the conversation to `mate`."""
     return f"{mate.name.capitalize()} will take it from here."
 
 
-def waiting_for(reply: str, lacking: Sequence[str]) -> str:
-    """The reply of an agent whose handoff waits for facts: it asks for what is missing.
+def passing(reply: str, mate: Agent) -> str:
+    """A handoff's message: what the agent said, without its own words about the handoff,
+    then `passing_to(mate)`, e.g. "Welcome, Dana! Verification will take it from here."."""
+    # The models also copied earlier handoff lines ("Setup will take it from here.").
+    kept = [
+        s.strip()
+        for s in _SENTENCES.findall(reply)
+        if mate.name not in s.lower() and "take it from here" not in s
+    ]
+    return " ".join([*(s for s in kept if s), passing_to(mate)])
 
-    The model's own reply is kept when it already asks about every missing fact; otherwise it
-    promised a handoff that is not happening, so a plain request replaces it.
+
+def plain(reply: str) -> str:
+    """`reply` without its sentences that ask something: the receiver asks instead."""
+    return " ".join(s.strip() for s in _SENTENCES.findall(reply) if not _asks(s))
+
+
+_SENTENCES = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|$)", re.S)
+
+
+def waiting_for(reply: str, lacking: Sequence[str], mate: Agent) -> str:
+    """The reply of an agent whose handoff to `mate` waits for facts: it asks for what is
+    missing.
+
+    The model's own reply is kept when it already asks about every missing fact; otherwise
+    its sentences that ask nothing and do not promise the handoff ("Your account is open.")
+    come before a plain request.
     """
     asks = _asks(reply) and all(
         any(word in reply.lower() for word in label(f).lower().split() if len(word) > 2)
         for f in lacking
     )
-    return reply if asks else f"Before we go on, could you tell me your {labels(lacking)}?"
+    if asks:
+        return reply
+    said = [s for s in _SENTENCES.findall(plain(reply)) if mate.name not in s.lower()]
+    return " ".join([*said, f"Before we go on, could you tell me your {labels(lacking)}?"])
 
 
 def handoff(
@@ -274,8 +331,10 @@ def handoff(
         routes: Who may hand off to whom, e.g. `{"intake": ["verification"]}`. Agents not named
             may hand off to every teammate. Narrow routes make small models more reliable.
         max_hops: Most agent replies in one turn (default: the team size), so two agents can
-            never pass a conversation back and forth forever. A handoff at the last hop takes
-            effect at the user's next message.
+            never pass a conversation back and forth forever. An agent handed the conversation
+            at the last hop only replies; with `max_hops=1` a handoff takes effect at the
+            user's next message. A receiver that hands on to no one (`routes` gives it none)
+            also waits for the user's next message when the handoff's reply says something.
         facts: The session facts the team keeps in `state["facts"]` (snake_case names, e.g.
             `("full_name", "date_of_birth")`): every agent reports them in its structured
             answer and sees them as "known so far". Default: every fact an agent `requires`.
@@ -297,10 +356,12 @@ def handoff(
     if hops < 1:
         raise AgentSpecError(f"max_hops must be at least 1, got {hops}")
     entry = agents[0].name
+    ends = [name for name, dests in targets.items() if not dests]
 
     builder = StateGraph(TeamState)
     for agent in agents:
-        task = HandoffTask([team[t] for t in targets[agent.name]], max_hops=hops, facts=kept)
+        mates = [team[t] for t in targets[agent.name]]
+        task = HandoffTask(mates, max_hops=hops, facts=kept, ends=ends)
         node = AgentNode(agent, task)
         builder.add_node(agent.name, node, destinations=(*targets[agent.name], "__end__"))
     builder.add_conditional_edges(

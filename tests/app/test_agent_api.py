@@ -82,7 +82,7 @@ async def test_a_thread_is_a_session_streamed_in_every_mode(serve: Serve) -> Non
         texts = [m["content"] for m in last["messages"]]
         assert texts == [
             "Hi there",
-            "Welcome! Passing you to support.",
+            "Welcome! Support will take it from here.",
             "Support here: you said Hi there",
         ]
         # Token by token, the reply as the user reads it (a JSON answer's `reply`, no JSON).

@@ -127,7 +127,7 @@ def test_run_streams_a_users_team_into_a_session_that_sessions_and_metrics_show(
     assert ran.exit_code == 0, ran.output
     lines = ran.output.splitlines()
     assert "you: Hi, I'm Dana" in lines
-    assert "intake: Welcome Dana." in lines
+    assert "intake: Welcome Dana. Desk will take it from here." in lines
     assert "  -> handoff intake -> desk" in lines
     assert "desk: Noted, thank you." in lines
     session_id = _session_id(ran.output)

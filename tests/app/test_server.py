@@ -38,7 +38,7 @@ async def test_a_message_streams_typed_events_then_done(serve: Serve) -> None:
     assert kinds.index("handoff") < kinds.index("agent") < first_support_token
     messages = [(e.data["agent"], e.data["text"]) for e in events if e.kind == "message"]
     assert messages == [
-        ("intake", "Welcome! Passing you to support."),
+        ("intake", "Welcome! Support will take it from here."),
         ("support", "Support here: you said Hi, I'm Dana"),
     ]
     reply = events[-1].data["reply"]
@@ -64,7 +64,7 @@ async def test_history_list_get_and_audit_follow_the_conversation(serve: Serve) 
 
     assert [(m["role"], m["name"], m["text"]) for m in history] == [
         ("human", None, "Hi, I'm Dana"),
-        ("ai", "intake", "Welcome! Passing you to support."),
+        ("ai", "intake", "Welcome! Support will take it from here."),
         ("ai", "support", "Support here: you said Hi, I'm Dana"),
         ("human", None, "Where is my card?"),
         ("ai", "support", "Support here: you said Where is my card?"),

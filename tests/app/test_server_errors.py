@@ -137,7 +137,7 @@ async def test_a_budget_spent_mid_run_is_an_error_event_then_429(serve: Serve) -
     assert "intake" in {e.data.get("agent") for e in events if e.kind == "message"}
     assert (spent.value.status, spent.value.type) == (429, "BudgetExceeded")
     # The steps before the limit are kept: the message and intake's reply.
-    assert [m["text"] for m in history] == ["Hi", "Welcome! Passing you to support."]
+    assert [m["text"] for m in history] == ["Hi", "Welcome! Support will take it from here."]
     assert record["usage"]["model_calls"] == 1
 
 

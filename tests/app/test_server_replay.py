@@ -54,7 +54,7 @@ async def test_the_default_example_streams_its_recorded_reply(
         return ["-c", LAUNCH, str(CASSETTE), record, db, str(port), str(tmp_path / "tokens.json")]
 
     url = spawn(command, {"ACCORD_LOG_LEVEL": "warning"})
-    async with Client(url, "t-ana", timeout=240) as ana:
+    async with Client(url, "t-ana", timeout=600) as ana:
         session = await ana.open()
         # One turn: intake answers, or hands over and the receiver answers.
         events = await ana.send(session["id"], GREETING)

@@ -33,7 +33,11 @@ async def test_every_rated_answer_becomes_a_case_of_a_loadable_dataset(tmp_path:
 
 @pytest.mark.parametrize(
     ("answer", "passes"),
-    [("Welcome Dana.", False), ("  Welcome Dana.\n", False), ("Welcome! Your name?", True)],
+    [
+        ("Welcome Dana. Verification will take it from here.", False),
+        ("  Welcome Dana. Verification will take it from here.\n", False),
+        ("Welcome! Your name?", True),
+    ],
 )
 async def test_a_thumbs_down_case_fails_only_on_the_same_reply(
     tmp_path: Path, answer: str, passes: bool

@@ -223,3 +223,31 @@ async def test_a_fact_in_another_form_of_what_the_user_said_is_kept() -> None:
     state = await graph.ainvoke({"messages": [HumanMessage("I was born on 9 July 1992.")]})
 
     assert state["facts"] == {"date_of_birth": "1992-07-09"}
+
+
+async def test_a_handoff_keeps_the_welcome_and_drops_questions_and_handoff_words() -> None:
+    # Issue 12: intake's only words in the demo were "Verification will take it from here."
+    said = "Welcome, Dana! What is your date of birth? Verification will take it from here."
+    intake = scripted("intake", _answer(said, "verification", **NAME))
+    verification = scripted("verification", _answer("Your date of birth and ID number?"))
+    graph = handoff([intake, verification], max_hops=2)
+
+    state = await graph.ainvoke({"messages": [HumanMessage("Hi, I'm Dana Reyes")]})
+
+    assert [m.content for m in state["messages"] if isinstance(m, AIMessage)] == [
+        "Welcome, Dana! Verification will take it from here.",
+        "Your date of birth and ID number?",
+    ]
+
+
+async def test_a_handoff_waiting_for_facts_keeps_what_the_agent_said_it_did() -> None:
+    said = "Your account is open. I am passing you to support now."
+    setup = scripted("setup", _answer(said, "support"))
+    support = scripted("support", requires=("statement_and_card_choices",))
+    graph = handoff([setup, support])
+
+    state = await graph.ainvoke({"messages": [HumanMessage("Here is my ID.")]})
+
+    assert state["messages"][-1].content == (
+        "Your account is open. Before we go on, could you tell me your statement and card choices?"
+    )

@@ -11,6 +11,7 @@ from support import Runner, scripted, thread, topology
 
 from accord.agents import AgentSpecError
 from accord.graphs import handoff
+from accord.graphs.prompts import RULES, TEAM_RULE, system_prompt
 
 
 async def _ainvoke(graph: Any, payload: dict[str, Any], config: Any) -> Any:
@@ -28,9 +29,10 @@ async def test_handoff_passes_history_and_records_speakers(run: Runner) -> None:
     assert [type(m) for m in messages] == [HumanMessage, AIMessage, AIMessage]
     assert [m.name for m in messages[1:]] == ["intake", "verification"]
     assert state["active_agent"] == "verification"
-    assert state["handoffs"] == [
-        {"source": "intake", "target": "verification", "reason": "Welcome Dana."}
-    ]
+    # The handoff's message keeps what the agent said and names who speaks next.
+    said = "Welcome Dana. Verification will take it from here."
+    assert messages[1].content == said
+    assert state["handoffs"] == [{"source": "intake", "target": "verification", "reason": said}]
     # The receiver answers the user's message, told who handed over; the prompt ends on the
     # user's turn (teammates' replies of this turn are stated, not replayed).
     (call,) = verification.models[0].calls  # type: ignore[union-attr]
@@ -45,15 +47,20 @@ async def test_handoff_passes_history_and_records_speakers(run: Runner) -> None:
 
 async def test_next_message_goes_to_the_agent_holding_the_conversation(run: Runner) -> None:
     intake = scripted("intake", {"reply": "Passing you on.", "handoff_to": "support"})
-    support = scripted("support", {"reply": "Hello.", "handoff_to": "none"}, {"reply": "Sure."})
+    support = scripted("support", {"reply": "Sure."})
     graph = handoff([intake, support], checkpointer=InMemorySaver(), routes={"support": []})
 
-    await run(graph, {"messages": [HumanMessage("hi")]}, thread())
+    first = await run(graph, {"messages": [HumanMessage("hi")]}, thread())
     state = await run(graph, {"messages": [HumanMessage("a question")]}, thread())
 
+    # Support hands on to no one: with nothing to ask, it waits for the user's next message
+    # instead of answering a message intake already answered (issue 12's demo: "Let me know
+    # when it arrives").
+    assert [m.content for m in first["messages"][1:]] == [
+        "Passing you on. Support will take it from here."
+    ]
     assert [m.name for m in state["messages"] if isinstance(m, AIMessage)] == [
         "intake",
-        "support",
         "support",
     ]
     intake.models[0].assert_exhausted()  # type: ignore[union-attr]
@@ -64,7 +71,7 @@ async def test_max_hops_stops_agents_passing_the_user_around() -> None:
     ping = scripted(
         "ping",
         {"reply": "to pong", "handoff_to": "pong"},
-        {"reply": "to pong again", "handoff_to": "pong"},
+        {"reply": "to pong again"},
     )
     pong = scripted("pong", {"reply": "to ping", "handoff_to": "ping"})
     graph = handoff([ping, pong], checkpointer=InMemorySaver(), max_hops=3)
@@ -72,9 +79,27 @@ async def test_max_hops_stops_agents_passing_the_user_around() -> None:
     state = await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread())
 
     assert [m.name for m in state["messages"][1:]] == ["ping", "pong", "ping"]
-    # The third hop's handoff holds: pong answers the user's next message, not this one.
-    assert state["active_agent"] == "pong"
-    assert [h["target"] for h in state["handoffs"]] == ["pong", "ping", "pong"]
+    # The agent at the last hop only replies: a handoff there would leave the user waiting on
+    # an agent that speaks only at the next message. Its schema offers no handoff.
+    assert state["active_agent"] == "ping"
+    assert [h["target"] for h in state["handoffs"]] == ["pong", "ping"]
+    last = ping.models[0].calls[-1]  # type: ignore[union-attr]
+    assert "handoff_to" not in last.messages[-2].text
+
+
+async def test_with_one_hop_a_handoff_takes_effect_at_the_next_message() -> None:
+    intake = scripted("intake", {"reply": "", "handoff_to": "support"})
+    support = scripted("support", {"reply": "Sure.", "handoff_to": "none"})
+    graph = handoff([intake, support], checkpointer=InMemorySaver(), max_hops=1)
+
+    first = await graph.ainvoke({"messages": [HumanMessage("hi")]}, thread())
+    state = await graph.ainvoke({"messages": [HumanMessage("a question")]}, thread())
+
+    assert first["messages"][-1].content == "Support will take it from here."
+    assert [m.name for m in state["messages"] if isinstance(m, AIMessage)] == [
+        "intake",
+        "support",
+    ]
 
 
 async def test_an_agent_sees_the_same_system_prompt_at_every_hop() -> None:
@@ -146,3 +171,13 @@ setup -.-> intake;
 setup -.-> verification;
 verification -.-> __end__;
 verification -.-> setup;"""
+
+
+def test_a_routed_specialist_gets_the_reply_rules_of_a_team() -> None:
+    # Issue 12: routed specialists kept an older wording (no "straight to the point").
+    lone = system_prompt(scripted("solo"), ())
+    team = system_prompt(scripted("intake"), (), contract=True)
+    assert RULES in lone
+    assert RULES in team
+    assert TEAM_RULE in team
+    assert TEAM_RULE not in lone

@@ -51,5 +51,7 @@ async def test_onboarding_e2e_persists_and_resumes(tmp_path: Path, record_mode: 
     ]
     for hop in after.get("handoffs", []):
         assert hop["target"] in ONBOARDING_ROUTES[hop["source"]]
-    # Whoever spoke last holds the conversation.
-    assert after["active_agent"] == replies[-1].name
+    # Whoever spoke last holds the conversation, or the teammate it just handed it to (support
+    # waits for the customer's next message: it has nothing to ask).
+    handed = [h["target"] for h in after.get("handoffs", []) if h["reason"] == replies[-1].content]
+    assert after["active_agent"] in {replies[-1].name, *handed}

@@ -75,3 +75,13 @@ async def test_a_worker_result_does_not_leak_its_prompt() -> None:
     assert [r["result"] for r in state["results"]] == ["Data loss."]
     (call,) = risk.models[0].calls  # type: ignore[union-attr]
     assert "gave you one part" not in call.messages[0].text
+
+
+def test_a_sentence_the_instructions_quote_for_the_agent_to_say_is_kept() -> None:
+    # Issue 12: setup said the quoted "Your account is open." and the leak filter dropped it.
+    prompt = ['Your first reply: "Your account is open. Would you like a debit card?"']
+    said = "Your account is open. Would you like a debit card?"
+    assert tidy(said, prompt=prompt) == said
+    assert (
+        tidy("Your first reply: say hello. Hi!", prompt=["Your first reply: say hello."]) == "Hi!"
+    )

@@ -33,7 +33,7 @@ async def test_send_returns_the_reply_and_keeps_the_conversation(db: str) -> Non
         assert (first.text, first.agent) == ("Your date of birth?", "verification")
         assert [m.text for m in first.messages] == [
             "Hi, I'm Dana",
-            "Welcome Dana.",
+            "Welcome Dana. Verification will take it from here.",
             "Your date of birth?",
         ]
         assert second.text == "Thanks, you are verified."
@@ -59,10 +59,13 @@ async def test_stream_yields_typed_events_and_reply_tokens(db: str) -> None:
     # A reply that hands the conversation on is shown once decided (it may give way to the
     # receiver's), so only the receiver's streams.
     assert tokens == "Your date of birth?"
-    assert HandoffEvent("intake", "verification", "Welcome Dana.") in events
+    assert (
+        HandoffEvent("intake", "verification", "Welcome Dana. Verification will take it from here.")
+        in events
+    )
     assert AgentEvent("verification") in events
     assert [e.text for e in events if isinstance(e, MessageEvent)] == [
-        "Welcome Dana.",
+        "Welcome Dana. Verification will take it from here.",
         "Your date of birth?",
     ]
     # The handoff is announced before the receiving agent speaks.
