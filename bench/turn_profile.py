@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import os
 import sqlite3
 import tempfile
 import threading
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from psycopg import _connection_base, _cursor_base
-from sessions import PG_ADMIN, SIDES, Turns, _postgres, _sqlite
+from sessions import PG_ADMIN, SIDES, Turns, _load, _postgres, _sqlite
 
 PROFILES: list[tuple[cProfile.Profile, bool]] = []
 """Every thread's profiler, and whether it is the event loop's thread."""
@@ -174,10 +173,6 @@ async def main(args: argparse.Namespace) -> None:
         if not args.no_postgres:
             await _bench("PostgreSQL", _postgres(args.postgres), args)
     print(f"load average after: {_load()}")
-
-
-def _load() -> str:
-    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 if __name__ == "__main__":
