@@ -26,7 +26,6 @@ from accord.persistence import (
     SessionNotFound,
     SessionRecord,
     SessionStore,
-    SQLAlchemySaver,
 )
 
 if TYPE_CHECKING:  # the graph layer is loaded by the commands that need it
@@ -138,12 +137,14 @@ def _cost(spent: Any) -> str:
 def _every(db: str, status: str | None, page: int = 500) -> list[SessionRecord]:
     """Every session record, for an operator (who may read them all)."""
     found: list[SessionRecord] = []
-    with SQLAlchemySaver.from_url(database_url(db, reading=True)) as saver:
-        store = SessionStore(saver)
+    store = SessionStore.reading(database_url(db, reading=True))
+    try:
         while batch := store.list(status=status, limit=page, offset=len(found)):
             found += batch
             if len(batch) < page:
                 break
+    finally:
+        store.close()
     return found
 
 

@@ -55,6 +55,14 @@ class SessionStore(Store):
         ```
     """
 
+    @classmethod
+    def reading(cls, url: str) -> SessionStore:
+        """A store on a sync engine of its own, for a command that reads and exits (`accord
+        sessions list`): no checkpoint saver, whose LangGraph imports outlast the read."""
+        from accord.persistence.sessions.reading import Reader
+
+        return cls(Reader(url), owned=True)
+
     # --- operations -------------------------------------------------------------------------
 
     def create(

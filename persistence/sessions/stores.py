@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.engine import URL
 
-from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.engine import Target
 from accord.persistence.ops.driver import Operation
 
@@ -70,13 +69,28 @@ Bind = Saver | str | URL
 """What a store binds to: a saver, a replicated saver, or a database URL."""
 
 
+class Owned(Protocol):
+    """What a store closes when it built its saver."""
+
+    def close(self) -> None:
+        """Give back its connections."""
+
+    async def aclose(self) -> None:
+        """Async `close`."""
+
+
 class Bound:
     """Runs store operations on a saver, which the caller keeps owning or (a URL) this owns."""
 
-    def __init__(self, bind: Bind) -> None:
-        """Bind to a saver, or to a new one for a database URL."""
-        self._owned = isinstance(bind, (str, URL))
-        self.saver: Saver = SQLAlchemySaver(bind) if isinstance(bind, (str, URL)) else bind
+    def __init__(self, bind: Bind, owned: bool = False) -> None:
+        """Bind to a saver (`owned`: closed with the store), or to a new one for a URL."""
+        self._owned: Owned | None = cast(Owned, bind) if owned else None
+        if isinstance(bind, (str, URL)):
+            # Imported here: a store bound to a saver (a CLI's read) needs none of LangGraph.
+            from accord.persistence.checkpoints.saver import SQLAlchemySaver
+
+            bind = self._owned = SQLAlchemySaver(bind)
+        self.saver: Saver = bind
 
     def run(self, op: Operation[T]) -> T:
         """Run an operation on the saver's sync driver."""
@@ -88,21 +102,22 @@ class Bound:
 
     def close(self) -> None:
         """Close the saver if this store built it."""
-        if isinstance(self.saver, SQLAlchemySaver) and self._owned:
-            self.saver.close()
+        if self._owned is not None:
+            self._owned.close()
 
     async def aclose(self) -> None:
         """Async `close`."""
-        if isinstance(self.saver, SQLAlchemySaver) and self._owned:
-            await self.saver.aclose()
+        if self._owned is not None:
+            await self._owned.aclose()
 
 
 class Store:
     """Base of the stores kept beside the checkpoints: each runs on a saver's drivers."""
 
-    def __init__(self, bind: Bind) -> None:
-        """Use a saver's engines (the caller keeps owning it), or a new saver for a URL."""
-        self._bound = Bound(bind)
+    def __init__(self, bind: Bind, *, owned: bool = False) -> None:
+        """Use a saver's engines (the caller keeps owning it unless `owned`), or a new saver
+        for a URL."""
+        self._bound = Bound(bind, owned)
 
     def close(self) -> None:
         """Close the saver if this store built it from a URL."""

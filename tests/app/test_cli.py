@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from accord.app.cli.main import LAZY, cli
 from accord.evals.teams import EXAMPLES
+from accord.persistence import SQLAlchemySaver
 
 runner = CliRunner()
 TEAM = """
@@ -95,16 +96,18 @@ def test_help_loads_no_model_database_or_server_library() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_sessions_list_loads_no_orm_nor_asyncio_package(tmp_path: Path) -> None:
-    # A read command runs on the sync engine: SQLAlchemy's asyncio package loads its ORM.
+def test_sessions_list_loads_no_orm_asyncio_package_nor_langgraph(tmp_path: Path) -> None:
+    # A read command runs on a sync engine of its own: SQLAlchemy's asyncio package loads its
+    # ORM, and the checkpoint saver loads LangGraph and LangChain.
     url = f"sqlite:///{tmp_path / 'listed.db'}"
+    with SQLAlchemySaver(url) as saver:
+        saver.setup()
+    heavy = ("sqlalchemy.orm", "sqlalchemy.ext.asyncio", "langgraph", "langchain_core")
     probe = (
-        "import sys\nfrom accord.persistence import SQLAlchemySaver\n"
-        f"SQLAlchemySaver({url!r}).setup()\n"
-        "from accord.app.cli.main import main\n"
+        "import sys\nfrom accord.app.cli.main import main\n"
         f"sys.argv = ['accord', 'sessions', 'list', '--db', {url!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print([m for m in ('sqlalchemy.orm', 'sqlalchemy.ext.asyncio') if m in sys.modules])"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
