@@ -27,7 +27,7 @@ from accord.graphs.sessions.pause import PAUSED, pending
 from accord.graphs.sessions.reply import Reply
 from accord.graphs.sessions.run import UNANSWERED, Run
 from accord.graphs.sessions.runtime import Runtime
-from accord.graphs.sessions.traces import traced_turn
+from accord.graphs.sessions.traces import traced_turn, tracing
 from accord.persistence import SessionRecord
 
 
@@ -342,12 +342,13 @@ class Session:
         run = Run(self.sessions, self.id, self.user, modes)
         kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
         events = run.events(text, message_id, tokens, answer, given)
+        if tracing():  # no span, and no layer per event, where spans go nowhere
+            events = traced_turn(events, self.id, self.user.id, kind)
         try:
-            # Always through `traced_turn`, even with no SDK (it then opens no span): a caller
-            # that stops early closes the run through it. Closing the run's events directly
-            # left a PostgreSQL connection open when a stream was abandoned mid-turn.
-            async with aclosing(traced_turn(events, self.id, self.user.id, kind)) as traced:
-                async for event in traced:
+            # Closed here, not left to the garbage collector, when the caller stops early:
+            # the run's end (its usage, audit and lease release) must run on this loop.
+            async with aclosing(events):
+                async for event in events:
                     yield event
         finally:
             if run.record is not None:
