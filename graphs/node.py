@@ -8,6 +8,7 @@ state update or a `Command`. The node itself owns the model chain, retries and f
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -33,6 +34,8 @@ from accord.persistence import Flow, Sleep
 
 TOOL_ROUNDS = 4
 """Most rounds of tool calls an agent makes in one step before it must answer."""
+KEPT_CHAINS = 32
+"""Answer chains an agent keeps, one per answer schema; the least recently used goes first."""
 
 
 class Task:
@@ -90,7 +93,8 @@ class AgentNode(FlowRunnable[Any, Any]):
         self.task = task
         self.retry = retry
         self.name = agent.name
-        self._chains: dict[type[BaseModel], Runnable[Any, Any]] = {}
+        # Least recently used last: a router's shortlist makes a schema per shortlist.
+        self._chains: OrderedDict[type[BaseModel], Runnable[Any, Any]] = OrderedDict()
         self._tooled: Runnable[Any, Any] | None = None
         self._tools = {tool.name: tool for tool in agent.tools}
         self._models: list[BaseChatModel] | None = None
@@ -142,6 +146,10 @@ class AgentNode(FlowRunnable[Any, Any]):
                 self._resolved(), lambda model: structured(model, schema, describe=describe)
             )
             self._chains[schema] = chain
+            if len(self._chains) > KEPT_CHAINS:
+                self._chains.popitem(last=False)
+        else:
+            self._chains.move_to_end(schema)
         return chain
 
     def _tool_caller(self) -> Runnable[Any, AIMessage]:

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from accord.agents import Agent, ScriptedModel
 from accord.graphs import AgentNode, Task, TeamState, handoff
-from accord.graphs.node import retries_on
+from accord.graphs.node import KEPT_CHAINS, retries_on
+from accord.graphs.patterns.routes import route_schema
 
 
 class Echo(BaseModel):
@@ -126,3 +127,17 @@ async def test_an_agent_with_tools_gathers_facts_before_it_answers() -> None:
     assert "There is no tool 'refund'" in results[1].text
     assert model.calls[0].tools == ("balance",)
     model.assert_exhausted()
+
+
+def test_an_agent_keeps_a_bounded_number_of_answer_chains() -> None:
+    """A router's shortlist makes an answer schema per shortlist: the node's chains (each
+    holding its models) must not grow with every new one."""
+    node = AgentNode(_agent(), EchoTask())
+    names = [f"a{k}" for k in range(12)]
+    first = route_schema((names[0], names[1], names[2]), bounded=True)
+    node._chain(first)
+    for k in range(KEPT_CHAINS + 10):
+        node._chain(route_schema((names[k % 12], names[(k + 1) % 12], f"b{k}"), bounded=True))
+        node._chain(first)  # used again: kept
+    assert len(node._chains) == KEPT_CHAINS
+    assert first in node._chains
