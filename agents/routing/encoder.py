@@ -10,6 +10,7 @@ attention bias: padding, relative positions). No torch is imported.
 from __future__ import annotations
 
 import threading
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -75,14 +76,14 @@ class Encoder(Embeddings):
             out[chunk] = self._forward([ids[i] for i in chunk])
         return out
 
+    @abstractmethod
     def _build(self, w: Weights) -> None:
         """Keep the weights the forward pass needs (`layers`, embeddings) and set `width`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _inputs(self, tokens: np.ndarray[Any, Any], mask: Array) -> tuple[Array, Array]:
         """The first layer's input `(batch, length, width)` and the attention bias added to
         every layer's scores, broadcastable to `(batch, heads, length, length)`."""
-        raise NotImplementedError
 
     def _forward(self, batch: list[list[int]]) -> Array:
         longest = max(len(ids) for ids in batch)
