@@ -13,13 +13,22 @@ from hwu64_team import TEAM
 from langchain_core.embeddings import Embeddings
 
 from accord.agents import Agent
-from accord.agents.routing import MiniLM
+from accord.agents.routing import MiniLM, MPNet
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "accord" / "bench"
 """Where the benches keep what is slow to compute (outside the repository)."""
 ROOT = Path(__file__).resolve().parents[1]
-EMBEDDED = CACHE / "hwu64-minilm.npz"
-"""Every HWU64 text's embedding, kept between runs (delete it to embed again)."""
+ENCODERS = {"minilm": MiniLM.shared, "mpnet": MPNet.shared}
+"""The embedded sentence encoders by name (`--encoder`)."""
+
+
+def embedded(encoder: str) -> Path:
+    """Where every HWU64 text's embedding by `encoder` is kept between runs (delete it to
+    embed again)."""
+    return CACHE / f"hwu64-{encoder}.npz"
+
+
+EMBEDDED = embedded("minilm")
 Item = dict[str, str]
 
 
@@ -76,7 +85,7 @@ class Cached(Embeddings):
     """The embedded model with every text embedded once (batched) for the quality figures,
     kept in `path` (outside the repository) when given, so a rerun embeds nothing again."""
 
-    def __init__(self, model: MiniLM, path: Path | None = None) -> None:
+    def __init__(self, model: MiniLM | MPNet, path: Path | None = None) -> None:
         self.model = model
         self.path = path
         self.known: dict[str, list[float]] = {}

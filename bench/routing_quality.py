@@ -45,7 +45,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hwu64 import EMBEDDED, Cached, Item, data_dir, read, representative, team
+import encoder_cascade
+from hwu64 import EMBEDDED, ENCODERS, Cached, Item, data_dir, embedded, read, representative, team
 from hwu64_team import LEFT_OUT, TEAM
 from routing_model import cached as model_answers
 from routing_model import cascade, stratified
@@ -59,6 +60,7 @@ from accord.agents.routing import (
     LexicalFit,
     LoadCounter,
     MiniLM,
+    MPNet,
 )
 from accord.agents.routing.fit import FitFactory
 
@@ -113,10 +115,12 @@ def replay(agents: list[Agent], fit: FitFactory, items: list[Item], per_min: flo
 
 
 def fits(cached: Cached) -> dict[str, FitFactory]:
+    # The encoder's own calibrations (the fits find none on the `Cached` wrapper).
+    known = cached.model.calibrations
     return {
         "lexical": LexicalFit,
-        "embedding": lambda agents: EmbeddingFit(agents, cached),
-        "hybrid": lambda agents: HybridFit(agents, cached),
+        "embedding": lambda a: EmbeddingFit(a, cached, calibration=known.get("embedding")),
+        "hybrid": lambda a: HybridFit(a, cached, calibration=known.get("hybrid")),
     }
 
 
@@ -240,7 +244,7 @@ def choose_threshold(points: list[tuple[float, bool]], budget: float = 0.02) -> 
     return right[int(budget * len(points))]
 
 
-def latency(test: list[Item], model: MiniLM, shots: dict[str, list[str]]) -> None:
+def latency(test: list[Item], model: MiniLM | MPNet, shots: dict[str, list[str]]) -> None:
     """p50/p99 of each call's wall time and CPU time (the CPU figure holds on a busy machine,
     where a call's wall time includes waiting for a core)."""
     print("\n## Latency on one core (20 agents: the 18, two of them twice; 5 examples each)")
@@ -318,7 +322,7 @@ def record(
         print(f"wrote the confusion matrix to {plot}")
 
 
-SECTIONS = ("quality", "scope", "model", "latency")
+SECTIONS = ("quality", "scope", "model", "latency", "cascade")
 
 
 def main() -> None:
@@ -330,16 +334,25 @@ def main() -> None:
     parser.add_argument("--plot", help="save the confusion matrix to this PNG")
     parser.add_argument("--model", default="local", help="whose cached model-router answers")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="print only these sections")
+    parser.add_argument(
+        "--encoder", choices=sorted(ENCODERS), default="minilm", help="the sentence encoder"
+    )
     args = parser.parse_args()
     folder = data_dir(args.data)
     train, test = read(folder / "train.jsonl"), read(folder / "test.jsonl")
     load = os.getloadavg()
-    print(f"# Routing quality on HWU64 ({folder}); load average {load[0]:.2f} {load[1]:.2f}")
+    print(
+        f"# Routing quality on HWU64 ({folder}), encoder {args.encoder};"
+        f" load average {load[0]:.2f} {load[1]:.2f}"
+    )
     started, cpu = time.perf_counter(), time.process_time()
-    model = MiniLM.shared()
-    cached = Cached(model, EMBEDDED)
+    # The examples are chosen on MiniLM's vectors whatever the encoder: the same team for both.
+    picker = Cached(MiniLM.shared(), EMBEDDED)
+    shots = representative(train, picker)
+    picker.save()
+    model = ENCODERS[args.encoder]()
+    cached = Cached(model, embedded(args.encoder))
     cached.warm([i["text"] for i in test])
-    shots = representative(train, cached)
     cached.save()
     if args.calibrate:
         calibrate(train, cached, shots)
@@ -359,6 +372,13 @@ def main() -> None:
         cascade(stratified(test, 200), answers, router, tune)
     if "latency" in sections:
         latency(test, model, shots)
+    if "cascade" in sections:
+        large = Cached(MPNet.shared(), embedded("mpnet"))
+        gate = encoder_cascade.cascade(
+            train, test, picker, large, shots, MPNet.calibrations["embedding"]
+        )
+        large.save()
+        encoder_cascade.latency(test, MiniLM.shared(), MPNet.shared(), shots, gate)
     cached.save()
     load = os.getloadavg()
     print(

@@ -16,6 +16,7 @@ from accord.agents.routing.hybrid import HybridFit, hybrid_fit
 from accord.agents.routing.lexical import LexicalFit
 from accord.agents.routing.load import LoadCounter
 from accord.agents.routing.minilm import MiniLM
+from accord.agents.routing.mpnet import MPNet
 from accord.agents.routing.performance import PerformanceHistory
 from accord.agents.routing.router import Decision
 from accord.agents.routing.shared_load import SharedLoad
@@ -41,6 +42,7 @@ __all__ = [
     "LeastBusy",
     "LexicalFit",
     "LoadCounter",
+    "MPNet",
     "Match",
     "MiniLM",
     "PerformanceHistory",

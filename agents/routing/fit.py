@@ -136,7 +136,8 @@ class EmbeddingFit:
         embeddings: A LangChain `Embeddings` (e.g. `MiniLM.shared()`).
         temperature: Similarity gap that divides the fit by e.
         sharpness: The soft maximum's temperature (0: the plain maximum).
-        calibration: Similarity to confidence (default: fitted for all-MiniLM-L6-v2).
+        calibration: Similarity to confidence (default: the one fitted for the encoder, see
+            `calibrated_for`; all-MiniLM-L6-v2's for any other `Embeddings`).
     """
 
     slow = True
@@ -154,7 +155,9 @@ class EmbeddingFit:
         self.embeddings = embeddings
         self.temperature = temperature
         self.sharpness = sharpness
-        self.calibration = calibration or Calibration(similarity=4.1, margin=14.54, bias=-2.72)
+        self.calibration = calibration or calibrated_for(
+            embeddings, "embedding", Calibration(similarity=4.1, margin=14.54, bias=-2.72)
+        )
         owners: list[int] = []
         self.texts: list[str] = []
         for index, agent in enumerate(agents):
@@ -192,6 +195,14 @@ class EmbeddingFit:
     def fit(self, request: str) -> list[float]:
         """The fit of every agent to `request`, in team order."""
         return self.match(request).fit
+
+
+def calibrated_for(embeddings: Embeddings, fit: str, default: Calibration) -> Calibration:
+    """The calibration of `fit` ("embedding", "hybrid") fitted on HWU64's training fold for this
+    encoder (an embedded encoder's `calibrations`), else `default`: a similarity scale differs
+    from one sentence model to another."""
+    known: dict[str, Calibration] = getattr(embeddings, "calibrations", {})
+    return known.get(fit, default)
 
 
 def embedding_fit(agents: Sequence[Agent]) -> EmbeddingFit:

