@@ -34,8 +34,9 @@ class Encoder(Embeddings):
     A LangChain `Embeddings`, so it also serves vector stores; `encode` returns the matrix.
 
     Attributes:
-        calibrations: The fits' calibrations fitted for this model ("embedding", "hybrid"),
-            read by `EmbeddingFit` and `HybridFit` (none: MiniLM's, their defaults).
+        calibrations: The fits' calibrations fitted for this model ("embedding",
+            "embedding+head", "hybrid"), read by `EmbeddingFit` and `HybridFit` (none:
+            MiniLM's, their defaults).
 
     Args:
         folder: Holds `model.safetensors` and `tokenizer.json`.

@@ -1,5 +1,5 @@
 """The fits of issue 13: the lexical fit's defects, examples feeding every fit, the embedding fit
-scoring each text separately, and the embedded all-MiniLM-L6-v2 encoder."""
+scoring each text separately, its trained head, and the embedded all-MiniLM-L6-v2 encoder."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from langchain_core.embeddings import Embeddings
 from accord.agents import Agent, AgentSpecError, Router
 from accord.agents.errors import EmbeddingsNotInstalled
 from accord.agents.routing import EmbeddingFit, HybridFit, LexicalFit, LoadCounter
+from accord.agents.routing import head as head_module
+from accord.agents.routing.fit import HEAD
+from accord.agents.routing.head import Head, train
 from accord.agents.routing.lexical import profile, stem, terms
 
 # --- the lexical fit's defects ---------------------------------------------------------------
@@ -155,6 +158,59 @@ def test_the_hybrid_fit_adds_words_to_meaning() -> None:
     match = fit.match("refund please")
     assert match.fit[1] == 1.0
     assert "words 'refund'" in match.why(1)
+
+
+# --- the trained head ------------------------------------------------------------------------
+
+# Every text of `shop` has "parcel"; `tech` has the one text nearest a request with four words.
+SHARED_WORD = [
+    Agent(name="shop", skills=["parcel login", "parcel price", "parcel weather", "parcel"]),
+    Agent(name="tech", skills=["login", "price weather login", "refund"]),
+]
+
+
+def test_the_trained_head_learns_the_word_an_agents_texts_share() -> None:
+    request = "parcel price weather login"
+    nearest = EmbeddingFit(SHARED_WORD, Axes()).match(request)
+    assert nearest.fit.index(1.0) == 1
+    headed = EmbeddingFit(SHARED_WORD, Axes(), head=2.0).match(request)
+    assert headed.fit.index(1.0) == 0
+    assert headed.fit[1] < 0.5
+    assert "head 0.7" in headed.why(0)
+
+
+def test_the_head_is_deterministic_and_fits_its_own_texts() -> None:
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=(12, 8))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    owners = [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
+    first, second = train(points, owners, 3), train(points, owners, 3)
+    assert np.array_equal(first.weights, second.weights)
+    assert np.array_equal(first.bias, second.bias)
+    chosen = [int(np.argmax(first.probabilities(p.astype(np.float32)))) for p in points]
+    assert chosen == owners
+    assert first.probabilities(points[0].astype(np.float32)).sum() == pytest.approx(1.0)
+
+
+def test_a_teams_head_is_trained_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    trained: list[int] = []
+
+    def counted(matrix: np.ndarray, owners: list[int], size: int) -> Head:
+        trained.append(size)
+        return train(matrix, owners, size)
+
+    monkeypatch.setattr(head_module, "train", counted)
+    embeddings = Axes()
+    EmbeddingFit(TEAM, embeddings, head=HEAD)
+    EmbeddingFit(TEAM, embeddings, head=0.5)
+    Router(TEAM, fit=lambda team: EmbeddingFit(team, embeddings, head=HEAD)).decide("parcel")
+    EmbeddingFit(TEAM[:2], embeddings, head=HEAD)
+    assert trained == [3, 2]
+
+
+def test_a_negative_head_weight_is_refused() -> None:
+    with pytest.raises(AgentSpecError, match=r"head=-0\.1: give the trained head.s weight"):
+        EmbeddingFit(TEAM, Axes(), head=-0.1)
 
 
 # --- the embedded model ------------------------------------------------------------------------
