@@ -124,9 +124,7 @@ def sqlite_savers(
 ) -> Iterator[tuple[Savers, BaseCheckpointSaver[Any]]]:
     """SqliteSaver and SQLAlchemySaver, each on a fresh file (`equal`: both WAL + NORMAL),
     and an AsyncSqliteSaver on the official file, opened on `loop`."""
-    import aiosqlite
     from langgraph.checkpoint.sqlite import SqliteSaver
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     official_path, accord_path = folder / "official.db", folder / "accord.db"
     conn = sqlite3.connect(official_path, check_same_thread=False)
@@ -135,39 +133,46 @@ def sqlite_savers(
         conn.execute("PRAGMA synchronous=NORMAL")
     official = SqliteSaver(conn)
     official.setup()
-    # The engine accord would build itself, made here so the bench can read its settings.
-    engine = create_sync(resolve(f"sqlite:///{accord_path}"), {})
-    ours = SQLAlchemySaver.from_engine(engine)
+    # From a URL, as Sessions make it: its async methods then run on its sync driver (see
+    # accord.persistence.ops.offload). The probe is the engine it builds, to read settings.
+    ours = SQLAlchemySaver.from_url(f"sqlite:///{accord_path}")
     ours.setup()
+    engine = create_sync(resolve(f"sqlite:///{accord_path}"), {})
     with engine.connect() as probe:
         mode = probe.exec_driver_sql("PRAGMA journal_mode").scalar()
         sync = probe.exec_driver_sql("PRAGMA synchronous").scalar_one()
+    engine.dispose()
     label = "sqlite=" if equal else "sqlite"
     SETTINGS.append(f"{label}: official journal_mode={_pragma(conn, 'journal_mode')}")
     SETTINGS[-1] += f" synchronous={_SYNC[_pragma(conn, 'synchronous')]}"
     SETTINGS.append(f"{label}: accord   journal_mode={mode} synchronous={_SYNC[int(sync)]}")
-    aconn = loop.run_until_complete(_aiosqlite(aiosqlite, official_path, equal=equal))
+    aio = loop.run_until_complete(_aiosqlite(official_path, equal=equal))
     try:
         yield (
             [
                 ("official", official, lambda: _sqlite_size(official_path)),
                 ("accord", ours, lambda: _sqlite_size(accord_path)),
             ],
-            AsyncSqliteSaver(aconn),
+            aio,
         )
     finally:
         loop.run_until_complete(ours.aclose())
-        engine.dispose()
-        loop.run_until_complete(aconn.close())
+        loop.run_until_complete(aio.conn.close())
         conn.close()
 
 
-async def _aiosqlite(aiosqlite: Any, path: Path, *, equal: bool) -> Any:
+async def _aiosqlite(path: Path, *, equal: bool) -> Any:
+    """An AsyncSqliteSaver on `path` (made on the loop it runs on, as it requires)."""
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
     conn = await aiosqlite.connect(path)
     if equal:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
+    saver = AsyncSqliteSaver(conn)
+    await saver.setup()
+    return saver
 
 
 _SYNC = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
