@@ -60,15 +60,6 @@ class Statements:
         """
         self.dialect = dialect
         c = checkpoints.c
-        self.checkpoint = select(*CHECKPOINT_COLUMNS).where(
-            _in_thread(checkpoints), c.checkpoint_id == _param("checkpoint_id")
-        )
-        self.latest = (
-            select(*CHECKPOINT_COLUMNS)
-            .where(_in_thread(checkpoints))
-            .order_by(c.checkpoint_id.desc())
-            .limit(1)
-        )
         self.fetch = Fetches()
         self.oneshot = OneShot() if dialect == "postgresql" else None
         self._bases: dict[int, Select[Any]] = {}
