@@ -129,22 +129,27 @@ def micro(
     n: int,
     rounds: int = 5,
     loop: asyncio.AbstractEventLoop | None = None,
-) -> dict[str, dict[str, float]]:
-    """Throughput of each operation (ops/s), as the median of interleaved rounds.
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Each operation's throughput (ops/s) and process CPU per call (µs, all threads: the
+    async savers work in threads of their own), as the medians of interleaved rounds.
 
     Rounds alternate between the savers so that the disk's fsync latency, which swings
     several-fold from one second to the next on shared machines, weighs on both alike.
     """
     runs = {name: Micro(saver, loop) for name, saver in savers.items()}
-    rates: dict[str, dict[str, list[float]]] = {name: {} for name in savers}
+    rates: dict[str, dict[str, list[tuple[float, float]]]] = {name: {} for name in savers}
     batch = max(n // rounds, 1)
     for op in OPERATIONS:
         for _ in range(rounds):
             for name, run in runs.items():
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
                 run.run(op, batch)
-                rates[name].setdefault(op, []).append(batch / (time.perf_counter() - start))
+                wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+                rates[name].setdefault(op, []).append((batch / wall, cpu / batch * 1e6))
     return {
-        name: {op: statistics.median(values) for op, values in ops.items()}
+        name: {
+            op: (statistics.median(r for r, _ in got), statistics.median(c for _, c in got))
+            for op, got in ops.items()
+        }
         for name, ops in rates.items()
     }

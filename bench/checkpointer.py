@@ -12,7 +12,8 @@ database size, and bytes added per turn early (turns 1-50) and late (turns 151-2
 Ratios are accord ÷ official for throughput (higher is better) and official ÷ accord for
 time and size (higher is better), so every ratio >= 1.0 means accord is ahead. The two savers
 run interleaved (round by round, turn by turn) because commit latency on shared disks swings
-several-fold within seconds; throughput is the median of the rounds.
+several-fold within seconds; throughput is the median of the rounds, and so is the process
+CPU per call printed under it (every thread of the process: the async savers' own included).
 
 Durability differs on SQLite by default: SqliteSaver keeps sqlite3's defaults (rollback
 journal, `synchronous=FULL`), accord uses WAL with `synchronous=NORMAL` (safe across
@@ -64,7 +65,8 @@ SETTINGS: list[str] = []
 class Result:
     """What one saver measured."""
 
-    ops: dict[str, float] = field(default_factory=dict)  # operation -> ops/s
+    ops: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """operation -> (ops/s, CPU µs per call)"""
     turn_ms: list[float] = field(default_factory=list)
     size: int = 0
     early: int = 0  # bytes added over turns 1-50
@@ -278,12 +280,14 @@ def run(
     for name, ops in micro(by_name, args.ops).items():
         results[name].ops = ops
     for name, ops in micro(by_name_async, args.ops, loop=loop).items():
-        results[name].ops |= {f"a{op}": rate for op, rate in ops.items()}
+        results[name].ops |= {f"a{op}": measured for op, measured in ops.items()}
     official, accord = results["official"], results["accord"]
     rows = []
     for op in (*OPERATIONS, *(f"a{op}" for op in OPERATIONS)):
-        a, o = accord.ops[op], official.ops[op]
+        (a, a_cpu), (o, o_cpu) = accord.ops[op], official.ops[op]
         rows.append([backend, f"{op} (ops/s)", f"{o:,.0f}", f"{a:,.0f}", f"{a / o:.2f}"])
+        ratio = f"{o_cpu / a_cpu:.2f}"
+        rows.append([backend, "  CPU µs/call", f"{o_cpu:.0f}", f"{a_cpu:.0f}", ratio])
     o_turn, a_turn = statistics.mean(official.turn_ms), statistics.mean(accord.turn_ms)
     rows.append(
         [
@@ -359,7 +363,9 @@ def main() -> None:
                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
         )
-    print("\nratio >= 1.00: accord ahead (ops/s accord÷official; time and size official÷accord)")
+    print(
+        "\nratio >= 1.00: accord ahead (ops/s accord÷official; time, CPU and size official÷accord)"
+    )
     print("settings:", *SETTINGS, sep="\n  ")
     print(f"took {time.perf_counter() - started:.0f}s")
 
