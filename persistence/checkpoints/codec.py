@@ -31,7 +31,7 @@ Reads fetch a whole chain in one recursive query; MySQL 8 refuses recursion deep
 
 
 INLINE_MAX = 256
-"""Longest str or bytes value stored inline in its checkpoint row (see `inline_values`)."""
+"""Longest str value stored inline in its checkpoint row (see `inline_values`)."""
 
 _SCALARS = (bool, int, float, type(None))
 
@@ -99,13 +99,14 @@ def inline_values(values: Mapping[str, Any]) -> dict[str, Any]:
 
     Such values are as small as a blob row's key, so storing them again in each checkpoint
     keeps the storage per turn flat, and saves `put` a row and `get_tuple` a lookup per
-    channel. Exact types only: a subclass (an enum) may not survive the round trip alike.
+    channel. Exact types only: a subclass (an enum) may not survive the round trip alike, and
+    bytes stay value rows, where a serializer may store them as they are.
     Lists are never inline: they grow, and are stored as deltas instead.
     """
     return {
         channel: value
         for channel, value in values.items()
-        if type(value) in _SCALARS or (type(value) in (str, bytes) and len(value) <= INLINE_MAX)
+        if type(value) in _SCALARS or (type(value) is str and len(value) <= INLINE_MAX)
     }
 
 

@@ -239,10 +239,10 @@ def _assemble(
             learned = loaded.learned if cache is not None else None
             values = _values(chains, ident, checkpoint, learned)
             metadata = decode_metadata(row.metadata)
-            pending = decode_writes(serde, by_checkpoint.get(ident, ()))
+            writes = decode_writes(serde, by_checkpoint.get(ident, ()))
         except Undecodable as exc:
             raise corrupt(*ident, str(exc)) from exc
-        loaded.tuples.append(_tuple(row, checkpoint, values, metadata, pending))
+        loaded.tuples.append(_tuple(row, checkpoint, values, metadata, writes))
     return loaded
 
 

@@ -42,10 +42,11 @@ async def test_growing_list_is_stored_as_deltas(store: Any) -> None:
 async def test_scalars_and_short_strings_are_stored_in_the_checkpoint_row(store: Any) -> None:
     thread = _thread("inline")
     long = "x" * (INLINE_MAX + 1)
-    first = await store.put(thread, {"n": 1, "s": "short", "none": None, "long": long, "m": [1]})
+    values = {"n": 1, "s": "short", "none": None, "long": long, "b": b"xy", "m": [1]}
+    first = await store.put(thread, values)
     second = await store.put(thread, {"n": 2, "m": [1, 2]}, parent=first)
-    assert sorted({r.channel for r in store.blob_rows(thread)}) == ["long", "m"]
-    expected = {"n": 2, "s": "short", "none": None, "long": long, "m": [1, 2]}
+    assert sorted({r.channel for r in store.blob_rows(thread)}) == ["b", "long", "m"]
+    expected = {"n": 2, "s": "short", "none": None, "long": long, "b": b"xy", "m": [1, 2]}
     async with SQLAlchemySaver.from_url(store.url) as cold:
         assert await store.values(second, saver=cold) == expected
         listed = [t.checkpoint["channel_values"] async for t in cold.alist(second)]
