@@ -2,15 +2,18 @@
 
 SQLite: SQLAlchemySaver vs `langgraph-checkpoint-sqlite`'s SqliteSaver, each on its own file.
 PostgreSQL: SQLAlchemySaver vs `langgraph-checkpoint-postgres`'s PostgresSaver, in a scratch
-database this script creates and drops. Both savers run their sync methods.
+database this script creates and drops.
 
-Measured: put, put_writes and get_tuple throughput (ops/s), then a 200-turn conversation
+Measured: put, put_writes, get_tuple and list throughput (ops/s), through the sync methods
+and then the async ones (aput, ...: what Sessions and async graphs call) against
+AsyncSqliteSaver / AsyncPostgresSaver; then a 200-turn conversation
 through a real StateGraph (a ~300-character message each way per turn): time per turn,
 database size, and bytes added per turn early (turns 1-50) and late (turns 151-200).
 Ratios are accord ÷ official for throughput (higher is better) and official ÷ accord for
 time and size (higher is better), so every ratio >= 1.0 means accord is ahead. The two savers
 run interleaved (round by round, turn by turn) because commit latency on shared disks swings
-several-fold within seconds; throughput is the median of the rounds.
+several-fold within seconds; throughput is the median of the rounds, and so is the process
+CPU per call printed under it (every thread of the process: the async savers' own included).
 
 Durability differs on SQLite by default: SqliteSaver keeps sqlite3's defaults (rollback
 journal, `synchronous=FULL`), accord uses WAL with `synchronous=NORMAL` (safe across
@@ -25,20 +28,22 @@ Run: python bench/checkpointer.py [--turns 200] [--ops 500] [--postgres URL] [--
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sqlite3
 import statistics
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+from checkpoint_ops import OPERATIONS, micro
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, empty_checkpoint
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from sqlalchemy import create_engine, text
@@ -51,6 +56,7 @@ from accord.persistence.engine import create_sync, resolve
 FILLER = "The quick brown fox jumps over the lazy dog while the bench keeps time. " * 4
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SizeOf = Callable[[], int]
+Savers = list[tuple[str, BaseCheckpointSaver[Any], SizeOf]]
 SETTINGS: list[str] = []
 """What each side ran with, printed under the table."""
 
@@ -59,82 +65,15 @@ SETTINGS: list[str] = []
 class Result:
     """What one saver measured."""
 
-    ops: dict[str, float] = field(default_factory=dict)  # operation -> ops/s
+    ops: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """operation -> (ops/s, CPU µs per call)"""
     turn_ms: list[float] = field(default_factory=list)
     size: int = 0
     early: int = 0  # bytes added over turns 1-50
     late: int = 0  # bytes added over the last 50 turns
 
 
-# --- the workloads ---------------------------------------------------------------------------
-
-
-def _checkpoint(saver: BaseCheckpointSaver[Any], previous: Checkpoint | None, i: int) -> Any:
-    """A typical step: two small channels change, the rest keep their versions."""
-    base = previous or empty_checkpoint()
-    versions = dict(base["channel_versions"])
-    new = {ch: saver.get_next_version(versions.get(ch), None) for ch in ("step", "route")}
-    checkpoint = empty_checkpoint()
-    checkpoint["channel_values"] = {"step": i, "route": f"node-{i % 7}"}
-    checkpoint["channel_versions"] = versions | new
-    checkpoint["versions_seen"] = {"agent": dict(versions), "tools": dict(versions)}
-    return checkpoint, new
-
-
-class Micro:
-    """One saver's share of the throughput runs: a thread of small checkpoints."""
-
-    def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
-        self.saver = saver
-        self.config: RunnableConfig = {
-            "configurable": {"thread_id": f"micro-{uuid.uuid4()}", "checkpoint_ns": ""}
-        }
-        self.previous: Checkpoint | None = None
-        self.stored: list[RunnableConfig] = []
-        self.step = 0
-
-    def put(self, n: int) -> None:
-        for _ in range(n):
-            self.previous, new = _checkpoint(self.saver, self.previous, self.step)
-            metadata: Any = {"source": "loop", "step": self.step, "parents": {}}
-            self.config = self.saver.put(self.config, self.previous, metadata, new)
-            self.stored.append(self.config)
-            self.step += 1
-
-    def put_writes(self, n: int) -> None:
-        for i in range(n):
-            target = self.stored[(self.step + i) % len(self.stored)]
-            self.saver.put_writes(target, [("route", f"node-{i}"), ("step", i)], f"task-{i}")
-        self.step += n
-
-    def get_tuple(self, n: int) -> None:
-        latest: RunnableConfig = {"configurable": {**self.config["configurable"]}}
-        latest["configurable"].pop("checkpoint_id")
-        for _ in range(n):
-            assert self.saver.get_tuple(latest) is not None
-
-
-def micro(
-    savers: dict[str, BaseCheckpointSaver[Any]], n: int, rounds: int = 5
-) -> dict[str, dict[str, float]]:
-    """put, put_writes and get_tuple throughput, as the median of interleaved rounds.
-
-    Rounds alternate between the savers so that the disk's fsync latency, which swings
-    several-fold from one second to the next on shared machines, weighs on both alike.
-    """
-    runs = {name: Micro(saver) for name, saver in savers.items()}
-    rates: dict[str, dict[str, list[float]]] = {name: {} for name in savers}
-    batch = max(n // rounds, 1)
-    for op in ("put", "put_writes", "get_tuple"):
-        for _ in range(rounds):
-            for name, run in runs.items():
-                start = time.perf_counter()
-                getattr(run, op)(batch)
-                rates[name].setdefault(op, []).append(batch / (time.perf_counter() - start))
-    return {
-        name: {op: statistics.median(values) for op, values in ops.items()}
-        for name, ops in rates.items()
-    }
+# --- the conversation ------------------------------------------------------------------------
 
 
 class Chat(TypedDict):
@@ -183,9 +122,10 @@ def conversation(
 
 @contextmanager
 def sqlite_savers(
-    folder: Path, *, equal: bool
-) -> Iterator[list[tuple[str, BaseCheckpointSaver[Any], SizeOf]]]:
-    """SqliteSaver and SQLAlchemySaver, each on a fresh file (`equal`: both WAL + NORMAL)."""
+    folder: Path, loop: asyncio.AbstractEventLoop, *, equal: bool
+) -> Iterator[tuple[Savers, BaseCheckpointSaver[Any]]]:
+    """SqliteSaver and SQLAlchemySaver, each on a fresh file (`equal`: both WAL + NORMAL),
+    and an AsyncSqliteSaver on the official file, opened on `loop`."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     official_path, accord_path = folder / "official.db", folder / "accord.db"
@@ -195,26 +135,46 @@ def sqlite_savers(
         conn.execute("PRAGMA synchronous=NORMAL")
     official = SqliteSaver(conn)
     official.setup()
-    # The engine accord would build itself, made here so the bench can read its settings.
-    engine = create_sync(resolve(f"sqlite:///{accord_path}"), {})
-    ours = SQLAlchemySaver.from_engine(engine)
+    # From a URL, as Sessions make it: its async methods then run on its sync driver (see
+    # accord.persistence.ops.offload). The probe is the engine it builds, to read settings.
+    ours = SQLAlchemySaver.from_url(f"sqlite:///{accord_path}")
     ours.setup()
+    engine = create_sync(resolve(f"sqlite:///{accord_path}"), {})
     with engine.connect() as probe:
         mode = probe.exec_driver_sql("PRAGMA journal_mode").scalar()
         sync = probe.exec_driver_sql("PRAGMA synchronous").scalar_one()
+    engine.dispose()
     label = "sqlite=" if equal else "sqlite"
     SETTINGS.append(f"{label}: official journal_mode={_pragma(conn, 'journal_mode')}")
     SETTINGS[-1] += f" synchronous={_SYNC[_pragma(conn, 'synchronous')]}"
     SETTINGS.append(f"{label}: accord   journal_mode={mode} synchronous={_SYNC[int(sync)]}")
+    aio = loop.run_until_complete(_aiosqlite(official_path, equal=equal))
     try:
-        yield [
-            ("official", official, lambda: _sqlite_size(official_path)),
-            ("accord", ours, lambda: _sqlite_size(accord_path)),
-        ]
+        yield (
+            [
+                ("official", official, lambda: _sqlite_size(official_path)),
+                ("accord", ours, lambda: _sqlite_size(accord_path)),
+            ],
+            aio,
+        )
     finally:
-        ours.close()
-        engine.dispose()
+        loop.run_until_complete(ours.aclose())
+        loop.run_until_complete(aio.conn.close())
         conn.close()
+
+
+async def _aiosqlite(path: Path, *, equal: bool) -> Any:
+    """An AsyncSqliteSaver on `path` (made on the loop it runs on, as it requires)."""
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    conn = await aiosqlite.connect(path)
+    if equal:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=NORMAL")
+    saver = AsyncSqliteSaver(conn)
+    await saver.setup()
+    return saver
 
 
 _SYNC = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
@@ -238,10 +198,14 @@ def _sqlite_size(path: Path) -> int:
 
 
 @contextmanager
-def postgres_savers(admin: str) -> Iterator[list[tuple[str, BaseCheckpointSaver[Any], SizeOf]]]:
-    """PostgresSaver and SQLAlchemySaver in one scratch database, created and dropped here."""
+def postgres_savers(
+    admin: str, loop: asyncio.AbstractEventLoop
+) -> Iterator[tuple[Savers, BaseCheckpointSaver[Any]]]:
+    """PostgresSaver and SQLAlchemySaver in one scratch database, created and dropped here,
+    and an AsyncPostgresSaver on it, opened on `loop`."""
     import psycopg
     from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     name = f"accord_bench_{uuid.uuid4().hex[:10]}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
@@ -262,13 +226,19 @@ def postgres_savers(admin: str) -> Iterator[list[tuple[str, BaseCheckpointSaver[
             ours = SQLAlchemySaver.from_url(url)
             ours.setup()
             sizer = create_engine(url, poolclass=NullPool)
+            opened: AbstractAsyncContextManager[Any] = AsyncPostgresSaver.from_conn_string(libpq)
+            aio = loop.run_until_complete(opened.__aenter__())
             try:
-                yield [
-                    ("official", official, lambda: _pg_size(sizer, "checkpoint%")),
-                    ("accord", ours, lambda: _pg_size(sizer, "accord_%")),
-                ]
+                yield (
+                    [
+                        ("official", official, lambda: _pg_size(sizer, "checkpoint%")),
+                        ("accord", ours, lambda: _pg_size(sizer, "accord_%")),
+                    ],
+                    aio,
+                )
             finally:
-                ours.close()
+                loop.run_until_complete(opened.__aexit__(None, None, None))
+                loop.run_until_complete(ours.aclose())
                 sizer.dispose()
     finally:
         with engine.connect() as conn:
@@ -294,18 +264,30 @@ def _pg_size(engine: Any, pattern: str) -> int:
 
 
 def run(
-    backend: str, savers: list[tuple[str, BaseCheckpointSaver[Any], SizeOf]], args: Any
+    backend: str,
+    sides: tuple[Savers, BaseCheckpointSaver[Any]],
+    loop: asyncio.AbstractEventLoop,
+    args: Any,
 ) -> list[list[str]]:
+    """Every measure of one backend: sync micro-operations, async ones (the official async
+    saver against accord's saver's async methods), then the conversation."""
+    savers, official_async = sides
     by_name = {name: saver for name, saver, _ in savers}
+    by_name_async = {"official": official_async, "accord": by_name["accord"]}
     micro(by_name, 50, rounds=1)  # warm up: caches, pools, prepared statements
+    micro(by_name_async, 50, rounds=1, loop=loop)
     results = conversation({name: (saver, size) for name, saver, size in savers}, args.turns)
     for name, ops in micro(by_name, args.ops).items():
         results[name].ops = ops
+    for name, ops in micro(by_name_async, args.ops, loop=loop).items():
+        results[name].ops |= {f"a{op}": measured for op, measured in ops.items()}
     official, accord = results["official"], results["accord"]
     rows = []
-    for op in ("put", "put_writes", "get_tuple"):
-        a, o = accord.ops[op], official.ops[op]
+    for op in (*OPERATIONS, *(f"a{op}" for op in OPERATIONS)):
+        (a, a_cpu), (o, o_cpu) = accord.ops[op], official.ops[op]
         rows.append([backend, f"{op} (ops/s)", f"{o:,.0f}", f"{a:,.0f}", f"{a / o:.2f}"])
+        ratio = f"{o_cpu / a_cpu:.2f}"
+        rows.append([backend, "  CPU µs/call", f"{o_cpu:.0f}", f"{a_cpu:.0f}", ratio])
     o_turn, a_turn = statistics.mean(official.turn_ms), statistics.mean(accord.turn_ms)
     rows.append(
         [
@@ -361,15 +343,17 @@ def main() -> None:
     args.turns = max(args.turns, 101)
     rows: list[list[str]] = []
     started = time.perf_counter()
+    loop = asyncio.new_event_loop()
     for equal in (False, True):
         with (
             tempfile.TemporaryDirectory() as folder,
-            sqlite_savers(Path(folder), equal=equal) as savers,
+            sqlite_savers(Path(folder), loop, equal=equal) as sides,
         ):
-            rows += run("sqlite=" if equal else "sqlite", savers, args)
+            rows += run("sqlite=" if equal else "sqlite", sides, loop, args)
     if not args.no_postgres:
-        with postgres_savers(args.postgres) as savers:
-            rows += run("postgres", savers, args)
+        with postgres_savers(args.postgres, loop) as sides:
+            rows += run("postgres", sides, loop, args)
+    loop.close()
     header = ["backend", "measure", "official", "accord", "ratio"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths], *rows]:
@@ -379,7 +363,9 @@ def main() -> None:
                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
         )
-    print("\nratio >= 1.00: accord ahead (ops/s accord÷official; time and size official÷accord)")
+    print(
+        "\nratio >= 1.00: accord ahead (ops/s accord÷official; time, CPU and size official÷accord)"
+    )
     print("settings:", *SETTINGS, sep="\n  ")
     print(f"took {time.perf_counter() - started:.0f}s")
 

@@ -30,6 +30,11 @@ Reads fetch a whole chain in one recursive query; MySQL 8 refuses recursion deep
 """
 
 
+INLINE_MAX = 256
+"""Longest str value stored inline in its checkpoint row (see `inline_values`)."""
+
+_SCALARS = (bool, int, float, type(None))
+
 SEAL = "#"
 """Separates a row's serializer type from the checksum of its bytes in the `type` column."""
 
@@ -87,6 +92,22 @@ class Encoded:
             self.learned = [
                 (k, Stored(e.version, 0, e.items) if k == delta.key else e) for k, e in self.learned
             ]
+
+
+def inline_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The channel values stored inside the checkpoint row itself: scalars and short strings.
+
+    Such values are as small as a blob row's key, so storing them again in each checkpoint
+    keeps the storage per turn flat, and saves `put` a row and `get_tuple` a lookup per
+    channel. Exact types only: a subclass (an enum) may not survive the round trip alike, and
+    bytes stay value rows, where a serializer may store them as they are.
+    Lists are never inline: they grow, and are stored as deltas instead.
+    """
+    return {
+        channel: value
+        for channel, value in values.items()
+        if type(value) in _SCALARS or (type(value) is str and len(value) <= INLINE_MAX)
+    }
 
 
 def encode_values(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    func,
     literal_column,
     null,
     or_,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from accord.persistence.schema import ID_LENGTH, ascii_key, blobs, writes
+from accord.persistence.schema import ID_LENGTH, ascii_key, blobs, checkpoints, writes
 
 BlobKey = tuple[str, str, str, str]
 """(thread_id, checkpoint_ns, channel, version)"""
@@ -62,6 +63,59 @@ class Fetches:
             w.checkpoint_id == bindparam("w_checkpoint_id"),
         )
         self._both: dict[int, CompoundSelect[Any]] = {}
+        self._heads: dict[bool, CompoundSelect[Any]] = {}
+        self._exact: dict[int, CompoundSelect[Any]] = {}
+        self.writes_between = self._writes.where(
+            w.thread_id == bindparam("w_thread_id"),
+            w.checkpoint_ns == bindparam("w_checkpoint_ns"),
+            w.checkpoint_id >= bindparam("w_low"),
+            w.checkpoint_id <= bindparam("w_high"),
+        )
+        """Write rows of a namespace's checkpoints within an id range (one page of `list`)."""
+
+    def head(self, latest: bool) -> CompoundSelect[Any]:
+        """One checkpoint row ("c") and its pending writes, in one statement.
+
+        Binds thread_id and checkpoint_ns, and checkpoint_id unless `latest` (the newest). The
+        checkpoint row carries parent_checkpoint_id as channel, metadata as link, and the
+        checkpoint as data.
+        """
+        if latest not in self._heads:
+            c = checkpoints.c
+            where = [
+                c.thread_id == bindparam("thread_id"),
+                c.checkpoint_ns == bindparam("checkpoint_ns"),
+            ]
+            head: Any = bindparam("checkpoint_id")
+            if latest:
+                head = select(func.max(c.checkpoint_id)).where(*where).scalar_subquery()
+            checkpoint = select(
+                literal_column("'c'").label("kind"),
+                c.thread_id,
+                c.checkpoint_ns,
+                c.checkpoint_id,
+                c.parent_checkpoint_id.label("channel"),
+                c.checkpoint_id.label("key"),
+                c.metadata.label("link"),
+                literal_column("0").label("number"),
+                c.type,
+                c.checkpoint.label("data"),
+            ).where(*where, c.checkpoint_id == head)
+            w = writes.c
+            pending = self._writes.where(
+                w.thread_id == bindparam("thread_id"),
+                w.checkpoint_ns == bindparam("checkpoint_ns"),
+                w.checkpoint_id == head,
+            )
+            self._heads[latest] = union_all(checkpoint, pending)
+        return self._heads[latest]
+
+    def exact(self, keys: Sequence[BlobKey]) -> tuple[CompoundSelect[Any], dict[str, str]]:
+        """The value rows at exactly `keys` (delta rows may need `values` for their chain)."""
+        size = _padded_size(keys)
+        if size not in self._exact:
+            self._exact[size] = union_all(*_exact(size))
+        return self._exact[size], _key_params(keys, size)
 
     def values(self, keys: Sequence[BlobKey]) -> tuple[Select[Any], dict[str, str]]:
         """Value rows for blob keys, delta chains included, and the parameters."""
@@ -87,8 +141,7 @@ class Fetches:
             return self._one_checkpoint, params
         size = _padded_size(keys)
         if size not in self._both:
-            exact = [_value_rows(blobs).where(_key(blobs, i)) for i in range(size)]
-            self._both[size] = union_all(*exact, self._one_checkpoint)
+            self._both[size] = union_all(*_exact(size), self._one_checkpoint)
         return self._both[size], params | _key_params(keys, size)
 
     def writes_of(self, idents: Sequence[Ident]) -> Select[Any]:
@@ -128,6 +181,12 @@ def _key(table: Any, i: int) -> ColumnElement[bool]:
         table.c.channel == bindparam(f"c{i}"),
         table.c.version == bindparam(f"v{i}"),
     )
+
+
+def _exact(size: int) -> list[Select[Any]]:
+    """One primary-key lookup per key: planners may otherwise use the index for the thread
+    prefix only and filter the rest of the thread's rows."""
+    return [_value_rows(blobs).where(_key(blobs, i)) for i in range(size)]
 
 
 def _value_rows(b: Any) -> Select[Any]:

@@ -60,7 +60,17 @@ class Listing:
                 size=size,
             )
 
-        return Operation(page, write=False, what="listing checkpoints", after=self._advance)
+        # One namespace without a filter: every statement is built once, so runs on DBAPI.
+        native = bool(
+            self._config and self._config["configurable"].get("checkpoint_ns") is not None
+        )
+        return Operation(
+            page,
+            write=False,
+            what="listing checkpoints",
+            after=self._advance,
+            native=native and not self._filter,
+        )
 
     def take(self, loaded: reads.Loaded) -> list[CheckpointTuple]:
         """The tuples of a page that are still due."""

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, union_all
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.sql.dml import Insert, ReturningInsert
+from sqlalchemy.sql.dml import Insert
 
 from accord.persistence.schema import blobs, checkpoints, writes
 
@@ -51,7 +51,7 @@ class OneShot:
 
     def __init__(self) -> None:
         """Start with no statement built."""
-        self._puts: dict[tuple[int, int], ReturningInsert[Any]] = {}
+        self._puts: dict[tuple[int, int], Insert] = {}
         self._writes: dict[tuple[int, bool], Insert] = {}
 
     def put(
@@ -59,7 +59,7 @@ class OneShot:
         checkpoint: dict[str, Any],
         values: Sequence[dict[str, Any]],
         bases: Sequence[tuple[str, str]],
-    ) -> tuple[ReturningInsert[Any], dict[str, Any]]:
+    ) -> tuple[Insert, dict[str, Any]]:
         """The statement storing a checkpoint row and its value rows, and its parameters.
 
         Args:
@@ -90,7 +90,7 @@ class OneShot:
         return self._writes[shape], params
 
 
-def _put(n_values: int, n_bases: int) -> ReturningInsert[Any]:
+def _put(n_values: int, n_bases: int) -> Insert:
     c = checkpoints.c
     row = {name: bindparam(f"k_{name}", type_=c[name].type) for name in CHECKPOINT_COLUMNS}
     if n_bases:
@@ -119,10 +119,13 @@ def _put(n_values: int, n_bases: int) -> ReturningInsert[Any]:
     else:
         statement = postgresql.insert(checkpoints).values(row)
     updated = ("parent_checkpoint_id", "run_id", "type", "checkpoint", "metadata")
-    stored = statement.on_conflict_do_update(
+    stored: Insert = statement.on_conflict_do_update(
         index_elements=list(checkpoints.primary_key.columns),
         set_={name: statement.excluded[name] for name in updated},
-    ).returning(checkpoints.c.checkpoint_id)
+    )
+    if n_bases:
+        # Only a guarded insert can store nothing; the caller reads its RETURNING to know.
+        stored = stored.returning(checkpoints.c.checkpoint_id)
     if not n_values:
         return stored
     values = postgresql.insert(blobs).from_select(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -59,11 +59,26 @@ def get_tuple(
         "checkpoint_ns": conf.get("checkpoint_ns", ""),
         "checkpoint_id": conf.get("checkpoint_id"),
     }
-    statement = sql.checkpoint if params["checkpoint_id"] else sql.latest
-    found = yield statement, params
-    if not found.rows:
+    found = yield sql.fetch.head(latest=not params["checkpoint_id"]), params
+    head = [r for r in found.rows if r.kind == "c"]
+    if not head:
         return Loaded()
-    return (yield from _assemble(sql, serde, found.rows, cache=cache))
+    r = head[0]
+    row = Head(r.thread_id, r.checkpoint_ns, r.checkpoint_id, r.channel, r.type, r.data, r.link)
+    pending = [r for r in found.rows if r.kind == "w"]
+    return (yield from _assemble(sql, serde, [row], cache=cache, pending=pending))
+
+
+class Head(NamedTuple):
+    """A checkpoint row as `Fetches.head` returns it, under the checkpoint table's names."""
+
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    type: str
+    checkpoint: bytes
+    metadata: str
 
 
 def list_page(
@@ -77,7 +92,24 @@ def list_page(
     size: int,
 ) -> Steps[Loaded]:
     """Read up to `size` checkpoints, newest first, starting after the row `after`."""
+    if size <= 0:
+        raise ValueError("a page holds at least one checkpoint")
     c = checkpoints.c
+    conf = config["configurable"] if config is not None else {}
+    if conf.get("checkpoint_ns") is not None and not filter:
+        # One namespace, no filter (LangGraph's state history): a statement built once.
+        found = yield (
+            sql.page(bool(conf.get("checkpoint_id")), before, after),
+            {
+                "thread_id": str(conf["thread_id"]),
+                "checkpoint_ns": conf["checkpoint_ns"],
+                "checkpoint_id": conf.get("checkpoint_id"),
+                "before_id": before["configurable"].get("checkpoint_id") if before else None,
+                "after_id": after[0] if after else None,
+                "size": size,
+            },
+        )
+        return (yield from _page(sql, serde, found.rows, found.rows, size))
     where: list[ColumnElement[bool]] = []
     if config is not None:
         conf = config["configurable"]
@@ -99,13 +131,20 @@ def list_page(
     )
     found = yield statement, None
     rows = [r for r in found.rows if not filter or matches(_metadata_of(r), filter)]
+    return (yield from _page(sql, serde, found.rows, rows, size))
+
+
+def _page(
+    sql: Statements, serde: SerializerProtocol, read: Sequence[Any], rows: Sequence[Any], size: int
+) -> Steps[Loaded]:
+    """The checkpoints of a page: `read` came back, `rows` of them matched the filter."""
     loaded = Loaded()
     if rows:
         loaded = yield from _assemble(sql, serde, rows, cache=None)
-    if found.rows:
-        last = found.rows[-1]
+    if read:
+        last = read[-1]
         loaded.last = (last.checkpoint_id, last.thread_id, last.checkpoint_ns)
-    loaded.exhausted = len(found.rows) < size
+    loaded.exhausted = len(read) < size
     return loaded
 
 
@@ -122,11 +161,13 @@ def _assemble(
     rows: Sequence[Any],
     *,
     cache: ChannelCache | None,
+    pending: Sequence[Any] | None = None,
 ) -> Steps[Loaded]:
     """Decode checkpoint rows, fetching their channel values and pending writes.
 
-    One checkpoint (with a `cache`) takes one more statement; a page takes two. List values
-    the cache holds are not fetched, and the values read are learned.
+    One checkpoint takes one more statement, none when its writes came with it (`pending`)
+    and its values are inline or cached; a page takes two. List values the cache holds are
+    not fetched, and the values read are learned.
     """
     decoded: list[tuple[Any, dict[str, Any]]] = []
     keys: list[BlobKey] = []
@@ -137,7 +178,10 @@ def _assemble(
         except Undecodable as exc:
             raise corrupt(row.thread_id, row.checkpoint_ns, row.checkpoint_id, str(exc)) from exc
         decoded.append((row, checkpoint))
+        inline = checkpoint.get("channel_values") or {}
         for channel, raw_version in checkpoint["channel_versions"].items():
+            if channel in inline:
+                continue
             key = (row.thread_id, row.checkpoint_ns, channel, str(raw_version))
             hit = cache.get(key[:3]) if cache is not None else None
             if hit is not None and hit.version == key[3]:
@@ -146,8 +190,32 @@ def _assemble(
                 keys.append(key)
     keys = list(dict.fromkeys(keys))
     idents = [(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows]
-    if len(rows) == 1:
-        fetched = (yield sql.fetch.rows_and_writes(keys, idents[0])).rows
+    fetched: list[Any]
+    if pending is not None:
+        fetched = list(pending)
+        if keys:
+            fetched.extend((yield sql.fetch.exact(keys)).rows)
+    elif len(rows) == 1:
+        fetched = list((yield sql.fetch.rows_and_writes(keys, idents[0])).rows)
+    elif len({ident[:2] for ident in idents}) == 1:
+        # One namespace: its writes in the page's id range, by a statement built once.
+        ids = [ident[2] for ident in idents]
+        thread_id, checkpoint_ns = idents[0][:2]
+        fetched = list(
+            (
+                yield (
+                    sql.fetch.writes_between,
+                    {
+                        "w_thread_id": thread_id,
+                        "w_checkpoint_ns": checkpoint_ns,
+                        "w_low": min(ids),
+                        "w_high": max(ids),
+                    },
+                )
+            ).rows
+        )
+        if keys:
+            fetched.extend((yield sql.fetch.values(keys)).rows)
     else:
         fetched = list((yield sql.fetch.writes_of(idents), None).rows)
         if keys:
@@ -171,10 +239,10 @@ def _assemble(
             learned = loaded.learned if cache is not None else None
             values = _values(chains, ident, checkpoint, learned)
             metadata = decode_metadata(row.metadata)
-            pending = decode_writes(serde, by_checkpoint.get(ident, ()))
+            writes = decode_writes(serde, by_checkpoint.get(ident, ()))
         except Undecodable as exc:
             raise corrupt(*ident, str(exc)) from exc
-        loaded.tuples.append(_tuple(row, checkpoint, values, metadata, pending))
+        loaded.tuples.append(_tuple(row, checkpoint, values, metadata, writes))
     return loaded
 
 
@@ -185,8 +253,10 @@ def _values(
     learned: list[tuple[CacheKey, Stored]] | None,
 ) -> dict[str, Any]:
     thread_id, checkpoint_ns, _ = ident
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(checkpoint.get("channel_values") or {})
     for channel, raw_version in checkpoint["channel_versions"].items():
+        if channel in values:
+            continue  # stored inline
         key = (thread_id, checkpoint_ns, channel, str(raw_version))
         if key not in chains:
             continue  # versioned but empty (for example a DeltaChannel between snapshots)

@@ -60,18 +60,10 @@ class Statements:
         """
         self.dialect = dialect
         c = checkpoints.c
-        self.checkpoint = select(*CHECKPOINT_COLUMNS).where(
-            _in_thread(checkpoints), c.checkpoint_id == _param("checkpoint_id")
-        )
-        self.latest = (
-            select(*CHECKPOINT_COLUMNS)
-            .where(_in_thread(checkpoints))
-            .order_by(c.checkpoint_id.desc())
-            .limit(1)
-        )
         self.fetch = Fetches()
         self.oneshot = OneShot() if dialect == "postgresql" else None
         self._bases: dict[int, Select[Any]] = {}
+        self._pages: dict[tuple[bool, bool, bool], Select[Any]] = {}
         self.put_blobs = self.upsert(blobs, ("base", "depth", "type", "data"))
         self.put_checkpoint = self.upsert(
             checkpoints, ("parent_checkpoint_id", "run_id", "type", "checkpoint", "metadata")
@@ -124,6 +116,26 @@ class Statements:
             .limit(1)
         )
         self.copy = [_copy(t) for t in TABLES]
+
+    def page(self, exact: bool, before: Any, after: Any) -> Select[Any]:
+        """A page of one namespace's checkpoints, newest first: binds thread_id, checkpoint_ns,
+        size, and checkpoint_id if `exact`, before_id if `before`, after_id if `after`."""
+        shape = (exact, before is not None, after is not None)
+        if shape not in self._pages:
+            c = checkpoints.c
+            where = [_in_thread(checkpoints)]
+            if exact:
+                where.append(c.checkpoint_id == _param("checkpoint_id"))
+            for given, name in ((shape[1], "before_id"), (shape[2], "after_id")):
+                if given:
+                    where.append(c.checkpoint_id < _param(name))
+            self._pages[shape] = (
+                select(*CHECKPOINT_COLUMNS)
+                .where(*where)
+                .order_by(c.checkpoint_id.desc())
+                .limit(_param("size"))
+            )
+        return self._pages[shape]
 
     def bases(self, keys: Sequence[tuple[str, str]]) -> tuple[Select[Any], dict[str, str]]:
         """Which of a namespace's (channel, version) rows exist, locked until commit.

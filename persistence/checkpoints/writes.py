@@ -21,7 +21,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from accord.persistence.checkpoints.cache import ChannelCache
-from accord.persistence.checkpoints.codec import Encoded, encode_metadata, encode_values, sealed
+from accord.persistence.checkpoints.codec import (
+    Encoded,
+    encode_metadata,
+    encode_values,
+    inline_values,
+    sealed,
+)
 from accord.persistence.checkpoints.statements import Statements
 from accord.persistence.ops.driver import Steps
 
@@ -53,7 +59,10 @@ def prepare_put(
     thread_id = str(conf["thread_id"])
     checkpoint_ns = conf.get("checkpoint_ns", "")
     parent_id = conf.get("checkpoint_id")
+    inline = inline_values(checkpoint["channel_values"])
+    # Rows written before values went inline have no "channel_values": every value is a blob.
     stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+    stored["channel_values"] = inline
     type_, data = sealed(serde.dumps_typed(stored))
     meta = get_serializable_checkpoint_metadata(config, metadata)
     run_id = meta.get("run_id")
@@ -63,7 +72,7 @@ def prepare_put(
         thread_id=thread_id,
         checkpoint_ns=checkpoint_ns,
         values=checkpoint["channel_values"],
-        versions=new_versions,
+        versions={ch: v for ch, v in new_versions.items() if ch not in inline},
         incremental=parent_id is not None,
         max_chain=max_chain,
     )

@@ -279,7 +279,7 @@ class AsyncDriver:
             with traced(op.trace):
                 return await asyncio.shield(work)
         except asyncio.CancelledError:
-            work.add_done_callback(_settled)
+            work.add_done_callback(settled)
             raise
 
     async def settle(self) -> None:
@@ -379,7 +379,7 @@ def _what(op: Operation[Any] | None) -> str:
     return op.what if op is not None else "setup"
 
 
-def _settled(work: asyncio.Future[Any]) -> None:
+def settled(work: asyncio.Future[Any]) -> None:
     """Retrieves the outcome of a transaction its caller stopped waiting for (nobody needs it)."""
     if not work.cancelled():
         work.exception()

@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from accord.persistence.engine import Target, capacity
-from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver
+from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver, settled
 from accord.persistence.ops.native import HELD_MAX
+from accord.persistence.ops.tracing import traced
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,8 +39,9 @@ class OffloadedDriver(AsyncDriver):
         super().__init__(engine, target, setup, serialize="writes", queue_timeout=queue_timeout)
         self._sync = sync
         # No more threads than connections: each thread keeps the one it uses.
-        self._capacity = min(HELD_MAX, capacity(sync.engine) or HELD_MAX)
-        self._threads = ThreadPoolExecutor(self._capacity, "accord-sqlite")
+        self._slots = min(HELD_MAX, capacity(sync.engine) or HELD_MAX)
+        self._capacity = self._slots
+        self._threads = ThreadPoolExecutor(self._slots, "accord-sqlite")
 
     async def setup(self) -> None:
         """Apply migrations unless done already (the sync driver's lock orders callers)."""
@@ -54,6 +56,39 @@ class OffloadedDriver(AsyncDriver):
     def shutdown(self) -> None:
         """Stops the worker threads, once their transactions are over."""
         self._threads.shutdown(wait=True)
+
+    async def run(self, op: Operation[T]) -> T:
+        """As `AsyncDriver.run`; when the queue and the write lock are free (the usual case)
+        the transaction goes to a thread at once, without a task of its own.
+
+        It still runs to its end if the caller is cancelled: a thread cannot be stopped, and
+        the queue's place and the write lock are given back only when it is over.
+        """
+        loop = asyncio.get_running_loop()
+        gate = self._gates.setdefault(loop, asyncio.Semaphore(self._slots))
+        lock = self._locks.setdefault(loop, asyncio.Lock()) if op.write else None
+        if not self._setup.done or gate.locked() or (lock is not None and lock.locked()):
+            return await super().run(op)
+        # Neither acquire waits, so nothing can cancel this call between them and the submit.
+        await gate.acquire()
+        if lock is not None:
+            await lock.acquire()
+
+        def release(_: object) -> None:
+            gate.release()
+            if lock is not None:
+                lock.release()
+
+        work = loop.run_in_executor(self._threads, self._sync.execute, op)
+        work.add_done_callback(release)
+        self._running.add(work)
+        work.add_done_callback(self._running.discard)
+        try:
+            with traced(op.trace):  # here: the thread does not have the caller's context
+                return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            work.add_done_callback(settled)
+            raise
 
     async def _work(self, op: Operation[T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(

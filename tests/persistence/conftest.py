@@ -56,17 +56,25 @@ class Store:
         saver: BaseCheckpointSaver[Any] | None = None,
         **metadata: Any,
     ) -> RunnableConfig:
-        """Store a checkpoint whose changed channels are `values`; versions come from the saver."""
+        """Store a checkpoint whose changed channels are `values`; versions come from the saver.
+
+        The checkpoint holds every channel's value, the unchanged ones from `parent`, as
+        LangGraph's checkpoints do.
+        """
         saver = saver or self.saver
         config = generate_config(thread_id)
         previous: dict[str, Any] = {}
+        kept: dict[str, Any] = {}
         if parent is not None:
             config["configurable"]["checkpoint_id"] = parent["configurable"]["checkpoint_id"]
             before = await saver.aget_tuple(parent)
             assert before is not None
             previous = dict(before.checkpoint["channel_versions"])
+            kept = dict(before.checkpoint["channel_values"])
         new = {k: saver.get_next_version(previous.get(k), None) for k in values}
-        checkpoint = generate_checkpoint(channel_values=values, channel_versions=previous | new)
+        checkpoint = generate_checkpoint(
+            channel_values=kept | values, channel_versions=previous | new
+        )
         return await saver.aput(config, checkpoint, generate_metadata(**metadata), new)
 
     async def values(

@@ -55,3 +55,20 @@ def test_sync_puts_from_many_threads(saver_url: str) -> None:
             assert latest is not None
             assert latest.checkpoint["channel_values"] == {"m": [0, 1, 2]}
             assert latest.pending_writes == [("task-2", "m", [2])]
+
+
+async def test_a_cancelled_write_still_completes_on_file_sqlite(tmp_path: Any) -> None:
+    # The offloading driver hands a write to a thread without a task of its own when nothing
+    # queues: cancelling the caller must neither stop it nor let the saver close under it.
+    url = f"sqlite:///{tmp_path / 'cancelled.db'}"
+    thread = f"cancelled-{uuid.uuid4()}"
+    async with SQLAlchemySaver.from_url(url) as saver:
+        await saver.asetup()
+        put = saver.aput(generate_config(thread), generate_checkpoint(), generate_metadata(), {})
+        call = asyncio.ensure_future(put)
+        await asyncio.sleep(0)  # the call has handed its transaction to a thread
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+        assert call.cancelled()
+    async with SQLAlchemySaver.from_url(url) as cold:
+        assert await cold.aget_tuple(generate_config(thread)) is not None

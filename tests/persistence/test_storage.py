@@ -11,6 +11,8 @@ from langgraph.checkpoint.conformance.test_utils import generate_config
 from sqlalchemy import delete
 
 from accord.persistence import PersistenceError, SQLAlchemySaver
+from accord.persistence.checkpoints import writes
+from accord.persistence.checkpoints.codec import INLINE_MAX
 from accord.persistence.errors import UnsupportedOperation
 from accord.persistence.schema import blobs
 
@@ -25,14 +27,44 @@ async def test_growing_list_is_stored_as_deltas(store: Any) -> None:
     history: list[Any] = []
     for n in range(6):
         history = [*history, {"n": n, "text": "x" * 50}]
-        config = await store.put(thread, {"messages": history, "count": n}, parent=config)
+        count = {"n": n}  # not a scalar, so stored in a value row
+        config = await store.put(thread, {"messages": history, "count": count}, parent=config)
     assert config is not None
-    assert await store.values(config) == {"messages": history, "count": 5}
+    assert await store.values(config) == {"messages": history, "count": {"n": 5}}
     rows = [r for r in store.blob_rows(thread) if r.channel == "messages"]
     assert [r.depth for r in rows] == [0, 1, 2, 3, 4, 5]
     assert all(r.base == prev.version for prev, r in itertools.pairwise(rows))
     counts = [r for r in store.blob_rows(thread) if r.channel == "count"]
+    assert len(counts) == 6
     assert all(r.base is None for r in counts)
+
+
+async def test_scalars_and_short_strings_are_stored_in_the_checkpoint_row(store: Any) -> None:
+    thread = _thread("inline")
+    long = "x" * (INLINE_MAX + 1)
+    values = {"n": 1, "s": "short", "none": None, "long": long, "b": b"xy", "m": [1]}
+    first = await store.put(thread, values)
+    second = await store.put(thread, {"n": 2, "m": [1, 2]}, parent=first)
+    assert sorted({r.channel for r in store.blob_rows(thread)}) == ["b", "long", "m"]
+    expected = {"n": 2, "s": "short", "none": None, "long": long, "b": b"xy", "m": [1, 2]}
+    async with SQLAlchemySaver.from_url(store.url) as cold:
+        assert await store.values(second, saver=cold) == expected
+        listed = [t.checkpoint["channel_values"] async for t in cold.alist(second)]
+        assert listed == [expected]
+
+
+async def test_checkpoints_stored_before_values_went_inline_read_back(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thread = _thread("old")
+    monkeypatch.setattr(writes, "inline_values", lambda values: {})
+    first = await store.put(thread, {"n": 1, "m": [1]})
+    monkeypatch.undo()
+    second = await store.put(thread, {"m": [1, 2]}, parent=first)
+    assert sorted(r.channel for r in store.blob_rows(thread)) == ["m", "m", "n"]
+    async with SQLAlchemySaver.from_url(store.url) as cold:
+        assert await store.values(first, saver=cold) == {"n": 1, "m": [1]}
+        assert await store.values(second, saver=cold) == {"n": 1, "m": [1, 2]}
 
 
 async def test_edits_and_shrinks_store_full_values(store: Any) -> None:
@@ -144,13 +176,14 @@ async def test_prune_keeps_what_the_latest_checkpoint_needs(store: Any) -> None:
     thread = _thread("prune")
     config = None
     for n in range(1, 6):
-        config = await store.put(thread, {"m": list(range(n)), "k": n}, parent=config)
+        k = {"n": n}  # not a scalar, so stored in a value row
+        config = await store.put(thread, {"m": list(range(n)), "k": k}, parent=config)
     assert config is not None
     await store.saver.aprune([thread])
     async with SQLAlchemySaver.from_url(store.url) as cold:
         latest = await cold.aget_tuple(generate_config(thread))
         assert latest is not None
-        assert latest.checkpoint["channel_values"] == {"m": [0, 1, 2, 3, 4], "k": 5}
+        assert latest.checkpoint["channel_values"] == {"m": [0, 1, 2, 3, 4], "k": {"n": 5}}
         assert latest.parent_config is None
     rows = store.blob_rows(thread)
     assert len([r for r in rows if r.channel == "k"]) == 1
