@@ -1,6 +1,8 @@
 """Turns on a fleet of workers vs in-process `Sessions`, on the same PostgreSQL.
 
-Every side runs the same one-agent graph on a scripted model that answers after 0.5 s, one
+First, the sequential row: one turn at a time on a model that answers at once, in-process vs
+through one worker; the difference of their p50 latencies is what queueing adds to a turn.
+Then every side runs the same one-agent graph on a scripted model that answers after 0.5 s, one
 turn in each of N concurrent sessions (opened beforehand). Sides: in-process `Sessions`;
 `Sessions(..., broker=...)` with 1 and then 2 `accord worker` processes (RabbitMQ queues the
 turns, Redis streams the replies back). Printed: sessions per second, p50/p99 turn latency
@@ -111,10 +113,35 @@ async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, fl
     }
 
 
+async def _sequential(sessions: Sessions, count: int, pids: list[int]) -> dict[str, float]:
+    """One turn at a time (after a warm-up): a turn's latency with nothing else running, and
+    the CPU each turn costs the caller and the workers."""
+    warm = [await sessions.aopen("bench") for _ in range(WARM_UP // 4)]
+    opened = [await sessions.aopen("bench") for _ in range(count)]
+    for session in warm:
+        await session.asend("hello")
+    cpu_before = {pid: _cpu_s(pid) for pid in pids}
+    latencies: list[float] = []
+    cpu = time.process_time()
+    for session in opened:
+        began = time.perf_counter()
+        await session.asend("hello")
+        latencies.append(time.perf_counter() - began)
+    cpu = time.process_time() - cpu
+    there = sum(_cpu_s(pid) - cpu_before[pid] for pid in pids) if pids != [os.getpid()] else 0
+    return {
+        "p50": statistics.median(latencies),
+        "p90": sorted(latencies)[int(len(latencies) * 0.9) - 1],
+        "here_ms": 1000 * cpu / count,
+        "there_ms": 1000 * there / count,
+    }
+
+
 def _workers(
     count: int, url: str, fleet: Broker, concurrency: int, logs: Path
 ) -> list[subprocess.Popen[bytes]]:
-    """Starts `count` workers (their logs in `logs`) and waits until each consumes."""
+    """Starts `count` workers (their logs in `logs`) and waits until each consumes; they run
+    the model latency `BENCH_LATENCY` says now."""
     command = [
         sys.executable,
         "-c",
@@ -139,7 +166,26 @@ def _workers(
     return [process for process, _ in started]
 
 
-async def main(count: int, concurrency: int) -> None:
+async def _queueing(url: str, fleet: Broker, logs: Path, count: int) -> dict[str, dict[str, float]]:
+    """The sequential row: in-process vs one worker, with a model that answers at once."""
+    latency, os.environ["BENCH_LATENCY"] = os.environ["BENCH_LATENCY"], "0"
+    found = {}
+    try:
+        async with Sessions(team(), db=url) as sessions:
+            found["in-process"] = await _sequential(sessions, count, [os.getpid()])
+        running = _workers(1, url, fleet, 8, logs)
+        try:
+            async with Sessions(team(), db=url, broker=fleet) as sessions:
+                found["1 worker"] = await _sequential(sessions, count, [running[0].pid])
+        finally:
+            running[0].terminate()
+            running[0].wait()
+    finally:
+        os.environ["BENCH_LATENCY"] = latency
+    return found
+
+
+async def main(count: int, concurrency: int, sequential: int) -> None:
     name = f"accord_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -150,6 +196,7 @@ async def main(count: int, concurrency: int) -> None:
     logs = Path(tempfile.mkdtemp(prefix="accord-bench-"))
     load = os.getloadavg()
     try:
+        queueing = await _queueing(url, fleet, logs, sequential)
         async with Sessions(team(), db=url) as sessions:
             results["in-process Sessions"] = await _side(sessions, count, [os.getpid()])
         for workers in (1, 2):
@@ -183,6 +230,15 @@ async def main(count: int, concurrency: int) -> None:
         )
     one, two = results["1 worker(s)"], results["2 worker(s)"]
     print(f"2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x sessions/s")
+    print(f"sequential: {sequential} turns one at a time, model latency 0 s")
+    print(f"{'side':22} {'p50 ms':>8} {'p90 ms':>8} {'CPU ms/turn here':>17} {'worker':>8}")
+    for side, r in queueing.items():
+        print(
+            f"{side:22} {1000 * r['p50']:8.1f} {1000 * r['p90']:8.1f} {r['here_ms']:17.2f} "
+            f"{r['there_ms']:8.2f}"
+        )
+    added = 1000 * (queueing["1 worker"]["p50"] - queueing["in-process"]["p50"])
+    print(f"queueing adds {added:.1f} ms to a turn's p50 (target: <= 5 ms)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -191,6 +247,9 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=1000, help="turns per worker at once")
+    parser.add_argument(
+        "--sequential", type=int, default=100, help="turns of the one-at-a-time row"
+    )
     args = parser.parse_args()
     os.environ["BENCH_LATENCY"] = str(args.latency)  # the workers inherit it
-    asyncio.run(main(args.sessions, args.concurrency))
+    asyncio.run(main(args.sessions, args.concurrency, args.sequential))
