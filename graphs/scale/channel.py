@@ -81,6 +81,18 @@ return done
 """
 
 
+# Claims a message's turn (once: a resend finds it claimed, and gets 0), then takes its
+# session's next ticket and counts its arrival, atomically.
+_CLAIM = """
+if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return 0 end
+local ticket = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+return ticket
+"""
+
+
 def turn_key(session_id: str, message_id: str) -> str:
     """What names one turn in Redis: its session and message (message ids are the caller's,
     so two sessions may use the same one)."""
@@ -98,6 +110,7 @@ class Channel:
             url, socket_timeout=30, socket_connect_timeout=3, max_connections=MAX_CONNECTIONS
         )
         self._finish = self.redis.register_script(_FINISH)
+        self._claim = self.redis.register_script(_CLAIM)
         self._publish = self.redis.register_script(_PUBLISH)
         # Where workers say which of the turns this process enqueued have new entries.
         self.inbox = self._key("inbox", uuid.uuid4().hex)
@@ -107,11 +120,14 @@ class Channel:
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
-    async def claim(self, turn: str) -> bool:
-        """True the first time a message is enqueued; False if it was already (a resend)."""
-        return bool(
-            await self._guard(self.redis.set(self._key("queued", turn), 1, nx=True, ex=self.keep))
-        )
+    async def claim(self, turn: str, session_id: str) -> int | None:
+        """The first time a message is enqueued: its session's next turn number (from 1),
+        its arrival counted (the load board's, which the fleet's forecast reads); None if it
+        was enqueued already (a resend). One round trip."""
+        keys = [self._key("queued", turn), self._key("tickets", session_id), self._key("arrivals")]
+        args = [self.keep, int(time.time() // BUCKET_S), DAYS_2]
+        ticket = await self._guard(self._claim(keys=keys, args=args))
+        return int(ticket) or None
 
     async def claimed(self, turn: str) -> bool:
         """Whether the turn was enqueued (and its events not yet expired)."""
@@ -120,16 +136,6 @@ class Channel:
     async def unclaim(self, turn: str) -> None:
         """Forgets a claim whose enqueue failed, so the message may be sent again."""
         await self._guard(self.redis.delete(self._key("queued", turn)))
-
-    async def ticket(self, session_id: str) -> int:
-        """The session's next turn number (from 1); counts the turn's arrival (the load
-        board's, which the fleet's forecast reads)."""
-        key, arrivals = self._key("tickets", session_id), self._key("arrivals")
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key).expire(key, self.keep)
-            pipe.hincrby(arrivals, str(int(time.time() // BUCKET_S)), 1).expire(arrivals, DAYS_2)
-            count, *_ = await self._guard(pipe.execute())
-        return int(count)
 
     async def finish(self, session_id: str, ticket: int) -> None:
         """Marks the turn `ticket` finished (or never to come), letting the next one start."""

@@ -89,10 +89,10 @@ class Remote:
             raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
         message_id = message_id or str(uuid.uuid4())
         turn = turn_key(session_id, message_id)
-        if not await self.channel.claim(turn):
+        ticket = await self.channel.claim(turn, session_id)
+        if ticket is None:
             # Sent before: its events are (or will be) in its stream.
             return Queued(message_id, fresh=False)
-        ticket = await self.channel.ticket(session_id)
         payload: dict[str, Any] = {
             "session_id": session_id,
             "user": user.id,
