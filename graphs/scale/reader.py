@@ -39,9 +39,9 @@ BLOCK_MS = 5_000
 COUNT = 500
 """Entries one XREAD takes from each stream at most (the rest: the next XREAD's)."""
 
-UNCLAIMED = 1_000
-"""Streams whose inbox entries the reader keeps while nobody follows them (a follower that
-comes later takes them): entries that came before their turn's follower, a rare race."""
+UNCLAIMED = 10_000
+"""Inbox entries the reader keeps of streams nobody follows (a follower that comes later takes
+them): entries that came before their turn's follower (a rare race), or after it left."""
 
 Entry = tuple[str, dict[str, Any]]
 
@@ -92,6 +92,7 @@ class Reader:
         self._blocked = False  # the blocking XREAD is out, and nobody interrupted it yet
         # The inbox's entries of streams nobody followed when they came, the latest streams'.
         self._unclaimed: OrderedDict[str, list[tuple[str, str, bytes]]] = OrderedDict()
+        self._kept = 0  # entries in `_unclaimed`
         self._task: asyncio.Task[None] | None = None
         self._control: Any = None
 
@@ -113,7 +114,9 @@ class Reader:
         else:
             # What the inbox carried before anyone followed the stream (the worker was
             # quick), then everything after it comes through the inbox.
-            for before, entry_id, raw in self._unclaimed.pop(key, []):
+            kept = self._unclaimed.pop(key, [])
+            self._kept -= len(kept)
+            for before, entry_id, raw in kept:
                 self._announced(key, before, entry_id, raw)
         self._control = control
         try:
@@ -212,8 +215,9 @@ class Reader:
                 continue
             self._unclaimed.setdefault(key, []).append((before, entry_id, raw))
             self._unclaimed.move_to_end(key)
-            if len(self._unclaimed) > UNCLAIMED:
-                self._unclaimed.popitem(last=False)
+            self._kept += 1
+            while self._kept > UNCLAIMED:  # the oldest streams' go first
+                self._kept -= len(self._unclaimed.popitem(last=False)[1])
 
     def _announced(self, key: str, before: str, entry_id: str, raw: bytes) -> None:
         """Hands on an entry of a followed stream that the inbox carried. It names the entry
