@@ -1,6 +1,9 @@
 """Turns on a fleet of workers vs in-process `Sessions`, on the same PostgreSQL.
 
-Every side runs the same one-agent graph on a scripted model that answers after 0.5 s, one
+First, the sequential row: one turn at a time on a model that answers at once, in-process and
+through one worker in turn (so both see the same load from whatever else the machine runs);
+the difference of their p50 latencies is what queueing adds to a turn.
+Then every side runs the same one-agent graph on a scripted model that answers after 0.5 s, one
 turn in each of N concurrent sessions (opened beforehand). Sides: in-process `Sessions`;
 `Sessions(..., broker=...)` with 1 and then 2 `accord worker` processes (RabbitMQ queues the
 turns, Redis streams the replies back). Printed: sessions per second, p50/p99 turn latency
@@ -111,10 +114,45 @@ async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, fl
     }
 
 
+async def _sequential(sides: dict[str, Sessions], count: int, worker: int) -> dict[str, Any]:
+    """One turn at a time, each side in turn (the same load on both, whatever else the
+    machine runs), after a warm-up: a turn's latency with nothing else in flight, and the CPU
+    each turn costs the caller and (the fleet's) the worker."""
+    opened: dict[str, list[Any]] = {}
+    for side, sessions in sides.items():
+        warm = [await sessions.aopen("bench") for _ in range(WARM_UP // 4)]
+        opened[side] = [await sessions.aopen("bench") for _ in range(count)]
+        for session in warm:
+            await session.asend("hello")
+    latencies: dict[str, list[float]] = {side: [] for side in sides}
+    cpu = dict.fromkeys(sides, 0.0)
+    worker_before = _cpu_s(worker)
+    for k in range(count):
+        for side in sides:
+            began, cpu_began = time.perf_counter(), time.process_time()
+            await opened[side][k].asend("hello")
+            latencies[side].append(time.perf_counter() - began)
+            cpu[side] += time.process_time() - cpu_began
+    found: dict[str, Any] = {
+        side: {
+            "p50": statistics.median(latencies[side]),
+            "p90": sorted(latencies[side])[int(count * 0.9) - 1],
+            "here_ms": 1000 * cpu[side] / count,
+            "there_ms": 0.0,
+        }
+        for side in sides
+    }
+    found["1 worker"]["there_ms"] = 1000 * (_cpu_s(worker) - worker_before) / count
+    pairs = zip(latencies["1 worker"], latencies["in-process"], strict=True)
+    found["added_ms"] = 1000 * statistics.median(fleet - local for fleet, local in pairs)
+    return found
+
+
 def _workers(
     count: int, url: str, fleet: Broker, concurrency: int, logs: Path
 ) -> list[subprocess.Popen[bytes]]:
-    """Starts `count` workers (their logs in `logs`) and waits until each consumes."""
+    """Starts `count` workers (their logs in `logs`) and waits until each consumes; they run
+    the model latency `BENCH_LATENCY` says now."""
     command = [
         sys.executable,
         "-c",
@@ -139,7 +177,24 @@ def _workers(
     return [process for process, _ in started]
 
 
-async def main(count: int, concurrency: int) -> None:
+async def _queueing(url: str, fleet: Broker, logs: Path, count: int) -> dict[str, Any]:
+    """The sequential row: in-process vs one worker, with a model that answers at once."""
+    latency, os.environ["BENCH_LATENCY"] = os.environ["BENCH_LATENCY"], "0"
+    running = _workers(1, url, fleet, 8, logs)
+    try:
+        async with (
+            Sessions(team(), db=url) as local,
+            Sessions(team(), db=url, broker=fleet) as remote,
+        ):
+            sides = {"in-process": local, "1 worker": remote}
+            return await _sequential(sides, count, running[0].pid)
+    finally:
+        os.environ["BENCH_LATENCY"] = latency
+        running[0].terminate()
+        running[0].wait()
+
+
+async def main(count: int, concurrency: int, sequential: int) -> None:
     name = f"accord_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -150,6 +205,7 @@ async def main(count: int, concurrency: int) -> None:
     logs = Path(tempfile.mkdtemp(prefix="accord-bench-"))
     load = os.getloadavg()
     try:
+        queueing = await _queueing(url, fleet, logs, sequential)
         async with Sessions(team(), db=url) as sessions:
             results["in-process Sessions"] = await _side(sessions, count, [os.getpid()])
         for workers in (1, 2):
@@ -173,16 +229,30 @@ async def main(count: int, concurrency: int) -> None:
     )
     print(
         f"{'side':22} {'sess/s':>8} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
-        f"{'CPU here':>9} {'CPU workers':>11} {'CPU ms/turn':>11} {'KB/turn':>8}"
+        f"{'CPU ms/turn: here':>17} {'workers':>8} {'both':>6} {'KB/turn':>8}"
     )
     for side, r in results.items():
+        there = 0.0 if side.startswith("in-process") else 1000 * r["cpu_there"] / count
         print(
             f"{side:22} {r['rate']:8.1f} {r['p50']:7.3f} {r['p99']:7.3f} {r['wall']:7.1f} "
-            f"{r['cpu_here']:9.1f} {r['cpu_there']:11.1f} {r['cpu_ms']:11.2f} "
+            f"{1000 * r['cpu_here'] / count:17.2f} {there:8.2f} {r['cpu_ms']:6.2f} "
             f"{r['kb_per_turn']:8.1f}"
         )
     one, two = results["1 worker(s)"], results["2 worker(s)"]
     print(f"2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x sessions/s")
+    print(f"sequential: {sequential} turns one at a time, model latency 0 s")
+    print(f"{'side':22} {'p50 ms':>8} {'p90 ms':>8} {'CPU ms/turn here':>17} {'worker':>8}")
+    for side in ("in-process", "1 worker"):
+        r = queueing[side]
+        print(
+            f"{side:22} {1000 * r['p50']:8.1f} {1000 * r['p90']:8.1f} {r['here_ms']:17.2f} "
+            f"{r['there_ms']:8.2f}"
+        )
+    added = 1000 * (queueing["1 worker"]["p50"] - queueing["in-process"]["p50"])
+    print(
+        f"queueing adds {added:.1f} ms to a turn's p50 (target: <= 5 ms); median of the "
+        f"pairs' differences {queueing['added_ms']:.1f} ms"
+    )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -191,6 +261,9 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=1000, help="turns per worker at once")
+    parser.add_argument(
+        "--sequential", type=int, default=100, help="turns of the one-at-a-time row"
+    )
     args = parser.parse_args()
     os.environ["BENCH_LATENCY"] = str(args.latency)  # the workers inherit it
-    asyncio.run(main(args.sessions, args.concurrency))
+    asyncio.run(main(args.sessions, args.concurrency, args.sequential))

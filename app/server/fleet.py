@@ -36,9 +36,12 @@ async def relay(
     after: str,
     ping: float,
     seen: Callable[[str], None],
+    fresh: bool = False,
 ) -> AsyncIterator[bytes]:
-    """The turn's events after the entry id `after`, framed, until its `done` or `error`."""
-    async for entry in remote.entries(session_id, message_id, after=after, beat=ping):
+    """The turn's events after the entry id `after`, framed, until its `done` or `error`;
+    `fresh`: this process enqueued the turn just now (its worker announces its entries)."""
+    entries = remote.entries(session_id, message_id, after=after, beat=ping, announced=fresh)
+    async for entry in entries:
         if entry is None:
             yield PING
             continue
@@ -62,6 +65,8 @@ async def send(
 ) -> StreamingResponse:
     """Enqueues the message (answered only once RabbitMQ holds it) and streams its turn."""
     remote = sessions.remote
-    message_id = await remote.submit(sessions, session_id, user, text, message_id)
-    stream = relay(remote, session_id, message_id, after="0", ping=ping, seen=seen)
-    return response(stream, message_id)
+    queued = await remote.submit(sessions, session_id, user, text, message_id)
+    stream = relay(
+        remote, session_id, queued.message_id, after="0", ping=ping, seen=seen, fresh=queued.fresh
+    )
+    return response(stream, queued.message_id)

@@ -7,6 +7,7 @@ plain install of accord works without them until a fleet is asked for.
 from __future__ import annotations
 
 import importlib
+import inspect
 from types import ModuleType
 from typing import Any
 
@@ -33,6 +34,15 @@ def need(module: str) -> ModuleType:
 def redis_asyncio() -> Any:
     """`redis.asyncio`."""
     return need("redis.asyncio")
+
+
+def no_client_info() -> dict[str, Any]:
+    """redis-py's arguments that skip CLIENT SETINFO when a connection opens (`driver_info`
+    in newer redis-py; `lib_name`, deprecated there, in older ones)."""
+    connection = need("redis.asyncio.connection").AbstractConnection
+    if "driver_info" in inspect.signature(connection.__init__).parameters:
+        return {"driver_info": None}
+    return {"lib_name": None, "lib_version": None}
 
 
 def redis_errors() -> tuple[type[BaseException], ...]:

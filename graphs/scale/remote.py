@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from accord.graphs.errors import SessionClosed
 from accord.graphs.events import DoneEvent, Event, TokenEvent
@@ -23,6 +23,14 @@ from accord.graphs.scale.queue import Publisher, application
 from accord.graphs.scale.wire import event_of
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.runtime import Runtime
+
+
+class Queued(NamedTuple):
+    """A turn `Remote.submit` handled: its message id; `fresh`: enqueued by this call (not
+    a message id sent before)."""
+
+    message_id: str
+    fresh: bool
 
 
 class Remote:
@@ -43,8 +51,9 @@ class Remote:
         tokens: bool,
     ) -> AsyncGenerator[Event, None]:
         """Enqueues the turn, then yields its events as a worker runs it (`Session.astream`)."""
-        message_id = await self.submit(runtime, session_id, user, text, message_id, tokens=tokens)
-        async for entry in self.entries(session_id, message_id):
+        queued = await self.submit(runtime, session_id, user, text, message_id, tokens=tokens)
+        entries = self.entries(session_id, queued.message_id, announced=queued.fresh)
+        async for entry in entries:
             assert entry is not None  # no beat asked for
             event = event_of(entry[1])
             if event is None or (isinstance(event, TokenEvent) and not tokens):
@@ -62,9 +71,11 @@ class Remote:
         message_id: str | None,
         *,
         tokens: bool = True,
-    ) -> str:
-        """Enqueues one turn (once per message id); returns its message id. Without `tokens`
-        the worker streams no token events (nobody asked: a turn is cheaper without them).
+    ) -> Queued:
+        """Enqueues one turn (once per message id); returns its message id, and whether this
+        call enqueued it (its worker then tells this process of each entry: read it with
+        `entries(..., announced=True)`). Without `tokens` the worker streams no token events
+        (nobody asked: a turn is cheaper without them).
 
         Raises:
             NotAuthorized: The user may not send to the session (audited).
@@ -78,9 +89,10 @@ class Remote:
             raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
         message_id = message_id or str(uuid.uuid4())
         turn = turn_key(session_id, message_id)
-        if not await self.channel.claim(turn):
-            return message_id  # sent before: its events are (or will be) in its stream
-        ticket = await self.channel.ticket(session_id)
+        ticket = await self.channel.claim(turn, session_id)
+        if ticket is None:
+            # Sent before: its events are (or will be) in its stream.
+            return Queued(message_id, fresh=False)
         payload: dict[str, Any] = {
             "session_id": session_id,
             "user": user.id,
@@ -89,6 +101,7 @@ class Remote:
             "message_id": message_id,
             "ticket": ticket,
             "tokens": tokens,
+            "inbox": self.channel.inbox,
         }
         try:
             await asyncio.to_thread(self.publisher.publish, payload)
@@ -97,14 +110,22 @@ class Remote:
             await self.channel.finish(session_id, ticket)
             await self.channel.unclaim(turn)
             raise
-        return message_id
+        return Queued(message_id, fresh=True)
 
     def entries(
-        self, session_id: str, message_id: str, *, after: str = "0", beat: float | None = None
+        self,
+        session_id: str,
+        message_id: str,
+        *,
+        after: str = "0",
+        beat: float | None = None,
+        announced: bool = False,
     ) -> AsyncIterator[tuple[str, dict[str, Any]] | None]:
         """A turn's stream entries after the entry id `after` (a reconnecting reader's);
-        with `beat`, None after each `beat` seconds without one."""
-        return self.channel.read(turn_key(session_id, message_id), after=after, beat=beat)
+        with `beat`, None after each `beat` seconds without one. `announced`: this process
+        enqueued the turn (`submit(...).fresh`)."""
+        turn = turn_key(session_id, message_id)
+        return self.channel.read(turn, after=after, beat=beat, announced=announced)
 
     async def known(self, session_id: str, message_id: str) -> bool:
         """Whether the session has a turn of this message id whose events can be read."""

@@ -25,6 +25,7 @@ answer; any other failure is retried with backoff, then dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -39,6 +40,7 @@ from accord.graphs.errors import BudgetExceeded, InvalidFeedback, NotAuthorized,
 from accord.graphs.scale.broker import Broker
 from accord.graphs.scale.channel import Channel, turn_key
 from accord.graphs.scale.extra import need
+from accord.graphs.scale.outbox import Outbox
 from accord.graphs.scale.queue import TASK, application, dead_letter, queues
 from accord.graphs.scale.wire import Replay, error_entry
 from accord.graphs.sessions.access import User
@@ -164,13 +166,13 @@ class Worker:
         session_id, message_id = payload["session_id"], payload["message_id"]
         turn = turn_key(session_id, message_id)
         user = User(payload["user"], frozenset(payload["roles"]))
-        attempt = await self.channel.attempt(turn)
+        attempt, finished = await self.channel.arrive(turn, session_id)
         if attempt > self.broker.attempts:
             # Every delivery before this one died with its worker (or its retries ran out).
             await self._dead(payload, user, attempt, "WorkerLost")
             return None
         if not await self.channel.wait_turn(
-            session_id, payload["ticket"], patience=self.broker.order_wait
+            session_id, payload["ticket"], patience=self.broker.order_wait, finished=finished
         ):
             log.warning(
                 "session %s: earlier turns still unfinished; running turn anyway", session_id
@@ -182,16 +184,24 @@ class Worker:
             await self.runtime.audit_trail.aappend(
                 session_id, "redelivered", actor=user.id, details=details
             )
+        # A turn enqueued before inboxes names none.
+        outbox = Outbox(self.channel, turn, payload.get("inbox"))
         try:
             run = Run(self.runtime, session_id, user)
             # A turn enqueued before `tokens` was sent has them (what every turn had then).
             async for event in run.events(payload["text"], message_id, payload.get("tokens", True)):
                 data = event.to_dict()
                 for entry in [data] if replay is None else replay.entries(data):
-                    await self.channel.publish(turn, entry)
+                    outbox.put(entry)
+            await outbox.flush()
         except ANSWERS as answer:
-            await self.channel.publish(turn, error_entry(answer))
+            outbox.put(error_entry(answer))
+            await outbox.flush()
         except Exception as error:
+            # What the run streamed goes before anything later: a redelivery's replay reads
+            # it, and a dead letter's error entry must come last.
+            with contextlib.suppress(Exception):
+                await outbox.flush()
             if attempt < self.broker.attempts:
                 log.warning("turn %s failed (%r); retrying", message_id, error)
                 return RETRY
@@ -219,7 +229,8 @@ class Worker:
             f"the turn's worker died on every one of its {attempt - 1} deliveries"
         )
         turn = turn_key(session_id, message_id)
-        await self.channel.publish(turn, error_entry(failure, dead_lettered=True))
+        entry = error_entry(failure, dead_lettered=True)
+        await self.channel.publish(turn, entry, inbox=payload.get("inbox"))
         await self.channel.finish(session_id, payload["ticket"])
 
     def _task(self, task: Any, payload: dict[str, Any]) -> None:

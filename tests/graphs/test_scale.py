@@ -155,7 +155,7 @@ async def test_an_unreachable_service_is_named_and_nothing_is_enqueued(
     async with Sessions(single(), db=db, broker=workers_free) as sessions:
         remote = sessions.remote
         assert remote is not None
-        assert await remote.channel.claim("m1")
+        assert await remote.channel.claim("m1", "any session")
 
 
 async def _each_event_once(fleet: Broker, turn: str) -> None:
