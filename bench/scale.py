@@ -7,12 +7,26 @@ Then every side runs the same one-agent graph on a scripted model that answers a
 turn in each of N concurrent sessions (opened beforehand). Sides: in-process `Sessions`;
 `Sessions(..., broker=...)` with 1 and then 2 `accord worker` processes (RabbitMQ queues the
 turns, Redis streams the replies back). Printed: sessions per second, p50/p99 turn latency
-(from the send to the reply), the CPU time per turn (the caller's and the workers'), the peak
-memory per in-flight turn (after a warm-up round, so a process's one-time costs are left out),
-the load average. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a database and queue prefix
-of its own, dropped after).
+(from the send to the reply), the CPU time per turn (the caller's and the workers'; the
+services' is not counted), the peak memory growth per in-flight turn (after a warm-up round, so
+a process's one-time costs are left out), the machine's busy fraction while the side ran (every
+process's CPU: the services', and whatever else the machine runs), the load average.
+`--sequential 0` skips the sequential row. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a
+database and queue prefix of its own, dropped after).
 
-Run: `.venv/bin/python bench/scale.py [--sessions 2000] [--latency 0.5]`.
+Two configurations show different things:
+
+- CPU-bound, `--sessions 300` (default `--concurrency 1000`): every turn is in flight at once,
+  so the CPU per turn and the memory per in-flight turn are the figures to read; sessions/s is
+  what the cores allow, and a second worker on the same cores cannot add much.
+- Wait-bound, `--sessions 2000 --concurrency 25`: each worker runs at most 25 turns at once,
+  so it can finish at most 50 per second (25 / 0.5 s) and the model wait, not the CPU, limits
+  it: the scaling figure (2 workers / 1 worker) is read here, with the busy column well under
+  100% (if not, the machine's other load is in the figure). KB/in-flight here also holds what
+  the 2000 turns left behind (caches, the allocator's free lists), not only the 25 in flight.
+
+Run: `.venv/bin/python bench/scale.py [--sessions 2000] [--concurrency 1000] [--latency 0.5]
+[--sequential 100]`.
 """
 
 from __future__ import annotations
@@ -63,6 +77,14 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _busy_s() -> tuple[float, float]:
+    """The machine's CPU seconds busy and in all (every process's, the services' too)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 class Peak:
     """Samples processes' RSS while a side runs."""
 
@@ -81,7 +103,10 @@ WARM_UP = 40
 use, connection pools, caches, thread stacks) is not memory per in-flight session."""
 
 
-async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, float]:
+async def _side(
+    sessions: Sessions, count: int, pids: list[int], in_flight: int
+) -> dict[str, float]:
+    """Runs `count` turns at once, at most `in_flight` of them running at a time."""
     warm = [await sessions.aopen("bench") for _ in range(WARM_UP)]
     await asyncio.gather(*(session.asend("hello") for session in warm))
     opened = [await sessions.aopen("bench") for _ in range(count)]
@@ -95,9 +120,10 @@ async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, fl
         await session.asend("hello")
         latencies.append(time.perf_counter() - began)
 
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, machine = time.perf_counter(), time.process_time(), _busy_s()
     await asyncio.gather(*(one(s) for s in opened))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    busy, total = (after - before for after, before in zip(_busy_s(), machine, strict=True))
     stop.set()
     await watcher
     latencies.sort()
@@ -110,7 +136,11 @@ async def _side(sessions: Sessions, count: int, pids: list[int]) -> dict[str, fl
         "cpu_there": (there := sum(_cpu_s(pid) - cpu_before[pid] for pid in pids)),
         # Both sides of a turn: the caller's and (for a fleet) the workers'.
         "cpu_ms": 1000 * (cpu + (there if pids != [os.getpid()] else 0)) / count,
-        "kb_per_turn": (peak.peak - peak.base) / count,
+        # Peak growth over the turns running at once: memory per in-flight turn only where
+        # every turn is in flight at once (sessions <= workers x concurrency); otherwise it
+        # also holds whatever the earlier turns left behind.
+        "kb_in_flight": (peak.peak - peak.base) / in_flight,
+        "busy": busy / total,
     }
 
 
@@ -205,15 +235,16 @@ async def main(count: int, concurrency: int, sequential: int) -> None:
     logs = Path(tempfile.mkdtemp(prefix="accord-bench-"))
     load = os.getloadavg()
     try:
-        queueing = await _queueing(url, fleet, logs, sequential)
+        queueing = await _queueing(url, fleet, logs, sequential) if sequential else None
         async with Sessions(team(), db=url) as sessions:
-            results["in-process Sessions"] = await _side(sessions, count, [os.getpid()])
+            results["in-process Sessions"] = await _side(sessions, count, [os.getpid()], count)
         for workers in (1, 2):
             running = _workers(workers, url, fleet, concurrency, logs)
             try:
                 async with Sessions(team(), db=url, broker=fleet) as sessions:
                     pids = [p.pid for p in running]
-                    results[f"{workers} worker(s)"] = await _side(sessions, count, pids)
+                    in_flight = min(count, workers * concurrency)
+                    results[f"{workers} worker(s)"] = await _side(sessions, count, pids, in_flight)
             finally:
                 for process in running:
                     process.terminate()
@@ -229,30 +260,31 @@ async def main(count: int, concurrency: int, sequential: int) -> None:
     )
     print(
         f"{'side':22} {'sess/s':>8} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
-        f"{'CPU ms/turn: here':>17} {'workers':>8} {'both':>6} {'KB/turn':>8}"
+        f"{'CPU ms/turn: here':>17} {'workers':>8} {'both':>6} {'KB/in-flight':>12} {'busy':>5}"
     )
     for side, r in results.items():
         there = 0.0 if side.startswith("in-process") else 1000 * r["cpu_there"] / count
         print(
             f"{side:22} {r['rate']:8.1f} {r['p50']:7.3f} {r['p99']:7.3f} {r['wall']:7.1f} "
             f"{1000 * r['cpu_here'] / count:17.2f} {there:8.2f} {r['cpu_ms']:6.2f} "
-            f"{r['kb_per_turn']:8.1f}"
+            f"{r['kb_in_flight']:12.1f} {r['busy']:5.0%}"
         )
     one, two = results["1 worker(s)"], results["2 worker(s)"]
     print(f"2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x sessions/s")
-    print(f"sequential: {sequential} turns one at a time, model latency 0 s")
-    print(f"{'side':22} {'p50 ms':>8} {'p90 ms':>8} {'CPU ms/turn here':>17} {'worker':>8}")
-    for side in ("in-process", "1 worker"):
-        r = queueing[side]
+    if queueing is not None:  # --sequential 0 skips the row
+        print(f"sequential: {sequential} turns one at a time, model latency 0 s")
+        print(f"{'side':22} {'p50 ms':>8} {'p90 ms':>8} {'CPU ms/turn here':>17} {'worker':>8}")
+        for side in ("in-process", "1 worker"):
+            r = queueing[side]
+            print(
+                f"{side:22} {1000 * r['p50']:8.1f} {1000 * r['p90']:8.1f} {r['here_ms']:17.2f} "
+                f"{r['there_ms']:8.2f}"
+            )
+        added = 1000 * (queueing["1 worker"]["p50"] - queueing["in-process"]["p50"])
         print(
-            f"{side:22} {1000 * r['p50']:8.1f} {1000 * r['p90']:8.1f} {r['here_ms']:17.2f} "
-            f"{r['there_ms']:8.2f}"
+            f"queueing adds {added:.1f} ms to a turn's p50 (target: <= 5 ms); median of the "
+            f"pairs' differences {queueing['added_ms']:.1f} ms"
         )
-    added = 1000 * (queueing["1 worker"]["p50"] - queueing["in-process"]["p50"])
-    print(
-        f"queueing adds {added:.1f} ms to a turn's p50 (target: <= 5 ms); median of the "
-        f"pairs' differences {queueing['added_ms']:.1f} ms"
-    )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -265,5 +297,7 @@ if __name__ == "__main__":
         "--sequential", type=int, default=100, help="turns of the one-at-a-time row"
     )
     args = parser.parse_args()
+    if args.sequential < 0 or args.sessions < 1 or args.concurrency < 1:
+        parser.error("--sessions and --concurrency must be at least 1, --sequential at least 0")
     os.environ["BENCH_LATENCY"] = str(args.latency)  # the workers inherit it
     asyncio.run(main(args.sessions, args.concurrency, args.sequential))
