@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 Step = tuple[Executable, Params]
+Held = tuple[asyncio.Semaphore | None, asyncio.Lock | None]  # what `AsyncDriver._turn` took
 RETRIES = 3
 
 
@@ -307,19 +308,11 @@ class AsyncDriver:
     async def _work(self, op: Operation[T]) -> T:
         return await greenlet_spawn(self._runner.run, op)
 
-    async def _turn(
-        self, op: Operation[Any]
-    ) -> tuple[asyncio.Semaphore | None, asyncio.Lock | None]:
-        """Waits for the operation's turn: a free connection, in first-come order (asyncio's
-        semaphore is fair), then the write lock where writes go one at a time. Returns what
-        it took, for `release`; holds nothing if it raises (asyncio's primitives give a
-        place back when their waiter is cancelled).
-
-        The pool's own queue lets a newcomer take a connection handed back while the
-        longest waiter has not run yet, so under a burst some waits never end (issue 14:
-        16-44% of 1,000 concurrent sessions failed on PostgreSQL). The wait is bounded only
-        when there is one: a timer per operation would cost every call.
-        """
+    async def _turn(self, op: Operation[Any]) -> Held:
+        """Waits for a free connection in first-come order (the pool's own queue let newcomers
+        overtake: issue 14, 16-44% of 1,000 sessions failed on PostgreSQL), then for the write
+        lock where writes go one at a time. Returns what it took, for `release`; holds nothing
+        if it raises. Only a wait is timed: a timer per operation would cost every call."""
         loop = asyncio.get_running_loop()
         gate = None
         if self._capacity is not None:
@@ -334,8 +327,7 @@ class AsyncDriver:
                 await gate.acquire()  # does not wait
         if not (op.write and self._serialize == "writes"):
             return gate, None
-        # asyncio locks belong to one event loop; a saver may outlive several.
-        lock = self._locks.setdefault(loop, asyncio.Lock())
+        lock = self._locks.setdefault(loop, asyncio.Lock())  # per loop: a saver outlives loops
         try:
             await lock.acquire()
         except BaseException:
