@@ -14,8 +14,10 @@ trip each, but in pipeline mode, which the official saver uses for `put_writes`)
 miss C code that C calls: aiosqlite's thread runs sqlite3 through `functools.partial`, so the
 official saver's SQLite work is under-counted; compare CPU there (`bench/sessions.py`).
 `--top N` also lists the N functions an asend turn calls most more often than plain
-LangGraph on accord's saver.
-Run: `.venv/bin/python bench/turn_profile.py [--turns 20] [--top 0] [--no-postgres]`
+LangGraph on accord's saver. `--concurrent N` counts instead `bench/sessions.py`'s concurrent
+load: N conversations of two turns at once on a 50 ms model, openings included, per turn.
+Run: `.venv/bin/python bench/turn_profile.py [--turns 20] [--top 0] [--concurrent 0]
+[--no-postgres]`
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from psycopg import _connection_base, _cursor_base
-from sessions import PG_ADMIN, SIDES, Turns, _load, _postgres, _sqlite
+from sessions import CONCURRENT_TURNS, LATENCY, PG_ADMIN, SIDES, Turns, _load, _postgres, _sqlite
 
 PROFILES: list[tuple[cProfile.Profile, bool]] = []
 """Every thread's profiler, and whether it is the event loop's thread."""
@@ -111,14 +113,20 @@ def _python(calls: Counter[str]) -> int:
     return sum(calls.values()) - _database(calls)
 
 
-async def _window(run: Turns, turns: int) -> tuple[Counter[str], Counter[str], float, float]:
-    """Calls (loop thread, all threads), CPU s and wall s of `turns` warm turns of `run`."""
+async def _window(
+    run: Turns, turns: int, concurrent: int
+) -> tuple[Counter[str], Counter[str], float, float]:
+    """Calls (loop thread, all threads), CPU s and wall s of `turns` warm turns of `run`, or
+    (`concurrent`) of that many conversations at once."""
     loops, everys = [], []
     cpu, wall = 0.0, 0.0
-    for sign, count in ((1, 1 + turns), (-1, 1)):
+    shapes = [(1, 1, 1 + turns, 0.0), (-1, 1, 1, 0.0)]
+    if concurrent:
+        shapes = [(1, concurrent, CONCURRENT_TURNS, LATENCY)]
+    for sign, sessions, count, latency in shapes:
         before = _snapshot()
         started_cpu, started_wall = time.process_time(), time.perf_counter()
-        await run(f"profile-{uuid.uuid4().hex[:8]}", 1, count, 0.0)
+        await run(f"profile-{uuid.uuid4().hex[:8]}", sessions, count, latency)
         cpu += sign * (time.process_time() - started_cpu)
         wall += sign * (time.perf_counter() - started_wall)
         after = _snapshot()
@@ -140,10 +148,11 @@ async def _bench(name: str, opened: AbstractAsyncContextManager[Any], args: Any)
         for side in SIDES:
             # The median of three counts: background work (a psycopg pool's upkeep) now and
             # then lands in a count, on either side of its difference.
-            windows = [await _window(sides[side], args.turns) for _ in range(3)]
+            windows = [await _window(sides[side], args.turns, args.concurrent) for _ in range(3)]
             measured[side] = sorted(windows, key=lambda window: _python(window[1]))[1]
-    turns = args.turns
-    print(f"\n{name}: per warm turn ({turns} turns; CPU/wall under the profiler, indicative)")
+    turns = args.concurrent * CONCURRENT_TURNS or args.turns
+    shape = f"{args.concurrent} at once" if args.concurrent else "warm"
+    print(f"\n{name}: per {shape} turn ({turns} turns; CPU/wall under the profiler, indicative)")
     print(
         f"{'':<22}{'loop calls':>11}{'all calls':>10}{'statements':>11}{'x loop':>7}{'x all':>6}"
         f"{'CPU ms':>8}{'wall ms':>8}"
@@ -179,6 +188,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=20, help="warm turns counted per side")
     parser.add_argument("--top", type=int, default=0, help="list the asend turn's top functions")
+    parser.add_argument("--concurrent", type=int, default=0, help="conversations at once")
     parser.add_argument("--postgres", default=PG_ADMIN, help="admin URL of a PostgreSQL server")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parsed = parser.parse_args()

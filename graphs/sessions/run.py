@@ -199,7 +199,7 @@ class Run:
         if spend.left is not None and spend.left <= 0:
             raise spend.meter.refuse("wall_time")
         spend.added += messages_of(payload)
-        hooks = Hooks(spend.meter, spend.steps)
+        hooks = Hooks(spend.meter, spend.steps, spend.stepped)
         # The traces give its steps and calls their spans, when spans go anywhere.
         traces = [Traces(self.session_id)] if tracing() else []
         callbacks = [hooks, *traces, *runtime.callbacks]

@@ -22,7 +22,9 @@ from accord.persistence import AuditEvent, SessionRecord
 
 REASON_CODE = re.compile(r"[a-z][a-z0-9_:-]{0,31}")
 WRITE_AFTER_S = 1.0
-"""A run writes its audit events mid-run when this long has passed since it last wrote."""
+"""A run writes its audit events mid-run once its graph's steps have taken this long since it
+last wrote. Steps' time, not the run's: a run kept waiting by a loaded database (a queue for
+its connections, SQLite's one writer) must not add a write to the queue on every turn."""
 
 
 class Spend:
@@ -57,7 +59,9 @@ class Spend:
         # This run's agent steps, kept in the audit trail for `accord metrics --db`.
         self.steps = MetricsRecorder() if runtime.metrics else None
         self._taken = 0  # steps moved to the trail
-        self._written = self.started  # when the trail was last written
+        # Seconds the graph's steps took (`Hooks` adds them), and that when last written.
+        self.stepped = [0.0]
+        self._written = 0.0
         self._usage: Usage | None = None
 
     @property
@@ -104,9 +108,9 @@ class Spend:
         """What to write to the audit trail now, mid-run: everything noted so far once a slow
         step (a model's) ended, so a process killed later in the turn loses none of it; runs
         of quick steps write once, at their end."""
-        if time.monotonic() - self._written < WRITE_AFTER_S:
+        if self.stepped[0] - self._written < WRITE_AFTER_S:
             return []
-        self._written = time.monotonic()
+        self._written = self.stepped[0]
         return self._pending()
 
     def _pending(self) -> list[AuditEvent]:

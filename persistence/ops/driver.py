@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 Step = tuple[Executable, Params]
+Held = tuple[asyncio.Semaphore | None, asyncio.Lock | None]  # what `AsyncDriver._turn` took
 RETRIES = 3
 
 
@@ -296,46 +297,43 @@ class AsyncDriver:
         """Stops what runs the transactions, once `settle` has waited for them."""
 
     async def _transaction(self, op: Operation[T]) -> T:
-        await self.setup()
-        async with self._queue(op), self._guard(op.write):
+        if not self._setup.done:
+            await self.setup()
+        gate, lock = await self._turn(op)
+        try:
             return await self._work(op)
+        finally:
+            release(gate, lock)
 
     async def _work(self, op: Operation[T]) -> T:
         return await greenlet_spawn(self._runner.run, op)
 
-    @asynccontextmanager
-    async def _queue(self, op: Operation[Any]) -> AsyncIterator[None]:
-        """Waits for a free connection in first-come order (asyncio's semaphore is fair).
-
-        The pool's own queue lets a newcomer take a connection handed back while the
-        longest waiter has not run yet, so under a burst some waits never end (issue 14:
-        16-44% of 1,000 concurrent sessions failed on PostgreSQL).
-        """
-        if self._capacity is None:
-            yield
-            return
+    async def _turn(self, op: Operation[Any]) -> Held:
+        """Waits for a free connection in first-come order (the pool's own queue let newcomers
+        overtake: issue 14, 16-44% of 1,000 sessions failed on PostgreSQL), then for the write
+        lock where writes go one at a time. Returns what it took, for `release`; holds nothing
+        if it raises. Only a wait is timed: a timer per operation would cost every call."""
         loop = asyncio.get_running_loop()
-        gate = self._gates.setdefault(loop, asyncio.Semaphore(self._capacity))
+        gate = None
+        if self._capacity is not None:
+            gate = self._gates.setdefault(loop, asyncio.Semaphore(self._capacity))
+            if gate.locked():
+                try:
+                    async with asyncio.timeout(self._queue_timeout):
+                        await gate.acquire()
+                except TimeoutError as exc:
+                    raise busy(self._target, op.what, exc, self._queue_timeout) from None
+            else:
+                await gate.acquire()  # does not wait
+        if not (op.write and self._serialize == "writes"):
+            return gate, None
+        lock = self._locks.setdefault(loop, asyncio.Lock())  # per loop: a saver outlives loops
         try:
-            async with asyncio.timeout(self._queue_timeout):
-                await gate.acquire()
-        except TimeoutError as exc:
-            raise busy(self._target, op.what, exc, self._queue_timeout) from None
-        try:
-            yield
-        finally:
-            gate.release()
-
-    @asynccontextmanager
-    async def _guard(self, write: bool) -> AsyncIterator[None]:
-        if not (write and self._serialize == "writes"):
-            yield
-            return
-        # asyncio locks belong to one event loop; a saver may outlive several.
-        loop = asyncio.get_running_loop()
-        lock = self._locks.setdefault(loop, asyncio.Lock())
-        async with lock:
-            yield
+            await lock.acquire()
+        except BaseException:
+            release(gate, None)
+            raise
+        return gate, lock
 
     @asynccontextmanager
     async def _connect(self, op: Operation[Any] | None) -> AsyncIterator[AsyncConnection]:
@@ -377,6 +375,14 @@ def _drive(execute: Callable[[Executable, Params], Outcome], steps: Steps[T]) ->
 
 def _what(op: Operation[Any] | None) -> str:
     return op.what if op is not None else "setup"
+
+
+def release(gate: asyncio.Semaphore | None, lock: asyncio.Lock | None) -> None:
+    """Gives back what `AsyncDriver._turn` took."""
+    if gate is not None:
+        gate.release()
+    if lock is not None:
+        lock.release()
 
 
 def settled(work: asyncio.Future[Any]) -> None:

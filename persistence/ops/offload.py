@@ -13,7 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from accord.persistence.engine import Target, capacity
-from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver, settled
+from accord.persistence.ops.driver import (
+    AsyncDriver,
+    Operation,
+    Setup,
+    SyncDriver,
+    release,
+    settled,
+)
 from accord.persistence.ops.native import HELD_MAX
 from accord.persistence.ops.tracing import traced
 
@@ -58,29 +65,29 @@ class OffloadedDriver(AsyncDriver):
         self._threads.shutdown(wait=True)
 
     async def run(self, op: Operation[T]) -> T:
-        """As `AsyncDriver.run`; when the queue and the write lock are free (the usual case)
-        the transaction goes to a thread at once, without a task of its own.
+        """As `AsyncDriver.run`, without a task of its own: the caller waits its turn for a
+        thread (and the write lock) and hands the transaction to it.
 
         It still runs to its end if the caller is cancelled: a thread cannot be stopped, and
-        the queue's place and the write lock are given back only when it is over.
+        the queue's place and the write lock are given back only when it is over. A caller
+        cancelled while waiting its turn leaves the transaction to a task, as `AsyncDriver`
+        runs each (most callers never are, and a task per transaction cost a turn under
+        load more than its bookkeeping did).
         """
-        loop = asyncio.get_running_loop()
-        gate = self._gates.setdefault(loop, asyncio.Semaphore(self._slots))
-        lock = self._locks.setdefault(loop, asyncio.Lock()) if op.write else None
-        if not self._setup.done or gate.locked() or (lock is not None and lock.locked()):
+        if not self._setup.done:
             return await super().run(op)
-        # Neither acquire waits, so nothing can cancel this call between them and the submit.
-        await gate.acquire()
-        if lock is not None:
-            await lock.acquire()
-
-        def release(_: object) -> None:
-            gate.release()
-            if lock is not None:
-                lock.release()
-
+        try:
+            gate, lock = await self._turn(op)
+        except asyncio.CancelledError:
+            left = asyncio.ensure_future(self._transaction(op))
+            self._running.add(left)
+            left.add_done_callback(self._running.discard)
+            left.add_done_callback(settled)
+            raise
+        # Nothing awaits between the turn and the submit: no cancellation can fall between.
+        loop = asyncio.get_running_loop()
         work = loop.run_in_executor(self._threads, self._sync.execute, op)
-        work.add_done_callback(release)
+        work.add_done_callback(lambda _: release(gate, lock))
         self._running.add(work)
         work.add_done_callback(self._running.discard)
         try:

@@ -63,11 +63,26 @@ class RunJournal(Store):
 
     def open(self, owner: str, *, kind: str = "opened", **fields: Any) -> SessionRecord:
         """Creates a session record (see `SessionStore.create`) and audits it, atomically."""
-        return self._bound.run(_open(owner, kind, fields))
+        return self._bound.run(self._open(owner, kind, fields))
 
     async def aopen(self, owner: str, *, kind: str = "opened", **fields: Any) -> SessionRecord:
         """Async `open`."""
-        return await self._bound.arun(_open(owner, kind, fields))
+        return await self._bound.arun(self._open(owner, kind, fields))
+
+    def _open(self, owner: str, kind: str, fields: Mapping[str, Any]) -> Operation[SessionRecord]:
+        record = new_record(
+            owner,
+            fields.get("agent"),
+            fields.get("session_id"),
+            fields.get("status", OPEN),
+            fields.get("scope"),
+            fields.get("limits"),
+            fields.get("usage"),
+        )
+        event = AuditEvent(record.session_id, kind, owner, record.agent)
+        if self._oneshot is not None:  # on PostgreSQL: one round trip
+            return self._oneshot.opening(record, event)
+        return _open(record, event)
 
     def begin(
         self,
@@ -212,23 +227,13 @@ class RunJournal(Store):
         )
 
 
-def _open(owner: str, kind: str, fields: Mapping[str, Any]) -> Operation[SessionRecord]:
-    record = new_record(
-        owner,
-        fields.get("agent"),
-        fields.get("session_id"),
-        fields.get("status", OPEN),
-        fields.get("scope"),
-        fields.get("limits"),
-        fields.get("usage"),
-    )
-
+def _open(record: SessionRecord, event: AuditEvent) -> Operation[SessionRecord]:
     def steps() -> Steps[SessionRecord]:
         stored = yield from creating(record)
-        yield from appending([AuditEvent(record.session_id, kind, owner, record.agent)])
+        yield from appending([event])
         return stored
 
-    return Operation(steps, write=True, what=f"opening session {record.session_id!r}")
+    return Operation(steps, write=True, what=f"opening session {record.session_id!r}", native=True)
 
 
 def _end(

@@ -7,6 +7,9 @@ COMMIT), a quarter of a turn's; with data-modifying CTEs it is one statement, at
 own. The audit rows and the release hang on the record's update (`EXISTS` on its RETURNING),
 so a session gone meanwhile writes nothing, as the transaction's rollback would.
 
+A session opens the same way: its record's INSERT (returning the row as stored) and its
+`opened` event's, one statement instead of five round trips.
+
 A run begins, once it has the lease, by reading the record and appending the message's
 arrival: one statement too (the record is read in the statement's own snapshot, taken after
 the lease's, so it is what the last holder left). It stays in the run's first transaction, so
@@ -27,7 +30,14 @@ from accord.persistence.ops.driver import Operation, Outcome, Steps
 from accord.persistence.schema import audit, sessions
 from accord.persistence.sessions.audit import AuditEvent, rows_of
 from accord.persistence.sessions.leases import RELEASE
-from accord.persistence.sessions.records import RECORD_RUN, SELECT_RECORD, SessionRecord, selecting
+from accord.persistence.sessions.records import (
+    INSERT_RECORD,
+    RECORD_RUN,
+    SELECT_RECORD,
+    SessionRecord,
+    record_params,
+    selecting,
+)
 from accord.persistence.sessions.stores import dumps, to_db, utcnow
 
 MOST_EVENTS = 16
@@ -42,6 +52,7 @@ class OneShot:
         """Start with no statement built."""
         self._ends: dict[int, Select[Any]] = {}
         self._reads: dict[int, Select[Any]] = {}
+        self._opening: Select[Any] | None = None
 
     def fits(self, events: Sequence[AuditEvent]) -> bool:
         """Whether these events fit in one statement."""
@@ -55,6 +66,22 @@ class OneShot:
         if count not in self._reads:
             self._reads[count] = SELECT_RECORD.add_cte(_appending(count, None).cte("appended"))
         return (yield from selecting(session_id, self._reads[count], _params(events)))
+
+    def opening(self, record: SessionRecord, event: AuditEvent) -> Operation[SessionRecord]:
+        """Stores the new `record` with its `event` (the first fails whole on a taken id)."""
+        statement = self._opening
+        if statement is None:
+            created = INSERT_RECORD.returning(*sessions.c).cte("created")
+            statement = select(created).add_cte(_appending(1, None).cte("appended"))
+            self._opening = statement
+        params = _params([event]) | record_params(record)
+        return Operation(
+            lambda: selecting(record.session_id, statement, params),
+            write=True,
+            what=f"opening session {record.session_id!r}",
+            autocommit=True,
+            native=True,
+        )
 
     def ending(
         self,

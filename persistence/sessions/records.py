@@ -214,25 +214,31 @@ def _create(record: SessionRecord) -> Operation[SessionRecord]:
     )
 
 
+INSERT_RECORD = sessions.insert()
+"""Built once, so the native path compiles it once (see `accord.persistence.ops.native`)."""
+
+
 def creating(record: SessionRecord) -> Steps[SessionRecord]:
     """The steps that store a new record and read it back."""
-    yield (
-        sessions.insert(),
-        {
-            "session_id": record.session_id,
-            "owner": record.owner,
-            "agent": record.agent,
-            "status": record.status,
-            "scope": dumps(record.scope),
-            "limits": dumps(record.limits),
-            "usage": dumps(record.usage),
-            "version": record.version,
-            "created_at": to_db(record.created_at),
-            "updated_at": to_db(record.updated_at),
-        },
-    )
+    yield INSERT_RECORD, record_params(record)
     # Read back so timestamps carry the database's precision.
     return (yield from selecting(record.session_id))
+
+
+def record_params(record: SessionRecord) -> dict[str, Any]:
+    """`INSERT_RECORD`'s parameters for `record`."""
+    return {
+        "session_id": record.session_id,
+        "owner": record.owner,
+        "agent": record.agent,
+        "status": record.status,
+        "scope": dumps(record.scope),
+        "limits": dumps(record.limits),
+        "usage": dumps(record.usage),
+        "version": record.version,
+        "created_at": to_db(record.created_at),
+        "updated_at": to_db(record.updated_at),
+    }
 
 
 SELECT_RECORD = select(sessions).where(sessions.c.session_id == bindparam("session_id"))

@@ -68,9 +68,11 @@ async def test_metrics_off_keeps_no_steps(db: str) -> None:
 async def test_a_run_writes_its_steps_as_they_end_not_only_at_its_end(
     db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Every step counts as slow: its events are written once it ends.
-    monkeypatch.setattr("accord.graphs.sessions.spend.WRITE_AFTER_S", 0.0)
-    intake = scripted("intake", {"reply": "Welcome Dana.", "handoff_to": "verification"})
+    # Intake's step is slow (its model takes longer than WRITE_AFTER_S): its events are
+    # written once it ends.
+    monkeypatch.setattr("accord.graphs.sessions.spend.WRITE_AFTER_S", 0.05)
+    reply = {"reply": "Welcome Dana.", "handoff_to": "verification"}
+    intake = scripted("intake", reply, latency=0.1)
     stuck = scripted("verification", {"reply": "Never.", "handoff_to": "none"}, latency=60)
     async with Sessions(handoff([intake, stuck]), db=db) as sessions:
         session = await sessions.aopen("alice")

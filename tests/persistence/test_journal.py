@@ -1,4 +1,4 @@
-"""A run's two ends: each writes all of its rows or none of them.
+"""A session's opening and a run's two ends: each writes all of its rows or none of them.
 
 The beginning takes the lease, reads the record and appends the arrival; the end stores the
 usage and agent, appends the run's events and gives the lease back. On PostgreSQL the record's
@@ -18,6 +18,7 @@ from accord.persistence import (
     AuditEvent,
     AuditTrail,
     LeaseStore,
+    PersistenceError,
     ReplicatedSaver,
     RunJournal,
     SessionNotFound,
@@ -76,6 +77,17 @@ async def test_a_run_whose_session_went_away_ends_writing_nothing(
         )
     assert not await AuditTrail(saver).aevents(session_id, kinds=["message_out"])
     assert await LeaseStore(saver).aholder(session_id) is not None  # rolled back with the rest
+
+
+async def test_a_session_opens_with_its_event_or_not_at_all(saver: SQLAlchemySaver) -> None:
+    # On PostgreSQL one statement (accord.persistence.sessions.oneshot) inserts both rows.
+    journal = RunJournal(LeaseStore(saver))
+    record = await journal.aopen("alice", agent="desk", usage={"tokens": 0})
+    assert await SessionStore(saver).aget(record.session_id) == record
+    with pytest.raises(PersistenceError):  # the id is taken
+        await journal.aopen("bob", session_id=record.session_id)
+    trail = await AuditTrail(saver).aevents(record.session_id)
+    assert [(e.kind, e.actor, e.agent) for e in trail] == [("opened", "alice", "desk")]
 
 
 class Refused(Exception):
