@@ -268,20 +268,20 @@ class AsyncDriver:
     async def run(self, op: Operation[T]) -> T:
         """Run an operation in a transaction, retrying deadlocks; return its result.
 
-        A caller cancelled mid-way (a run stopped by its budget cancels LangGraph's background
-        `aput_writes`) does not cancel the transaction: it finishes in its own task and its
-        connection goes back to the pool. Cancelled while opening a connection, psycopg and
-        SQLAlchemy's pool would abandon it half-made, unclosed, to the garbage collector.
+        A caller cancelled mid-way (a budget stops a run, cancelling LangGraph's background
+        `aput_writes`) leaves the transaction to finish in its own task: cancelled while opening
+        a connection, psycopg and SQLAlchemy's pool would abandon it half-made, unclosed.
         """
-        work = asyncio.ensure_future(self._transaction(op))
+        with traced(op.trace):
+            return await asyncio.shield(self._left(asyncio.ensure_future(self._transaction(op))))
+
+    def _left(self, work: asyncio.Future[T]) -> asyncio.Future[T]:
+        """`work`, tracked until done (`settle` waits for it), its outcome retrieved even when
+        nobody waits for it any more (its caller was cancelled)."""
         self._running.add(work)
         work.add_done_callback(self._running.discard)
-        try:
-            with traced(op.trace):
-                return await asyncio.shield(work)
-        except asyncio.CancelledError:
-            work.add_done_callback(settled)
-            raise
+        work.add_done_callback(settled)
+        return work
 
     async def settle(self) -> None:
         """Waits for the transactions still running on this loop, before the engine closes.

@@ -13,14 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from accord.persistence.engine import Target, capacity
-from accord.persistence.ops.driver import (
-    AsyncDriver,
-    Operation,
-    Setup,
-    SyncDriver,
-    release,
-    settled,
-)
+from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver, release
 from accord.persistence.ops.native import HELD_MAX
 from accord.persistence.ops.tracing import traced
 
@@ -46,9 +39,9 @@ class OffloadedDriver(AsyncDriver):
         super().__init__(engine, target, setup, serialize="writes", queue_timeout=queue_timeout)
         self._sync = sync
         # No more threads than connections: each thread keeps the one it uses.
-        self._slots = min(HELD_MAX, capacity(sync.engine) or HELD_MAX)
-        self._capacity = self._slots
-        self._threads = ThreadPoolExecutor(self._slots, "accord-sqlite")
+        slots = min(HELD_MAX, capacity(sync.engine) or HELD_MAX)
+        self._capacity = slots
+        self._threads = ThreadPoolExecutor(slots, "accord-sqlite")
 
     async def setup(self) -> None:
         """Apply migrations unless done already (the sync driver's lock orders callers)."""
@@ -79,23 +72,14 @@ class OffloadedDriver(AsyncDriver):
         try:
             gate, lock = await self._turn(op)
         except asyncio.CancelledError:
-            left = asyncio.ensure_future(self._transaction(op))
-            self._running.add(left)
-            left.add_done_callback(self._running.discard)
-            left.add_done_callback(settled)
+            self._left(asyncio.ensure_future(self._transaction(op)))
             raise
         # Nothing awaits between the turn and the submit: no cancellation can fall between.
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(self._threads, self._sync.execute, op)
         work.add_done_callback(lambda _: release(gate, lock))
-        self._running.add(work)
-        work.add_done_callback(self._running.discard)
-        try:
-            with traced(op.trace):  # here: the thread does not have the caller's context
-                return await asyncio.shield(work)
-        except asyncio.CancelledError:
-            work.add_done_callback(settled)
-            raise
+        with traced(op.trace):  # here: the thread does not have the caller's context
+            return await asyncio.shield(self._left(work))
 
     async def _work(self, op: Operation[T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(
