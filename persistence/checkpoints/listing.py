@@ -60,16 +60,12 @@ class Listing:
                 size=size,
             )
 
-        # One namespace without a filter: every statement is built once, so runs on DBAPI.
-        native = bool(
-            self._config and self._config["configurable"].get("checkpoint_ns") is not None
-        )
         return Operation(
             page,
             write=False,
             what="listing checkpoints",
             after=self._advance,
-            native=native and not self._filter,
+            native=reads.prebuilt(self._config, self._filter),
         )
 
     def take(self, loaded: reads.Loaded) -> list[CheckpointTuple]:

@@ -81,6 +81,12 @@ class Head(NamedTuple):
     metadata: str
 
 
+def prebuilt(config: RunnableConfig | None, filter: dict[str, Any] | None) -> bool:
+    """Whether `list_page` reads on statements built once (so DBAPI can run them): one
+    namespace with no filter, LangGraph's state history."""
+    return bool(config and config["configurable"].get("checkpoint_ns") is not None) and not filter
+
+
 def list_page(
     sql: Statements,
     serde: SerializerProtocol,
@@ -96,8 +102,7 @@ def list_page(
         raise ValueError("a page holds at least one checkpoint")
     c = checkpoints.c
     conf = config["configurable"] if config is not None else {}
-    if conf.get("checkpoint_ns") is not None and not filter:
-        # One namespace, no filter (LangGraph's state history): a statement built once.
+    if prebuilt(config, filter):
         found = yield (
             sql.page(bool(conf.get("checkpoint_id")), before, after),
             {
