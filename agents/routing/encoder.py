@@ -12,8 +12,9 @@ from __future__ import annotations
 import threading
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, cast
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -58,9 +59,18 @@ class Encoder(Embeddings):
         self.heads = heads
         self.eps = np.float32(eps)
         self.layers: list[Weights] = []
-        self.width = 0
-        self._build(load_file(str(folder / "model.safetensors")))
+        w = load_file(str(folder / "model.safetensors"))
+        # Both models' token embeddings and their norm go by BERT's names.
+        self.words = w["embeddings.word_embeddings.weight"]
+        self.width = self.words.shape[1]
+        self.norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self._build(w)
         self._lock = threading.Lock()  # the tokenizer's settings are shared state
+
+    @classmethod
+    def shared(cls) -> Self:
+        """The process's one encoder of this model, loaded on first use."""
+        return cast(Self, _shared(cls))
 
     def encode(self, texts: Sequence[str]) -> Array:
         """The unit vectors of `texts`, one row each (float32)."""
@@ -79,7 +89,7 @@ class Encoder(Embeddings):
 
     @abstractmethod
     def _build(self, w: Weights) -> None:
-        """Keep the weights the forward pass needs (`layers`, embeddings) and set `width`."""
+        """Keep the rest of the weights the forward pass needs (`layers`, positions)."""
 
     @abstractmethod
     def _inputs(self, tokens: np.ndarray[Any, Any], mask: Array) -> tuple[Array, Array]:
@@ -110,6 +120,13 @@ class Encoder(Embeddings):
         """LangChain's interface: the vector of one text."""
         vector: list[float] = self.encode([text])[0].tolist()
         return vector
+
+
+@cache
+def _shared(model: Any) -> Encoder:
+    """One encoder per model class (each loads its default weights with no arguments)."""
+    encoder: Encoder = model()
+    return encoder
 
 
 def padding_bias(mask: Array) -> Array:

@@ -9,7 +9,6 @@ milliseconds on one core.
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -73,21 +72,12 @@ class MiniLM(Encoder):
         folder = path if path is not None else model_dir()
         super().__init__(folder, max_tokens=MAX_TOKENS, heads=12, eps=1e-12)
 
-    @staticmethod
-    @cache
-    def shared() -> MiniLM:
-        """The process's one encoder, loaded on first use."""
-        return MiniLM()
-
     def _build(self, w: Weights) -> None:
-        self.words = w["embeddings.word_embeddings.weight"]
-        self.width = self.words.shape[1]
         # Position and token-type 0 embeddings are added to every token alike: pre-sum them.
         self.positions = (
             w["embeddings.position_embeddings.weight"]
             + w["embeddings.token_type_embeddings.weight"][0]
         )
-        self.norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self.layers = [layer(w, f"encoder.layer.{i}.", BERT) for i in range(6)]
 
     def _inputs(self, tokens: np.ndarray[Any, Any], mask: Array) -> tuple[Array, Array]:

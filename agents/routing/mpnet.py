@@ -18,7 +18,6 @@ import os
 import shutil
 import tempfile
 import zipfile
-from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -130,17 +129,8 @@ class MPNet(Encoder):
             eps=float(config["layer_norm_eps"]),
         )
 
-    @staticmethod
-    @cache
-    def shared() -> MPNet:
-        """The process's one encoder, loaded on first use."""
-        return MPNet()
-
     def _build(self, w: Weights) -> None:
-        self.words = w["embeddings.word_embeddings.weight"]
-        self.width = self.words.shape[1]
         self.positions = w["embeddings.position_embeddings.weight"]
-        self.norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         count = int(self.config["num_hidden_layers"])
         self.layers = [layer(w, f"encoder.layer.{i}.", MPNET) for i in range(count)]
         table = w["encoder.relative_attention_bias.weight"]  # (buckets, heads)
