@@ -24,7 +24,7 @@ from typing import Any
 from accord.graphs.errors import ServiceUnavailable
 from accord.graphs.scale.extra import no_client_info, redis_asyncio, redis_errors, shown
 from accord.graphs.scale.reader import Reader
-from accord.graphs.scale.wire import decode, encode
+from accord.graphs.scale.wire import decode, encode, text_of
 
 REDIS_START = "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no"
 
@@ -183,7 +183,7 @@ class Channel:
         keys = [self._key("turn", turn)] + ([inbox] if inbox is not None else [])
         args = [self.keep, INBOX_LEN, INBOX_KEEP, *(encode(data) for data in entries)]
         ids = await self._guard(self._publish(keys=keys, args=args))
-        return [entry.decode() if isinstance(entry, bytes) else str(entry) for entry in ids]
+        return [text_of(entry) for entry in ids]
 
     async def streamed(self, turn: str) -> list[dict[str, Any]]:
         """Every entry of the turn's stream so far (what a redelivery finds)."""

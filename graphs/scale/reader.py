@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accord.graphs.scale.extra import redis_errors
-from accord.graphs.scale.wire import decode
+from accord.graphs.scale.wire import decode, text_of
 
 BLOCK_MS = 5_000
 """How long one XREAD waits for any followed stream (a new follower cuts it short)."""
@@ -50,10 +50,6 @@ def _order(entry_id: str) -> tuple[int, int]:
     """A stream entry id (`ms-seq`, or "0") as numbers, to compare."""
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(eq=False)
@@ -196,7 +192,7 @@ class Reader:
         """Hands on what an XREAD found; a stream that gave `COUNT` entries goes in `more`
         (read it again: it may have others)."""
         for raw_key, entries in found or []:
-            key = _text(raw_key)
+            key = text_of(raw_key)
             if key == self._inbox:
                 self._hand_on_announced(entries)
                 continue
@@ -207,9 +203,9 @@ class Reader:
     def _hand_on_announced(self, entries: list[tuple[Any, dict[bytes, bytes]]]) -> None:
         """Hands on the entries the inbox carries."""
         for raw_id, fields in entries:
-            self._inbox_from = _text(raw_id)
-            key, before = _text(fields[b"k"]), _text(fields[b"p"])
-            entry_id, raw = _text(fields[b"i"]), fields[b"e"]
+            self._inbox_from = text_of(raw_id)
+            key, before = text_of(fields[b"k"]), text_of(fields[b"p"])
+            entry_id, raw = text_of(fields[b"i"]), fields[b"e"]
             if key in self._follow:
                 self._announced(key, before, entry_id, raw)
                 continue
@@ -241,7 +237,7 @@ class Reader:
     def _hand_on(self, key: str, entries: list[tuple[Any, dict[bytes, bytes]]]) -> None:
         followers = self._follow.get(key, [])
         for raw_id, fields in entries:
-            entry_id = _text(raw_id)
+            entry_id = text_of(raw_id)
             data = decode(fields[b"e"])
             for follower in followers:
                 if _order(entry_id) > _order(follower.after):

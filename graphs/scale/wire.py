@@ -47,6 +47,11 @@ def error_entry(error: BaseException, *, dead_lettered: bool = False) -> dict[st
     }
 
 
+def text_of(value: Any) -> str:
+    """A string Redis returned (as bytes unless the client decodes replies)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def decode(text: str | bytes) -> dict[str, Any]:
     """One stream entry's data."""
     data: dict[str, Any] = json.loads(text)
