@@ -49,12 +49,10 @@ class Hooks(BaseCallbackHandler):
             self._root = run_id
         elif parent_run_id == self._root:
             self._started[run_id] = time.monotonic()
-        meter, steps = self.meter, self.steps
-        meter.on_chain_start(serialized, inputs, run_id=run_id, **kwargs)
-        if steps is not None:
-            steps.on_chain_start(
-                serialized, inputs, run_id=run_id, parent_run_id=parent_run_id, **kwargs
-            )
+        kwargs |= {"run_id": run_id, "parent_run_id": parent_run_id}
+        self.meter.on_chain_start(serialized, inputs, **kwargs)
+        if self.steps is not None:
+            self.steps.on_chain_start(serialized, inputs, **kwargs)
 
     def on_chain_end(
         self, outputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
