@@ -7,6 +7,7 @@ any server process can serve any session.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,6 @@ from accord.app.server.schemas import (
 )
 from accord.app.server.sse import Runs
 from accord.graphs import (
-    BudgetExceeded,
     Event,
     Limits,
     NotPaused,
@@ -198,10 +198,15 @@ async def send(
             ping=shared.ping,
             seen=counter(shared),
         )
-    record = await sessions.authorize(session_id, me, "send")
-    await check_can_run(sessions, record)
-    session = Session(sessions, record, me)
-    return relay(shared, session.astream(message.text, message_id=message.message_id))
+    # The run's first transaction reads the record and checks access, status, budget and
+    # lease: the refusals are statuses, awaited before any byte is streamed.
+    started = asyncio.get_running_loop().create_future()
+    events = sessions.astream(
+        session_id, me, message.text, message_id=message.message_id, started=started
+    )
+    response = relay(shared, events)
+    await started
+    return response
 
 
 def counter(shared: Server) -> Callable[[str], None]:
@@ -271,12 +276,7 @@ def check_budget(record: SessionRecord) -> None:
     Raises:
         BudgetExceeded: Which limit, with what the session used.
     """
-    limits, used = Limits.from_dict(record.limits), Usage.from_dict(record.usage)
-    for limit in ("tokens", "model_calls", "steps", "wall_time", "cost"):
-        allowed = getattr(limits, limit)
-        spent = getattr(used, limit)
-        if allowed is not None and spent >= allowed:
-            raise BudgetExceeded(record.session_id, limit, used, limits)
+    Limits.from_dict(record.limits).check(Usage.from_dict(record.usage), record.session_id)
 
 
 async def check_can_run(

@@ -69,6 +69,21 @@ class Limits:
         """The limits stored by `to_dict`."""
         return cls(**document)
 
+    def check(self, usage: Usage, session_id: str) -> None:
+        """Refuses a run of a session that has used `usage`, if it reached one of these limits.
+
+        Raises:
+            BudgetExceeded: Which limit, with what the session used.
+        """
+        for limit in SPENDABLE:
+            allowed = getattr(self, limit)
+            if allowed is not None and getattr(usage, limit) >= allowed:
+                raise BudgetExceeded(session_id, limit, usage, self)
+
+
+SPENDABLE = ("tokens", "model_calls", "steps", "wall_time", "cost")
+"""The limits a session spends (`concurrency` bounds one run instead)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:

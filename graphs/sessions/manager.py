@@ -8,16 +8,19 @@ bound to (the caller's first loop, or a private one for sync-only use).
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Any, Self
 
 from langchain_core.runnables import RunnableConfig
 
+from accord.graphs.events import Event
 from accord.graphs.sessions.access import OPERATOR, Scope, User
 from accord.graphs.sessions.budget import Limits
+from accord.graphs.sessions.run import turn
 from accord.graphs.sessions.runtime import Runtime
 from accord.graphs.sessions.session import Session
 from accord.persistence import AuditEvent, SessionRecord, arestore
@@ -90,6 +93,29 @@ class Sessions(Runtime):
             NotAuthorized: The user may not resume it (the attempt is audited).
         """
         return await self.portal.enter(self._resume(session_id, User.of(user)))
+
+    def astream(
+        self,
+        session_id: str,
+        user: User | str,
+        text: str,
+        *,
+        message_id: str | None = None,
+        started: asyncio.Future[None] | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Sends `text` to the session `session_id` and yields what happens, as
+        `Session.astream` does, without reading anything first: the run's first transaction
+        reads the session's record and checks the user's access, its status and its budget.
+
+        Args:
+            started: A future of the caller's loop, resolved once that transaction has
+                committed (the lease taken, the message's arrival recorded) or with the
+                refusal (`SessionNotFound`, `NotAuthorized`, `SessionBusy`, `SessionClosed`,
+                `SessionPaused`, `BudgetExceeded`). A server awaits it to answer a refusal
+                with a status before it streams anything.
+        """
+        events = turn(self, session_id, User.of(user), text, message_id, True, started=started)
+        return self.portal.relay(events)
 
     async def aget(self, session_id: str, user: User | str) -> SessionRecord:
         """The session's record, for a user allowed to read it."""

@@ -12,7 +12,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import replace
 from typing import Any, cast
@@ -38,7 +38,7 @@ from accord.graphs.sessions.reply import Reply, reply_of
 from accord.graphs.sessions.runtime import Runtime
 from accord.graphs.sessions.spend import Spend, Trail, messages_of
 from accord.graphs.sessions.tokens import ReplyText, Streamed, speakers
-from accord.graphs.sessions.traces import Traces, tracing
+from accord.graphs.sessions.traces import Traces, traced_turn, tracing
 from accord.persistence import SessionBusy, SessionRecord
 
 Payload = dict[str, Any] | Command[Any] | None
@@ -67,38 +67,47 @@ class Run:
         tokens: bool,
         answer: Any = UNANSWERED,
         given: Any = None,
+        started: asyncio.Future[None] | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Runs the graph on the message `text` (None: only what a crash left), on `given` (the
         graph's own input, or a `Command`), or resumes it with the `answer` to the question it
-        paused on, as events."""
+        paused on, as events; `started` is resolved once the run's first transaction committed,
+        or with why it could not begin."""
         runtime = self.runtime
-        if isinstance(given, Command) and given.resume is not None and answer is UNANSWERED:
-            # A LangGraph client answers with Command(resume=...): the audited answer path.
-            answer, given = given.resume, None
-        message = _message(text, message_id)
-        arrived = Trail(self.session_id, self.user.id)
-        for new in [message] if message is not None else messages_of(given):
-            if isinstance(new, HumanMessage):
-                arrived.add("message_in", None, {"message_id": new.id, "chars": len(new.text)})
-        resume: Command[Any] | None = None
-        if answering := answer is not UNANSWERED:
-            questions = await pending(runtime.graph, self.config)
-            resume = resume_command(self.session_id, questions, answer)
-            arrived.add("answered", None, answered(questions, answer))
-        # Computed per run, not at import: a forked worker has its own pid.
-        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
-        # The arrival is recorded with the lease, before the run: a crash cannot lose it;
-        # the state is read in the same transaction, for LangGraph's first read.
-        ahead = runtime.read_ahead(self.session_id)
-        begun = await runtime.begin(
-            self.session_id,
-            self.user,
-            holder,
-            arrived.events,
-            message_id=message_id,
-            answering=answering,
-            then=ahead.steps if ahead is not None else None,
-        )
+        try:
+            if isinstance(given, Command) and given.resume is not None and answer is UNANSWERED:
+                # A LangGraph client answers with Command(resume=...): the audited answer path.
+                answer, given = given.resume, None
+            message = _message(text, message_id)
+            arrived = Trail(self.session_id, self.user.id)
+            for new in [message] if message is not None else messages_of(given):
+                if isinstance(new, HumanMessage):
+                    arrived.add("message_in", None, {"message_id": new.id, "chars": len(new.text)})
+            resume: Command[Any] | None = None
+            if answering := answer is not UNANSWERED:
+                questions = await pending(runtime.graph, self.config)
+                resume = resume_command(self.session_id, questions, answer)
+                arrived.add("answered", None, answered(questions, answer))
+            # Computed per run, not at import: a forked worker has its own pid.
+            holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+            # The arrival is recorded with the lease, before the run: a crash cannot lose it;
+            # the state is read in the same transaction, for LangGraph's first read.
+            ahead = runtime.read_ahead(self.session_id)
+            begun = await runtime.begin(
+                self.session_id,
+                self.user,
+                holder,
+                arrived.events,
+                message_id=message_id,
+                answering=answering,
+                then=ahead.steps if ahead is not None else None,
+            )
+        except BaseException as refused:
+            if started is not None:
+                _settle(started, refused)
+            raise
+        if started is not None:
+            _settle(started, None)
         spend = Spend(self.session_id, self.user, begun.record, runtime, answering)
         keeper = Keeper(
             lambda: runtime.leases.arenew(self.session_id, holder, runtime.lease_ttl),
@@ -253,6 +262,68 @@ class Run:
             raise spend.meter.refuse("wall_time") from None
         spend.values = hooks.values
         spend.finished = True
+
+
+async def turn(
+    runtime: Runtime,
+    session_id: str,
+    user: User,
+    text: str | None,
+    message_id: str | None,
+    tokens: bool,
+    *,
+    answer: Any = UNANSWERED,
+    given: Any = None,
+    modes: Sequence[StreamMode] = (),
+    started: asyncio.Future[None] | None = None,
+    ended: Callable[[SessionRecord], None] | None = None,
+) -> AsyncGenerator[Event, None]:
+    """One turn's events, run here or, for a fleet, by a worker; `ended` gets the session's
+    record once the run has ended (see `Run.events` for the rest)."""
+    remote = runtime.remote
+    if remote is not None and answer is UNANSWERED and given is None and not modes:
+        # A worker of the fleet runs it (`Sessions(..., broker=...)`); answers and LangGraph
+        # clients' runs run here, under the same lease.
+        if started is not None:
+            _settle(started, None)  # the refusals come as the turn's error event
+        remote_events = remote.events(runtime, session_id, user, text, message_id, tokens)
+        async with aclosing(remote_events):
+            async for event in remote_events:
+                yield event
+        return
+    run = Run(runtime, session_id, user, modes)
+    kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
+    events = run.events(text, message_id, tokens, answer, given, started)
+    if tracing():  # no span, and no layer per event, where spans go nowhere
+        events = traced_turn(events, session_id, user.id, kind)
+    try:
+        # Closed here, not left to the garbage collector, when the caller stops early:
+        # the run's end (its usage, audit and lease release) must run on this loop.
+        async with aclosing(events):
+            async for event in events:
+                yield event
+    finally:
+        if run.record is not None and ended is not None:
+            ended(run.record)
+
+
+def _settle(started: asyncio.Future[None], refused: BaseException | None) -> None:
+    """Resolves the caller's `started` future, from its own loop (a sync caller's run goes on
+    the runtime's private loop); one cancelled with its waiter stays so."""
+
+    def settle() -> None:
+        if started.done():
+            return
+        if refused is None:
+            started.set_result(None)
+        else:
+            started.set_exception(refused)
+
+    loop = started.get_loop()
+    if loop is asyncio.get_running_loop():
+        settle()
+    else:
+        loop.call_soon_threadsafe(settle)
 
 
 def _message(text: str | None, message_id: str | None) -> HumanMessage | None:

@@ -17,7 +17,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 from langgraph.types import Durability
 
-from accord.graphs.errors import NotAuthorized
+from accord.graphs.errors import BudgetExceeded, NotAuthorized
 from accord.graphs.sessions.access import Action, Scope, User
 from accord.graphs.sessions.budget import Limits, Usage
 from accord.graphs.sessions.cost import Prices
@@ -175,11 +175,14 @@ class Runtime:
             SessionPaused: A message, while the session waits for an answer (`answering`:
                 NotPaused, an answer while it waits for none).
             SessionBusy: Another run holds the session (after `wait`).
+            BudgetExceeded: The session has spent one of its limits (audited as `budget_hit`;
+                the message is not kept).
         """
 
         def admit(record: SessionRecord) -> None:
             _admit(record, user, "send")
             check_status(record, answering=answering)
+            Limits.from_dict(record.limits).check(Usage.from_dict(record.usage), session_id)
 
         try:
             return await self.journal.abegin(
@@ -194,6 +197,10 @@ class Runtime:
             )
         except NotAuthorized:
             await self._deny(session_id, user, "send")
+            raise
+        except BudgetExceeded as spent:  # refused before it arrived: the message is not kept
+            details = {"limit": spent.limit, "used": spent.used.to_dict(), "refused": True}
+            await self.audit_trail.aappend(session_id, "budget_hit", actor=user.id, details=details)
             raise
 
     def read_ahead(self, session_id: str) -> ReadAhead | None:

@@ -9,7 +9,6 @@ the usage on the session record.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator, Sequence
-from contextlib import aclosing
 from typing import Any, Self
 
 from langchain_core.messages import AnyMessage
@@ -25,9 +24,8 @@ from accord.graphs.sessions.budget import Limits, Usage
 from accord.graphs.sessions.feedback import check_rating, rated_answer
 from accord.graphs.sessions.pause import PAUSED, pending
 from accord.graphs.sessions.reply import Reply
-from accord.graphs.sessions.run import UNANSWERED, Run
+from accord.graphs.sessions.run import UNANSWERED, turn
 from accord.graphs.sessions.runtime import Runtime
-from accord.graphs.sessions.traces import traced_turn, tracing
 from accord.persistence import SessionRecord
 
 
@@ -144,7 +142,8 @@ class Session:
         Raises:
             NotAuthorized: The user may not send to this session.
             SessionBusy: Another run holds the session (after `Sessions(wait=...)`).
-            BudgetExceeded: A limit was reached; the steps before it are kept.
+            BudgetExceeded: A limit was reached; the steps before it are kept (a session
+                that had already spent one refuses the message: it is not kept).
             SessionClosed: The session was ended.
         """
         return await self.sessions.portal.enter(self._reply(self._run(text, message_id, False)))
@@ -319,7 +318,7 @@ class Session:
         questions = await pending(self.sessions.graph, self.config)
         return [InterruptEvent(str(question.id), question.value) for question in questions]
 
-    async def _run(
+    def _run(
         self,
         text: str | None,
         message_id: str | None,
@@ -328,31 +327,21 @@ class Session:
         given: Any = None,
         modes: Sequence[StreamMode] = (),
     ) -> AsyncGenerator[Event, None]:
-        remote = self.sessions.remote
-        if remote is not None and answer is UNANSWERED and given is None and not modes:
-            # A worker of the fleet runs it (`Sessions(..., broker=...)`); answers and LangGraph
-            # clients' runs run here, under the same lease.
-            remote_events = remote.events(
-                self.sessions, self.id, self.user, text, message_id, tokens
-            )
-            async with aclosing(remote_events):
-                async for event in remote_events:
-                    yield event
-            return
-        run = Run(self.sessions, self.id, self.user, modes)
-        kind = "answer" if answer is not UNANSWERED else "continue" if text is None else "message"
-        events = run.events(text, message_id, tokens, answer, given)
-        if tracing():  # no span, and no layer per event, where spans go nowhere
-            events = traced_turn(events, self.id, self.user.id, kind)
-        try:
-            # Closed here, not left to the garbage collector, when the caller stops early:
-            # the run's end (its usage, audit and lease release) must run on this loop.
-            async with aclosing(events):
-                async for event in events:
-                    yield event
-        finally:
-            if run.record is not None:
-                self.record = run.record
+        return turn(
+            self.sessions,
+            self.id,
+            self.user,
+            text,
+            message_id,
+            tokens,
+            answer=answer,
+            given=given,
+            modes=modes,
+            ended=self._ended,
+        )
+
+    def _ended(self, record: SessionRecord) -> None:
+        self.record = record
 
     async def _end(self) -> None:
         await self.sessions.authorize(self.id, self.user, "send")

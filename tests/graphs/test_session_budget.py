@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import warnings
 from typing import Any
@@ -53,8 +54,15 @@ async def test_model_call_limit_stops_before_the_call_and_keeps_usage(db: str) -
         # The refused call never reached the model: one scripted turn per answered message.
         model = graph.nodes["desk"].bound.agent.models[0]
         assert len(model.calls) == 2
-        # What ran is kept: the third message is in the history, unanswered.
-        assert [m.text for m in await session.ahistory()][-1] == "three"
+        assert trail[-1].details["refused"] is True
+        # Refused before it arrived: the third message is not kept, unanswered, in the history.
+        assert "three" not in [m.text for m in await session.ahistory()]
+        # Sent by id (as the server does), the refusal resolves `started` before any event.
+        started = asyncio.get_running_loop().create_future()
+        events = sessions.astream(session.id, "alice", "four", started=started)
+        with pytest.raises(BudgetExceeded):
+            await anext(events)
+        assert isinstance(started.exception(), BudgetExceeded)
 
 
 async def test_token_limit_counts_prompt_and_completion_of_every_call(db: str) -> None:

@@ -7,6 +7,7 @@ counts are pinned: a change that adds a round trip to every turn must say so her
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -67,12 +68,19 @@ def _desk() -> Any:
     return handoff([scripted("desk", noted, noted)])
 
 
-async def _turn(engine: AsyncEngine, **send: Any) -> Seen:
+async def _turn(engine: AsyncEngine, *, by_id: bool = False, **send: Any) -> Seen:
     async with SQLAlchemySaver.from_engine(engine) as saver, Sessions(_desk(), db=saver) as s:
         session = await s.aopen("alice")
         await session.asend("warm up")
         seen = Seen(engine)
-        await session.asend("one more message", **send)
+        if by_id:  # what the HTTP server sends through: no handle, nothing read first
+            started = asyncio.get_running_loop().create_future()
+            events = s.astream(session.id, "alice", "one more message", started=started, **send)
+            kinds = [type(event).__name__ async for event in events]
+            assert started.exception() is None  # resolved, not refused
+            assert kinds[-1] == "DoneEvent"
+        else:
+            await session.asend("one more message", **send)
         seen.stop()
         return seen
 
@@ -80,6 +88,13 @@ async def _turn(engine: AsyncEngine, **send: Any) -> Seen:
 async def test_a_turn_costs_the_pinned_transactions_and_statements(engine: AsyncEngine) -> None:
     backend = resolve(engine.url).backend
     seen = await _turn(engine)
+    counted = (seen.counts["transactions"], seen.counts["statements"])
+    assert counted == (TRANSACTIONS[backend], STATEMENTS[backend]), "\n".join(seen.sql)
+
+
+async def test_a_send_by_session_id_costs_no_more_than_a_handles(engine: AsyncEngine) -> None:
+    backend = resolve(engine.url).backend
+    seen = await _turn(engine, by_id=True)
     counted = (seen.counts["transactions"], seen.counts["statements"])
     assert counted == (TRANSACTIONS[backend], STATEMENTS[backend]), "\n".join(seen.sql)
 
