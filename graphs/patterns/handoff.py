@@ -241,7 +241,7 @@ class HandoffTask(Task):
         mate = next((m for m in offered if m.name == target), None)
         if mate is not None and (lacking := missing(mate, facts)):
             # The gate is code, not the model: small models hand off with details missing.
-            reply = waiting_for(reply, lacking, mate)
+            reply = waiting_for(reply, lacking, mate, tuple(learned))
             mate = None
         if mate is None:
             update["messages"] = [AIMessage(content=reply, name=agent.name)]
@@ -291,13 +291,15 @@ def plain(reply: str) -> str:
 _SENTENCES = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|$)", re.S)
 
 
-def waiting_for(reply: str, lacking: Sequence[str], mate: Agent) -> str:
+def waiting_for(reply: str, lacking: Sequence[str], mate: Agent, noted: Sequence[str] = ()) -> str:
     """The reply of an agent whose handoff to `mate` waits for facts: it asks for what is
     missing.
 
     The model's own reply is kept when it already asks about every missing fact; otherwise
     its sentences that ask nothing and do not promise the handoff ("Your account is open.")
-    come before a plain request.
+    come before a plain request. With none, the facts `noted` from the user's message are
+    acknowledged first: a bare request for the one fact still missing read as if the user's
+    date of birth and passport number had gone unheard.
     """
     asks = _asks(reply) and all(
         any(word in reply.lower() for word in label(f).lower().split() if len(word) > 2)
@@ -306,6 +308,8 @@ def waiting_for(reply: str, lacking: Sequence[str], mate: Agent) -> str:
     if asks:
         return reply
     said = [s for s in _SENTENCES.findall(plain(reply)) if mate.name not in s.lower()]
+    if not said and noted:
+        said = [f"Thank you, I have noted your {labels(noted)}."]
     return " ".join([*said, f"Before we go on, could you tell me your {labels(lacking)}?"])
 
 

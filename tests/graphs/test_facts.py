@@ -72,7 +72,11 @@ async def test_a_handoff_waits_in_code_for_the_facts_the_receiver_requires() -> 
 
     assert state["active_agent"] == "intake"
     assert not state.get("handoffs")
-    assert state["messages"][-1].content == "Before we go on, could you tell me your account type?"
+    # The name it learned is acknowledged: a bare question read as if it went unheard.
+    assert state["messages"][-1].content == (
+        "Thank you, I have noted your full name. "
+        "Before we go on, could you tell me your account type?"
+    )
     assert verification.models[0].calls == []  # type: ignore[union-attr]
 
     state = await graph.ainvoke({"messages": [HumanMessage("A current account.")]}, thread())
