@@ -24,7 +24,7 @@ from accord.graphs.sessions.budget import Limits, Usage
 from accord.graphs.sessions.feedback import check_rating, rated_answer
 from accord.graphs.sessions.pause import PAUSED, pending
 from accord.graphs.sessions.reply import Reply
-from accord.graphs.sessions.run import UNANSWERED, turn
+from accord.graphs.sessions.run import turn
 from accord.graphs.sessions.runtime import Runtime
 from accord.persistence import SessionRecord
 
@@ -309,7 +309,7 @@ class Session:
         return await self._reply(self._run(None, None, False))
 
     def _answer(self, answer: Any, tokens: bool) -> AsyncGenerator[Event, None]:
-        return self._run(None, None, tokens, answer)
+        return self._run(None, None, tokens, answer=answer)
 
     async def _pending(self) -> list[InterruptEvent]:
         record = await self.sessions.authorize(self.id, self.user, "read")
@@ -319,25 +319,11 @@ class Session:
         return [InterruptEvent(str(question.id), question.value) for question in questions]
 
     def _run(
-        self,
-        text: str | None,
-        message_id: str | None,
-        tokens: bool,
-        answer: Any = UNANSWERED,
-        given: Any = None,
-        modes: Sequence[StreamMode] = (),
+        self, text: str | None, message_id: str | None, tokens: bool, **how: Any
     ) -> AsyncGenerator[Event, None]:
+        """The turn's events (`how`: `turn`'s answer, given input or stream modes)."""
         return turn(
-            self.sessions,
-            self.id,
-            self.user,
-            text,
-            message_id,
-            tokens,
-            answer=answer,
-            given=given,
-            modes=modes,
-            ended=self._ended,
+            self.sessions, self.id, self.user, text, message_id, tokens, ended=self._ended, **how
         )
 
     def _ended(self, record: SessionRecord) -> None:
