@@ -179,23 +179,36 @@ def features(router: Router, items: list[Item]) -> list[tuple[float, float, bool
     return out
 
 
-def platt(points: list[tuple[float, float, bool]]) -> Calibration:
-    """Logistic fit of rightness on similarity and margin (Newton's method)."""
+def platt(points: list[tuple[float, float, bool]], ratio: float | None = None) -> Calibration:
+    """Logistic fit of rightness on similarity and margin (Newton's method); with `ratio`, on
+    `similarity + ratio x margin` alone (the margin's weight is then `ratio` x the similarity's)."""
     x = np.array([[1.0, p[0], p[1]] for p in points])
+    if ratio is not None:
+        x = np.stack([x[:, 0], x[:, 1] + ratio * x[:, 2]], axis=1)
     y = np.array([float(p[2]) for p in points])
-    w = np.zeros(3)
+    w = np.zeros(x.shape[1])
     for _ in range(50):
         p = 1 / (1 + np.exp(-(x @ w)))
         gradient = x.T @ (p - y)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(3)
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(len(w))
         w = w - np.linalg.solve(hessian, gradient)
+    margin = float(w[1]) * ratio if ratio is not None else float(w[2])
     return Calibration(
-        similarity=round(float(w[1]), 2), margin=round(float(w[2]), 2), bias=round(float(w[0]), 2)
+        similarity=round(float(w[1]), 2), margin=round(margin, 2), bias=round(float(w[0]), 2)
     )
 
 
+MARGIN_RATIOS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0)
+"""The margin's weight against the similarity's tried for the head's calibration."""
+
+
 def calibrate(train: list[Item], cached: Cached, shots: dict[str, list[str]]) -> None:
-    """Fits each fit's calibration on training requests, with 3 scenarios left out in turn."""
+    """Fits each fit's calibration on training requests, with 3 scenarios left out in turn.
+
+    The head's job is "no agent fits", so its calibration weighs the margin against the
+    similarity by the ratio that rejects the most left-out requests (`scope_ratio`); the
+    others' ratio is the logistic fit's own (the margin says which of two agents, the
+    cascade's question)."""
     rng = random.Random(3)
     sample = rng.sample(train, 3000)
     names = sorted(TEAM)
@@ -206,7 +219,35 @@ def calibrate(train: list[Item], cached: Cached, shots: dict[str, list[str]]) ->
             router = Router(team(shots, left), strategy="specialization", fit=fit)
             pool = [i for i in sample if i["text"] not in _examples(router)]
             points += features(router, pool[:500])
-        print(f"{name}: {platt(points)}")
+        ratio = scope_ratio(train, fit, shots) if name == "embedding + head" else None
+        print(f"{name}: {platt(points, ratio)}")
+
+
+def scope_ratio(train: list[Item], fit: FitFactory, shots: dict[str, list[str]]) -> float:
+    """The margin's weight against the similarity (of `MARGIN_RATIOS`) whose sum rejects the
+    most requests of 3 left-out scenarios at 2 points of in-scope accuracy: every training
+    request that is no example, each 3 scenarios left out in turn, 0 and 5 examples."""
+    names = sorted(TEAM)
+    rejected = np.zeros(len(MARGIN_RATIOS))
+    for examples in (None, shots):
+        for start in range(0, 18, 3):
+            left = names[start : start + 3]
+            router = Router(team(examples, left), strategy="specialization", fit=fit)
+            used = _examples(router)
+            pool = [i for i in train if i["text"] not in used]
+            similarity, margin, right = (
+                np.array(c) for c in zip(*features(router, pool), strict=True)
+            )
+            inside = np.array([i["scenario"] not in left for i in pool])
+            for k, ratio in enumerate(MARGIN_RATIOS):
+                score = similarity + ratio * margin
+                threshold = choose_threshold(list(zip(score[inside], right[inside], strict=True)))
+                rejected[k] += float(np.mean(score[~inside] < threshold)) / 12
+    shares = ", ".join(
+        f"{r:g}: {share:.1%}" for r, share in zip(MARGIN_RATIOS, rejected, strict=True)
+    )
+    print(f"left-out training requests rejected at 2 points, by margin ratio: {shares}")
+    return MARGIN_RATIOS[int(rejected.argmax())]
 
 
 def _examples(router: Router) -> set[str]:

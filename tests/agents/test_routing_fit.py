@@ -208,6 +208,30 @@ def test_a_teams_head_is_trained_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert trained == [3, 2]
 
 
+# `parcel` is a skill of two agents; `tech` has two skills, so it is the least far from a
+# request with none of the keywords.
+SHARED_SKILL = [
+    Agent(name="shop", skills=["parcel", "price"]),
+    Agent(name="post", skills=["parcel", "refund"]),
+    Agent(name="tech", skills=["login", "weather"]),
+]
+
+
+def test_with_the_head_confidence_says_how_close_not_how_far_ahead() -> None:
+    """The head's calibration weighs no margin (`--calibrate` on HWU64: the most left-out
+    scenarios' requests rejected): a request two agents match fits, one that matches no text
+    does not, however far ahead of the others its best agent is."""
+    router = Router(SHARED_SKILL, fit=lambda team: EmbeddingFit(team, Axes(), head=HEAD))
+    shared, unknown = router.decide("parcel"), router.decide("nothing I know")
+    assert shared.fits
+    assert shared.confidence is not None
+    assert shared.confidence > 0.99
+    assert unknown.match is not None
+    similarity = sorted(unknown.match.similarity)
+    assert similarity[-1] - similarity[-2] > 0.2
+    assert not unknown.fits
+
+
 def test_a_negative_head_weight_is_refused() -> None:
     with pytest.raises(AgentSpecError, match=r"head=-0\.1: give the trained head.s weight"):
         EmbeddingFit(TEAM, Axes(), head=-0.1)
