@@ -193,19 +193,21 @@ def _assemble(
                 known[key] = hit
             else:
                 keys.append(key)
-    keys = list(dict.fromkeys(keys))
-    idents = [(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows]
+    if len(keys) > 1:
+        keys = list(dict.fromkeys(keys))
     fetched: list[Any]
     if pending is not None:
         fetched = list(pending)
         if keys:
             fetched.extend((yield sql.fetch.exact(keys)).rows)
     elif len(rows) == 1:
-        fetched = list((yield sql.fetch.rows_and_writes(keys, idents[0])).rows)
-    elif len({ident[:2] for ident in idents}) == 1:
+        r = rows[0]
+        ident = (r.thread_id, r.checkpoint_ns, r.checkpoint_id)
+        fetched = list((yield sql.fetch.rows_and_writes(keys, ident)).rows)
+    elif len({(r.thread_id, r.checkpoint_ns) for r in rows}) == 1:
         # One namespace: its writes in the page's id range, by a statement built once.
-        ids = [ident[2] for ident in idents]
-        thread_id, checkpoint_ns = idents[0][:2]
+        ids = [r.checkpoint_id for r in rows]
+        thread_id, checkpoint_ns = rows[0].thread_id, rows[0].checkpoint_ns
         fetched = list(
             (
                 yield (
@@ -222,15 +224,18 @@ def _assemble(
         if keys:
             fetched.extend((yield sql.fetch.values(keys)).rows)
     else:
+        idents = [(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows]
         fetched = list((yield sql.fetch.writes_of(idents), None).rows)
         if keys:
             fetched.extend((yield sql.fetch.values(keys)).rows)
-    chains = Chains(serde, [r for r in fetched if r.kind == "b"])
-    for key, hit in known.items():
-        chains.know(key, hit.items, hit.depth)
-    if missing := chains.unresolved():
-        # A delta whose base we neither fetched nor remember: read the rest of its chain.
-        chains.add((yield sql.fetch.values(missing)).rows)
+    chains = None  # every value inline: nothing fetched, nothing taken from the cache
+    if keys or known:
+        chains = Chains(serde, [r for r in fetched if r.kind == "b"])
+        for key, hit in known.items():
+            chains.know(key, hit.items, hit.depth)
+        if missing := chains.unresolved():
+            # A delta whose base we neither fetched nor remember: read the rest of its chain.
+            chains.add((yield sql.fetch.values(missing)).rows)
     by_checkpoint: dict[tuple[str, str, str], list[Any]] = {}
     for r in fetched:
         if r.kind == "w":
@@ -252,13 +257,15 @@ def _assemble(
 
 
 def _values(
-    chains: Chains,
+    chains: Chains | None,
     ident: tuple[str, str, str],
     checkpoint: dict[str, Any],
     learned: list[tuple[CacheKey, Stored]] | None,
 ) -> dict[str, Any]:
     thread_id, checkpoint_ns, _ = ident
     values: dict[str, Any] = dict(checkpoint.get("channel_values") or {})
+    if chains is None:
+        return values
     for channel, raw_version in checkpoint["channel_versions"].items():
         if channel in values:
             continue  # stored inline
@@ -281,23 +288,25 @@ def _tuple(
     metadata: dict[str, Any],
     pending: list[PendingWrite],
 ) -> CheckpointTuple:
-    def config(checkpoint_id: str) -> RunnableConfig:
-        return {
-            "configurable": {
-                "thread_id": row.thread_id,
-                "checkpoint_ns": row.checkpoint_ns,
-                "checkpoint_id": checkpoint_id,
-            }
-        }
-
     checkpoint["channel_values"] = values
+    thread_id, checkpoint_ns, parent = row.thread_id, row.checkpoint_ns, row.parent_checkpoint_id
     return CheckpointTuple(
-        config=config(row.checkpoint_id),
+        config=_config(thread_id, checkpoint_ns, row.checkpoint_id),
         checkpoint=cast(Checkpoint, checkpoint),
         metadata=cast(CheckpointMetadata, metadata),
-        parent_config=config(row.parent_checkpoint_id) if row.parent_checkpoint_id else None,
+        parent_config=_config(thread_id, checkpoint_ns, parent) if parent else None,
         pending_writes=pending,
     )
+
+
+def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
 
 
 def first(loaded: Loaded) -> CheckpointTuple | None:

@@ -61,8 +61,7 @@ def prepare_put(
     parent_id = conf.get("checkpoint_id")
     inline = inline_values(checkpoint["channel_values"])
     # Rows written before values went inline have no "channel_values": every value is a blob.
-    stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
-    stored["channel_values"] = inline
+    stored = {**checkpoint, "channel_values": inline}
     type_, data = sealed(serde.dumps_typed(stored))
     meta = get_serializable_checkpoint_metadata(config, metadata)
     run_id = meta.get("run_id")
