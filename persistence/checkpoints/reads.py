@@ -157,7 +157,7 @@ def _metadata_of(row: Any) -> dict[str, Any]:
     try:
         return decode_metadata(row.metadata)
     except Undecodable as exc:
-        raise corrupt(row.thread_id, row.checkpoint_ns, row.checkpoint_id, str(exc)) from exc
+        raise corrupt(*_ident(row), str(exc)) from exc
 
 
 def _assemble(
@@ -181,7 +181,7 @@ def _assemble(
         try:
             checkpoint = decode_checkpoint(serde, row.type, row.checkpoint)
         except Undecodable as exc:
-            raise corrupt(row.thread_id, row.checkpoint_ns, row.checkpoint_id, str(exc)) from exc
+            raise corrupt(*_ident(row), str(exc)) from exc
         decoded.append((row, checkpoint))
         inline = checkpoint.get("channel_values") or {}
         for channel, raw_version in checkpoint["channel_versions"].items():
@@ -196,25 +196,24 @@ def _assemble(
     if len(keys) > 1:
         keys = list(dict.fromkeys(keys))
     fetched: list[Any]
+    namespace = None  # (thread_id, checkpoint_ns) of write rows fetched without them
     if pending is not None:
         fetched = list(pending)
         if keys:
             fetched.extend((yield sql.fetch.exact(keys)).rows)
     elif len(rows) == 1:
-        r = rows[0]
-        ident = (r.thread_id, r.checkpoint_ns, r.checkpoint_id)
-        fetched = list((yield sql.fetch.rows_and_writes(keys, ident)).rows)
+        fetched = list((yield sql.fetch.rows_and_writes(keys, _ident(rows[0]))).rows)
     elif len({(r.thread_id, r.checkpoint_ns) for r in rows}) == 1:
         # One namespace: its writes in the page's id range, by a statement built once.
         ids = [r.checkpoint_id for r in rows]
-        thread_id, checkpoint_ns = rows[0].thread_id, rows[0].checkpoint_ns
+        namespace = (rows[0].thread_id, rows[0].checkpoint_ns)
         fetched = list(
             (
                 yield (
                     sql.fetch.writes_between,
                     {
-                        "w_thread_id": thread_id,
-                        "w_checkpoint_ns": checkpoint_ns,
+                        "w_thread_id": namespace[0],
+                        "w_checkpoint_ns": namespace[1],
                         "w_low": min(ids),
                         "w_high": max(ids),
                     },
@@ -224,7 +223,7 @@ def _assemble(
         if keys:
             fetched.extend((yield sql.fetch.values(keys)).rows)
     else:
-        idents = [(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows]
+        idents = [_ident(r) for r in rows]
         fetched = list((yield sql.fetch.writes_of(idents), None).rows)
         if keys:
             fetched.extend((yield sql.fetch.values(keys)).rows)
@@ -239,12 +238,13 @@ def _assemble(
     by_checkpoint: dict[tuple[str, str, str], list[Any]] = {}
     for r in fetched:
         if r.kind == "w":
-            by_checkpoint.setdefault((r.thread_id, r.checkpoint_ns, r.checkpoint_id), []).append(
+            ident = (*namespace, r.checkpoint_id) if namespace else _ident(r)
+            by_checkpoint.setdefault(ident, []).append(
                 (r.link, r.key, r.number, r.channel, r.type, r.data)
             )
     loaded = Loaded()
     for row, checkpoint in decoded:
-        ident = (row.thread_id, row.checkpoint_ns, row.checkpoint_id)
+        ident = _ident(row)
         try:
             learned = loaded.learned if cache is not None else None
             values = _values(chains, ident, checkpoint, learned)
@@ -254,6 +254,10 @@ def _assemble(
             raise corrupt(*ident, str(exc)) from exc
         loaded.tuples.append(_tuple(row, checkpoint, values, metadata, writes))
     return loaded
+
+
+def _ident(row: Any) -> tuple[str, str, str]:
+    return row.thread_id, row.checkpoint_ns, row.checkpoint_id
 
 
 def _values(
