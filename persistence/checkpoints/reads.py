@@ -238,13 +238,17 @@ def _assemble(
     by_checkpoint: dict[tuple[str, str, str], list[Any]] = {}
     for r in fetched:
         if r.kind == "w":
-            ident = (*namespace, r.checkpoint_id) if namespace else _ident(r)
+            ident = (
+                (*namespace, r.checkpoint_id)
+                if namespace
+                else (r.thread_id, r.checkpoint_ns, r.checkpoint_id)
+            )
             by_checkpoint.setdefault(ident, []).append(
                 (r.link, r.key, r.number, r.channel, r.type, r.data)
             )
     loaded = Loaded()
     for row, checkpoint in decoded:
-        ident = _ident(row)
+        ident = (row.thread_id, row.checkpoint_ns, row.checkpoint_id)
         try:
             learned = loaded.learned if cache is not None else None
             values = _values(chains, ident, checkpoint, learned)
