@@ -34,6 +34,7 @@ BlobKey = tuple[str, str, str, str]
 Ident = tuple[str, str, str]
 """(thread_id, checkpoint_ns, checkpoint_id)"""
 
+_NAMESPACE = ("thread_id", "checkpoint_ns")
 EXACT_KEYS = 16
 """Up to this many keys, each is its own primary-key lookup; beyond, one OR'ed WHERE."""
 
@@ -65,13 +66,16 @@ class Fetches:
         self._both: dict[int, CompoundSelect[Any]] = {}
         self._heads: dict[bool, CompoundSelect[Any]] = {}
         self._exact: dict[int, CompoundSelect[Any]] = {}
-        self.writes_between = self._writes.where(
+        self.writes_between = select(
+            *(col for col in self._writes.selected_columns if col.name not in _NAMESPACE)
+        ).where(
             w.thread_id == bindparam("w_thread_id"),
             w.checkpoint_ns == bindparam("w_checkpoint_ns"),
             w.checkpoint_id >= bindparam("w_low"),
             w.checkpoint_id <= bindparam("w_high"),
         )
-        """Write rows of a namespace's checkpoints within an id range (one page of `list`)."""
+        """Write rows of a namespace's checkpoints within an id range (one page of `list`),
+        without the thread and namespace the caller bound (SQLite makes a string of each)."""
 
     def head(self, latest: bool) -> CompoundSelect[Any]:
         """One checkpoint row ("c") and its pending writes, in one statement.

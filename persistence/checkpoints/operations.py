@@ -81,7 +81,8 @@ class Operations:
             lambda: writes.put(self._sql, serde, prepared),
             write=True,
             what=f"storing a checkpoint of thread {prepared.thread_id!r}",
-            after=remember,
+            # A rebase only replaces what was learned: nothing learned, nothing to remember.
+            after=remember if prepared.values.learned else None,
             autocommit=self._sql.oneshot is not None,
             native=True,
             trace=("accord.checkpoint.write", {"accord.session.id": prepared.thread_id}),
@@ -98,7 +99,7 @@ class Operations:
     ) -> Operation[None]:
         """Store a task's pending writes."""
         rows = writes.prepare_writes(serde, config, pending, task_id, task_path)
-        replace = all(row["idx"] < 0 for row in rows)
+        replace = all([row["idx"] < 0 for row in rows])
         return Operation(
             lambda: writes.put_writes(self._sql, rows, replace),
             write=True,

@@ -157,7 +157,7 @@ def _metadata_of(row: Any) -> dict[str, Any]:
     try:
         return decode_metadata(row.metadata)
     except Undecodable as exc:
-        raise corrupt(row.thread_id, row.checkpoint_ns, row.checkpoint_id, str(exc)) from exc
+        raise corrupt(*_ident(row), str(exc)) from exc
 
 
 def _assemble(
@@ -181,7 +181,7 @@ def _assemble(
         try:
             checkpoint = decode_checkpoint(serde, row.type, row.checkpoint)
         except Undecodable as exc:
-            raise corrupt(row.thread_id, row.checkpoint_ns, row.checkpoint_id, str(exc)) from exc
+            raise corrupt(*_ident(row), str(exc)) from exc
         decoded.append((row, checkpoint))
         inline = checkpoint.get("channel_values") or {}
         for channel, raw_version in checkpoint["channel_versions"].items():
@@ -193,26 +193,27 @@ def _assemble(
                 known[key] = hit
             else:
                 keys.append(key)
-    keys = list(dict.fromkeys(keys))
-    idents = [(r.thread_id, r.checkpoint_ns, r.checkpoint_id) for r in rows]
+    if len(keys) > 1:
+        keys = list(dict.fromkeys(keys))
     fetched: list[Any]
+    namespace = None  # (thread_id, checkpoint_ns) of write rows fetched without them
     if pending is not None:
         fetched = list(pending)
         if keys:
             fetched.extend((yield sql.fetch.exact(keys)).rows)
     elif len(rows) == 1:
-        fetched = list((yield sql.fetch.rows_and_writes(keys, idents[0])).rows)
-    elif len({ident[:2] for ident in idents}) == 1:
+        fetched = list((yield sql.fetch.rows_and_writes(keys, _ident(rows[0]))).rows)
+    elif len({(r.thread_id, r.checkpoint_ns) for r in rows}) == 1:
         # One namespace: its writes in the page's id range, by a statement built once.
-        ids = [ident[2] for ident in idents]
-        thread_id, checkpoint_ns = idents[0][:2]
+        ids = [r.checkpoint_id for r in rows]
+        namespace = (rows[0].thread_id, rows[0].checkpoint_ns)
         fetched = list(
             (
                 yield (
                     sql.fetch.writes_between,
                     {
-                        "w_thread_id": thread_id,
-                        "w_checkpoint_ns": checkpoint_ns,
+                        "w_thread_id": namespace[0],
+                        "w_checkpoint_ns": namespace[1],
                         "w_low": min(ids),
                         "w_high": max(ids),
                     },
@@ -222,19 +223,27 @@ def _assemble(
         if keys:
             fetched.extend((yield sql.fetch.values(keys)).rows)
     else:
+        idents = [_ident(r) for r in rows]
         fetched = list((yield sql.fetch.writes_of(idents), None).rows)
         if keys:
             fetched.extend((yield sql.fetch.values(keys)).rows)
-    chains = Chains(serde, [r for r in fetched if r.kind == "b"])
-    for key, hit in known.items():
-        chains.know(key, hit.items, hit.depth)
-    if missing := chains.unresolved():
-        # A delta whose base we neither fetched nor remember: read the rest of its chain.
-        chains.add((yield sql.fetch.values(missing)).rows)
+    chains = None  # every value inline: nothing fetched, nothing taken from the cache
+    if keys or known:
+        chains = Chains(serde, [r for r in fetched if r.kind == "b"])
+        for key, hit in known.items():
+            chains.know(key, hit.items, hit.depth)
+        if missing := chains.unresolved():
+            # A delta whose base we neither fetched nor remember: read the rest of its chain.
+            chains.add((yield sql.fetch.values(missing)).rows)
     by_checkpoint: dict[tuple[str, str, str], list[Any]] = {}
     for r in fetched:
         if r.kind == "w":
-            by_checkpoint.setdefault((r.thread_id, r.checkpoint_ns, r.checkpoint_id), []).append(
+            ident = (
+                (*namespace, r.checkpoint_id)
+                if namespace
+                else (r.thread_id, r.checkpoint_ns, r.checkpoint_id)
+            )
+            by_checkpoint.setdefault(ident, []).append(
                 (r.link, r.key, r.number, r.channel, r.type, r.data)
             )
     loaded = Loaded()
@@ -251,14 +260,20 @@ def _assemble(
     return loaded
 
 
+def _ident(row: Any) -> tuple[str, str, str]:
+    return row.thread_id, row.checkpoint_ns, row.checkpoint_id
+
+
 def _values(
-    chains: Chains,
+    chains: Chains | None,
     ident: tuple[str, str, str],
     checkpoint: dict[str, Any],
     learned: list[tuple[CacheKey, Stored]] | None,
 ) -> dict[str, Any]:
     thread_id, checkpoint_ns, _ = ident
     values: dict[str, Any] = dict(checkpoint.get("channel_values") or {})
+    if chains is None:
+        return values
     for channel, raw_version in checkpoint["channel_versions"].items():
         if channel in values:
             continue  # stored inline
@@ -281,23 +296,25 @@ def _tuple(
     metadata: dict[str, Any],
     pending: list[PendingWrite],
 ) -> CheckpointTuple:
-    def config(checkpoint_id: str) -> RunnableConfig:
-        return {
-            "configurable": {
-                "thread_id": row.thread_id,
-                "checkpoint_ns": row.checkpoint_ns,
-                "checkpoint_id": checkpoint_id,
-            }
-        }
-
     checkpoint["channel_values"] = values
+    thread_id, checkpoint_ns, parent = row.thread_id, row.checkpoint_ns, row.parent_checkpoint_id
     return CheckpointTuple(
-        config=config(row.checkpoint_id),
+        config=_config(thread_id, checkpoint_ns, row.checkpoint_id),
         checkpoint=cast(Checkpoint, checkpoint),
         metadata=cast(CheckpointMetadata, metadata),
-        parent_config=config(row.parent_checkpoint_id) if row.parent_checkpoint_id else None,
+        parent_config=_config(thread_id, checkpoint_ns, parent) if parent else None,
         pending_writes=pending,
     )
+
+
+def _config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:
+    return {
+        "configurable": {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+        }
+    }
 
 
 def first(loaded: Loaded) -> CheckpointTuple | None:

@@ -61,8 +61,7 @@ def prepare_put(
     parent_id = conf.get("checkpoint_id")
     inline = inline_values(checkpoint["channel_values"])
     # Rows written before values went inline have no "channel_values": every value is a blob.
-    stored = {k: v for k, v in checkpoint.items() if k != "channel_values"}
-    stored["channel_values"] = inline
+    stored = {**checkpoint, "channel_values": inline}
     type_, data = sealed(serde.dumps_typed(stored))
     meta = get_serializable_checkpoint_metadata(config, metadata)
     run_id = meta.get("run_id")
@@ -127,19 +126,24 @@ def prepare_writes(
 ) -> list[dict[str, Any]]:
     """Rows for `put_writes`; special channels (errors, interrupts) get fixed negative idx."""
     conf = config["configurable"]
-    base = {
-        "thread_id": str(conf["thread_id"]),
-        "checkpoint_ns": conf.get("checkpoint_ns", ""),
-        "checkpoint_id": conf["checkpoint_id"],
-        "task_id": task_id,
-        "task_path": task_path,
-    }
+    thread_id, checkpoint_ns = str(conf["thread_id"]), conf.get("checkpoint_ns", "")
+    checkpoint_id = conf["checkpoint_id"]
     rows: dict[int, dict[str, Any]] = {}
     for position, (channel, value) in enumerate(writes):
         type_, data = sealed(serde.dumps_typed(value))
         idx = WRITES_IDX_MAP.get(channel, position)
         # Two writes to one special channel share an idx: the last one wins.
-        rows[idx] = base | {"idx": idx, "channel": channel, "type": type_, "value": data}
+        rows[idx] = {
+            "thread_id": thread_id,
+            "checkpoint_ns": checkpoint_ns,
+            "checkpoint_id": checkpoint_id,
+            "task_id": task_id,
+            "task_path": task_path,
+            "idx": idx,
+            "channel": channel,
+            "type": type_,
+            "value": data,
+        }
     return list(rows.values())
 
 
