@@ -6,14 +6,16 @@ Outside CI an unreachable service skips the test with a reason; with `CI=true` i
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import inspect
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,17 @@ class Workers:
                 process.kill()
                 process.wait()
         self.running.clear()
+
+
+async def until(condition: Callable[[], object], what: str, within: float) -> None:
+    """Polls `condition()` (blocking calls: in a thread; it may return an awaitable) until
+    true; fails after `within` seconds naming `what`."""
+    deadline = time.monotonic() + within
+    while True:
+        met = await asyncio.to_thread(condition)
+        if inspect.isawaitable(met):
+            met = await met
+        if met:
+            return
+        assert time.monotonic() < deadline, f"{what}: not within {within} s"
+        await asyncio.sleep(0.1)
