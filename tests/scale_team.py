@@ -94,6 +94,9 @@ class _Gated(ScriptedModel):
 
     gate: bool = False
 
+    def __init__(self, name: str, *, gate: bool) -> None:
+        super().__init__([_vote], cycle=True, model_name=name, gate=gate)
+
     async def _agenerate(
         self,
         messages: list[BaseMessage],
@@ -122,7 +125,7 @@ def gated() -> Any:
         Agent(
             name=name,
             description=f"the {name} desk",
-            models=(_Gated([_vote], cycle=True, model_name=name, gate=name == VOTERS[-1]),),
+            models=(_Gated(name, gate=name == VOTERS[-1]),),
         )
         for name in VOTERS
     ]
