@@ -11,7 +11,11 @@ turns, Redis streams the replies back). Printed: sessions per second, p50/p99 tu
 services' is not counted), the peak memory growth per in-flight turn (after a warm-up round, so
 a process's one-time costs are left out), the machine's busy fraction while the side ran (every
 process's CPU: the services', and whatever else the machine runs), the load average.
-`--sequential 0` skips the sequential row. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a
+`--sequential 0` skips the sequential row. `--rounds R` runs the 1-worker and 2-worker sides R
+times, alternated (1, 2, 1, 2, ...), and prints each round's ratio and their median. Each side
+prints sessions/s over the whole side (`sess/s`, the ratio's "total": the burst of sends
+included) and in steady state (`steady`: the replies from the 10th to the 90th percentile over
+the time between them), each ratio labelled. Needs PostgreSQL, RabbitMQ and Redis on 127.0.0.1 (a
 database and queue prefix of its own, dropped after).
 
 Two configurations show different things:
@@ -26,7 +30,7 @@ Two configurations show different things:
   the 2000 turns left behind (caches, the allocator's free lists), not only the 25 in flight.
 
 Run: `.venv/bin/python bench/scale.py [--sessions 2000] [--concurrency 1000] [--latency 0.5]
-[--sequential 100]`.
+[--sequential 100] [--rounds 1]`.
 """
 
 from __future__ import annotations
@@ -114,11 +118,13 @@ async def _side(
     peak, stop = Peak(pids), asyncio.Event()
     watcher = asyncio.create_task(peak.watch(stop))
     latencies: list[float] = []
+    replied: list[float] = []
 
     async def one(session: Any) -> None:
         began = time.perf_counter()
         await session.asend("hello")
-        latencies.append(time.perf_counter() - began)
+        replied.append(time.perf_counter())
+        latencies.append(replied[-1] - began)
 
     wall, cpu, machine = time.perf_counter(), time.process_time(), _busy_s()
     await asyncio.gather(*(one(s) for s in opened))
@@ -127,8 +133,11 @@ async def _side(
     stop.set()
     await watcher
     latencies.sort()
+    # Past the burst: the replies from the 10th to the 90th percentile of the side's time.
+    first, last = replied[count // 10], replied[(9 * count) // 10 - 1]
     return {
         "rate": count / wall,
+        "steady": ((9 * count) // 10 - count // 10 - 1) / (last - first) if last > first else 0.0,
         "p50": statistics.median(latencies),
         "p99": latencies[int(len(latencies) * 0.99) - 1],
         "wall": wall,
@@ -224,7 +233,32 @@ async def _queueing(url: str, fleet: Broker, logs: Path, count: int) -> dict[str
         running[0].wait()
 
 
-async def main(count: int, concurrency: int, sequential: int) -> None:
+def _fleet_sides(rounds: int) -> list[tuple[int, str]]:
+    """The fleet's sides in the order they run: 1 worker, 2 workers, per round (alternated,
+    so a change in the machine's other load falls on both)."""
+    suffix = [f" #{k + 1}" if rounds > 1 else "" for k in range(rounds)]
+    return [
+        (workers, f"{workers} worker(s){suffix[k]}") for k in range(rounds) for workers in (1, 2)
+    ]
+
+
+def _ratios(results: dict[str, dict[str, float]], rounds: int) -> None:
+    """Prints 2 workers / 1 worker per round and their median: over the whole side (the
+    burst of sends included) and in steady state (the 10th to 90th percentile replies)."""
+    sides = _fleet_sides(rounds)
+    for key, label in (("rate", "total"), ("steady", "steady state (replies 10-90%)")):
+        found = [
+            results[two][key] / results[one][key]
+            for (_, one), (_, two) in zip(sides[::2], sides[1::2], strict=True)
+        ]
+        shown = ", ".join(f"{r:.2f}" for r in found)
+        print(
+            f"2 workers / 1 worker, {label}: {statistics.median(found):.2f}x sessions/s"
+            + (f" (median of rounds {shown})" if rounds > 1 else "")
+        )
+
+
+async def main(count: int, concurrency: int, sequential: int, rounds: int = 1) -> None:
     name = f"accord_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -238,13 +272,13 @@ async def main(count: int, concurrency: int, sequential: int) -> None:
         queueing = await _queueing(url, fleet, logs, sequential) if sequential else None
         async with Sessions(team(), db=url) as sessions:
             results["in-process Sessions"] = await _side(sessions, count, [os.getpid()], count)
-        for workers in (1, 2):
+        for workers, side in _fleet_sides(rounds):
             running = _workers(workers, url, fleet, concurrency, logs)
             try:
                 async with Sessions(team(), db=url, broker=fleet) as sessions:
                     pids = [p.pid for p in running]
                     in_flight = min(count, workers * concurrency)
-                    results[f"{workers} worker(s)"] = await _side(sessions, count, pids, in_flight)
+                    results[side] = await _side(sessions, count, pids, in_flight)
             finally:
                 for process in running:
                     process.terminate()
@@ -259,18 +293,18 @@ async def main(count: int, concurrency: int, sequential: int) -> None:
         f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
     )
     print(
-        f"{'side':22} {'sess/s':>8} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
+        f"{'side':22} {'sess/s':>8} {'steady':>7} {'p50 s':>7} {'p99 s':>7} {'wall s':>7} "
         f"{'CPU ms/turn: here':>17} {'workers':>8} {'both':>6} {'KB/in-flight':>12} {'busy':>5}"
     )
     for side, r in results.items():
         there = 0.0 if side.startswith("in-process") else 1000 * r["cpu_there"] / count
         print(
-            f"{side:22} {r['rate']:8.1f} {r['p50']:7.3f} {r['p99']:7.3f} {r['wall']:7.1f} "
+            f"{side:22} {r['rate']:8.1f} {r['steady']:7.1f} {r['p50']:7.3f} {r['p99']:7.3f} "
+            f"{r['wall']:7.1f} "
             f"{1000 * r['cpu_here'] / count:17.2f} {there:8.2f} {r['cpu_ms']:6.2f} "
             f"{r['kb_in_flight']:12.1f} {r['busy']:5.0%}"
         )
-    one, two = results["1 worker(s)"], results["2 worker(s)"]
-    print(f"2 workers / 1 worker: {two['rate'] / one['rate']:.2f}x sessions/s")
+    _ratios(results, rounds)
     if queueing is not None:  # --sequential 0 skips the row
         print(f"sequential: {sequential} turns one at a time, model latency 0 s")
         print(f"{'side':22} {'p50 ms':>8} {'p90 ms':>8} {'CPU ms/turn here':>17} {'worker':>8}")
@@ -296,8 +330,13 @@ if __name__ == "__main__":
     parser.add_argument(
         "--sequential", type=int, default=100, help="turns of the one-at-a-time row"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="1-worker and 2-worker sides, alternated"
+    )
     args = parser.parse_args()
-    if args.sequential < 0 or args.sessions < 1 or args.concurrency < 1:
-        parser.error("--sessions and --concurrency must be at least 1, --sequential at least 0")
+    if args.sequential < 0 or min(args.sessions, args.concurrency, args.rounds) < 1:
+        parser.error(
+            "--sessions, --concurrency and --rounds must be at least 1, --sequential at least 0"
+        )
     os.environ["BENCH_LATENCY"] = str(args.latency)  # the workers inherit it
-    asyncio.run(main(args.sessions, args.concurrency, args.sequential))
+    asyncio.run(main(args.sessions, args.concurrency, args.sequential, args.rounds))

@@ -102,10 +102,11 @@ class ScaleNotInstalled(AccordError, ImportError):
 
 class ServiceUnavailable(AccordError, ConnectionError):
     """A service the fleet needs could not be reached; the message names which and how to
-    start it. Nothing was enqueued.
+    start it. Nothing was enqueued (or, for a worker's database, nothing of the turn was left
+    half-done: its message may be sent again).
 
     Attributes:
-        service: `"broker"` (RabbitMQ) or `"redis"`.
+        service: `"broker"` (RabbitMQ), `"redis"`, or `"database"` (a worker's).
     """
 
     def __init__(self, service: str, url: str, cause: BaseException, start: str) -> None:

@@ -6,14 +6,16 @@ Outside CI an unreachable service skips the test with a reason; with `CI=true` i
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import inspect
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,64 @@ class Workers:
                 process.kill()
                 process.wait()
         self.running.clear()
+
+
+async def until(condition: Callable[[], object], what: str, within: float) -> None:
+    """Polls `condition()` (blocking calls: in a thread; it may return an awaitable) until
+    true; fails after `within` seconds naming `what`."""
+    deadline = time.monotonic() + within
+    while True:
+        met = await asyncio.to_thread(condition)
+        if inspect.isawaitable(met):
+            met = await met
+        if met:
+            return
+        assert time.monotonic() < deadline, f"{what}: not within {within} s"
+        await asyncio.sleep(0.1)
+
+
+class Proxy:
+    """A TCP proxy to PostgreSQL on a port of its own that a test opens and closes: a
+    database a worker reaches, or finds unreachable (connections refused, and those it had
+    cut), at the test's word."""
+
+    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
+        self.target = target
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
+
+    async def open(self) -> None:
+        """Accepts connections and forwards them."""
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+
+    async def close(self) -> None:
+        """Refuses connections and cuts those it forwards."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in self._open:
+            writer.transport.abort()
+        self._open.clear()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._open |= {writer, upstream}
+        await asyncio.gather(
+            _pipe(reader, upstream), _pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65_536):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.transport.abort()

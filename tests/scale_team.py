@@ -7,7 +7,9 @@ every voter, every time: a poison message.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -78,3 +80,53 @@ def desks() -> Any:
     )
     router = Router(team, strategy="least-busy", load=SharedLoad(fleet.board()))
     return routed(team, router=router)
+
+
+GATE_S = 120.0
+"""How long the first call of the gated voter waits at its gate: until the test kills it."""
+
+
+class _Gated(ScriptedModel):
+    """A voter that records each call in the folder `ACCORD_TEST_GATE` names; with `gate`,
+    the first call of all (in any worker) writes its worker's pid to `entered` and waits there,
+    awaiting (the worker's loop, its lease and its checkpoint writes go on), for the test's
+    SIGKILL. A later call (the redelivered turn's) answers at once."""
+
+    gate: bool = False
+
+    def __init__(self, name: str, *, gate: bool) -> None:
+        super().__init__([_vote], cycle=True, model_name=name, gate=gate)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        folder = Path(os.environ["ACCORD_TEST_GATE"])
+        with (folder / "calls").open("a") as calls:
+            calls.write(f"{self.model_name}\n")
+        if self.gate:
+            try:
+                with (folder / "entered").open("x") as entered:
+                    entered.write(str(os.getpid()))
+            except FileExistsError:
+                pass
+            else:
+                await asyncio.sleep(GATE_S)
+        return await super()._agenerate(messages, stop, run_manager, **kwargs)
+
+
+def gated() -> Any:
+    """The panel of `team`, whose last voter's first call waits at a gate (`_Gated`): its two
+    other voters have answered, and their writes are checkpointed, when it waits."""
+    panel = [
+        Agent(
+            name=name,
+            description=f"the {name} desk",
+            models=(_Gated(name, gate=name == VOTERS[-1]),),
+        )
+        for name in VOTERS
+    ]
+    return consensus(panel, options=["yes", "no"])

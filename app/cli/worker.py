@@ -41,10 +41,19 @@ def worker_command(
     attempts: Annotated[
         int, typer.Option(metavar="N", help="Deliveries before the dead-letter queue.", min=1)
     ] = 5,
+    db_wait: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", help="How long a turn waits for an unreachable database."),
+    ] = 60.0,
 ) -> None:
     """Runs session turns from RabbitMQ until stopped (SIGTERM lets in-flight turns finish)."""
     fleet = Broker(broker, redis=redis, prefix=prefix, attempts=attempts)
     served = teams.load_graph(graph, option="--graph")
     Worker(
-        served, db=database_url(db), broker=fleet, concurrency=concurrency, lease_ttl=lease_ttl
+        served,
+        db=database_url(db),
+        broker=fleet,
+        concurrency=concurrency,
+        lease_ttl=lease_ttl,
+        db_wait=db_wait,
     ).run()

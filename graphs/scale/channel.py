@@ -43,23 +43,25 @@ INBOX_KEEP = 600
 
 # Appends entries to a turn's stream and, with an inbox, to the inbox too: each entry, its id,
 # its stream's key and the id of the stream's entry before it (how a reader knows it missed
-# none), atomically, so the two never disagree.
+# none), atomically, so the two never disagree. With ARGV[4] set, the turn's claim (KEYS[2]) is
+# released in the same call: nobody reads the entries before the message may be sent again.
 _PUBLISH = """
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local before = '0'
 if last[1] then before = last[1][1] end
 local ids = {}
-for k = 4, #ARGV do
+for k = 5, #ARGV do
   local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[k])
-  if KEYS[2] then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
+  if KEYS[3] then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*',
                'k', KEYS[1], 'p', before, 'i', id, 'e', ARGV[k])
   end
   before = id
   ids[#ids + 1] = id
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-if KEYS[2] then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+if KEYS[3] then redis.call('EXPIRE', KEYS[3], ARGV[3]) end
+if ARGV[4] == '1' then redis.call('DEL', KEYS[2]) end
 return ids
 """
 
@@ -82,9 +84,12 @@ return done
 
 
 # Claims a message's turn (once: a resend finds it claimed, and gets 0), then takes its
-# session's next ticket and counts its arrival, atomically.
+# session's next ticket and counts its arrival, atomically. A claim released by a worker
+# (`unclaim`: the database stayed down) leaves the turn's stream and delivery count behind:
+# the turn starts afresh.
 _CLAIM = """
 if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[4], KEYS[5])
 local ticket = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
@@ -131,6 +136,7 @@ class Channel:
         its arrival counted (the load board's, which the fleet's forecast reads); None if it
         was enqueued already (a resend). One round trip."""
         keys = [self._key("queued", turn), self._key("tickets", session_id), self._key("arrivals")]
+        keys += [self._key("turn", turn), self._key("attempts", turn)]
         args = [self.keep, int(time.time() // BUCKET_S), DAYS_2]
         ticket = await self._guard(self._claim(keys=keys, args=args))
         return int(ticket) or None
@@ -140,7 +146,8 @@ class Channel:
         return bool(await self._guard(self.redis.exists(self._key("queued", turn))))
 
     async def unclaim(self, turn: str) -> None:
-        """Forgets a claim whose enqueue failed, so the message may be sent again."""
+        """Forgets a claim whose enqueue failed (or whose turn could not run), so the message
+        may be sent again."""
         await self._guard(self.redis.delete(self._key("queued", turn)))
 
     async def finish(self, session_id: str, ticket: int) -> None:
@@ -176,12 +183,18 @@ class Channel:
         return int(count), int(finished or 0)
 
     async def publish(
-        self, turn: str, *entries: dict[str, Any], inbox: str | None = None
+        self,
+        turn: str,
+        *entries: dict[str, Any],
+        inbox: str | None = None,
+        release: bool = False,
     ) -> list[str]:
         """Appends entries to the turn's stream, and to `inbox` (the inbox of the process that
-        enqueued the turn: its reader takes them from there); returns their ids."""
-        keys = [self._key("turn", turn)] + ([inbox] if inbox is not None else [])
-        args = [self.keep, INBOX_LEN, INBOX_KEEP, *(encode(data) for data in entries)]
+        enqueued the turn: its reader takes them from there); returns their ids. `release`:
+        and forgets the turn's claim (`unclaim`), at once."""
+        keys = [self._key("turn", turn), self._key("queued", turn)]
+        keys += [inbox] if inbox is not None else []
+        args = [self.keep, INBOX_LEN, INBOX_KEEP, int(release), *(encode(d) for d in entries)]
         ids = await self._guard(self._publish(keys=keys, args=args))
         return [text_of(entry) for entry in ids]
 

@@ -19,7 +19,10 @@ its concurrency, its mean turn time, its agents' steps in flight: `Board`), whic
 workers' routers and `Broker.recommend()` read; it takes its entry off when it stops.
 
 A failure the caller must act on (budget, scope, closed session, bad message) is the turn's
-answer; any other failure is retried with backoff, then dead-lettered.
+answer; any other failure is retried with backoff, then dead-lettered. An unreachable database
+is no fault of the message: the turn waits for it where it is, with backoff, for `db_wait`
+seconds (counting no delivery, taking no other turn), then is answered with a
+`ServiceUnavailable` naming the database and what starts it, and released (`_down`).
 """
 
 from __future__ import annotations
@@ -30,23 +33,30 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.pregel import Pregel
 
 from accord.agents import standby
-from accord.graphs.errors import BudgetExceeded, InvalidFeedback, NotAuthorized, SessionClosed
+from accord.graphs.errors import (
+    BudgetExceeded,
+    InvalidFeedback,
+    NotAuthorized,
+    ServiceUnavailable,
+    SessionClosed,
+)
 from accord.graphs.scale.broker import Broker
 from accord.graphs.scale.channel import Channel, turn_key
-from accord.graphs.scale.extra import need
+from accord.graphs.scale.extra import need, shown
 from accord.graphs.scale.outbox import Outbox
 from accord.graphs.scale.queue import TASK, application, dead_letter, queues
 from accord.graphs.scale.wire import Replay, error_entry
 from accord.graphs.sessions.access import User
 from accord.graphs.sessions.run import Run
 from accord.graphs.sessions.runtime import Runtime
-from accord.persistence import SessionNotFound
+from accord.persistence import DatabaseUnavailable, SessionNotFound
 
 log = logging.getLogger("accord.worker")
 
@@ -61,6 +71,9 @@ ANSWERS = (
 """Failures that are the turn's answer: running it again would fail the same way."""
 
 RETRY = "retry"
+
+PAUSE_S = (0.5, 5.0)
+"""The first and the longest pause of a turn waiting for an unreachable database (doubling)."""
 
 SMOOTHING = 0.1
 """Weight of the latest turn in the worker's mean turn time (an exponential moving average)."""
@@ -78,6 +91,8 @@ class Worker:
             killed worker held blocks its redelivery.
         wait: Seconds a turn waits for its session's lease (default: enough for a dead
             worker's lease to expire).
+        db_wait: Seconds a turn waits for an unreachable database (trying again with
+            backoff) before it is answered with a `ServiceUnavailable` naming it.
         **settings: `Sessions` settings (`durability`, `callbacks`, `metrics`).
     """
 
@@ -90,10 +105,13 @@ class Worker:
         concurrency: int = 200,
         lease_ttl: float = 30.0,
         wait: float | None = None,
+        db_wait: float = 60.0,
         **settings: Any,
     ) -> None:
         self.broker = Broker.of(broker)
         self.concurrency = concurrency
+        self.db_wait = db_wait
+        self.database = shown(db) if isinstance(db, str) else "the sessions' database"
         patience = wait if wait is not None else 2 * lease_ttl + 5
         self.runtime = Runtime(graph, db=db, lease_ttl=lease_ttl, wait=patience, **settings)
         self.app = application(self.broker.url, self.broker.prefix)
@@ -177,13 +195,41 @@ class Worker:
             log.warning(
                 "session %s: earlier turns still unfinished; running turn anyway", session_id
             )
+        audited = attempt == 1
+        pauses = _pauses(self.db_wait)
+        again = False
+        while True:
+            try:
+                if not audited:
+                    details = {"message_id": message_id, "attempt": attempt}
+                    await self.runtime.audit_trail.aappend(
+                        session_id, "redelivered", actor=user.id, details=details
+                    )
+                    audited = True
+                return await self._run(payload, user, turn, attempt, again)
+            except DatabaseUnavailable as error:
+                pause = next(pauses, None)
+                if pause is None:
+                    await self._down(payload, turn, error)
+                    return None
+                log.warning(
+                    "turn %s: the database is unreachable (%s); trying again in %.1f s",
+                    message_id,
+                    error,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                again = True
+
+    async def _run(
+        self, payload: dict[str, Any], user: User, turn: str, attempt: int, again: bool
+    ) -> str | None:
+        """Runs the turn's session once; `again`: this delivery ran it before (the database
+        went away), so what it streamed then is in the turn's stream."""
+        session_id, message_id = payload["session_id"], payload["message_id"]
         replay = None
-        if attempt > 1:
+        if attempt > 1 or again:
             replay = Replay(await self.channel.streamed(turn), attempt)
-            details = {"message_id": message_id, "attempt": attempt}
-            await self.runtime.audit_trail.aappend(
-                session_id, "redelivered", actor=user.id, details=details
-            )
         # A turn enqueued before inboxes names none.
         outbox = Outbox(self.channel, turn, payload.get("inbox"))
         try:
@@ -194,6 +240,10 @@ class Worker:
                 for entry in [data] if replay is None else replay.entries(data):
                     outbox.put(entry)
             await outbox.flush()
+        except DatabaseUnavailable:
+            with contextlib.suppress(Exception):
+                await outbox.flush()  # a run again reads what this one streamed
+            raise
         except ANSWERS as answer:
             outbox.put(error_entry(answer))
             await outbox.flush()
@@ -209,6 +259,17 @@ class Worker:
             return None
         await self.channel.finish(session_id, payload["ticket"])
         return None
+
+    async def _down(self, payload: dict[str, Any], turn: str, error: BaseException) -> None:
+        """Answers a turn whose database stayed unreachable: the error names the database and
+        what starts it. Nothing of the turn is left half-done: its session's next turn goes,
+        and its message may be sent again (its claim is released; a run that got as far as
+        adding the message resumes from its checkpoint then)."""
+        down = ServiceUnavailable("database", self.database, error, _start(self.database))
+        await self.channel.finish(payload["session_id"], payload["ticket"])
+        await self.channel.publish(
+            turn, error_entry(down), inbox=payload.get("inbox"), release=True
+        )
 
     async def _dead(
         self,
@@ -254,3 +315,22 @@ class Worker:
                 # it: RabbitMQ would drop it, acknowledged and never answered. Requeued, it is
                 # delivered again at once (to any worker) and counted as one more attempt.
                 raise reject(refused.reason, requeue=True) from None
+
+
+def _pauses(within: float) -> Iterator[float]:
+    """The pauses of a turn waiting for the database: doubling from `PAUSE_S[0]` up to
+    `PAUSE_S[1]`, until they add up to `within` seconds."""
+    pause, left = PAUSE_S[0], within
+    while left > 0:
+        yield min(pause, left)
+        left -= pause
+        pause = min(pause * 2, PAUSE_S[1])
+
+
+def _start(database: str) -> str:
+    """What starts the database a URL names."""
+    if database.startswith("postgresql"):
+        return "pg_ctl start -D <data directory>, or systemctl start postgresql"
+    if database.startswith(("mysql", "mariadb")):
+        return "systemctl start mariadb"
+    return "its server"

@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from fleet import Workers, broker, clean, dead_letters, fleet_database, services
+from fleet import Workers, broker, clean, dead_letters, fleet_database, services, until
 from langchain_core.messages import AIMessage, HumanMessage
-from scale_team import single, team
+from scale_team import gated, single, team
 
 from accord.graphs import Broker, Sessions
 from accord.graphs.errors import ScaleNotInstalled, ServiceUnavailable, TurnFailed
@@ -133,6 +133,69 @@ async def test_sigkilled_workers_lose_and_duplicate_nothing(db: str, tmp_path: P
     finally:
         workers.stop()
         clean(fleet)
+
+
+async def test_a_worker_sigkilled_inside_a_step_resumes_from_its_checkpoint_elsewhere(
+    db: str, fleet: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The random kills above may land anywhere; this one lands, every run, inside a graph
+    step: the last voter's model call, after the two others answered and their writes were
+    checkpointed. The other worker takes the redelivered turn and runs only that voter again."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    monkeypatch.setenv("ACCORD_TEST_GATE", str(gate))
+    workers = Workers("tests/scale_team.py:gated", db, fleet, tmp_path, lease_ttl=1.5)
+    workers.start(2)
+    try:
+        async with Sessions(gated(), db=db, broker=fleet) as sessions:
+            session = await sessions.aopen("alice")
+            sent = asyncio.create_task(session.asend("question", message_id="m1"))
+            entered = gate / "entered"
+            await until(lambda: entered.exists() and entered.read_text(), "the gate", 60)
+
+            async def answered_but_the_last() -> bool:
+                state = await sessions.graph.aget_state({"configurable": {"thread_id": session.id}})
+                done = {task.name: task.result is not None for task in state.tasks}
+                return done == {"credit": True, "market": True, "compliance": False}
+
+            await until(answered_but_the_last, "the first two votes checkpointed", 30)
+            [victim] = [p for p in workers.running if p.pid == int(entered.read_text())]
+            workers.kill(victim)  # inside the compliance voter's step
+
+            reply = await asyncio.wait_for(sent, 60)
+            assert reply.text
+            assert sorted((gate / "calls").read_text().split()) == [
+                "compliance",
+                "compliance",  # the killed call, and the redelivered turn's
+                "credit",
+                "market",
+            ]
+            await _each_event_once(fleet, turn_key(session.id, "m1"))
+            # Not stuck: the session's next message is answered, by the surviving worker.
+            assert (await session.asend("next", message_id="m2")).text
+            history = await session.ahistory()
+            assert [m.id for m in history if isinstance(m, HumanMessage)] == ["m1", "m2"]
+            segments = _turns(history)
+            assert segments[0] == segments[1] > 0, segments  # no reply of m1 twice
+            trail = await sessions.aaudit(session.id, "alice")
+            # The trail shows the recovery: the arrival again on the second delivery (each
+            # delivery records it with its lease), the run finished from its checkpoint, and
+            # one reply per message.
+            kinds = [e.kind for e in trail if e.kind != "step"]
+            assert kinds == [
+                "opened",
+                "message_in",
+                "redelivered",
+                "message_in",
+                "recovered",
+                "message_out",
+                "message_in",
+                "message_out",
+            ]
+            redelivered = next(e for e in trail if e.kind == "redelivered")
+            assert redelivered.details == {"message_id": "m1", "attempt": 2}
+    finally:
+        workers.stop()
 
 
 async def test_an_unreachable_service_is_named_and_nothing_is_enqueued(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import redis
-from fleet import Workers, fleet_database, services
+from fleet import Workers, fleet_database, services, until
 from langchain_core.messages import AIMessage, HumanMessage
 from scale_team import single
 
@@ -173,14 +173,6 @@ def _take_queued(fleet: Broker) -> list[str]:
                     return found
 
 
-async def _until(condition: Any, what: str, within: float) -> None:
-    """Polls `condition()` until true; fails after `within` seconds naming `what`."""
-    deadline = time.monotonic() + within
-    while not await asyncio.to_thread(condition):
-        assert time.monotonic() < deadline, f"{what}: not within {within} s"
-        await asyncio.sleep(0.1)
-
-
 async def test_a_burst_of_ten_thousand_turns_is_held_by_the_prefetch_not_in_memory(
     db: str, fleet: Broker, tmp_path: Path
 ) -> None:
@@ -193,12 +185,12 @@ async def test_a_burst_of_ten_thousand_turns_is_held_by_the_prefetch_not_in_memo
     _publish_burst(fleet, BURST)
     # Published without confirms, the last messages may still be on their way from the closed
     # channel to the queue when its count is first read: all of them must arrive, not at once.
-    await _until(lambda: queued(fleet.url, fleet.prefix) == BURST, "the burst queued", 60)
+    await until(lambda: queued(fleet.url, fleet.prefix) == BURST, "the burst queued", 60)
     workers = Workers("tests/scale_team.py:single", db, fleet, tmp_path, concurrency=50)
     [worker] = workers.start()
     try:
         # Past start-up (imports, connections, every thread of the pool made): 100 answered.
-        await _until(lambda: queued(fleet.url, fleet.prefix) <= BURST - 150, "100 turns", 60)
+        await until(lambda: queued(fleet.url, fleet.prefix) <= BURST - 150, "100 turns", 60)
         base = peak = _rss_kb(worker.pid)
 
         def drained() -> bool:
@@ -206,7 +198,7 @@ async def test_a_burst_of_ten_thousand_turns_is_held_by_the_prefetch_not_in_memo
             peak = max(peak, _rss_kb(worker.pid))
             return queued(fleet.url, fleet.prefix) <= BURST - 650
 
-        await _until(drained, "600 turns answered", 60)
+        await until(drained, "600 turns answered", 60)
         worker.send_signal(signal.SIGTERM)  # mid-burst: 50 turns in flight, 9,000 queued
         assert await asyncio.to_thread(worker.wait, 60) == 0
         workers.running.remove(worker)
@@ -215,7 +207,7 @@ async def test_a_burst_of_ten_thousand_turns_is_held_by_the_prefetch_not_in_memo
     # RabbitMQ puts the stopped worker's unacknowledged turns back once it has seen its
     # connection close (a moment after the process exits).
     with contextlib.suppress(AssertionError):
-        await _until(
+        await until(
             lambda: len(_answered(fleet)) + queued(fleet.url, fleet.prefix) >= BURST,
             "the stopped worker's turns back in the queue",
             30,
