@@ -292,14 +292,12 @@ _SENTENCES = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|$)", re.S)
 
 
 def waiting_for(reply: str, lacking: Sequence[str], mate: Agent, noted: Sequence[str] = ()) -> str:
-    """The reply of an agent whose handoff to `mate` waits for facts: it asks for what is
-    missing.
+    """The reply of an agent whose handoff to `mate` waits for facts: it asks for them.
 
     The model's own reply is kept when it already asks about every missing fact; otherwise
     its sentences that ask nothing and do not promise the handoff ("Your account is open.")
-    come before a plain request. With none, the facts `noted` from the user's message are
-    acknowledged first: a bare request for the one fact still missing read as if the user's
-    date of birth and passport number had gone unheard.
+    come before a plain request; with none, the facts `noted` from the user's message are
+    acknowledged first (a bare request read as if the user had gone unheard).
     """
     asks = _asks(reply) and all(
         any(word in reply.lower() for word in label(f).lower().split() if len(word) > 2)
