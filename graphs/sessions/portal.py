@@ -71,16 +71,16 @@ class Portal:
         """Pulls `stream`'s items through the bound loop from this thread; closes it if
         abandoned."""
         loop = self._sync_loop()
+        step: list[asyncio.Task[Any]] = []  # the pull in flight on the loop, once it started
         try:
             while True:
                 try:
-                    yield _submit(loop, _next(stream)).result()
+                    yield _submit(loop, _next(stream, step)).result()
                 except StopAsyncIteration:
                     return
         finally:
-            close = getattr(stream, "aclose", None)
-            if close is not None:
-                _submit(loop, close()).result()
+            if not loop.is_closed():  # else its tasks, this stream's too, are gone already
+                _submit(loop, _stop(stream, step)).result()
 
     def close(self) -> None:
         """Stops the private loop and its thread, if one was started."""
@@ -110,8 +110,24 @@ def _submit(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) 
     return asyncio.run_coroutine_threadsafe(coroutine, loop)
 
 
-async def _next(stream: AsyncIterator[T]) -> T:
+async def _next(stream: AsyncIterator[T], step: list[asyncio.Task[Any]]) -> T:
+    task = asyncio.current_task()
+    step[:] = [task] if task is not None else []
     return await stream.__anext__()
+
+
+async def _stop(stream: AsyncIterator[Any], step: list[asyncio.Task[Any]]) -> None:
+    """Closes `stream`, first cancelling a pull its caller stopped waiting for (Ctrl-C in a
+    sync `stream`): closing a generator while it runs fails, and would leave the run (and the
+    session's lease) unfinished. The pull is scheduled before this, so it has started."""
+    running = [task for task in step if not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running)
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()
 
 
 async def _drain(stream: AsyncIterator[T]) -> list[T]:

@@ -3,22 +3,29 @@ process where start-up itself is tested), on scripted teams given as `file.py:at
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from accord.agents import Agent, ScriptedModel
 from accord.app.cli.main import LAZY, cli
+from accord.app.cli.talk import Conversation
 from accord.evals.teams import EXAMPLES
-from accord.persistence import SQLAlchemySaver
+from accord.graphs import Sessions, handoff
+from accord.persistence import AuditTrail, SQLAlchemySaver
 
 runner = CliRunner()
 TEAM = """
@@ -316,3 +323,69 @@ def test_demo_resume_needs_an_existing_database(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert "no database file there" in missing.output
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_ctrl_c_mid_turn_stops_cleanly_and_keeps_the_session(team: str, tmp_path: Path) -> None:
+    """SIGINT while an agent's model call is in flight: one line, exit 130, the run ended
+    (audited, its lease given back), and the session goes on at once from what it had."""
+    slow = TEAM.replace(
+        '"handoff_to": "none"}], cycle=True)', '"handoff_to": "none"}], latency=60)'
+    )
+    (tmp_path / "slow_team.py").write_text(slow)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "accord.app", "run", "slow_team.py:team", "Hi", "--db", "c.sqlite"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )
+    assert child.stdout is not None
+    shown = ""
+    while "-> handoff intake -> desk" not in shown:  # desk's call (60 s) is now in flight
+        read = child.stdout.readline()
+        assert read, shown
+        shown += read
+    time.sleep(1)  # in desk's model call, not between two events
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert err.strip() == "interrupted", err
+    session_id = re.search(r"session (\S+) keeps what was said", out)
+    assert session_id, out
+    assert f'accord run slow_team.py:team "..." --session {session_id[1]}' in out
+    with SQLAlchemySaver.from_url(f"sqlite:///{tmp_path / 'c.sqlite'}") as saver:
+        ended = AuditTrail(saver).events(session_id[1], kinds=["error"])
+    assert [event.details for event in ended] == [{"error": "CancelledError"}]
+    again = runner.invoke(
+        cli, ["run", team, "Still there?", "--db", "c.sqlite", "--session", session_id[1]]
+    )
+    assert again.exit_code == 0, again.output
+    shown_now = runner.invoke(cli, ["sessions", "show", session_id[1], "--db", "c.sqlite"])
+    assert "conversation (4 messages)" in shown_now.output, shown_now.output
+
+
+class _CtrlC(io.StringIO):
+    """A terminal on which the user presses Ctrl-C as the handoff line is printed."""
+
+    def write(self, text: str) -> int:
+        if "-> handoff" in text:
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
+def test_a_turn_stopped_between_two_events_ends_its_run(tmp_path: Path) -> None:
+    intake = ScriptedModel([{"reply": "Welcome.", "handoff_to": "desk"}], cycle=True)
+    desk = ScriptedModel([{"reply": "Noted.", "handoff_to": "none"}], cycle=True)
+    graph = handoff(
+        [
+            Agent(name="intake", description="Greets.", models=(intake,)),
+            Agent(name="desk", description="Answers.", models=(desk,)),
+        ]
+    )
+    with Sessions(graph, db=f"sqlite:///{tmp_path / 'c.sqlite'}") as sessions:
+        session = sessions.open("dana")
+        stream = session.stream("Hi")  # still referenced, as by the traceback of Ctrl-C
+        with pytest.raises(KeyboardInterrupt):
+            Conversation(Console(file=_CtrlC())).turn("Hi", stream)
+        # Ended with the turn, not when the garbage collector gets to it: the lease is free.
+        assert session.send("Still there?").text == "Noted."
