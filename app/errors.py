@@ -75,6 +75,10 @@ class BadCapacity(AccordError):
     """A `--capacity` option is not `AGENT=N` with N > 0."""
 
 
+class CannotListen(AccordError, OSError):
+    """`accord serve` cannot listen where it was told: the port is taken, the host unknown."""
+
+
 class UnknownAgentId(AccordError, LookupError):
     """An Agent Server API request names an assistant or run this server does not have (404)."""
 

@@ -232,7 +232,9 @@ def serve(
     host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option(metavar="PORT", min=1, max=65535, help="Port to listen on.")
+    ] = 8000,
     tokens: Annotated[
         Path | None,
         typer.Option(
