@@ -92,6 +92,15 @@ async def test_unreachable_database_names_host_not_password(url: str, where: str
         assert "check that" in message
 
 
+def test_a_url_without_database_or_user_is_described_without_none() -> None:
+    assert resolve("mysql://db-host").describe() == (
+        "MariaDB/MySQL server (no database named) at db-host:3306 as the default user"
+    )
+    assert resolve("postgresql+psycopg://ann@db-host:6543/shop").describe() == (
+        "PostgreSQL database 'shop' at db-host:6543 as user 'ann'"
+    )
+
+
 async def _two_checkpoints(saver: SQLAlchemySaver, thread_id: str) -> tuple[Any, Any]:
     first = await saver.aput(
         generate_config(thread_id),
