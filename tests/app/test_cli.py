@@ -25,7 +25,7 @@ from accord.app.cli.main import LAZY, cli
 from accord.app.cli.talk import Conversation
 from accord.evals.teams import EXAMPLES
 from accord.graphs import Sessions, handoff
-from accord.persistence import AuditTrail, SQLAlchemySaver
+from accord.persistence import AuditTrail, LeaseStore, SQLAlchemySaver
 
 runner = CliRunner()
 TEAM = """
@@ -389,3 +389,19 @@ def test_a_turn_stopped_between_two_events_ends_its_run(tmp_path: Path) -> None:
             Conversation(Console(file=_CtrlC())).turn("Hi", stream)
         # Ended with the turn, not when the garbage collector gets to it: the lease is free.
         assert session.send("Still there?").text == "Noted."
+
+
+def test_a_busy_session_says_so_in_the_commands_terms(team: str, tmp_path: Path) -> None:
+    """Not "pass wait=", which is an argument of the Python API."""
+    first = runner.invoke(cli, ["run", team, "Hi", "--db", "chats.sqlite"])
+    session_id = _session_id(first.output)
+    with SQLAlchemySaver.from_url(f"sqlite:///{tmp_path / 'chats.sqlite'}") as saver:
+        LeaseStore(saver).acquire(session_id, "box-7:4242:0123abcd", ttl=60)
+        busy = runner.invoke(
+            cli, ["run", team, "Again", "--db", "chats.sqlite", "--session", session_id]
+        )
+    assert busy.exit_code == 2, busy.output
+    assert busy.output.splitlines()[-1] == (
+        f"error: session {session_id!r} is busy: a turn runs on it now (box-7:4242); "
+        "send again once it has ended"
+    )
