@@ -62,14 +62,11 @@ def explain(error: BaseException) -> tuple[list[str], int]:
 
 
 def _message(error: BaseException) -> str:
+    from accord.app.errors import busy
     from accord.persistence import SessionBusy
 
-    if isinstance(error, SessionBusy):  # its own message advises `wait=`, a Python argument
-        where = ":".join((error.holder or "").split(":")[:2]) or "another process"
-        return (
-            f"session {error.session_id!r} is busy: a turn runs on it now ({where}); "
-            "send again once it has ended"
-        )
+    if isinstance(error, SessionBusy):
+        return busy(error.session_id)
     text = str(error).strip()
     if isinstance(error, KeyError) and text.startswith(("'", '"')):
         text = text[1:-1]  # KeyError's str() quotes its argument

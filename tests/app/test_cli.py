@@ -402,6 +402,6 @@ def test_a_busy_session_says_so_in_the_commands_terms(team: str, tmp_path: Path)
         )
     assert busy.exit_code == 2, busy.output
     assert busy.output.splitlines()[-1] == (
-        f"error: session {session_id!r} is busy: a turn runs on it now (box-7:4242); "
-        "send again once it has ended"
+        f"error: session {session_id!r} is busy: a turn runs on it now; send again once it "
+        "has ended"
     )
