@@ -14,16 +14,18 @@ DEFAULT = "accord.sqlite"
 HELP = "Database: a path to an SQLite file, or a URL (postgresql+psycopg://...)."
 
 
-def database_url(typed: str, *, reading: bool = False) -> str:
+def database_url(typed: str, *, reading: bool = False, memory: bool = False) -> str:
     """The database URL for what was typed after `--db`.
 
     Args:
         typed: A URL (`sqlite:///file`, `postgresql+psycopg://...`, `mysql+pymysql://...`) or
             a path to an SQLite file (`sessions.sqlite`, `~/chats.db`).
         reading: The command only reads: the SQLite file must exist.
+        memory: An in-memory database will do (`serve`: it lives as long as the server).
 
     Raises:
-        BadDatabase: Nothing was typed, or the folder of a new SQLite file does not exist.
+        BadDatabase: Nothing was typed, the folder of a new SQLite file does not exist, or
+            the database is in memory where the sessions must outlive the command.
         DatabaseNotFound: Reading, and the SQLite file does not exist.
     """
     from accord.app.errors import BadDatabase, DatabaseNotFound
@@ -36,6 +38,11 @@ def database_url(typed: str, *, reading: bool = False) -> str:
     else:
         path = Path(text).expanduser()
         url = f"sqlite:///{path.resolve()}"
+    if path is None and not memory and _in_memory(url):
+        raise BadDatabase(
+            f"--db {typed!r} is an in-memory database: it is empty to every new process and its "
+            "sessions go when this one exits; give a file (accord.sqlite) or a server's URL"
+        )
     if path is None:
         return url
     if reading and not path.is_file():
@@ -47,6 +54,12 @@ def database_url(typed: str, *, reading: bool = False) -> str:
     if not path.resolve().parent.is_dir():
         raise BadDatabase(f"--db {typed!r}: the folder {path.resolve().parent} does not exist")
     return url
+
+
+def _in_memory(url: str) -> bool:
+    scheme, _, rest = url.partition("://")
+    name = rest[1:].partition("?")[0] if rest.startswith("/") else ""
+    return scheme.partition("+")[0] == "sqlite" and name in ("", ":memory:")
 
 
 def sqlite_file(url: str) -> Path | None:

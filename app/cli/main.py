@@ -255,7 +255,7 @@ def serve(
     """Serves a graph over HTTP (SSE) with a chat page; needs pip install 'accord[server]'."""
     from accord.app.cli.db import database_url
 
-    url = database_url(db)
+    url = database_url(db, memory=True)
     # The server extra is imported only when serving (ServerNotInstalled without it).
     from accord.app.cli.serve import serve as run_server
 

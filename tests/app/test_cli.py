@@ -226,6 +226,25 @@ def test_read_commands_never_create_a_database(tmp_path: Path) -> None:
     assert not typo.exists()
 
 
+def test_an_in_memory_database_is_refused_where_sessions_must_outlive_the_command(
+    team: str,
+) -> None:
+    """`run` would lose the session at exit (and print a hint to read it back that cannot
+    work); `sessions` and `metrics` would read an empty database."""
+    for command in (
+        ["run", team, "hi", "--db", "sqlite://"],
+        ["sessions", "list", "--db", "sqlite:///:memory:"],
+        ["metrics", "--db", "sqlite+aiosqlite://"],
+    ):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 2, result.output
+        assert result.output.splitlines() == [
+            f"error: --db {command[-1]!r} is an in-memory database: it is empty to every new "
+            "process and its sessions go when this one exits; give a file (accord.sqlite) or a "
+            "server's URL"
+        ]
+
+
 def test_offline_mode_is_one_line_naming_it(tmp_path: Path) -> None:
     result = runner.invoke(
         cli, ["run", "credit", "--db", str(tmp_path / "c.sqlite")], env={"ACCORD_OFFLINE": "1"}
