@@ -6,6 +6,8 @@ Commands that only read (`sessions`, `metrics`) never create a database: a path 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 DEFAULT = "accord.sqlite"
@@ -71,3 +73,17 @@ def sqlite_file(url: str) -> Path | None:
     if not name or name == ":memory:":
         return None
     return Path(name)
+
+
+@contextlib.contextmanager
+def listed(db: str) -> Iterator[None]:
+    """Says where to find the ids when a session id is not in the database `db` (as typed)."""
+    from accord.persistence import SessionNotFound
+
+    try:
+        yield
+    except SessionNotFound as missing:
+        said = str(missing.args[0] if missing.args else "no such session").split(";")[0]
+        raise SessionNotFound(
+            f"{said} in --db {db}; `accord sessions list --db {db}` lists the sessions there"
+        ) from None
