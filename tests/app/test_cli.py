@@ -274,7 +274,7 @@ def test_a_dead_local_url_is_named(
     assert result.exit_code != 0
     errors = [line for line in result.output.splitlines() if line.startswith(("error:", "hint:"))]
     assert len(errors) == 2, result.output
-    assert "Connection" in errors[0] or url in errors[0]
+    assert url in errors[0]  # the parallel team's failures name it too, not only "Connection"
     assert errors[1].startswith(f"hint: ACCORD_LOCAL_URL={url} says the model server runs there")
     assert "Traceback" not in result.output
 
