@@ -41,6 +41,9 @@ team = handoff([
 
 def broken():
     raise RuntimeError("the team's own bug")
+
+def sized(size, *, desk="desk"):
+    return team
 """
 
 
@@ -205,6 +208,12 @@ def test_unknown_team_names_the_examples_and_the_user_forms(team: str) -> None:
     assert "unknown example 'nope'" in result.output
     assert "credit" in result.output
     assert "module:attr or file.py:attr" in result.output
+    factory = runner.invoke(cli, ["run", "my_team.py:sized", "hello"])
+    assert factory.exit_code == 2  # not a TypeError from calling it
+    assert factory.output.strip() == (
+        "error: graph 'my_team.py:sized' is a function that needs size; point it at a graph or "
+        "a function of no arguments that returns one"
+    )
     no_attr = runner.invoke(cli, ["run", "my_team.py:nope", "hello"])
     assert (
         no_attr.output.strip()
