@@ -433,3 +433,16 @@ def test_a_busy_session_says_so_in_the_commands_terms(team: str, tmp_path: Path)
         f"error: session {session_id!r} is busy: a turn runs on it now; send again once it "
         "has ended"
     )
+
+
+def test_a_worker_runs_an_example_by_name_as_serve_does(tmp_path: Path) -> None:
+    """`accord serve --broker` serves the onboarding example by default: its workers need it."""
+    db = str(tmp_path / "w.sqlite")
+    typo = runner.invoke(cli, ["worker", "--graph", "onboardin", "--db", db])
+    assert typo.exit_code == 2
+    assert typo.output.startswith("error: unknown example 'onboardin'; choose one of: onboarding")
+    # Past the graph, on to the services (none here).
+    down = "amqp://guest:guest@127.0.0.1:1//"
+    named = runner.invoke(cli, ["worker", "--graph", "onboarding", "--db", db, "--broker", down])
+    assert named.exit_code == 2, named.output
+    assert named.output.startswith("error: the broker at amqp://127.0.0.1:1// is unreachable")
