@@ -136,7 +136,7 @@ def _every(db: str, status: str | None, page: int = 500) -> list[SessionRecord]:
 
 @sessions_app.command()
 def show(
-    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
     db: Db = DEFAULT,
     user: AsUser = None,
     checkpoints: Annotated[
@@ -188,7 +188,7 @@ def _checkpoints(session_id: str, db: str, points: list[Any]) -> None:
 
 @sessions_app.command()
 def audit(
-    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
     db: Db = DEFAULT,
     user: AsUser = None,
 ) -> None:
@@ -212,7 +212,7 @@ def audit(
 
 @sessions_app.command()
 def restore(
-    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
     db: Db = DEFAULT,
     at: Annotated[
         datetime | None,
@@ -248,7 +248,7 @@ def restore(
 
 @sessions_app.command()
 def answer(
-    session_id: Annotated[str, typer.Argument(help="The paused session's id.")],
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The paused session's id.")],
     team: Annotated[
         str,
         typer.Option(

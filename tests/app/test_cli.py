@@ -88,6 +88,7 @@ def test_flags_show_no_type_and_db_is_the_same_everywhere() -> None:
         shown = runner.invoke(cli, [*command, "--help"])
         assert shown.exit_code == 0, (command, shown.output)
         assert "<bool>" not in shown.output, (command, shown.output)
+        assert "session_id" not in shown.output, (command, shown.output)  # ID, as README says
         if command[:1] in (["run"], ["serve"], ["sessions"], ["metrics"]):
             assert "--db PATH|URL" in shown.output, (command, shown.output)
 
