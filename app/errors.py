@@ -75,6 +75,10 @@ class BadCapacity(AccordError):
     """A `--capacity` option is not `AGENT=N` with N > 0."""
 
 
+class CannotListen(AccordError, OSError):
+    """`accord serve` cannot listen where it was told: the port is taken, the host unknown."""
+
+
 class UnknownAgentId(AccordError, LookupError):
     """An Agent Server API request names an assistant or run this server does not have (404)."""
 
@@ -115,3 +119,9 @@ class TracesNotInstalled(AccordError, ImportError):
 
 class UnknownTraceExporter(AccordError, ValueError):
     """`OTEL_TRACES_EXPORTER` names an exporter accord does not know (console, otlp, none)."""
+
+
+def busy(session_id: str) -> str:
+    """What the command line and the server say of a busy session: `SessionBusy`'s own message
+    advises `wait=`, an argument of the Python API, and names the lease holder's host."""
+    return f"session {session_id!r} is busy: a turn runs on it now; send again once it has ended"

@@ -60,9 +60,20 @@ def failure(agent: str, task: str, error: Exception, attempts: int) -> Failure:
         "agent": agent,
         "task": task,
         "error": type(error).__name__,
-        "message": str(error),
+        "message": _said(error),
         "attempts": attempts,
     }
+
+
+def _said(error: Exception) -> str:
+    """`error`'s message, naming the server it could not reach: httpx's and openai's errors
+    carry their request, but say only "All connection attempts failed" or "Connection error."."""
+    text = str(error)
+    try:
+        url = str(error.request.url)  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):  # none, or httpx's error raised without its request
+        return text
+    return text if url in text else f"{text} ({url})"
 
 
 class Handoff(TypedDict):

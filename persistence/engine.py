@@ -73,10 +73,10 @@ class Target:
             return "an in-memory SQLite database" if self.memory else f"SQLite file {url.database}"
         name = "PostgreSQL" if self.backend == "postgresql" else "MariaDB/MySQL"
         port = url.port or (5432 if self.backend == "postgresql" else 3306)
-        return (
-            f"{name} database {url.database!r} at {url.host or 'localhost'}:{port}"
-            f" as user {url.username!r}"
-        )
+        # A URL may leave the database and the user to the server's defaults: say so, not None.
+        database = f"database {url.database!r}" if url.database else "server (no database named)"
+        user = f"user {url.username!r}" if url.username else "the default user"
+        return f"{name} {database} at {url.host or 'localhost'}:{port} as {user}"
 
 
 def resolve(url: str | URL) -> Target:

@@ -6,6 +6,8 @@ Commands that only read (`sessions`, `metrics`) never create a database: a path 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 DEFAULT = "accord.sqlite"
@@ -14,16 +16,18 @@ DEFAULT = "accord.sqlite"
 HELP = "Database: a path to an SQLite file, or a URL (postgresql+psycopg://...)."
 
 
-def database_url(typed: str, *, reading: bool = False) -> str:
+def database_url(typed: str, *, reading: bool = False, memory: bool = False) -> str:
     """The database URL for what was typed after `--db`.
 
     Args:
         typed: A URL (`sqlite:///file`, `postgresql+psycopg://...`, `mysql+pymysql://...`) or
             a path to an SQLite file (`sessions.sqlite`, `~/chats.db`).
         reading: The command only reads: the SQLite file must exist.
+        memory: An in-memory database will do (`serve`: it lives as long as the server).
 
     Raises:
-        BadDatabase: Nothing was typed, or the folder of a new SQLite file does not exist.
+        BadDatabase: Nothing was typed, the folder of a new SQLite file does not exist, or
+            the database is in memory where the sessions must outlive the command.
         DatabaseNotFound: Reading, and the SQLite file does not exist.
     """
     from accord.app.errors import BadDatabase, DatabaseNotFound
@@ -36,6 +40,11 @@ def database_url(typed: str, *, reading: bool = False) -> str:
     else:
         path = Path(text).expanduser()
         url = f"sqlite:///{path.resolve()}"
+    if path is None and not memory and _in_memory(url):
+        raise BadDatabase(
+            f"--db {typed!r} is an in-memory database: it is empty to every new process and its "
+            "sessions go when this one exits; give a file (accord.sqlite) or a server's URL"
+        )
     if path is None:
         return url
     if reading and not path.is_file():
@@ -49,6 +58,12 @@ def database_url(typed: str, *, reading: bool = False) -> str:
     return url
 
 
+def _in_memory(url: str) -> bool:
+    scheme, _, rest = url.partition("://")
+    name = rest[1:].partition("?")[0] if rest.startswith("/") else ""
+    return scheme.partition("+")[0] == "sqlite" and name in ("", ":memory:")
+
+
 def sqlite_file(url: str) -> Path | None:
     """The file an SQLite URL names; None for other databases and in-memory SQLite."""
     scheme, _, rest = url.partition("://")
@@ -58,3 +73,17 @@ def sqlite_file(url: str) -> Path | None:
     if not name or name == ":memory:":
         return None
     return Path(name)
+
+
+@contextlib.contextmanager
+def listed(db: str) -> Iterator[None]:
+    """Says where to find the ids when a session id is not in the database `db` (as typed)."""
+    from accord.persistence import SessionNotFound
+
+    try:
+        yield
+    except SessionNotFound as missing:
+        said = str(missing.args[0] if missing.args else "no such session").split(";")[0]
+        raise SessionNotFound(
+            f"{said} in --db {db}; `accord sessions list --db {db}` lists the sessions there"
+        ) from None

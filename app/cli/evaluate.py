@@ -51,6 +51,8 @@ def run_eval(
         AccordError: The dataset or the comparison file could not be read, or the model
             has no recording.
     """
+    for option, path in (("--json", json_path), ("--html", html_path)):
+        _writable(option, path)
     cases = load_dataset(dataset)
     against = load_results(compare_path) if compare_path is not None else None
     columns = (
@@ -90,6 +92,19 @@ def run_eval(
     return run
 
 
+def _writable(option: str, path: Path | None) -> None:
+    """Checks, before a run that may take long, that `path` can be written.
+
+    Raises:
+        BadEvalArguments: The folder of `path` does not exist.
+    """
+    if path is not None and not path.expanduser().resolve().parent.is_dir():
+        raise BadEvalArguments(
+            f"{option} {path}: the folder {path.expanduser().resolve().parent} does not exist; "
+            "create it, or write the file elsewhere"
+        )
+
+
 def feedback_dataset(
     dataset: Path | None, db: str | None, out: Path | None, team: str | None
 ) -> None:
@@ -105,6 +120,7 @@ def feedback_dataset(
             "--out FILE (the .yaml to write) and --team NAME (the example team the cases run "
             f"on: {', '.join(EXAMPLES)})"
         )
+    _writable("--out", out)
     written = export_feedback(database_url(db, reading=True), out, team=team)
     liked = sum("thumbs-up" in case.tags for case in written.cases)
     console.print(

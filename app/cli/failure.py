@@ -62,6 +62,11 @@ def explain(error: BaseException) -> tuple[list[str], int]:
 
 
 def _message(error: BaseException) -> str:
+    from accord.app.errors import busy
+    from accord.persistence import SessionBusy
+
+    if isinstance(error, SessionBusy):
+        return busy(error.session_id)
     text = str(error).strip()
     if isinstance(error, KeyError) and text.startswith(("'", '"')):
         text = text[1:-1]  # KeyError's str() quotes its argument

@@ -232,7 +232,9 @@ def serve(
     host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")] = (
         "127.0.0.1"
     ),
-    port: Annotated[int, typer.Option(metavar="PORT", help="Port to listen on.")] = 8000,
+    port: Annotated[
+        int, typer.Option(metavar="PORT", min=1, max=65535, help="Port to listen on.")
+    ] = 8000,
     tokens: Annotated[
         Path | None,
         typer.Option(
@@ -253,7 +255,7 @@ def serve(
     """Serves a graph over HTTP (SSE) with a chat page; needs pip install 'accord[server]'."""
     from accord.app.cli.db import database_url
 
-    url = database_url(db)
+    url = database_url(db, memory=True)
     # The server extra is imported only when serving (ServerNotInstalled without it).
     from accord.app.cli.serve import serve as run_server
 

@@ -33,7 +33,7 @@ from accord.agents import (
     load_steps,
     read_events,
 )
-from accord.app.cli.db import database_url
+from accord.app.cli.db import database_url, listed
 from accord.app.errors import BadCapacity, NothingToMeasure
 from accord.persistence import AuditTrail, SessionStore, SQLAlchemySaver
 
@@ -167,6 +167,7 @@ def load(
 
     Raises:
         BadEventsFile: An events file is missing or malformed.
+        SessionNotFound: A session of `sessions` is not in `db`.
     """
     found: list[StepEvent] = []
     for path in events:
@@ -175,6 +176,9 @@ def load(
         return found, []
     with SQLAlchemySaver.from_url(database_url(db, reading=True)) as saver:
         trail, store, chosen = AuditTrail(saver), SessionStore(saver), sessions or None
+        with listed(db):  # a mistyped id would measure nothing and say so as if all were well
+            for session_id in sessions:
+                store.get(session_id)
         found += load_steps(trail, chosen, store=store)
         return found, Rating.load(trail, chosen, store=store)
 

@@ -13,7 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from accord.app.cli import teams
-from accord.app.cli.talk import Conversation, answer_hint, check_answered, summary
+from accord.app.cli.talk import (
+    Conversation,
+    answer_hint,
+    check_answered,
+    interrupted_hint,
+    summary,
+)
 from accord.app.errors import EmptyInput
 from accord.evals import EXAMPLES
 from accord.graphs import Sessions
@@ -70,7 +76,11 @@ def run_team(
         user = getpass.getuser()
         handle = sessions.resume(session, user) if session else sessions.open(user)
         conversation = Conversation(console)
-        reply = conversation.turn(text, handle.stream(text))
+        try:
+            reply = conversation.turn(text, handle.stream(text))
+        except KeyboardInterrupt:
+            console.print(interrupted_hint(handle.id, team, typed_db or db))
+            raise
     console.print(summary(reply, handle.id, time.monotonic() - began))
     if reply is not None and reply.paused:
         console.print(answer_hint(handle.id, team, typed_db or db))

@@ -8,9 +8,8 @@ unless `--user` says whom to act as, in which case that user's scope applies. An
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -20,10 +19,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from accord.app.cli.db import DEFAULT, HELP, database_url
+from accord.app.cli.db import DEFAULT, HELP, database_url, listed
 from accord.persistence import (
     NothingToRestore,
-    SessionNotFound,
     SessionRecord,
     SessionStore,
 )
@@ -71,20 +69,8 @@ def _run(db: str, work: Callable[[Sessions], Awaitable[T]]) -> T:
         async with Sessions(None, db=url) as sessions:
             return await work(sessions)
 
-    with _listed(db):
+    with listed(db):
         return asyncio.run(main())
-
-
-@contextlib.contextmanager
-def _listed(db: str) -> Iterator[None]:
-    """Says where to find the ids when a session id is not in the database."""
-    try:
-        yield
-    except SessionNotFound as missing:
-        said = str(missing.args[0] if missing.args else "no such session").split(";")[0]
-        raise SessionNotFound(
-            f"{said} in --db {db}; `accord sessions list --db {db}` lists the sessions there"
-        ) from None
 
 
 @sessions_app.command("list")
@@ -150,7 +136,7 @@ def _every(db: str, status: str | None, page: int = 500) -> list[SessionRecord]:
 
 @sessions_app.command()
 def show(
-    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
     db: Db = DEFAULT,
     user: AsUser = None,
     checkpoints: Annotated[
@@ -202,7 +188,7 @@ def _checkpoints(session_id: str, db: str, points: list[Any]) -> None:
 
 @sessions_app.command()
 def audit(
-    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
     db: Db = DEFAULT,
     user: AsUser = None,
 ) -> None:
@@ -226,7 +212,7 @@ def audit(
 
 @sessions_app.command()
 def restore(
-    session_id: Annotated[str, typer.Argument(help="The session id.")],
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
     db: Db = DEFAULT,
     at: Annotated[
         datetime | None,
@@ -262,7 +248,7 @@ def restore(
 
 @sessions_app.command()
 def answer(
-    session_id: Annotated[str, typer.Argument(help="The paused session's id.")],
+    session_id: Annotated[str, typer.Argument(metavar="ID", help="The paused session's id.")],
     team: Annotated[
         str,
         typer.Option(
@@ -293,7 +279,7 @@ def answer(
         raise EmptyInput("the answer is empty: say something, or use --approve / --reject")
     reply: Any = approve if text is None else text
     url = database_url(db, reading=True)
-    with _listed(db):
+    with listed(db):
         answer_session(
             session_id, reply, team=team, db=url, user=_user(user), model=model, typed_db=db
         )

@@ -44,6 +44,12 @@ class Conversation:
                 self.show(event)
                 self._spin()
         finally:
+            # A for loop left by an exception (Ctrl-C while a line prints) leaves its generator
+            # to the garbage collector, after `Sessions` closed: the run would never end. First,
+            # as printing may raise again.
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
             self.status.stop()
             self._end_line()
         return self.reply
@@ -160,4 +166,12 @@ def answer_hint(session_id: str, team: str, db: str) -> str:
     return (
         f"[dim]it waits for an answer: accord sessions answer {session_id} --team "
         f"{escape(team)} --db {escape(db)} TEXT (or --approve / --reject)[/]"
+    )
+
+
+def interrupted_hint(session_id: str, team: str, db: str) -> str:
+    """The line that says a turn stopped by Ctrl-C kept the session, and how to go on."""
+    return (
+        f"[dim]session {session_id} keeps what was said before the interruption; continue: "
+        f'accord run {escape(team)} "..." --session {session_id} --db {escape(db)}[/]'
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,11 @@ def load_graph(target: str, *, option: str = "graph") -> Graph:
             raise GraphNotFound(f"{said}: {where!r} has no attribute {attr!r}")
         found = getattr(found, part)
     if not isinstance(found, Pregel) and callable(found):
+        if needed := _required(found):
+            raise GraphNotFound(
+                f"{said} is a function that needs {', '.join(needed)}; point it at a graph or a "
+                "function of no arguments that returns one"
+            )
         found = found()
     if not isinstance(found, Pregel):
         raise GraphNotFound(
@@ -72,6 +78,19 @@ def load_graph(target: str, *, option: str = "graph") -> Graph:
             "(builder.compile(), or an accord pattern) or a function returning one"
         )
     return found
+
+
+def _required(factory: Any) -> list[str]:
+    """The parameters `factory` cannot be called without (none known: none)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): call it and see
+        return []
+    return [
+        p.name
+        for p in parameters
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
 
 
 def _module(where: str, said: str) -> Any:

@@ -20,7 +20,11 @@ REDIS = "redis://127.0.0.1:6379/0"
 
 def worker_command(
     graph: Annotated[
-        str, typer.Option(metavar="MODULE:ATTR", help="The graph: module:attr or file.py:attr.")
+        str,
+        typer.Option(
+            metavar="MODULE:ATTR",
+            help="The graph: module:attr or file.py:attr, or an example's name (onboarding).",
+        ),
     ],
     db: Annotated[str, typer.Option(metavar="URL", help=HELP)],
     broker: Annotated[
@@ -48,7 +52,11 @@ def worker_command(
 ) -> None:
     """Runs session turns from RabbitMQ until stopped (SIGTERM lets in-flight turns finish)."""
     fleet = Broker(broker, redis=redis, prefix=prefix, attempts=attempts)
-    served = teams.load_graph(graph, option="--graph")
+    # An example's name too: `accord serve --broker` serves one by default, and its workers
+    # must run the same graph.
+    served = (
+        teams.load_graph(graph, option="--graph") if teams.is_path(graph) else teams.example(graph)
+    )
     Worker(
         served,
         db=database_url(db),

@@ -14,7 +14,7 @@ import asyncio
 import logging
 from typing import Any
 
-from accord.app.errors import Unauthorized, server_extra
+from accord.app.errors import Unauthorized, busy, server_extra
 from accord.graphs import BudgetExceeded, NotAuthorized, NotPaused, SessionClosed, SessionPaused
 from accord.persistence import (
     AccordError,
@@ -111,6 +111,8 @@ def error_body(error: BaseException) -> dict[str, Any]:
             else ("a service the server needs (RabbitMQ or Redis) is")
         )
         return body(type(error).__name__, f"{down} unavailable or busy; retry later")
+    if isinstance(error, SessionBusy):
+        return body(type(error).__name__, busy(error.session_id))
     if isinstance(error, PersistenceError) and not isinstance(error, (*SAFE, ValueError)):
         return body(type(error).__name__, "the session database refused the request")
     # KeyError subclasses (SessionNotFound) would show their message quoted.

@@ -48,6 +48,7 @@ from accord.graphs.errors import (
     SessionClosed,
 )
 from accord.graphs.scale.broker import Broker
+from accord.graphs.scale.capacity import queued
 from accord.graphs.scale.channel import Channel, turn_key
 from accord.graphs.scale.extra import need, shown
 from accord.graphs.scale.outbox import Outbox
@@ -127,7 +128,15 @@ class Worker:
         self.app.task(name=TASK, bind=True, acks_late=True, max_retries=None)(task)
 
     def run(self, *, loglevel: str = "INFO") -> None:
-        """Consumes the fleet's turn queue until stopped (SIGTERM: in-flight turns finish)."""
+        """Consumes the fleet's turn queue until stopped (SIGTERM: in-flight turns finish).
+
+        Raises:
+            ServiceUnavailable: RabbitMQ or Redis is unreachable at the start.
+        """
+        # Celery would retry an unreachable RabbitMQ for minutes, logging each try; a worker
+        # that cannot start says so at once instead.
+        queued(self.broker.url, self.broker.prefix)
+        self.runtime.portal.call(self.channel.ping())
         turns, _ = queues(self.broker.prefix)
         beat = threading.Thread(target=self._post, name="accord-board", daemon=True)
         beat.start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Coroutine, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -52,7 +52,13 @@ class Portal:
                 "a sync Sessions method was called inside the event loop it runs on; "
                 "use the async method (await sessions.aopen(...), session.asend(...))"
             )
-        return _submit(loop, coroutine).result()
+        step: list[asyncio.Task[Any]] = []
+        try:
+            return _submit(loop, _tracked(coroutine, step)).result()
+        except KeyboardInterrupt:  # Ctrl-C: the run stops here too, and ends (its lease freed)
+            if not loop.is_closed():
+                _submit(loop, _cancel(step)).result()
+            raise
 
     async def relay(self, stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
         """`stream`'s items as they come, when on the bound loop; else all once it is done."""
@@ -71,16 +77,16 @@ class Portal:
         """Pulls `stream`'s items through the bound loop from this thread; closes it if
         abandoned."""
         loop = self._sync_loop()
+        step: list[asyncio.Task[Any]] = []  # the pull in flight on the loop, once it started
         try:
             while True:
                 try:
-                    yield _submit(loop, _next(stream)).result()
+                    yield _submit(loop, _next(stream, step)).result()
                 except StopAsyncIteration:
                     return
         finally:
-            close = getattr(stream, "aclose", None)
-            if close is not None:
-                _submit(loop, close()).result()
+            if not loop.is_closed():  # else its tasks, this stream's too, are gone already
+                _submit(loop, _stop(stream, step)).result()
 
     def close(self) -> None:
         """Stops the private loop and its thread, if one was started."""
@@ -110,8 +116,36 @@ def _submit(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) 
     return asyncio.run_coroutine_threadsafe(coroutine, loop)
 
 
-async def _next(stream: AsyncIterator[T]) -> T:
-    return await stream.__anext__()
+async def _tracked(coroutine: Awaitable[T], step: list[asyncio.Task[Any]]) -> T:
+    """Runs `coroutine`, first putting its task in `step`, so a caller who stops waiting can
+    cancel it (`_cancel`)."""
+    task = asyncio.current_task()
+    step[:] = [task] if task is not None else []
+    return await coroutine
+
+
+async def _next(stream: AsyncIterator[T], step: list[asyncio.Task[Any]]) -> T:
+    return await _tracked(stream.__anext__(), step)
+
+
+async def _cancel(step: list[asyncio.Task[Any]]) -> None:
+    """Cancels the task in `step` if it still runs, and waits until it has unwound. It was
+    scheduled before this, so it has started (and is in `step`)."""
+    running = [task for task in step if not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running)
+
+
+async def _stop(stream: AsyncIterator[Any], step: list[asyncio.Task[Any]]) -> None:
+    """Closes `stream`, first cancelling a pull its caller stopped waiting for (Ctrl-C in a
+    sync `stream`): closing a generator while it runs fails, and would leave the run (and the
+    session's lease) unfinished."""
+    await _cancel(step)
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()
 
 
 async def _drain(stream: AsyncIterator[T]) -> list[T]:

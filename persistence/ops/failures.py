@@ -22,6 +22,8 @@ from accord.persistence.errors import (
 
 READ_ONLY = ("readonly database", "read-only file system", "read only transaction", "read-only")
 """How the drivers say a write was refused because the database is read-only."""
+NOT_A_DATABASE = "file is not a database"
+"""How SQLite says the file it opened is something else (SQLITE_NOTADB)."""
 
 
 def retryable(exc: DBAPIError) -> bool:
@@ -57,13 +59,17 @@ def translate(target: Target, what: str, exc: DBAPIError) -> PersistenceError:
 
 def unavailable(target: Target, exc: DBAPIError) -> DatabaseUnavailable:
     """The server (or file) could not be reached."""
-    hint = (
-        "check that the directory exists and is writable"
-        if target.backend == "sqlite"
-        else "check that the server is running and that the URL's host, port, user, "
-        "password and database name are right"
-    )
-    return DatabaseUnavailable(f"cannot reach {target.describe()}: {reason(target, exc)}; {hint}")
+    said = reason(target, exc)
+    if target.backend != "sqlite":
+        hint = (
+            "check that the server is running and that the URL's host, port, user, "
+            "password and database name are right"
+        )
+    elif NOT_A_DATABASE in said:
+        hint = "it is some other file: give accord's database, or a new file's path"
+    else:
+        hint = "check that the directory exists and is writable"
+    return DatabaseUnavailable(f"cannot reach {target.describe()}: {said}; {hint}")
 
 
 def busy(target: Target, what: str, exc: Exception, waited: float | None = None) -> DatabaseBusy:

@@ -3,22 +3,29 @@ process where start-up itself is tested), on scripted teams given as `file.py:at
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from accord.agents import Agent, ScriptedModel
 from accord.app.cli.main import LAZY, cli
+from accord.app.cli.talk import Conversation
 from accord.evals.teams import EXAMPLES
-from accord.persistence import SQLAlchemySaver
+from accord.graphs import Sessions, handoff
+from accord.persistence import AuditTrail, LeaseStore, SQLAlchemySaver
 
 runner = CliRunner()
 TEAM = """
@@ -34,6 +41,9 @@ team = handoff([
 
 def broken():
     raise RuntimeError("the team's own bug")
+
+def sized(size, *, desk="desk"):
+    return team
 """
 
 
@@ -78,6 +88,7 @@ def test_flags_show_no_type_and_db_is_the_same_everywhere() -> None:
         shown = runner.invoke(cli, [*command, "--help"])
         assert shown.exit_code == 0, (command, shown.output)
         assert "<bool>" not in shown.output, (command, shown.output)
+        assert "session_id" not in shown.output, (command, shown.output)  # ID, as README says
         if command[:1] in (["run"], ["serve"], ["sessions"], ["metrics"]):
             assert "--db PATH|URL" in shown.output, (command, shown.output)
 
@@ -198,6 +209,12 @@ def test_unknown_team_names_the_examples_and_the_user_forms(team: str) -> None:
     assert "unknown example 'nope'" in result.output
     assert "credit" in result.output
     assert "module:attr or file.py:attr" in result.output
+    factory = runner.invoke(cli, ["run", "my_team.py:sized", "hello"])
+    assert factory.exit_code == 2  # not a TypeError from calling it
+    assert factory.output.strip() == (
+        "error: graph 'my_team.py:sized' is a function that needs size; point it at a graph or "
+        "a function of no arguments that returns one"
+    )
     no_attr = runner.invoke(cli, ["run", "my_team.py:nope", "hello"])
     assert (
         no_attr.output.strip()
@@ -217,6 +234,25 @@ def test_read_commands_never_create_a_database(tmp_path: Path) -> None:
         assert result.output.startswith(f"error: --db {command[-1]!r}: no database file there")
         assert "Traceback" not in result.output
     assert not typo.exists()
+
+
+def test_an_in_memory_database_is_refused_where_sessions_must_outlive_the_command(
+    team: str,
+) -> None:
+    """`run` would lose the session at exit (and print a hint to read it back that cannot
+    work); `sessions` and `metrics` would read an empty database."""
+    for command in (
+        ["run", team, "hi", "--db", "sqlite://"],
+        ["sessions", "list", "--db", "sqlite:///:memory:"],
+        ["metrics", "--db", "sqlite+aiosqlite://"],
+    ):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 2, result.output
+        assert result.output.splitlines() == [
+            f"error: --db {command[-1]!r} is an in-memory database: it is empty to every new "
+            "process and its sessions go when this one exits; give a file (accord.sqlite) or a "
+            "server's URL"
+        ]
 
 
 def test_offline_mode_is_one_line_naming_it(tmp_path: Path) -> None:
@@ -248,7 +284,7 @@ def test_a_dead_local_url_is_named(
     assert result.exit_code != 0
     errors = [line for line in result.output.splitlines() if line.startswith(("error:", "hint:"))]
     assert len(errors) == 2, result.output
-    assert "Connection" in errors[0] or url in errors[0]
+    assert url in errors[0]  # the parallel team's failures name it too, not only "Connection"
     assert errors[1].startswith(f"hint: ACCORD_LOCAL_URL={url} says the model server runs there")
     assert "Traceback" not in result.output
 
@@ -316,3 +352,98 @@ def test_demo_resume_needs_an_existing_database(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     assert "no database file there" in missing.output
     assert not (tmp_path / "x.sqlite").exists()
+
+
+def test_ctrl_c_mid_turn_stops_cleanly_and_keeps_the_session(team: str, tmp_path: Path) -> None:
+    """SIGINT while an agent's model call is in flight: one line, exit 130, the run ended
+    (audited, its lease given back), and the session goes on at once from what it had."""
+    slow = TEAM.replace(
+        '"handoff_to": "none"}], cycle=True)', '"handoff_to": "none"}], latency=60)'
+    )
+    (tmp_path / "slow_team.py").write_text(slow)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "accord.app", "run", "slow_team.py:team", "Hi", "--db", "c.sqlite"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"},
+    )
+    assert child.stdout is not None
+    shown = ""
+    while "-> handoff intake -> desk" not in shown:  # desk's call (60 s) is now in flight
+        read = child.stdout.readline()
+        assert read, shown
+        shown += read
+    time.sleep(1)  # in desk's model call, not between two events
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert err.strip() == "interrupted", err
+    session_id = re.search(r"session (\S+) keeps what was said", out)
+    assert session_id, out
+    assert f'accord run slow_team.py:team "..." --session {session_id[1]}' in out
+    with SQLAlchemySaver.from_url(f"sqlite:///{tmp_path / 'c.sqlite'}") as saver:
+        ended = AuditTrail(saver).events(session_id[1], kinds=["error"])
+    assert [event.details for event in ended] == [{"error": "CancelledError"}]
+    again = runner.invoke(
+        cli, ["run", team, "Still there?", "--db", "c.sqlite", "--session", session_id[1]]
+    )
+    assert again.exit_code == 0, again.output
+    shown_now = runner.invoke(cli, ["sessions", "show", session_id[1], "--db", "c.sqlite"])
+    assert "conversation (4 messages)" in shown_now.output, shown_now.output
+
+
+class _CtrlC(io.StringIO):
+    """A terminal on which the user presses Ctrl-C as the handoff line is printed."""
+
+    def write(self, text: str) -> int:
+        if "-> handoff" in text:
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
+def test_a_turn_stopped_between_two_events_ends_its_run(tmp_path: Path) -> None:
+    intake = ScriptedModel([{"reply": "Welcome.", "handoff_to": "desk"}], cycle=True)
+    desk = ScriptedModel([{"reply": "Noted.", "handoff_to": "none"}], cycle=True)
+    graph = handoff(
+        [
+            Agent(name="intake", description="Greets.", models=(intake,)),
+            Agent(name="desk", description="Answers.", models=(desk,)),
+        ]
+    )
+    with Sessions(graph, db=f"sqlite:///{tmp_path / 'c.sqlite'}") as sessions:
+        session = sessions.open("dana")
+        stream = session.stream("Hi")  # still referenced, as by the traceback of Ctrl-C
+        with pytest.raises(KeyboardInterrupt):
+            Conversation(Console(file=_CtrlC())).turn("Hi", stream)
+        # Ended with the turn, not when the garbage collector gets to it: the lease is free.
+        assert session.send("Still there?").text == "Noted."
+
+
+def test_a_busy_session_says_so_in_the_commands_terms(team: str, tmp_path: Path) -> None:
+    """Not "pass wait=", which is an argument of the Python API."""
+    first = runner.invoke(cli, ["run", team, "Hi", "--db", "chats.sqlite"])
+    session_id = _session_id(first.output)
+    with SQLAlchemySaver.from_url(f"sqlite:///{tmp_path / 'chats.sqlite'}") as saver:
+        LeaseStore(saver).acquire(session_id, "box-7:4242:0123abcd", ttl=60)
+        busy = runner.invoke(
+            cli, ["run", team, "Again", "--db", "chats.sqlite", "--session", session_id]
+        )
+    assert busy.exit_code == 2, busy.output
+    assert busy.output.splitlines()[-1] == (
+        f"error: session {session_id!r} is busy: a turn runs on it now; send again once it "
+        "has ended"
+    )
+
+
+def test_a_worker_runs_an_example_by_name_as_serve_does(tmp_path: Path) -> None:
+    """`accord serve --broker` serves the onboarding example by default: its workers need it."""
+    db = str(tmp_path / "w.sqlite")
+    typo = runner.invoke(cli, ["worker", "--graph", "onboardin", "--db", db])
+    assert typo.exit_code == 2
+    assert typo.output.startswith("error: unknown example 'onboardin'; choose one of: onboarding")
+    # Past the graph, on to the services (none here).
+    down = "amqp://guest:guest@127.0.0.1:1//"
+    named = runner.invoke(cli, ["worker", "--graph", "onboarding", "--db", db, "--broker", down])
+    assert named.exit_code == 2, named.output
+    assert named.output.startswith("error: the broker at amqp://127.0.0.1:1// is unreachable")

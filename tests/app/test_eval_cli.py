@@ -71,3 +71,22 @@ def test_a_model_without_recordings_exits_2_and_says_what_to_do() -> None:
     assert "has no recording of model 'gpt-4o-mini'" in result.output
     assert "--record --model openai:gpt-4o-mini" in result.output
     assert "API key" not in result.output
+
+
+def test_an_output_in_a_missing_folder_is_refused_before_the_run(tmp_path: Path) -> None:
+    """Not after every case ran (with --record, after every model call) as a traceback."""
+    for option in ("--json", "--html"):
+        page = tmp_path / "no" / "such" / "run.out"
+        result = CliRunner().invoke(cli, ["eval", str(FINANCE), option, str(page)])
+        assert result.exit_code == 2, result.output
+        assert result.output.splitlines() == [
+            f"error: {option} {page}: the folder {page.parent} does not exist; "
+            "create it, or write the file elsewhere"
+        ]
+    out = tmp_path / "no" / "labels.yaml"
+    feedback = CliRunner().invoke(
+        cli,
+        ["eval", "--from-feedback", "--db", "x.sqlite", "--out", str(out), "--team", "onboarding"],
+    )
+    assert feedback.exit_code == 2, feedback.output
+    assert feedback.output.startswith(f"error: --out {out}: the folder {out.parent} does not")

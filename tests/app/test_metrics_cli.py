@@ -127,6 +127,13 @@ async def test_steps_saved_in_the_session_database(tmp_path: Path) -> None:
     assert one.exit_code == 0, one.output
     assert list(_json(one.output)["session"]) == ["s2"]
     assert _json(one.output)["agent"]["boss"]["steps"] == 1
+    # A mistyped id is an error, not an empty table that looks like an idle session.
+    typo = CliRunner().invoke(cli, ["metrics", "--db", url, "--session", "s2", "--session", "s3"])
+    assert typo.exit_code == 2, typo.output
+    assert typo.output.splitlines() == [
+        f"error: no session 's3' in --db {url}; `accord sessions list --db {url}` lists the "
+        "sessions there"
+    ]
 
 
 def test_no_source_or_a_bad_file_exits_2_saying_what_to_do(tmp_path: Path) -> None:

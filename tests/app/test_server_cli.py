@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,3 +131,27 @@ def test_the_token_map_names_users_and_roles(tmp_path: Path) -> None:
 def test_a_bad_token_map_says_what_is_wrong(document: object, problem: str) -> None:
     with pytest.raises(TokenFileError, match=problem):
         Tokens.parse(document)
+
+
+def test_a_taken_port_is_one_line_and_opens_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "chat.sqlite"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port), "--db", str(db)])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [
+        f"error: port {port} on 127.0.0.1 is in use: stop what listens there, or pass --port N"
+    ]
+    assert not db.exists()
+    unknown = CliRunner().invoke(cli, ["serve", "--host", "no-such-host.invalid"])
+    assert unknown.exit_code == 2
+    assert unknown.output.startswith("error: --host 'no-such-host.invalid' is no address here")
+
+
+def test_a_port_out_of_range_is_refused_not_wrapped() -> None:
+    """99999 would otherwise be bound as 99999 % 65536 = 34463."""
+    result = CliRunner().invoke(cli, ["serve", "--port", "99999"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.output

@@ -116,6 +116,10 @@ async def test_a_second_send_while_a_run_is_going_gets_409(serve: Serve) -> None
         history = await alice.history(session_id)
 
     assert (busy.value.status, busy.value.type) == (409, "SessionBusy")
+    # What an HTTP client can do, not the Python API's `wait=`, nor the server's host name.
+    assert busy.value.message == (
+        f"session {session_id!r} is busy: a turn runs on it now; send again once it has ended"
+    )
     assert seen[-1].data["reply"]["text"] == "Support here: you said Hi"
     assert after[-1].data["reply"]["text"] == "Support here: you said Now?"
     assert [m["text"] for m in history if m["role"] == "human"] == ["Hi", "Now?"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import threading
 from typing import Any
 
 import pytest
@@ -10,7 +13,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
 from rated import dana_team as _team
 
-from accord.agents import MetricsRecorder
+from accord.agents import Agent, MetricsRecorder, ScriptedModel
 from accord.graphs import (
     DoneEvent,
     MessageEvent,
@@ -19,6 +22,7 @@ from accord.graphs import (
     SessionClosed,
     Sessions,
     TokenEvent,
+    handoff,
 )
 from accord.graphs.events import AgentEvent, HandoffEvent, UsageEvent
 from accord.persistence import SessionNotFound
@@ -247,3 +251,17 @@ def test_a_refused_resume_closes_the_manager_it_made(db: str) -> None:
     # Warnings are errors: a manager left open would leak its connections and fail the test.
     with pytest.raises(NotAuthorized):
         Session.resume(_team(), session_id, user="mallory", db=db)
+
+
+def test_ctrl_c_in_a_sync_send_ends_the_run_at_once(db: str) -> None:
+    """The turn stops with the caller (it went on in the portal's thread, holding the lease,
+    so the next message was refused as busy)."""
+    slow = ScriptedModel([{"reply": "Noted.", "handoff_to": "none"}], cycle=True, latency=1.0)
+    graph = handoff([Agent(name="desk", description="Answers.", models=(slow,))])
+    with Session.open(graph, user="alice", db=db) as session:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            session.send("Hi")
+        assert session.send("Still there?").text == "Noted."
+        said = [m.text for m in session.history() if m.type == "human"]
+    assert said[-1] == "Still there?"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,6 +91,31 @@ async def test_unreachable_database_names_host_not_password(url: str, where: str
         assert where in message
         assert "s3cret" not in message
         assert "check that" in message
+
+
+async def test_a_file_that_is_no_database_is_named_as_such(tmp_path: Path) -> None:
+    """Not "check that the directory exists": it does, and so does the file."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database, but long enough to have an SQLite header's size\n" * 4)
+    saver = SQLAlchemySaver.from_url(f"sqlite:///{notes}")
+    try:
+        with pytest.raises(DatabaseUnavailable) as caught:
+            await saver.aget_tuple(generate_config("t"))
+    finally:
+        await saver.aclose()
+    assert str(caught.value).endswith(
+        "file is not a database; it is some other file: give accord's database, or a new "
+        "file's path"
+    )
+
+
+def test_a_url_without_database_or_user_is_described_without_none() -> None:
+    assert resolve("mysql://db-host").describe() == (
+        "MariaDB/MySQL server (no database named) at db-host:3306 as the default user"
+    )
+    assert resolve("postgresql+psycopg://ann@db-host:6543/shop").describe() == (
+        "PostgreSQL database 'shop' at db-host:6543 as user 'ann'"
+    )
 
 
 async def _two_checkpoints(saver: SQLAlchemySaver, thread_id: str) -> tuple[Any, Any]:
