@@ -1,0 +1,190 @@
+"""The model router by numbers: the model names a shortlisted agent's number in one token.
+
+The shortlist is numbered 1..n and the model is asked for the number only (`max_tokens=1`):
+one pass over the prompt and one token, instead of generating a JSON object, and never a
+malformed answer. The provider's `top_logprobs` for the number tokens make the model's
+distribution over the shortlist, which is combined with the scoring router's own distribution
+over the same agents (a product of experts: `p ∝ p_fit^(1 - weight) * p_model^weight`).
+A provider that returns no log-probabilities gets the structured route instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AnyMessage, BaseMessage
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from accord.agents import Agent, Decision, Invoke, model_chain, resolve_model
+from accord.graphs.patterns.routes import Route, with_examples
+from accord.graphs.prompts import brief, identity
+from accord.persistence import Flow
+
+WEIGHT = 0.5
+"""The model's share in the product of experts (0: the fit alone, 1: the model alone)."""
+TOP_LOGPROBS = 5
+"""How many of the likeliest first tokens the provider reports (OpenAI allows up to 20)."""
+MOST = 9
+"""The longest shortlist asked by numbers: 1..9 are one token each in every tokenizer."""
+FLOOR = 1e-6
+"""The least probability a shortlisted number gets, so that no expert vetoes an agent."""
+
+
+def numbered_prompt(
+    agent: Agent, shown: Sequence[Agent], messages: Sequence[AnyMessage]
+) -> list[AnyMessage]:
+    """The prompt asking `agent`'s model for the number of the agent of `shown` who should
+    answer the user's last message (the shortlist, likeliest first, with example requests)."""
+    listed = [f"{k}. {line[2:]}" for k, line in enumerate(with_examples(shown), 1)]
+    lines = [
+        *identity(agent),
+        "Choose who should answer the user's last message:",
+        *listed,
+        "They are listed from the likeliest to the least likely.",
+        f"Reply with the number of that agent only (1 to {len(shown)}).",
+    ]
+    return brief(lines, messages)
+
+
+def model_distribution(message: BaseMessage, count: int) -> list[float] | None:
+    """The model's probabilities of the numbers 1..`count`, from the first token's
+    `top_logprobs` in the reply's metadata (OpenAI's form, which llama.cpp serves too).
+
+    A number missing from the top tokens gets what the listed tokens leave, shared among the
+    missing ones, but never more than the least listed token (it was not among them).
+    Returns None when the reply carries no log-probabilities; a uniform distribution when
+    none of the top tokens is a number of the shortlist.
+    """
+    tops = _top_logprobs(message.response_metadata)
+    if tops is None:
+        return None
+    found = [0.0] * count
+    listed: list[float] = []
+    for token, logprob in tops:
+        p = math.exp(logprob)
+        listed.append(p)
+        number = token.strip()
+        if number.isdigit() and 1 <= int(number) <= count:
+            found[int(number) - 1] += p
+    missing = [k for k, p in enumerate(found) if p == 0.0]
+    if len(missing) == count:
+        return [1 / count] * count
+    if missing:
+        left = max(0.0, 1.0 - sum(listed)) / len(missing)
+        for k in missing:
+            found[k] = max(FLOOR, min(left, min(listed)))
+    return _normalised(found)
+
+
+def _top_logprobs(metadata: Mapping[str, Any]) -> list[tuple[str, float]] | None:
+    """The first generated token's alternatives as (token, log-probability), or None."""
+    logprobs = metadata.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, Mapping) else None
+    if not content:
+        return None
+    first = content[0]
+    tops = first.get("top_logprobs") or [first]
+    return [(str(t["token"]), float(t["logprob"])) for t in tops if "logprob" in t]
+
+
+def fit_distribution(decision: Decision | None, names: Sequence[str]) -> list[float]:
+    """The scoring router's distribution over `names`: their relative fits, normalised
+    (uniform when there is no decision or it reads no fit)."""
+    fit = decision.terms.fit if decision is not None else None
+    if fit is None or decision is None:
+        return [1 / len(names)] * len(names)
+    index = {name: i for i, name in enumerate(decision.names)}
+    return _normalised([max(FLOOR, fit[index[n]]) for n in names])
+
+
+def combined(fit: Sequence[float], model: Sequence[float], weight: float) -> list[float]:
+    """The product of experts `fit^(1 - weight) * model^weight`, normalised."""
+    return _normalised(
+        [
+            math.exp((1 - weight) * math.log(max(f, FLOOR)) + weight * math.log(max(m, FLOOR)))
+            for f, m in zip(fit, model, strict=True)
+        ]
+    )
+
+
+def _normalised(values: Sequence[float]) -> list[float]:
+    total = sum(values)
+    return [v / total for v in values]
+
+
+def rounded(values: Sequence[float]) -> list[float]:
+    """A distribution as kept in a route: three decimals."""
+    return [round(v, 3) for v in values]
+
+
+class Numbered:
+    """Asks a router agent's models for a shortlisted agent's number, and combines the
+    model's distribution with the fit's.
+
+    Args:
+        agent: The agent whose models and instructions choose.
+        agents: The team.
+        weight: The model's share in the product of experts, in [0, 1].
+    """
+
+    def __init__(self, agent: Agent, agents: Sequence[Agent], weight: float) -> None:
+        self.agent = agent
+        self.agents = {a.name: a for a in agents}
+        self.weight = weight
+        self.served = True
+        """False once a reply came without log-probabilities: the provider gives none, so
+        the structured route is taken from then on instead of asking by numbers first."""
+        self._chain: Runnable[Any, Any] | None = None
+
+    def asks(self, names: Sequence[str]) -> bool:
+        """Whether a choice among `names` is asked by numbers."""
+        return self.served and 2 <= len(names) <= MOST
+
+    def choose(
+        self,
+        messages: Sequence[AnyMessage],
+        names: Sequence[str],
+        decision: Decision | None,
+        config: RunnableConfig | None,
+    ) -> Flow[Route | None]:
+        """The route among `names` (the shortlist, best first), or None when they are not
+        asked by numbers (too few or too many, or the provider gives no log-probabilities:
+        the caller asks the structured way)."""
+        if not self.asks(names):
+            return None
+        prompt = numbered_prompt(self.agent, [self.agents[n] for n in names], messages)
+        reply = yield Invoke(self._asking(), prompt, config)
+        model = model_distribution(reply, len(names))
+        if model is None:
+            self.served = False
+            return None
+        fit = fit_distribution(decision, names)
+        both = combined(fit, model, self.weight)
+        best = max(range(len(names)), key=both.__getitem__)
+        said = max(range(len(names)), key=model.__getitem__)
+        return {
+            "agent": names[best],
+            "reason": (
+                f"{names[best]} at {both[best]:.2f} (the model said {said + 1}, "
+                f"{names[said]}, at {model[said]:.2f}; its fit {fit[best]:.2f})"
+            ),
+            "by": "model",
+            "shortlist": list(names),
+            "distributions": {
+                "fit": rounded(fit),
+                "model": rounded(model),
+                "combined": rounded(both),
+            },
+        }
+
+    def _asking(self) -> Runnable[Any, Any]:
+        """The agent's model chain asked for one token with its top log-probabilities."""
+        if self._chain is None:
+            models = [resolve_model(m) for m in self.agent.models]
+            self._chain = model_chain(
+                models,
+                lambda m: m.bind(logprobs=True, top_logprobs=TOP_LOGPROBS, max_tokens=1),
+            )
+        return self._chain
