@@ -73,21 +73,22 @@ def model_team(model: str, shots: dict[str, list[str]] | None = None) -> list[Ag
 
 
 def cache_file(
-    model: str, top: int, shots: dict[str, list[str]] | None, numbers: bool = False
+    model: str, top: int, shots: dict[str, list[str]] | None, logprobs: bool = False
 ) -> Path:
     """Where the answers of `model` on this team are kept (the team's hash in the name);
-    `numbers`: asked for the agent's number, with the model's and the fit's distributions."""
+    `logprobs`: asked for the agent's name in one token, with the model's and the fit's
+    distributions."""
     setup = json.dumps([TEAM, shots if top else None, top], sort_keys=True)
     digest = hashlib.sha256(setup.encode()).hexdigest()[:10]
-    kind = (f"top{top}" if top else "all") + ("-numbers" if numbers else "")
+    kind = (f"top{top}" if top else "all") + ("-logprobs" if logprobs else "")
     return CACHE / f"hwu64-model-router-{model.replace(':', '_')}-{kind}-{digest}.jsonl"
 
 
 def cached(
-    model: str, top: int = 0, shots: dict[str, list[str]] | None = None, numbers: bool = False
+    model: str, top: int = 0, shots: dict[str, list[str]] | None = None, logprobs: bool = False
 ) -> dict[str, dict[str, Any]]:
     """The answers kept so far, by request text."""
-    path = cache_file(model, top, shots, numbers)
+    path = cache_file(model, top, shots, logprobs)
     if not path.is_file():
         return {}
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -113,14 +114,14 @@ def fill(
     top: int,
     shots: dict[str, list[str]],
     embedded: Cached,
-    numbers: bool = False,
+    logprobs: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Asks the model router about every item not yet in the cache, appending as it goes;
-    `numbers`: by the agent's number, keeping the distributions (the model's share 1, so the
-    agent kept is the model's own choice; `numbers_report` combines them afterwards)."""
+    `logprobs`: by the first token's log-probabilities, keeping both distributions (the
+    model's share 1, so the agent kept is the model's own; `weighed` combines them later)."""
     from accord.graphs.patterns.routed import ModelRouter
 
-    known = cached(model, top, shots, numbers)
+    known = cached(model, top, shots, logprobs)
     todo = [i for i in items if i["text"] not in known]
     if not todo:
         return known
@@ -133,10 +134,10 @@ def fill(
         shortlist=ranks if top else None,
         top=max(1, top),
         within=0.0,
-        weight=1.0 if numbers else None,
+        weight=1.0 if logprobs else None,
     )
     todo.sort(key=lambda i: not unclear(ranks, i["text"]))
-    path = cache_file(model, top, shots, numbers)
+    path = cache_file(model, top, shots, logprobs)
     path.parent.mkdir(parents=True, exist_ok=True)
     for n, item in enumerate(todo, 1):
         start = time.perf_counter()
@@ -221,14 +222,14 @@ def main() -> None:
     parser.add_argument("--model", default="local")
     parser.add_argument("--top", type=int, default=3, help="shortlist size (0: whole roster)")
     parser.add_argument("--train", type=int, default=0, help="ask about N training requests")
-    parser.add_argument("--numbers", action="store_true", help="ask for the agent's number")
+    parser.add_argument("--logprobs", action="store_true", help="ask for one token's odds")
     args = parser.parse_args()
     folder = data_dir(args.data)
     train = read(folder / "train.jsonl")
     embedded = Cached(MiniLM.shared(), EMBEDDED)
     shots = representative(train, embedded)
     used = {e for examples in shots.values() for e in examples}
-    if args.train and args.numbers:  # to choose the model's weight: any request, like test
+    if args.train and args.logprobs:  # to choose the model's weight: any request, like test
         pool = [i for i in train if i["text"] not in used]
         sample = stratified(pool, args.train, seed=7)
     elif args.train:
@@ -239,7 +240,7 @@ def main() -> None:
     else:
         sample = stratified(read(folder / "test.jsonl"), args.size)
     started, cpu = time.perf_counter(), time.process_time()
-    answers = fill(sample, args.model, args.top, shots, embedded, args.numbers)
+    answers = fill(sample, args.model, args.top, shots, embedded, args.logprobs)
     embedded.save()
     right = sum(answers[i["text"]]["agent"] == i["scenario"] for i in sample)
     print(f"model router ({args.model}, top {args.top}): {right}/{len(sample)} right")
@@ -247,7 +248,7 @@ def main() -> None:
         f"wall {time.perf_counter() - started:.0f} s, CPU (this process) "
         f"{time.process_time() - cpu:.0f} s; load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"answers kept in {cache_file(args.model, args.top, shots, args.numbers)}")
+    print(f"answers kept in {cache_file(args.model, args.top, shots, args.logprobs)}")
 
 
 if __name__ == "__main__":

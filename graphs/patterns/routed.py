@@ -28,7 +28,7 @@ from accord.agents import (
 )
 from accord.graphs.node import AgentNode
 from accord.graphs.patterns.handoff import HandoffTask
-from accord.graphs.patterns.numbered import Numbered
+from accord.graphs.patterns.logprobs import LogprobChooser
 from accord.graphs.patterns.routes import (
     ROUTER,
     SHORTLIST,
@@ -163,8 +163,8 @@ class ModelRouter(FlowRunnable[str | Sequence[AnyMessage], Route]):
         top: How many of the best fitting agents the model sees.
         within: The runner-up's fit (the best's is 1) from which the model is asked, in
             [0, 1] (0: always).
-        weight: Ask for a shortlisted agent's number, weigh the model by this against the fit
-            (`numbered.Numbered`). None: the structured choice (a name and a reason, as JSON).
+        weight: Ask for a shortlisted agent's name in one token, weigh the model's odds by this
+            against the fit's (`LogprobChooser`). None: the structured choice (name and reason).
 
     Raises:
         AgentSpecError: The team is invalid, the shortlist was built for another team, `top`
@@ -190,7 +190,7 @@ class ModelRouter(FlowRunnable[str | Sequence[AnyMessage], Route]):
             )
         chooser = _chooser(agents, router)
         self.node = AgentNode(chooser, RouteTask(agents))
-        self.numbers = None if weight is None else Numbered(chooser, agents, weight)
+        self.logprobs = None if weight is None else LogprobChooser(chooser, agents, weight)
         self.shortlist = shortlist
         self.top = top
         self.within = within
@@ -227,9 +227,9 @@ class ModelRouter(FlowRunnable[str | Sequence[AnyMessage], Route]):
         state = RoutedState(messages=messages)
         if len(names) == 1:  # nothing to choose: no model call
             return {"agent": names[0], "reason": "the only agent shortlisted", "by": "model"}
-        numbers = self.numbers
-        if numbers and (numbered := (yield from numbers.choose(messages, names, decision, config))):
-            return numbered
+        odds = self.logprobs
+        if odds and (chosen := (yield from odds.choose(messages, names, decision, config))):
+            return chosen
         if names:
             state["shortlist"] = list(names)
         command = yield Invoke(self.node, state, config)

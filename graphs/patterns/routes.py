@@ -50,7 +50,7 @@ class Route(TypedDict):
             (router decisions only; how many is `Router.explain`).
         confidence: The router's calibrated confidence that the agent fits (router only).
         fallback: True when no agent fitted and the request went to the fallback.
-        distributions: A model router asked by numbers: the fit's, the model's and the
+        distributions: A model router asked for log-probabilities: the fit's, the model's and the
             combined probabilities of the shortlisted agents, in shortlist order.
     """
 

@@ -1,4 +1,4 @@
-"""The model router by numbers (issue 13): one token, its log-probabilities, the fit's odds."""
+"""The model router by log-probabilities (issue 13): one token of a name, weighed with the fit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from support import assert_exhausted, scripted
 from accord.agents import Agent, AgentSpecError, Router, ScriptedModel
 from accord.agents.routing import CallableFit
 from accord.graphs import ModelRouter
-from accord.graphs.patterns.numbered import (
+from accord.graphs.patterns.logprobs import (
     FLOOR,
     combined,
     fit_distribution,
@@ -20,7 +20,7 @@ from accord.graphs.patterns.numbered import (
 )
 
 
-def _numbered(chosen: str, tops: dict[str, float]) -> AIMessage:
+def _reply(chosen: str, tops: dict[str, float]) -> AIMessage:
     """A reply as an OpenAI-compatible server sends it with `logprobs=True, top_logprobs=n`:
     the chosen token, and the likeliest first tokens with their probabilities."""
     alternatives = [{"token": t, "logprob": math.log(p), "bytes": []} for t, p in tops.items()]
@@ -49,23 +49,35 @@ def _model(agent: Agent) -> ScriptedModel:
     return model
 
 
-def test_the_model_distribution_reads_the_number_tokens() -> None:
-    reply = _numbered("2", {"2": 0.6, " 1": 0.2, "The": 0.1, "3": 0.05})
-    assert model_distribution(reply, 3) == pytest.approx([0.2 / 0.85, 0.6 / 0.85, 0.05 / 0.85])
-    # 4 is missing from the top tokens: it gets what they leave (0.05), at most the least (0.05)
-    assert model_distribution(reply, 4) == pytest.approx([p / 0.9 for p in (0.2, 0.6, 0.05, 0.05)])
-    # a number past the shortlist is no agent's
-    assert model_distribution(reply, 1) == pytest.approx([1.0])
+def test_the_model_distribution_reads_the_tokens_that_begin_a_name() -> None:
+    tops = {"ref": 0.5, " Refunds": 0.1, "billing": 0.2, "The": 0.1, "tech": 0.05}
+    reply = _reply("ref", tops)
+    three = ["billing", "refunds", "tech"]
+    assert model_distribution(reply, three) == pytest.approx([0.2 / 0.85, 0.6 / 0.85, 0.05 / 0.85])
+    # sales is begun by no top token: it gets what they leave (0.05), at most the least (0.05)
+    four = [*three, "sales"]
+    assert model_distribution(reply, four) == pytest.approx(
+        [p / 0.9 for p in (0.2, 0.6, 0.05, 0.05)]
+    )
+    # a token that begins two names is shared; one the name begins ("tech" of "te") counts too
+    shared = _reply("re", {"re": 0.6, "te": 0.4})
+    assert model_distribution(shared, ["refunds", "returns", "tech"]) == pytest.approx(
+        [0.3, 0.3, 0.4]
+    )
+    longer = _reply("techs", {"techs": 0.9, "bill": 0.1})
+    assert model_distribution(longer, ["billing", "tech"]) == pytest.approx([0.1, 0.9])
 
 
-def test_a_number_missing_gets_no_more_than_the_least_listed_token() -> None:
-    reply = _numbered("1", {"1": 0.5, "2": 0.01})
-    assert model_distribution(reply, 3) == pytest.approx([p / 0.52 for p in (0.5, 0.01, 0.01)])
+def test_a_name_missing_gets_no_more_than_the_least_listed_token() -> None:
+    reply = _reply("billing", {"billing": 0.5, "refunds": 0.01})
+    three = ["billing", "refunds", "tech"]
+    assert model_distribution(reply, three) == pytest.approx([p / 0.52 for p in (0.5, 0.01, 0.01)])
 
 
-def test_no_logprobs_is_none_and_no_number_is_uniform() -> None:
-    assert model_distribution(AIMessage("2"), 3) is None
-    assert model_distribution(_numbered("The", {"The": 0.9, "I": 0.1}), 4) == [0.25] * 4
+def test_no_logprobs_is_none_and_no_name_is_uniform() -> None:
+    assert model_distribution(AIMessage("billing"), ["billing", "tech"]) is None
+    reply = _reply("The", {"The": 0.9, "I": 0.1})
+    assert model_distribution(reply, ["billing", "refunds", "tech", "sales"]) == [0.25] * 4
 
 
 def test_the_product_of_experts_weighs_the_model_against_the_fit() -> None:
@@ -87,8 +99,8 @@ def test_the_fit_distribution_normalises_the_shortlisted_fits() -> None:
 
 
 async def test_the_model_router_asks_for_a_number_and_combines_both_experts() -> None:
-    # The fit prefers billing 0.9 : 0.6 : 0.2; the model says refunds (2) at 0.7.
-    triage, desks, ranks = _desks(_numbered("2", {"2": 0.7, "1": 0.2, "3": 0.1}))
+    # The fit prefers billing 0.9 : 0.6 : 0.2; the model says refunds at 0.7.
+    triage, desks, ranks = _desks(_reply("ref", {"ref": 0.7, "billing": 0.2, " tech": 0.1}))
     router = ModelRouter(desks, triage, shortlist=ranks, within=0.0, weight=0.5)
     route = await router.ainvoke("money back")
 
@@ -102,27 +114,26 @@ async def test_the_model_router_asks_for_a_number_and_combines_both_experts() ->
         combined(fit, [0.2, 0.7, 0.1], 0.5), abs=1e-3
     )
     assert route["reason"].startswith("refunds at 0.5")
-    assert "the model said 2, refunds, at 0.70" in route["reason"]
+    assert "the model said refunds at 0.70" in route["reason"]
     prompt = _model(triage).calls[0].messages[0].text
-    assert "1. billing: the billing desk (skills: billing)" in prompt
-    assert "2. refunds" in prompt
-    assert "3. tech" in prompt
-    assert "Reply with the number of that agent only (1 to 3)." in prompt
+    assert "- billing: the billing desk (skills: billing)" in prompt
+    assert prompt.index("- billing") < prompt.index("- refunds") < prompt.index("- tech")
+    assert "Reply with the name of that agent only (billing, refunds, tech)." in prompt
     assert_exhausted(triage)
 
 
 async def test_the_fit_outweighs_a_model_unsure_between_its_choices() -> None:
-    triage, desks, ranks = _desks(_numbered("2", {"2": 0.4, "1": 0.35, "3": 0.25}))
+    triage, desks, ranks = _desks(_reply("ref", {"ref": 0.4, "bill": 0.35, "tech": 0.25}))
     route = await ModelRouter(desks, triage, shortlist=ranks, within=0.0, weight=0.5).ainvoke(
         "money back"
     )
     assert route["agent"] == "billing"
-    assert "the model said 2, refunds" in route["reason"]
+    assert "the model said refunds" in route["reason"]
 
 
 async def test_a_provider_without_logprobs_gets_the_structured_choice_from_then_on() -> None:
     triage, desks, ranks = _desks(
-        "2",  # a reply with no log-probabilities: asked again, the structured way
+        "refunds",  # a reply with no log-probabilities: asked again, the structured way
         {"agent": "refunds", "reason": "a refund"},
         {"agent": "tech", "reason": "an outage"},  # the next decision goes there at once
     )
