@@ -15,7 +15,9 @@ shortlisting router asks about by default) first, so a run cut short still gives
 Run alone to fill the cache (slow: seconds per request on the 1.5B model):
 `.venv/bin/python bench/routing_model.py [--size 200] [--model local] [--top 3]`;
 `--train N` asks about N training requests whose fit is unclear instead (to try a prompt
-without touching test).
+without touching test). `--logprobs` asks for the agent's name in one token and keeps the
+model's and the fit's distributions (`ModelRouter(weight=...)`; with `--train N`, N training
+requests of any fit, stratified, to choose the model's share; `bench/routing_logprobs.py`).
 """
 
 from __future__ import annotations
