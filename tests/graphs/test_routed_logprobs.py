@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 import pytest
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from support import assert_exhausted, scripted
 
 from accord.agents import Agent, AgentSpecError, Router, ScriptedModel
@@ -18,6 +18,7 @@ from accord.graphs.patterns.logprobs import (
     fit_distribution,
     model_distribution,
 )
+from accord.graphs.patterns.routed import ScoringRouter
 
 
 def _reply(chosen: str, tops: dict[str, float]) -> AIMessage:
@@ -26,6 +27,10 @@ def _reply(chosen: str, tops: dict[str, float]) -> AIMessage:
     alternatives = [{"token": t, "logprob": math.log(p), "bytes": []} for t, p in tops.items()]
     content = [{"token": chosen, "logprob": math.log(tops[chosen]), "top_logprobs": alternatives}]
     return AIMessage(chosen, response_metadata={"logprobs": {"content": content}})
+
+
+_FIT = [0.9 / 1.7, 0.6 / 1.7, 0.2 / 1.7]
+"""The fit's distribution over billing, refunds and tech (the desks' scores, normalised)."""
 
 
 def _desks(*triage_script: object) -> tuple[Agent, list[Agent], Router]:
@@ -107,7 +112,7 @@ async def test_the_model_router_asks_for_a_number_and_combines_both_experts() ->
     assert route["agent"] == "refunds"
     assert route["by"] == "model"
     assert route["shortlist"] == ["billing", "refunds", "tech"]
-    fit = [0.9 / 1.7, 0.6 / 1.7, 0.2 / 1.7]
+    fit = _FIT
     assert route["distributions"]["fit"] == pytest.approx(fit, abs=1e-3)
     assert route["distributions"]["model"] == pytest.approx([0.2, 0.7, 0.1], abs=1e-3)
     assert route["distributions"]["combined"] == pytest.approx(
@@ -158,3 +163,19 @@ def test_the_weight_is_a_share() -> None:
     _, desks, ranks = _desks()
     with pytest.raises(AgentSpecError, match="within and weight in"):
         ModelRouter(desks, shortlist=ranks, weight=1.5)
+
+
+async def test_a_cascade_keeps_both_distributions_in_its_route() -> None:
+    triage, desks, ranks = _desks(_reply("tech", {"tech": 0.9, "bill": 0.05, "ref": 0.05}))
+    model = ModelRouter(desks, triage, weight=0.5)
+    scoring = ScoringRouter(ranks, cascade=1.0, model=model)  # always unsure: always asked
+    command = await scoring.ainvoke({"messages": [HumanMessage("money back")]})
+
+    assert isinstance(command.update, dict)
+    route = command.update["route"]
+    assert command.goto == "tech"
+    assert route["by"] == "model"
+    assert route["distributions"]["model"] == pytest.approx([0.05, 0.05, 0.9], abs=1e-3)
+    assert route["distributions"]["fit"] == pytest.approx(_FIT, abs=1e-3)
+    assert "(the router was unsure: " in route["reason"]
+    assert_exhausted(triage)
