@@ -43,7 +43,8 @@ class Route(TypedDict):
     Attributes:
         agent: Who answers.
         reason: Why, in one line.
-        by: "model" (a structured choice), "callable" (a function) or "router" (a `Router`).
+        by: "model" (a structured choice, or by log-probabilities), "callable" (a function) or
+            "router" (a `Router`).
         shortlist: The agents a shortlisting model router let its model choose from.
         strategy: The `Router`'s strategy (router decisions only).
         scores: The top candidates, the chosen one first, each with its score and terms
