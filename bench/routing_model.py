@@ -15,7 +15,9 @@ shortlisting router asks about by default) first, so a run cut short still gives
 Run alone to fill the cache (slow: seconds per request on the 1.5B model):
 `.venv/bin/python bench/routing_model.py [--size 200] [--model local] [--top 3]`;
 `--train N` asks about N training requests whose fit is unclear instead (to try a prompt
-without touching test).
+without touching test). `--logprobs` asks for the agent's name in one token and keeps the
+model's and the fit's distributions (`ModelRouter(weight=...)`; with `--train N`, N training
+requests of any fit, stratified, to choose the model's share; `bench/routing_logprobs.py`).
 """
 
 from __future__ import annotations
@@ -72,19 +74,23 @@ def model_team(model: str, shots: dict[str, list[str]] | None = None) -> list[Ag
     ]
 
 
-def cache_file(model: str, top: int, shots: dict[str, list[str]] | None) -> Path:
-    """Where the answers of `model` on this team are kept (the team's hash in the name)."""
+def cache_file(
+    model: str, top: int, shots: dict[str, list[str]] | None, logprobs: bool = False
+) -> Path:
+    """Where the answers of `model` on this team are kept (the team's hash in the name);
+    `logprobs`: asked for the agent's name in one token, with the model's and the fit's
+    distributions."""
     setup = json.dumps([TEAM, shots if top else None, top], sort_keys=True)
     digest = hashlib.sha256(setup.encode()).hexdigest()[:10]
-    kind = f"top{top}" if top else "all"
+    kind = (f"top{top}" if top else "all") + ("-logprobs" if logprobs else "")
     return CACHE / f"hwu64-model-router-{model.replace(':', '_')}-{kind}-{digest}.jsonl"
 
 
 def cached(
-    model: str, top: int = 0, shots: dict[str, list[str]] | None = None
+    model: str, top: int = 0, shots: dict[str, list[str]] | None = None, logprobs: bool = False
 ) -> dict[str, dict[str, Any]]:
     """The answers kept so far, by request text."""
-    path = cache_file(model, top, shots)
+    path = cache_file(model, top, shots, logprobs)
     if not path.is_file():
         return {}
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -105,12 +111,19 @@ def unclear(router: Router, text: str) -> bool:
 
 
 def fill(
-    items: list[Item], model: str, top: int, shots: dict[str, list[str]], embedded: Cached
+    items: list[Item],
+    model: str,
+    top: int,
+    shots: dict[str, list[str]],
+    embedded: Cached,
+    logprobs: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Asks the model router about every item not yet in the cache, appending as it goes."""
+    """Asks the model router about every item not yet in the cache, appending as it goes;
+    `logprobs`: by the first token's log-probabilities, keeping both distributions (the
+    model's share 1, so the agent kept is the model's own; `weighed` combines them later)."""
     from accord.graphs.patterns.routed import ModelRouter
 
-    known = cached(model, top, shots)
+    known = cached(model, top, shots, logprobs)
     todo = [i for i in items if i["text"] not in known]
     if not todo:
         return known
@@ -118,9 +131,15 @@ def fill(
     ranks = ranker(agents, embedded)
     # Always asked (within=0), so the cache holds the model's choice on every request; the
     # requests a shortlisting router would ask about (unclear fit) are asked first.
-    router = ModelRouter(agents, shortlist=ranks if top else None, top=max(1, top), within=0.0)
+    router = ModelRouter(
+        agents,
+        shortlist=ranks if top else None,
+        top=max(1, top),
+        within=0.0,
+        weight=1.0 if logprobs else None,
+    )
     todo.sort(key=lambda i: not unclear(ranks, i["text"]))
-    path = cache_file(model, top, shots)
+    path = cache_file(model, top, shots, logprobs)
     path.parent.mkdir(parents=True, exist_ok=True)
     for n, item in enumerate(todo, 1):
         start = time.perf_counter()
@@ -129,6 +148,8 @@ def fill(
             route = router.invoke(item["text"])
             row |= {"agent": route["agent"], "reason": route["reason"]}
             row |= {"shortlist": route.get("shortlist", [])}
+            if "distributions" in route:
+                row |= {k: route["distributions"][k] for k in ("fit", "model")}
         except Exception as exc:  # a failed decision is a figure too (counted wrong)
             row |= {"agent": None, "error": f"{type(exc).__name__}: {exc}"[:300]}
         row |= {"wall_s": round(time.perf_counter() - start, 2), "load": os.getloadavg()[0]}
@@ -203,13 +224,17 @@ def main() -> None:
     parser.add_argument("--model", default="local")
     parser.add_argument("--top", type=int, default=3, help="shortlist size (0: whole roster)")
     parser.add_argument("--train", type=int, default=0, help="ask about N training requests")
+    parser.add_argument("--logprobs", action="store_true", help="ask for one token's odds")
     args = parser.parse_args()
     folder = data_dir(args.data)
     train = read(folder / "train.jsonl")
     embedded = Cached(MiniLM.shared(), EMBEDDED)
     shots = representative(train, embedded)
     used = {e for examples in shots.values() for e in examples}
-    if args.train:
+    if args.train and args.logprobs:  # to choose the model's weight: any request, like test
+        pool = [i for i in train if i["text"] not in used]
+        sample = stratified(pool, args.train, seed=7)
+    elif args.train:
         pool = [i for i in train if i["text"] not in used]
         ranks = ranker(model_team(args.model, shots), embedded)
         pool = [i for i in random.Random(7).sample(pool, 300) if unclear(ranks, i["text"])]
@@ -217,7 +242,7 @@ def main() -> None:
     else:
         sample = stratified(read(folder / "test.jsonl"), args.size)
     started, cpu = time.perf_counter(), time.process_time()
-    answers = fill(sample, args.model, args.top, shots, embedded)
+    answers = fill(sample, args.model, args.top, shots, embedded, args.logprobs)
     embedded.save()
     right = sum(answers[i["text"]]["agent"] == i["scenario"] for i in sample)
     print(f"model router ({args.model}, top {args.top}): {right}/{len(sample)} right")
@@ -225,7 +250,7 @@ def main() -> None:
         f"wall {time.perf_counter() - started:.0f} s, CPU (this process) "
         f"{time.process_time() - cpu:.0f} s; load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"answers kept in {cache_file(args.model, args.top, shots)}")
+    print(f"answers kept in {cache_file(args.model, args.top, shots, args.logprobs)}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ Tuning (calibration, threshold) uses the training fold only; figures are on the 
   agents with their examples) on a stratified sample of 200 test requests, read from the
   cache `bench/routing_model.py` fills: always asked, asked only when the fit is unclear (its
   default), and the cascade (the embedding fit decides, the model only when unsure):
-  accuracy and model calls, each against the embedding fit on the same requests;
+  accuracy and model calls, each against the embedding fit on the same requests; then the
+  model router by log-probabilities (`bench/routing_logprobs.py`, from `--logprobs` answers);
 - decision latency p50/p99 over 20 agents with the request already embedded, and the
   embedding alone, on one core.
 
@@ -50,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import encoder_cascade
 from hwu64 import EMBEDDED, ENCODERS, Cached, Item, data_dir, embedded, read, representative, team
 from hwu64_team import LEFT_OUT, TEAM
+from routing_logprobs import weighed
 from routing_model import cached as model_answers
 from routing_model import cascade, stratified
 
@@ -423,6 +425,8 @@ def main() -> None:
         tune = [i for i in random.Random(4).sample(train, 2000) if i["text"] not in used]
         answers = model_answers(args.model, 3, shots)
         cascade(stratified(test, 200), answers, router, tune)
+        odds = model_answers(args.model, 3, shots, logprobs=True)
+        weighed(stratified(test, 200), odds, router, train)
     if "latency" in sections:
         latency(test, model, shots)
     if "cascade" in sections:

@@ -28,6 +28,7 @@ from accord.agents import (
 )
 from accord.graphs.node import AgentNode
 from accord.graphs.patterns.handoff import HandoffTask
+from accord.graphs.patterns.logprobs import LogprobChooser
 from accord.graphs.patterns.routes import (
     ROUTER,
     SHORTLIST,
@@ -162,10 +163,12 @@ class ModelRouter(FlowRunnable[str | Sequence[AnyMessage], Route]):
         top: How many of the best fitting agents the model sees.
         within: The runner-up's fit (the best's is 1) from which the model is asked, in
             [0, 1] (0: always).
+        weight: Ask for a shortlisted agent's name in one token, weigh the model's odds by this
+            against the fit's (`LogprobChooser`). None: the structured choice (name and reason).
 
     Raises:
         AgentSpecError: The team is invalid, the shortlist was built for another team, `top`
-            is below 1 or `within` outside [0, 1].
+            is below 1, or `within` or `weight` outside [0, 1].
     """
 
     def __init__(
@@ -176,15 +179,18 @@ class ModelRouter(FlowRunnable[str | Sequence[AnyMessage], Route]):
         shortlist: Router | None = None,
         top: int = SHORTLIST,
         within: float = WITHIN,
+        weight: float | None = None,
     ) -> None:
         check_team(agents)
         if shortlist is not None:
             _same_team(shortlist, [a.name for a in agents])
-        if top < 1 or not 0 <= within <= 1:
+        if top < 1 or not 0 <= within <= 1 or not 0 <= (weight or 0) <= 1:
             raise AgentSpecError(
-                f"top must be at least 1 and within in [0, 1]; got {top} and {within}"
+                f"top must be at least 1, within and weight in [0, 1]: {top}, {within}, {weight}"
             )
-        self.node = AgentNode(_chooser(agents, router), RouteTask(agents))
+        chooser = _chooser(agents, router)
+        self.node = AgentNode(chooser, RouteTask(agents))
+        self.logprobs = None if weight is None else LogprobChooser(chooser, agents, weight)
         self.shortlist = shortlist
         self.top = top
         self.within = within
@@ -197,6 +203,7 @@ class ModelRouter(FlowRunnable[str | Sequence[AnyMessage], Route]):
             [HumanMessage(input)] if isinstance(input, str) else list(input)
         )
         names: list[str] = []
+        decision: Decision | None = None
         if self.shortlist is not None:
             decision = yield from _decide(self.shortlist, _request({"messages": messages}))
             names = decision.shortlist(self.top)
@@ -207,15 +214,22 @@ class ModelRouter(FlowRunnable[str | Sequence[AnyMessage], Route]):
                     "by": "router",
                     "shortlist": [decision.agent],
                 }
-        return (yield from self.choosing(messages, names, config))
+        return (yield from self.choosing(messages, names, config, decision))
 
     def choosing(
-        self, messages: list[AnyMessage], names: Sequence[str], config: RunnableConfig | None
+        self,
+        messages: list[AnyMessage],
+        names: Sequence[str],
+        config: RunnableConfig | None,
+        decision: Decision | None = None,
     ) -> Flow[Route]:
-        """The model's choice among `names` (all agents when empty)."""
+        """The model's choice among `names` (all when empty), weighed with `decision`'s fit."""
         state = RoutedState(messages=messages)
         if len(names) == 1:  # nothing to choose: no model call
             return {"agent": names[0], "reason": "the only agent shortlisted", "by": "model"}
+        odds = self.logprobs
+        if odds and (chosen := (yield from odds.choose(messages, names, decision, config))):
+            return chosen
         if names:
             state["shortlist"] = list(names)
         command = yield Invoke(self.node, state, config)
@@ -331,10 +345,12 @@ class ScoringRouter(FlowRunnable[RoutedState, Command[str]]):
         if (decision.fits or self.fallback is None) and unsure and self.model is not None:
             names = decision.shortlist(self.model.top)
             messages = list(input.get("messages", []))
-            chosen = yield from self.model.choosing(messages, names, config)
+            chosen = yield from self.model.choosing(messages, names, config, decision)
             route["agent"], route["by"] = chosen["agent"], "model"
             route["shortlist"] = chosen.get("shortlist", names)
             route["reason"] = f"{chosen['reason']} (the router was unsure: {decision.reason})"
+            if "distributions" in chosen:
+                route["distributions"] = chosen["distributions"]
             return Command(goto=chosen["agent"], update={"route": route})
         if decision.fits or self.fallback is None:
             return Command(goto=decision.agent, update={"route": route})

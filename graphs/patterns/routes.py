@@ -43,13 +43,16 @@ class Route(TypedDict):
     Attributes:
         agent: Who answers.
         reason: Why, in one line.
-        by: "model" (a structured choice), "callable" (a function) or "router" (a `Router`).
+        by: "model" (a structured choice, or by log-probabilities), "callable" (a function) or
+            "router" (a `Router`).
         shortlist: The agents a shortlisting model router let its model choose from.
         strategy: The `Router`'s strategy (router decisions only).
         scores: The top candidates, the chosen one first, each with its score and terms
             (router decisions only; how many is `Router.explain`).
         confidence: The router's calibrated confidence that the agent fits (router only).
         fallback: True when no agent fitted and the request went to the fallback.
+        distributions: A model router asked for log-probabilities: the fit's, the model's and the
+            combined probabilities of the shortlisted agents, in shortlist order.
     """
 
     agent: str
@@ -60,6 +63,7 @@ class Route(TypedDict):
     scores: NotRequired[list[Candidate]]
     confidence: NotRequired[float]
     fallback: NotRequired[bool]
+    distributions: NotRequired[dict[str, list[float]]]
 
 
 class RoutedState(TeamState, total=False):
@@ -123,7 +127,7 @@ class RouteTask(Task):
         names = state.get("shortlist")
         if names:
             shown = [self.by_name[n] for n in names]
-            listed = _with_examples(shown)
+            listed = with_examples(shown)
             schema = route_schema(tuple(sorted(names)), bounded=True)
         else:
             listed, schema = roster(self.agents), self.schema
@@ -143,7 +147,7 @@ class RouteTask(Task):
         return Command(goto=route["agent"], update={"route": route})
 
 
-def _with_examples(agents: Sequence[Agent]) -> list[str]:
+def with_examples(agents: Sequence[Agent]) -> list[str]:
     """The roster lines of a few agents, each with some of its example requests."""
     lines = roster(agents)
     for index, agent in enumerate(agents):
