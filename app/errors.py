@@ -24,6 +24,10 @@ class GraphNotFound(AccordError, ValueError):
     """`--graph` does not name a compiled graph; the message says what was found instead."""
 
 
+class WrongTeam(AccordError, ValueError):
+    """`--session` names a session another team ran: its agent is not one of this team's."""
+
+
 class TokenFileError(AccordError, ValueError):
     """The token map could not be read; the message says where and how to fix it."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -20,9 +21,13 @@ from accord.app.cli.talk import (
     interrupted_hint,
     summary,
 )
-from accord.app.errors import EmptyInput
+from accord.app.errors import EmptyInput, WrongTeam
 from accord.evals import EXAMPLES
 from accord.graphs import Sessions
+
+if TYPE_CHECKING:
+    from accord.app.cli.teams import Graph
+    from accord.persistence import SessionRecord
 
 console = Console(highlight=False)
 
@@ -75,6 +80,7 @@ def run_team(
     with Sessions(graph, db=db) as sessions:
         user = getpass.getuser()
         handle = sessions.resume(session, user) if session else sessions.open(user)
+        same_team(handle.record, graph, team)
         conversation = Conversation(console)
         try:
             reply = conversation.turn(text, handle.stream(text))
@@ -86,6 +92,21 @@ def run_team(
         console.print(answer_hint(handle.id, team, typed_db or db))
     check_answered(conversation)
     return handle.id
+
+
+def same_team(record: SessionRecord, graph: Graph, team: str) -> None:
+    """Refuses to go on with a session another team ran: this team would answer on a state
+    whose agent it does not have (the record names no team, but its agent tells).
+
+    Raises:
+        WrongTeam: The session's agent is not a node of `graph`.
+    """
+    if record.agent is not None and record.agent not in graph.nodes:
+        raise WrongTeam(
+            f"session {record.session_id!r} is held by the agent {record.agent!r}, which "
+            f"{team} does not have: continue it with the team that ran it, or leave out "
+            "--session to open a new one"
+        )
 
 
 def load_model(screen: Console) -> None:

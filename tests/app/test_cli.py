@@ -182,6 +182,21 @@ def test_run_continues_a_session(team: str) -> None:
     assert missing.output.strip() == "error: no session 'no'; check the id or create it first"
 
 
+def test_a_session_is_continued_only_by_a_team_with_its_agent(team: str, tmp_path: Path) -> None:
+    first = runner.invoke(cli, ["run", team, "Hi", "--db", "chats.sqlite"])
+    session_id = _session_id(first.output)  # held by desk, after intake's handoff
+    other = TEAM.replace('"desk"', '"clerk"').replace('name="desk"', 'name="clerk"')
+    (tmp_path / "other_team.py").write_text(other)
+    refused = runner.invoke(
+        cli, ["run", "other_team.py:team", "Hi", "--db", "chats.sqlite", "--session", session_id]
+    )
+    assert refused.exit_code == 2, refused.output
+    assert f"session {session_id!r} is held by the agent 'desk'" in refused.output
+    assert "Traceback" not in refused.output
+    shown = runner.invoke(cli, ["sessions", "show", session_id, "--db", "chats.sqlite"])
+    assert "conversation (3 messages)" in shown.output  # nothing of the refused message
+
+
 def test_empty_input_is_an_error_not_a_sample(team: str) -> None:
     empty = runner.invoke(cli, ["run", "credit", "  ", "--db", "chats.sqlite"])
     assert (empty.exit_code, empty.output.strip()) == (
