@@ -47,7 +47,7 @@ def routed(
     router: Agent | Router | Chooser | None = None,
     fallback: Agent | str | None = None,
     cascade: float | None = None,
-    cascade_router: Agent | None = None,
+    cascade_router: Agent | ModelRouter | None = None,
     shortlist: Router | None = None,
     checkpointer: BaseCheckpointSaver[Any] | None = None,
     name: str = "routed",
@@ -73,8 +73,8 @@ def routed(
             the model router decides instead, so the model is asked only about unclear
             requests. None: never.
         cascade_router: The agent whose model decides in the cascade (default: a triage
-            agent on the first specialist's models). It chooses among the scoring router's
-            best `SHORTLIST` (3) agents.
+            agent on the first specialist's models), choosing among the scoring router's best
+            `SHORTLIST` (3); or a `ModelRouter` of the team (`weight=`: by log-probabilities).
         shortlist: With a model router (None or an `Agent`): a scoring `Router` of the team
             ranks the agents first and the model chooses among the best `SHORTLIST` (3), each
             shown with a few example requests (`ModelRouter(shortlist=...)`).
@@ -108,7 +108,9 @@ def routed(
     builder = StateGraph(RoutedState)
     if isinstance(router, Router):
         _same_team(router, names)
-        model = ModelRouter(agents, cascade_router) if cascade is not None else None
+        model = cascade_router if isinstance(cascade_router, ModelRouter) else None
+        if cascade is not None and model is None:
+            model = ModelRouter(agents, cascade_router)  # type: ignore[arg-type]
         scoring = ScoringRouter(router, fallback, cascade=cascade, model=model)
         builder.add_node(ROUTER, scoring, destinations=(*destinations, END))
     elif callable(router) and not isinstance(router, Agent):
@@ -304,12 +306,9 @@ class CallableRouter(Runnable[RoutedState, Command[str]]):
 
 
 class ScoringRouter(FlowRunnable[RoutedState, Command[str]]):
-    """Routes by a `Router`'s decision on the last user message; no model is asked.
-
-    A decision that embeds the request runs in a worker thread under `ainvoke`, so the event
-    loop keeps serving other sessions meanwhile. With a cascade, a fitting request whose
-    confidence is below `cascade` is decided by the model router instead, among the router's
-    best `ModelRouter.top` agents (the shortlist).
+    """Routes by a `Router`'s decision on the last user message (a decision that embeds runs
+    in a worker thread under `ainvoke`); with a cascade, a fitting request whose confidence is
+    below `cascade` is decided by the model router instead, among its best `ModelRouter.top`.
     """
 
     def __init__(

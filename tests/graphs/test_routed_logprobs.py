@@ -11,7 +11,7 @@ from support import assert_exhausted, scripted
 
 from accord.agents import Agent, AgentSpecError, Router, ScriptedModel
 from accord.agents.routing import CallableFit
-from accord.graphs import ModelRouter
+from accord.graphs import ModelRouter, routed
 from accord.graphs.patterns.logprobs import (
     FLOOR,
     combined,
@@ -33,11 +33,19 @@ _FIT = [0.9 / 1.7, 0.6 / 1.7, 0.2 / 1.7]
 """The fit's distribution over billing, refunds and tech (the desks' scores, normalised)."""
 
 
-def _desks(*triage_script: object) -> tuple[Agent, list[Agent], Router]:
-    """Triage and three desks ranked by a scripted fit: billing, refunds, then tech."""
+def _desks(
+    *triage_script: object, answers: dict[str, object] | None = None
+) -> tuple[Agent, list[Agent], Router]:
+    """Triage and three desks ranked by a scripted fit: billing, refunds, then tech (each
+    with its scripted `answers`, if any)."""
     triage = scripted("triage", *triage_script)
     desks = [
-        scripted(name, skills=(name,), examples=[f"{name} example {k}" for k in range(4)])
+        scripted(
+            name,
+            *([answers[name]] if answers and name in answers else []),
+            skills=(name,),
+            examples=[f"{name} example {k}" for k in range(4)],
+        )
         for name in ("tech", "billing", "refunds")
     ]
     scores = {"tech": 0.2, "billing": 0.9, "refunds": 0.6}
@@ -179,3 +187,20 @@ async def test_a_cascade_keeps_both_distributions_in_its_route() -> None:
     assert route["distributions"]["fit"] == pytest.approx(_FIT, abs=1e-3)
     assert "(the router was unsure: " in route["reason"]
     assert_exhausted(triage)
+
+
+async def test_a_routed_team_takes_the_log_probability_router_for_its_cascade() -> None:
+    triage, desks, ranks = _desks(
+        _reply("tech", {"tech": 0.9, "bill": 0.05, "ref": 0.05}),
+        answers={"tech": {"reply": "Let me look at the site.", "handoff_to": "none"}},
+    )
+    team = routed(
+        desks, router=ranks, cascade=1.0, cascade_router=ModelRouter(desks, triage, weight=0.5)
+    )
+    state = await team.ainvoke({"messages": [HumanMessage("money back")]})
+
+    assert state["active_agent"] == "tech"
+    assert state["route"]["by"] == "model"
+    assert state["route"]["distributions"]["fit"] == pytest.approx(_FIT, abs=1e-3)
+    assert_exhausted(triage)
+    assert state["messages"][-1].text == "Let me look at the site."
