@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -10,7 +10,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.types import interrupt
 
-from accord.agents import Agent, ScriptedModel
+from accord.agents import Agent, Router, ScriptedModel
+from accord.agents.routing import CallableFit
 
 Runner = Callable[[Any, dict[str, Any], Any], Awaitable[Any]]
 """Runs a graph on a payload and config, returning the final state values (see `run`)."""
@@ -68,3 +69,29 @@ def refund_graph() -> Any:
     """A plain LangGraph graph that asks before it refunds."""
     graph = StateGraph(MessagesState).add_node("refund", _refund)
     return graph.add_edge(START, "refund").add_edge("refund", END).compile()
+
+
+def ranked_desks(
+    scores: Mapping[str, float],
+    *triage_script: object,
+    answers: Mapping[str, Sequence[object]] | None = None,
+    examples: int = 4,
+) -> tuple[Agent, list[Agent], Router]:
+    """A triage agent (on `triage_script`) and one desk per name of `scores`, which a
+    scripted fit ranks by those scores; each desk has `examples` example requests and its
+    scripted `answers`, if any."""
+    triage = scripted("triage", *triage_script)
+    desks = [
+        scripted(
+            name,
+            *(answers or {}).get(name, ()),
+            skills=(name,),
+            examples=[f"{name} example {k}" for k in range(examples)],
+        )
+        for name in scores
+    ]
+
+    def fit(team: Sequence[Agent]) -> CallableFit:
+        return CallableFit(team, lambda request, agents: [scores[a.name] for a in agents])
+
+    return triage, desks, Router(desks, strategy="specialization", fit=fit)

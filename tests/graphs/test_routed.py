@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -13,13 +12,12 @@ from langchain_core.messages import HumanMessage
 from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import SecretStr
-from support import Runner, assert_exhausted, scripted, thread, topology
+from support import Runner, assert_exhausted, ranked_desks, scripted, thread, topology
 
 from accord.agents import Agent, AgentSpecError, FaultServer, Router, ScriptedModel, canned
 from accord.agents.errors import EmptyRequest, MalformedOutput
 from accord.agents.routing import (
     ArrivalForecast,
-    CallableFit,
     EmbeddingFit,
     LoadCounter,
     PerformanceHistory,
@@ -435,22 +433,8 @@ def _four(
 ) -> tuple[Agent, list[Agent], Router]:
     """Triage and four desks, ranked by a scripted fit: billing 0.9, refunds 0.8, tech 0.3,
     sales 0.01 (relative to the best: 1, 0.89, 0.33, 0.05)."""
-    triage = scripted("triage", *triage_script)
-    desks = [
-        scripted(
-            name,
-            *(refunds if name == "refunds" else ()),
-            skills=(name,),
-            examples=[f"{name} example {k}" for k in range(5)],
-        )
-        for name in ("sales", "tech", "billing", "refunds")
-    ]
     scores = {"sales": 0.01, "tech": 0.3, "billing": 0.9, "refunds": 0.8}
-
-    def fit(team: Sequence[Agent]) -> CallableFit:
-        return CallableFit(team, lambda request, agents: [scores[a.name] for a in agents])
-
-    return triage, desks, Router(desks, strategy="specialization", fit=fit)
+    return ranked_desks(scores, *triage_script, answers={"refunds": refunds}, examples=5)
 
 
 async def test_a_shortlisted_model_router_sees_only_the_best_agents_with_examples() -> None:

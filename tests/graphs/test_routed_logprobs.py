@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
-from support import assert_exhausted, scripted
+from support import assert_exhausted, ranked_desks
 
 from accord.agents import Agent, AgentSpecError, Router, ScriptedModel
-from accord.agents.routing import CallableFit
 from accord.graphs import ModelRouter, routed
 from accord.graphs.patterns.logprobs import (
     FLOOR,
@@ -37,23 +35,10 @@ def _desks(
     *triage_script: object, answers: dict[str, object] | None = None
 ) -> tuple[Agent, list[Agent], Router]:
     """Triage and three desks ranked by a scripted fit: billing, refunds, then tech (each
-    with its scripted `answers`, if any)."""
-    triage = scripted("triage", *triage_script)
-    desks = [
-        scripted(
-            name,
-            *([answers[name]] if answers and name in answers else []),
-            skills=(name,),
-            examples=[f"{name} example {k}" for k in range(4)],
-        )
-        for name in ("tech", "billing", "refunds")
-    ]
+    with its scripted answer, if any)."""
     scores = {"tech": 0.2, "billing": 0.9, "refunds": 0.6}
-
-    def fit(team: Sequence[Agent]) -> CallableFit:
-        return CallableFit(team, lambda request, agents: [scores[a.name] for a in agents])
-
-    return triage, desks, Router(desks, strategy="specialization", fit=fit)
+    answering = {name: (answer,) for name, answer in (answers or {}).items()}
+    return ranked_desks(scores, *triage_script, answers=answering)
 
 
 def _model(agent: Agent) -> ScriptedModel:
