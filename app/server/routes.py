@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from accord.app.errors import Unauthorized, server_extra
@@ -33,15 +32,12 @@ from accord.app.server.sse import Runs
 from accord.graphs import (
     Event,
     Limits,
-    NotPaused,
     Session,
-    SessionClosed,
-    SessionPaused,
     Sessions,
     Usage,
     User,
 )
-from accord.persistence import SessionBusy, SessionRecord
+from accord.persistence import SessionRecord
 
 with server_extra():
     from fastapi import APIRouter, Body, Depends, Path, Query, Request
@@ -277,28 +273,3 @@ def check_budget(record: SessionRecord) -> None:
         BudgetExceeded: Which limit, with what the session used.
     """
     Limits.from_dict(record.limits).check(Usage.from_dict(record.usage), record.session_id)
-
-
-async def check_can_run(
-    sessions: Sessions, record: SessionRecord, *, answering: bool = False
-) -> None:
-    """Refuses, before streaming starts, a run that could not start: ended, paused for an
-    answer (or `answering` one it did not ask), spent or busy.
-
-    The runtime checks all of this again under the session's lease; these checks only turn
-    the common cases into HTTP statuses instead of an `error` event.
-    """
-    session_id = record.session_id
-    if record.status == "paused" and not answering:
-        raise SessionPaused(
-            f"session {session_id!r} is waiting for an answer to its question: "
-            f"POST /api/sessions/{session_id}/answer first"
-        )
-    if record.status == "open" and answering:
-        raise NotPaused(f"session {session_id!r} asked no question: it is not paused")
-    if record.status not in ("open", "paused"):
-        raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
-    check_budget(record)
-    lease = await sessions.leases.aholder(session_id)
-    if lease is not None and lease.expires_at > datetime.now(UTC):
-        raise SessionBusy(session_id, lease.holder, lease.expires_at)

@@ -9,15 +9,24 @@ rest of the run as `POST .../messages` does. An answer to a session that is not 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from accord.app.errors import server_extra
 from accord.app.server.responses import ERROR_RESPONSES
-from accord.app.server.routes import SEND_RESPONSES, Me, SessionId, Shared, check_can_run, relay
+from accord.app.server.routes import (
+    SEND_RESPONSES,
+    Me,
+    SessionId,
+    Shared,
+    check_budget,
+    relay,
+)
 from accord.app.server.schemas import ErrorBody
-from accord.graphs import Session
+from accord.graphs import NotPaused, Session, SessionClosed, Sessions
+from accord.persistence import SessionBusy, SessionRecord
 
 with server_extra():
     from fastapi import APIRouter
@@ -74,5 +83,24 @@ async def answer(
     what the team does next as Server-Sent Events; 409 if it is not paused."""
     sessions = shared.sessions
     record = await sessions.authorize(session_id, me, "send")
-    await check_can_run(sessions, record, answering=True)
+    await check_can_answer(sessions, record)
     return relay(shared, Session(sessions, record, me).astream_resume_with(body.answer))
+
+
+async def check_can_answer(sessions: Sessions, record: SessionRecord) -> None:
+    """Refuses, before streaming starts, an answer that could not run: to a session that asked
+    nothing, ended, spent or busy.
+
+    The runtime checks all of this again under the session's lease; these checks only turn
+    the common cases into HTTP statuses instead of an `error` event. (A message needs none:
+    its run reads nothing first, so its refusals come from the run's first transaction.)
+    """
+    session_id = record.session_id
+    if record.status == "open":
+        raise NotPaused(f"session {session_id!r} asked no question: it is not paused")
+    if record.status != "paused":
+        raise SessionClosed(f"session {session_id!r} is {record.status}; open a new one")
+    check_budget(record)
+    lease = await sessions.leases.aholder(session_id)
+    if lease is not None and lease.expires_at > datetime.now(UTC):
+        raise SessionBusy(session_id, lease.holder, lease.expires_at)
