@@ -40,7 +40,7 @@ def answer_session(
         UnknownExample, GraphNotFound: `team` names nothing runnable.
     """
     mine = teams.is_path(team)
-    graph = teams.load_graph(team, option="--team") if mine else teams.example(team, model)
+    graph = teams.team(team, model, option="--team")
     began = time.monotonic()
     with Sessions(graph, db=db) as sessions:
         handle = sessions.resume(session_id, user)

@@ -19,7 +19,7 @@ from accord.app.errors import RendererMissing
 
 def mermaid(target: str) -> str:
     """The Mermaid text of an example's graph (by name) or of `module:attr`/`file.py:attr`."""
-    graph = teams.load_graph(target) if teams.is_path(target) else teams.example(target)
+    graph = teams.team(target)
     text: str = graph.get_graph().draw_mermaid()
     return text
 
@@ -44,6 +44,6 @@ def write_png(target: str, path: Path) -> str:
             "(npm install -g @mermaid-js/mermaid-cli) or pygraphviz (pip install pygraphviz, "
             "with Graphviz). The Mermaid text above renders at https://mermaid.live too"
         )
-    graph = teams.load_graph(target) if teams.is_path(target) else teams.example(target)
+    graph = teams.team(target)
     graph.get_graph().draw_png(str(path))
     return "graphviz"

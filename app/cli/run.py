@@ -70,7 +70,7 @@ def run_team(
         raise EmptyInput("the message is empty: say something to the team")
     if text is None and mine:
         raise EmptyInput(f'give the message for your graph: accord run {team} "..."')
-    graph = teams.load_graph(team) if mine else teams.example(team, model)
+    graph = teams.team(team, model)
     if text is None:
         text = EXAMPLES[team].sample
         console.print("[dim](no message given: the example's sample is sent)[/]")

@@ -50,6 +50,16 @@ def example(name: str, model: str | None = None) -> Graph:
     return graph
 
 
+def team(target: str, model: str | None = None, *, option: str = "graph") -> Graph:
+    """The graph `target` names: the user's own (`module:attr`, `file.py:attr`; `option` is
+    how its errors name it) or an example's, on `model`.
+
+    Raises:
+        GraphNotFound, UnknownExample, ModelSpecError: as `load_graph` and `example`.
+    """
+    return load_graph(target, option=option) if is_path(target) else example(target, model)
+
+
 def load_graph(target: str, *, option: str = "graph") -> Graph:
     """The compiled graph `module:attr` or `file.py:attr` names.
 

@@ -54,9 +54,7 @@ def worker_command(
     fleet = Broker(broker, redis=redis, prefix=prefix, attempts=attempts)
     # An example's name too: `accord serve --broker` serves one by default, and its workers
     # must run the same graph.
-    served = (
-        teams.load_graph(graph, option="--graph") if teams.is_path(graph) else teams.example(graph)
-    )
+    served = teams.team(graph, option="--graph")
     Worker(
         served,
         db=database_url(db),
