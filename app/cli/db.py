@@ -40,7 +40,7 @@ def database_url(typed: str, *, reading: bool = False, memory: bool = False) -> 
     else:
         path = Path(text).expanduser()
         url = f"sqlite:///{path.resolve()}"
-    if path is None and not memory and _in_memory(url):
+    if path is None and not memory and _dialect(url) == "sqlite":  # SQLite naming no file
         raise BadDatabase(
             f"--db {typed!r} is an in-memory database: it is empty to every new process and its "
             "sessions go when this one exits; give a file (accord.sqlite) or a server's URL"
@@ -58,16 +58,15 @@ def database_url(typed: str, *, reading: bool = False, memory: bool = False) -> 
     return url
 
 
-def _in_memory(url: str) -> bool:
-    scheme, _, rest = url.partition("://")
-    name = rest[1:].partition("?")[0] if rest.startswith("/") else ""
-    return scheme.partition("+")[0] == "sqlite" and name in ("", ":memory:")
+def _dialect(url: str) -> str:
+    """The kind of database a URL names: `sqlite` for `sqlite+pysqlite:///...`."""
+    return url.partition("://")[0].partition("+")[0]
 
 
 def sqlite_file(url: str) -> Path | None:
     """The file an SQLite URL names; None for other databases and in-memory SQLite."""
-    scheme, _, rest = url.partition("://")
-    if scheme.partition("+")[0] != "sqlite" or not rest.startswith("/"):
+    rest = url.partition("://")[2]
+    if _dialect(url) != "sqlite" or not rest.startswith("/"):
         return None
     name = rest[1:].partition("?")[0]
     if not name or name == ":memory:":
