@@ -2,7 +2,8 @@
 
 One agent per scenario (18), each described as a user would (a sentence, its intents as skills,
 in words: `bench/hwu64_team.py`), optionally with 5 example requests drawn from the training
-fold (the medoids of 5 clusters of its training requests: five different ways of asking).
+fold: those that route its other requests best (`pick_examples`, among the team's scenarios
+only), or with `--examples medoids` the medoids of 5 clusters of each agent's requests.
 Tuning (calibration, threshold) uses the training fold only; figures are on the test fold.
 
 - accuracy and macro-F1 per fit (lexical BM25, embedding, embedding with a trained head,
@@ -49,7 +50,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import encoder_cascade
-from hwu64 import EMBEDDED, ENCODERS, Cached, Item, data_dir, embedded, read, representative, team
+from hwu64 import EMBEDDED, ENCODERS, EXAMPLES, Cached, Item, Shots, data_dir, embedded, read, team
 from hwu64_team import LEFT_OUT, TEAM
 from routing_logprobs import weighed
 from routing_model import cached as model_answers
@@ -204,7 +205,7 @@ MARGIN_RATIOS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0)
 """The margin's weight against the similarity's tried for the head's calibration."""
 
 
-def calibrate(train: list[Item], cached: Cached, shots: dict[str, list[str]]) -> None:
+def calibrate(train: list[Item], cached: Cached, shots: Shots) -> None:
     """Fits each fit's calibration on training requests, with 3 scenarios left out in turn.
 
     The head's job is "no agent fits", so its calibration weighs the margin against the
@@ -218,14 +219,14 @@ def calibrate(train: list[Item], cached: Cached, shots: dict[str, list[str]]) ->
         points = []
         for start in range(0, 18, 3):
             left = names[start : start + 3]
-            router = Router(team(shots, left), strategy="specialization", fit=fit)
+            router = Router(team(shots(left), left), strategy="specialization", fit=fit)
             pool = [i for i in sample if i["text"] not in _examples(router)]
             points += features(router, pool[:500])
         ratio = scope_ratio(train, fit, shots) if name == "embedding + head" else None
         print(f"{name}: {platt(points, ratio)}")
 
 
-def scope_ratio(train: list[Item], fit: FitFactory, shots: dict[str, list[str]]) -> float:
+def scope_ratio(train: list[Item], fit: FitFactory, shots: Shots) -> float:
     """The margin's weight against the similarity (of `MARGIN_RATIOS`) whose sum rejects the
     most requests of 3 left-out scenarios at 2 points of in-scope accuracy: every training
     request that is no example, each 3 scenarios left out in turn, 0 and 5 examples."""
@@ -234,7 +235,8 @@ def scope_ratio(train: list[Item], fit: FitFactory, shots: dict[str, list[str]])
     for examples in (None, shots):
         for start in range(0, 18, 3):
             left = names[start : start + 3]
-            router = Router(team(examples, left), strategy="specialization", fit=fit)
+            chosen = examples(left) if examples else None
+            router = Router(team(chosen, left), strategy="specialization", fit=fit)
             used = _examples(router)
             pool = [i for i in train if i["text"] not in used]
             similarity, margin, right = (
@@ -256,9 +258,7 @@ def _examples(router: Router) -> set[str]:
     return {e for a in router.agents for e in a.examples}
 
 
-def out_of_scope(
-    train: list[Item], test: list[Item], cached: Cached, shots: dict[str, list[str]]
-) -> None:
+def out_of_scope(train: list[Item], test: list[Item], cached: Cached, shots: Shots) -> None:
     """Rejection of the left-out scenarios' requests; the threshold is chosen on train."""
     print(f"\n## Out of scope: {', '.join(LEFT_OUT)} left out of the team")
     print(
@@ -268,7 +268,7 @@ def out_of_scope(
     print("|---|---|---|---|---|---|")
     tune = random.Random(4).sample(train, 2000)
     for examples in (0, 5):
-        agents = team(shots if examples else None, LEFT_OUT)
+        agents = team(shots(LEFT_OUT) if examples else None, LEFT_OUT)
         for name, fit in fits(cached).items():
             router = Router(agents, strategy="specialization", fit=fit)
             used = _examples(router)
@@ -392,6 +392,9 @@ def main() -> None:
     parser.add_argument(
         "--encoder", choices=sorted(ENCODERS), default="minilm", help="the sentence encoder"
     )
+    parser.add_argument(
+        "--examples", choices=EXAMPLES, default="picked", help="how the examples are chosen"
+    )
     args = parser.parse_args()
     folder = data_dir(args.data)
     train, test = read(folder / "train.jsonl"), read(folder / "test.jsonl")
@@ -403,14 +406,15 @@ def main() -> None:
     started, cpu = time.perf_counter(), time.process_time()
     # The examples are chosen on MiniLM's vectors whatever the encoder: the same team for both.
     picker = Cached(MiniLM.shared(), EMBEDDED)
-    shots = representative(train, picker)
+    examples = Shots(train, picker, args.examples)
+    shots = examples()
     picker.save()
     model = ENCODERS[args.encoder]()
     cached = Cached(model, embedded(args.encoder))
     cached.warm([i["text"] for i in test])
     cached.save()
     if args.calibrate:
-        calibrate(train, cached, shots)
+        calibrate(train, cached, examples)
         return
     if args.out or args.plot:
         record(test, cached, shots, args.out, args.plot)
@@ -418,14 +422,16 @@ def main() -> None:
     if "quality" in sections:
         quality(test, cached, shots, args.quick)
     if "scope" in sections:
-        out_of_scope(train, test, cached, shots)
+        out_of_scope(train, test, cached, examples)
     if "model" in sections:
-        router = Router(team(shots), strategy="specialization", fit=fits(cached)["embedding"])
+        # The model router's answers (bench/routing_model.py) were asked with the medoids.
+        medoids = Shots(train, picker, "medoids")()
+        router = Router(team(medoids), strategy="specialization", fit=fits(cached)["embedding"])
         used = _examples(router)
         tune = [i for i in random.Random(4).sample(train, 2000) if i["text"] not in used]
-        answers = model_answers(args.model, 3, shots)
+        answers = model_answers(args.model, 3, medoids)
         cascade(stratified(test, 200), answers, router, tune)
-        odds = model_answers(args.model, 3, shots, logprobs=True)
+        odds = model_answers(args.model, 3, medoids, logprobs=True)
         weighed(stratified(test, 200), odds, router, train)
     if "latency" in sections:
         latency(test, model, shots)
