@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import encoder_cascade
 from hwu64 import EMBEDDED, ENCODERS, EXAMPLES, Cached, Item, Shots, data_dir, embedded, read, team
 from hwu64_team import LEFT_OUT, TEAM
+from routing_calibration import calibrate, choose_threshold, used_examples
 from routing_logprobs import weighed
 from routing_model import cached as model_answers
 from routing_model import cascade, stratified
@@ -59,7 +60,6 @@ from routing_model import cascade, stratified
 from accord.agents import Agent, Router
 from accord.agents.routing import (
     ArrivalForecast,
-    Calibration,
     EmbeddingFit,
     HybridFit,
     LexicalFit,
@@ -169,95 +169,6 @@ def confidences(router: Router, items: list[Item]) -> list[tuple[float, bool]]:
     return out
 
 
-def features(router: Router, items: list[Item]) -> list[tuple[float, float, bool]]:
-    """(similarity, margin over the next best, the chosen agent is right) per item."""
-    out = []
-    for item in items:
-        decision = router.decide(item["text"])
-        assert decision.match is not None
-        sim = decision.match.similarity
-        mine = sim[decision.index]
-        margin = mine - max(s for i, s in enumerate(sim) if i != decision.index)
-        out.append((mine, margin, decision.agent == item["scenario"]))
-    return out
-
-
-def platt(points: list[tuple[float, float, bool]], ratio: float | None = None) -> Calibration:
-    """Logistic fit of rightness on similarity and margin (Newton's method); with `ratio`, on
-    `similarity + ratio x margin` alone (the margin's weight is then `ratio` x the similarity's)."""
-    x = np.array([[1.0, p[0], p[1]] for p in points])
-    if ratio is not None:
-        x = np.stack([x[:, 0], x[:, 1] + ratio * x[:, 2]], axis=1)
-    y = np.array([float(p[2]) for p in points])
-    w = np.zeros(x.shape[1])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        gradient = x.T @ (p - y)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(len(w))
-        w = w - np.linalg.solve(hessian, gradient)
-    margin = float(w[1]) * ratio if ratio is not None else float(w[2])
-    return Calibration(
-        similarity=round(float(w[1]), 2), margin=round(margin, 2), bias=round(float(w[0]), 2)
-    )
-
-
-MARGIN_RATIOS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0)
-"""The margin's weight against the similarity's tried for the head's calibration."""
-
-
-def calibrate(train: list[Item], cached: Cached, shots: Shots) -> None:
-    """Fits each fit's calibration on training requests, with 3 scenarios left out in turn.
-
-    The head's job is "no agent fits", so its calibration weighs the margin against the
-    similarity by the ratio that rejects the most left-out requests (`scope_ratio`); the
-    others' ratio is the logistic fit's own (the margin says which of two agents, the
-    cascade's question)."""
-    rng = random.Random(3)
-    sample = rng.sample(train, 3000)
-    names = sorted(TEAM)
-    for name, fit in fits(cached).items():
-        points = []
-        for start in range(0, 18, 3):
-            left = names[start : start + 3]
-            router = Router(team(shots(left), left), strategy="specialization", fit=fit)
-            pool = [i for i in sample if i["text"] not in _examples(router)]
-            points += features(router, pool[:500])
-        ratio = scope_ratio(train, fit, shots) if name == "embedding + head" else None
-        print(f"{name}: {platt(points, ratio)}")
-
-
-def scope_ratio(train: list[Item], fit: FitFactory, shots: Shots) -> float:
-    """The margin's weight against the similarity (of `MARGIN_RATIOS`) whose sum rejects the
-    most requests of 3 left-out scenarios at 2 points of in-scope accuracy: every training
-    request that is no example, each 3 scenarios left out in turn, 0 and 5 examples."""
-    names = sorted(TEAM)
-    rejected = np.zeros(len(MARGIN_RATIOS))
-    for examples in (None, shots):
-        for start in range(0, 18, 3):
-            left = names[start : start + 3]
-            chosen = examples(left) if examples else None
-            router = Router(team(chosen, left), strategy="specialization", fit=fit)
-            used = _examples(router)
-            pool = [i for i in train if i["text"] not in used]
-            similarity, margin, right = (
-                np.array(c) for c in zip(*features(router, pool), strict=True)
-            )
-            inside = np.array([i["scenario"] not in left for i in pool])
-            for k, ratio in enumerate(MARGIN_RATIOS):
-                score = similarity + ratio * margin
-                threshold = choose_threshold(list(zip(score[inside], right[inside], strict=True)))
-                rejected[k] += float(np.mean(score[~inside] < threshold)) / 12
-    shares = ", ".join(
-        f"{r:g}: {share:.1%}" for r, share in zip(MARGIN_RATIOS, rejected, strict=True)
-    )
-    print(f"left-out training requests rejected at 2 points, by margin ratio: {shares}")
-    return MARGIN_RATIOS[int(rejected.argmax())]
-
-
-def _examples(router: Router) -> set[str]:
-    return {e for a in router.agents for e in a.examples}
-
-
 def out_of_scope(train: list[Item], test: list[Item], cached: Cached, shots: Shots) -> None:
     """Rejection of the left-out scenarios' requests; the threshold is chosen on train."""
     print(f"\n## Out of scope: {', '.join(LEFT_OUT)} left out of the team")
@@ -271,7 +182,7 @@ def out_of_scope(train: list[Item], test: list[Item], cached: Cached, shots: Sho
         agents = team(shots(LEFT_OUT) if examples else None, LEFT_OUT)
         for name, fit in fits(cached).items():
             router = Router(agents, strategy="specialization", fit=fit)
-            used = _examples(router)
+            used = used_examples(router)
             known = [i for i in tune if i["text"] not in used and i["scenario"] not in LEFT_OUT]
             threshold = choose_threshold(confidences(router, known))
             scored = confidences(router, test)
@@ -288,15 +199,6 @@ def out_of_scope(train: list[Item], test: list[Item], cached: Cached, shots: Sho
                 f" {100 * (before - after):.1f} points ({before:.3f} -> {after:.3f}) |"
                 f" {sum(c < exact for c, _ in outside) / len(outside):.0%} |"
             )
-
-
-def choose_threshold(points: list[tuple[float, bool]], budget: float = 0.02) -> float:
-    """The highest threshold that loses at most `budget` of in-scope accuracy (on train: only
-    in-scope requests, so the choice knows nothing of what is left out)."""
-    right = sorted(c for c, ok in points if ok)
-    if not right:
-        return 0.0
-    return right[int(budget * len(points))]
 
 
 def latency(test: list[Item], model: MiniLM | MPNet, shots: dict[str, list[str]]) -> None:
@@ -414,7 +316,7 @@ def main() -> None:
     cached.warm([i["text"] for i in test])
     cached.save()
     if args.calibrate:
-        calibrate(train, cached, examples)
+        calibrate(train, fits(cached), examples)
         return
     if args.out or args.plot:
         record(test, cached, shots, args.out, args.plot)
@@ -427,7 +329,7 @@ def main() -> None:
         # The model router's answers (bench/routing_model.py) were asked with the medoids.
         medoids = Shots(train, picker, "medoids")()
         router = Router(team(medoids), strategy="specialization", fit=fits(cached)["embedding"])
-        used = _examples(router)
+        used = used_examples(router)
         tune = [i for i in random.Random(4).sample(train, 2000) if i["text"] not in used]
         answers = model_answers(args.model, 3, medoids)
         cascade(stratified(test, 200), answers, router, tune)
