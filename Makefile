@@ -47,7 +47,7 @@ smoke:
 
 # The comparisons, each printed with its ratios. Run alone (long, or model-bound): bench/models.py,
 # bench/routing_model.py (fills the model router's answers for routing_quality), bench/soak.py,
-# bench/scale.py; bench/hwu64*.py are helpers.
+# bench/scale.py; bench/hwu64*.py and bench/routing_calibration.py are helpers.
 BENCHES := overhead patterns checkpointer sessions roundtrips replication router failover faults \
 	server evals startup routing_quality
 

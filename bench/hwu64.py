@@ -1,5 +1,6 @@
 """HWU64 for the routing benches: where the data is, the team built from `hwu64_team`, its
-example requests drawn from the training fold, and the embeddings kept between runs."""
+example requests drawn from the training fold (picked by `pick_examples`, or the medoids of
+clusters), and the embeddings kept between runs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hwu64_team import TEAM
 from langchain_core.embeddings import Embeddings
 
 from accord.agents import Agent
-from accord.agents.routing import MiniLM, MPNet
+from accord.agents.routing import MiniLM, MPNet, pick_examples
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "accord" / "bench"
 """Where the benches keep what is slow to compute (outside the repository)."""
@@ -79,6 +80,31 @@ def representative(train: list[Item], cached: Cached, count: int = 5) -> dict[st
             )
         chosen[name] = [texts[int((x @ centres[j]).argmax())] for j in range(count)]
     return chosen
+
+
+EXAMPLES = ("picked", "medoids")
+"""How the benches choose 5 example requests per agent from the training fold (`--examples`):
+`pick_examples` (those that route the other training requests best), or `representative`."""
+
+
+class Shots:
+    """The example requests of the team less `left_out`, chosen once per team: picked ones
+    are chosen among the team's own scenarios only (a left-out scenario's requests are never
+    seen, neither as examples nor as requests to route), medoids per agent alike."""
+
+    def __init__(self, train: list[Item], cached: Cached, how: str = "picked") -> None:
+        self.train, self.cached, self.how = train, cached, how
+        self.known: dict[tuple[str, ...], dict[str, list[str]]] = {}
+
+    def __call__(self, left_out: Sequence[str] = ()) -> dict[str, list[str]]:
+        key = tuple(sorted(left_out))
+        if key not in self.known:
+            if self.how == "medoids":
+                self.known[key] = representative(self.train, self.cached)
+            else:
+                pairs = [(i["text"], i["scenario"]) for i in self.train]
+                self.known[key] = pick_examples(team(None, key), pairs, self.cached)
+        return self.known[key]
 
 
 class Cached(Embeddings):

@@ -2,7 +2,8 @@
 
 One agent per scenario (18), each described as a user would (a sentence, its intents as skills,
 in words: `bench/hwu64_team.py`), optionally with 5 example requests drawn from the training
-fold (the medoids of 5 clusters of its training requests: five different ways of asking).
+fold: those that route its other requests best (`pick_examples`, among the team's scenarios
+only), or with `--examples medoids` the medoids of 5 clusters of each agent's requests.
 Tuning (calibration, threshold) uses the training fold only; figures are on the test fold.
 
 - accuracy and macro-F1 per fit (lexical BM25, embedding, embedding with a trained head,
@@ -49,8 +50,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import encoder_cascade
-from hwu64 import EMBEDDED, ENCODERS, Cached, Item, data_dir, embedded, read, representative, team
+from hwu64 import EMBEDDED, ENCODERS, EXAMPLES, Cached, Item, Shots, data_dir, embedded, read, team
 from hwu64_team import LEFT_OUT, TEAM
+from routing_calibration import calibrate, choose_threshold, used_examples
 from routing_logprobs import weighed
 from routing_model import cached as model_answers
 from routing_model import cascade, stratified
@@ -58,7 +60,6 @@ from routing_model import cascade, stratified
 from accord.agents import Agent, Router
 from accord.agents.routing import (
     ArrivalForecast,
-    Calibration,
     EmbeddingFit,
     HybridFit,
     LexicalFit,
@@ -168,97 +169,7 @@ def confidences(router: Router, items: list[Item]) -> list[tuple[float, bool]]:
     return out
 
 
-def features(router: Router, items: list[Item]) -> list[tuple[float, float, bool]]:
-    """(similarity, margin over the next best, the chosen agent is right) per item."""
-    out = []
-    for item in items:
-        decision = router.decide(item["text"])
-        assert decision.match is not None
-        sim = decision.match.similarity
-        mine = sim[decision.index]
-        margin = mine - max(s for i, s in enumerate(sim) if i != decision.index)
-        out.append((mine, margin, decision.agent == item["scenario"]))
-    return out
-
-
-def platt(points: list[tuple[float, float, bool]], ratio: float | None = None) -> Calibration:
-    """Logistic fit of rightness on similarity and margin (Newton's method); with `ratio`, on
-    `similarity + ratio x margin` alone (the margin's weight is then `ratio` x the similarity's)."""
-    x = np.array([[1.0, p[0], p[1]] for p in points])
-    if ratio is not None:
-        x = np.stack([x[:, 0], x[:, 1] + ratio * x[:, 2]], axis=1)
-    y = np.array([float(p[2]) for p in points])
-    w = np.zeros(x.shape[1])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        gradient = x.T @ (p - y)
-        hessian = (x * (p * (1 - p))[:, None]).T @ x + 1e-6 * np.eye(len(w))
-        w = w - np.linalg.solve(hessian, gradient)
-    margin = float(w[1]) * ratio if ratio is not None else float(w[2])
-    return Calibration(
-        similarity=round(float(w[1]), 2), margin=round(margin, 2), bias=round(float(w[0]), 2)
-    )
-
-
-MARGIN_RATIOS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 3.0)
-"""The margin's weight against the similarity's tried for the head's calibration."""
-
-
-def calibrate(train: list[Item], cached: Cached, shots: dict[str, list[str]]) -> None:
-    """Fits each fit's calibration on training requests, with 3 scenarios left out in turn.
-
-    The head's job is "no agent fits", so its calibration weighs the margin against the
-    similarity by the ratio that rejects the most left-out requests (`scope_ratio`); the
-    others' ratio is the logistic fit's own (the margin says which of two agents, the
-    cascade's question)."""
-    rng = random.Random(3)
-    sample = rng.sample(train, 3000)
-    names = sorted(TEAM)
-    for name, fit in fits(cached).items():
-        points = []
-        for start in range(0, 18, 3):
-            left = names[start : start + 3]
-            router = Router(team(shots, left), strategy="specialization", fit=fit)
-            pool = [i for i in sample if i["text"] not in _examples(router)]
-            points += features(router, pool[:500])
-        ratio = scope_ratio(train, fit, shots) if name == "embedding + head" else None
-        print(f"{name}: {platt(points, ratio)}")
-
-
-def scope_ratio(train: list[Item], fit: FitFactory, shots: dict[str, list[str]]) -> float:
-    """The margin's weight against the similarity (of `MARGIN_RATIOS`) whose sum rejects the
-    most requests of 3 left-out scenarios at 2 points of in-scope accuracy: every training
-    request that is no example, each 3 scenarios left out in turn, 0 and 5 examples."""
-    names = sorted(TEAM)
-    rejected = np.zeros(len(MARGIN_RATIOS))
-    for examples in (None, shots):
-        for start in range(0, 18, 3):
-            left = names[start : start + 3]
-            router = Router(team(examples, left), strategy="specialization", fit=fit)
-            used = _examples(router)
-            pool = [i for i in train if i["text"] not in used]
-            similarity, margin, right = (
-                np.array(c) for c in zip(*features(router, pool), strict=True)
-            )
-            inside = np.array([i["scenario"] not in left for i in pool])
-            for k, ratio in enumerate(MARGIN_RATIOS):
-                score = similarity + ratio * margin
-                threshold = choose_threshold(list(zip(score[inside], right[inside], strict=True)))
-                rejected[k] += float(np.mean(score[~inside] < threshold)) / 12
-    shares = ", ".join(
-        f"{r:g}: {share:.1%}" for r, share in zip(MARGIN_RATIOS, rejected, strict=True)
-    )
-    print(f"left-out training requests rejected at 2 points, by margin ratio: {shares}")
-    return MARGIN_RATIOS[int(rejected.argmax())]
-
-
-def _examples(router: Router) -> set[str]:
-    return {e for a in router.agents for e in a.examples}
-
-
-def out_of_scope(
-    train: list[Item], test: list[Item], cached: Cached, shots: dict[str, list[str]]
-) -> None:
+def out_of_scope(train: list[Item], test: list[Item], cached: Cached, shots: Shots) -> None:
     """Rejection of the left-out scenarios' requests; the threshold is chosen on train."""
     print(f"\n## Out of scope: {', '.join(LEFT_OUT)} left out of the team")
     print(
@@ -268,10 +179,10 @@ def out_of_scope(
     print("|---|---|---|---|---|---|")
     tune = random.Random(4).sample(train, 2000)
     for examples in (0, 5):
-        agents = team(shots if examples else None, LEFT_OUT)
+        agents = team(shots(LEFT_OUT) if examples else None, LEFT_OUT)
         for name, fit in fits(cached).items():
             router = Router(agents, strategy="specialization", fit=fit)
-            used = _examples(router)
+            used = used_examples(router)
             known = [i for i in tune if i["text"] not in used and i["scenario"] not in LEFT_OUT]
             threshold = choose_threshold(confidences(router, known))
             scored = confidences(router, test)
@@ -288,15 +199,6 @@ def out_of_scope(
                 f" {100 * (before - after):.1f} points ({before:.3f} -> {after:.3f}) |"
                 f" {sum(c < exact for c, _ in outside) / len(outside):.0%} |"
             )
-
-
-def choose_threshold(points: list[tuple[float, bool]], budget: float = 0.02) -> float:
-    """The highest threshold that loses at most `budget` of in-scope accuracy (on train: only
-    in-scope requests, so the choice knows nothing of what is left out)."""
-    right = sorted(c for c, ok in points if ok)
-    if not right:
-        return 0.0
-    return right[int(budget * len(points))]
 
 
 def latency(test: list[Item], model: MiniLM | MPNet, shots: dict[str, list[str]]) -> None:
@@ -392,6 +294,9 @@ def main() -> None:
     parser.add_argument(
         "--encoder", choices=sorted(ENCODERS), default="minilm", help="the sentence encoder"
     )
+    parser.add_argument(
+        "--examples", choices=EXAMPLES, default="picked", help="how the examples are chosen"
+    )
     args = parser.parse_args()
     folder = data_dir(args.data)
     train, test = read(folder / "train.jsonl"), read(folder / "test.jsonl")
@@ -403,14 +308,15 @@ def main() -> None:
     started, cpu = time.perf_counter(), time.process_time()
     # The examples are chosen on MiniLM's vectors whatever the encoder: the same team for both.
     picker = Cached(MiniLM.shared(), EMBEDDED)
-    shots = representative(train, picker)
+    examples = Shots(train, picker, args.examples)
+    shots = examples()
     picker.save()
     model = ENCODERS[args.encoder]()
     cached = Cached(model, embedded(args.encoder))
     cached.warm([i["text"] for i in test])
     cached.save()
     if args.calibrate:
-        calibrate(train, cached, shots)
+        calibrate(train, fits(cached), examples)
         return
     if args.out or args.plot:
         record(test, cached, shots, args.out, args.plot)
@@ -418,14 +324,16 @@ def main() -> None:
     if "quality" in sections:
         quality(test, cached, shots, args.quick)
     if "scope" in sections:
-        out_of_scope(train, test, cached, shots)
+        out_of_scope(train, test, cached, examples)
     if "model" in sections:
-        router = Router(team(shots), strategy="specialization", fit=fits(cached)["embedding"])
-        used = _examples(router)
+        # The model router's answers (bench/routing_model.py) were asked with the medoids.
+        medoids = Shots(train, picker, "medoids")()
+        router = Router(team(medoids), strategy="specialization", fit=fits(cached)["embedding"])
+        used = used_examples(router)
         tune = [i for i in random.Random(4).sample(train, 2000) if i["text"] not in used]
-        answers = model_answers(args.model, 3, shots)
+        answers = model_answers(args.model, 3, medoids)
         cascade(stratified(test, 200), answers, router, tune)
-        odds = model_answers(args.model, 3, shots, logprobs=True)
+        odds = model_answers(args.model, 3, medoids, logprobs=True)
         weighed(stratified(test, 200), odds, router, train)
     if "latency" in sections:
         latency(test, model, shots)

@@ -3,6 +3,7 @@
 `accord.agents` exports the `Router` itself; what a user plugs into it lives here.
 """
 
+from accord.agents.routing.examples import pick_examples
 from accord.agents.routing.fit import (
     Calibration,
     CallableFit,
@@ -54,4 +55,5 @@ __all__ = [
     "Terms",
     "embedding_fit",
     "hybrid_fit",
+    "pick_examples",
 ]

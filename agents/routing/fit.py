@@ -195,9 +195,9 @@ class EmbeddingFit:
                 owners.append(index)
                 self.texts.append(text)
         self.size = len(agents)
-        matrix = _embed(embeddings, self.texts)
+        matrix = embed_once(embeddings, self.texts)
         self.centre = matrix.mean(axis=0)
-        self.matrix = np.stack([_unit(row - self.centre) for row in matrix])
+        self.matrix = np.stack([unit(row - self.centre) for row in matrix])
         # Texts are grouped by agent, so `reduceat` takes each agent's score in one pass.
         self.starts = np.searchsorted(np.array(owners), np.arange(self.size))
         self.trained = (
@@ -207,7 +207,7 @@ class EmbeddingFit:
     def match(self, request: str) -> Match:
         """How every agent fits `request`, in team order."""
         raw = np.asarray(self.embeddings.embed_query(request), dtype=np.float32)
-        query = _unit(_unit(raw) - self.centre)
+        query = unit(unit(raw) - self.centre)
         cosines = self.matrix @ query
         if self.sharpness > 0:
             t = self.sharpness
@@ -296,7 +296,7 @@ _CACHE: weakref.WeakKeyDictionary[Embeddings, dict[str, Vector]] = weakref.WeakK
 _CACHE_LOCK = threading.Lock()
 
 
-def _embed(embeddings: Embeddings, texts_: list[str]) -> Vector:
+def embed_once(embeddings: Embeddings, texts_: list[str]) -> Vector:
     """The unit vectors of `texts_`, embedded once per embeddings object and text."""
     with _CACHE_LOCK:
         try:
@@ -308,12 +308,13 @@ def _embed(embeddings: Embeddings, texts_: list[str]) -> Vector:
         vectors = embeddings.embed_documents(missing)
         with _CACHE_LOCK:
             for text, vector in zip(missing, vectors, strict=True):
-                known[text] = _unit(np.asarray(vector, dtype=np.float32))
+                known[text] = unit(np.asarray(vector, dtype=np.float32))
     if not texts_:
         return np.zeros((0, 1), dtype=np.float32)
     return np.stack([known[t] for t in texts_])
 
 
-def _unit(vector: Vector) -> Vector:
+def unit(vector: Vector) -> Vector:
+    """`vector` scaled to length 1 (a zero vector stays zero)."""
     norm = float(np.linalg.norm(vector)) or 1.0
     return vector / np.float32(norm)

@@ -12,7 +12,13 @@ from langchain_core.embeddings import Embeddings
 
 from accord.agents import Agent, AgentSpecError, Router
 from accord.agents.errors import EmbeddingsNotInstalled
-from accord.agents.routing import EmbeddingFit, HybridFit, LexicalFit, LoadCounter
+from accord.agents.routing import (
+    EmbeddingFit,
+    HybridFit,
+    LexicalFit,
+    LoadCounter,
+    pick_examples,
+)
 from accord.agents.routing import head as head_module
 from accord.agents.routing.fit import HEAD
 from accord.agents.routing.head import Head, train
@@ -158,6 +164,44 @@ def test_the_hybrid_fit_adds_words_to_meaning() -> None:
     match = fit.match("refund please")
     assert match.fit[1] == 1.0
     assert "words 'refund'" in match.why(1)
+
+
+PARCEL_UNKNOWN = (("shop", "price"), ("money", "refund"), ("tech", "login"))
+"""A team none of whose skills says "parcel"."""
+
+
+def test_picked_examples_are_the_requests_that_route_the_others() -> None:
+    """`pick_examples` takes the request that fixes its siblings' routes, not one that a skill
+    already matches; labels of agents outside the team are ignored."""
+    labelled = [
+        ("price please", "shop"),
+        ("parcel late", "shop"),
+        ("parcel lost", "shop"),
+        ("parcel gone", "shop"),
+        ("refund now", "money"),
+        ("parcel refund", "nobody"),
+    ]
+    desks = [Agent(name=name, skills=[skill]) for name, skill in PARCEL_UNKNOWN]
+    assert min(EmbeddingFit(desks, Axes()).match("parcel gone").fit) > 0.99  # a tie
+    picked = pick_examples(desks, labelled, Axes(), count=1)
+    assert picked["shop"][0].startswith("parcel")
+    assert picked == {"shop": [picked["shop"][0]], "money": ["refund now"], "tech": []}
+    team = [a.model_copy(update={"examples": picked[a.name]}) for a in desks]
+    fit = EmbeddingFit(team, Axes()).match("parcel gone").fit
+    assert fit[0] == 1.0
+    assert max(fit[1:]) < 0.5
+
+
+def test_an_agent_with_few_labelled_requests_gets_them_all_once() -> None:
+    labelled = [("refund now", "money"), ("refund now", "money"), ("login fails", "tech")]
+    picked = pick_examples(TEAM, labelled, Axes(), count=3)
+    assert picked == {"shop": [], "money": ["refund now"], "tech": ["login fails"]}
+
+
+@pytest.mark.parametrize("bad", [{"count": 0}, {"softness": 0.0}, {"sharpness": -1.0}])
+def test_picking_examples_refuses_a_bad_setting(bad: dict[str, float]) -> None:
+    with pytest.raises(AgentSpecError, match="count"):
+        pick_examples(TEAM, [("refund", "money")], Axes(), **bad)  # type: ignore[arg-type]
 
 
 # --- the trained head ------------------------------------------------------------------------
