@@ -113,7 +113,6 @@ class Run:
             lambda: runtime.leases.arenew(self.session_id, holder, runtime.lease_ttl),
             runtime.lease_ttl,
         )
-        lost = keeper.lost
         if ahead is not None:
             ahead.hand()
         try:
@@ -126,7 +125,7 @@ class Run:
                 # The last run died mid-way: finish it from its last checkpoint first, or
                 # LangGraph would drop the steps it completed but had not yet checkpointed.
                 spend.trail.add("recovered", spend.agent, {})
-                async with aclosing(self._graph(spend, None, tokens, lost)) as recovered:
+                async with aclosing(self._graph(spend, None, tokens, keeper)) as recovered:
                     async for event in recovered:
                         yield event
                 snapshot = None  # moved on
@@ -140,7 +139,7 @@ class Run:
                 return
             # Closed here, not by the garbage collector: a caller that stops reading stops
             # LangGraph's run (and its checkpoint writes) before the run's end is written.
-            async with aclosing(self._graph(spend, resume or payload, tokens, lost)) as graph:
+            async with aclosing(self._graph(spend, resume or payload, tokens, keeper)) as graph:
                 async for event in graph:
                     yield event
         except BaseException as failure:
@@ -201,7 +200,7 @@ class Run:
         return None, reply_of(self.session_id, history[index:end], snapshot.values, usage)
 
     async def _graph(
-        self, spend: Spend, payload: Payload, tokens: bool, lost: asyncio.Event
+        self, spend: Spend, payload: Payload, tokens: bool, keeper: Keeper
     ) -> AsyncGenerator[Event, None]:
         """Runs the graph on `payload`, yielding its events."""
         runtime = self.runtime
@@ -229,7 +228,7 @@ class Run:
             # One deadline for the whole run: a recovered run and the new message share it.
             async with asyncio.timeout_at(spend.deadline()), aclosing(stream):
                 async for mode, chunk in stream:
-                    if lost.is_set():
+                    if keeper.lost:
                         raise SessionBusy(self.session_id, None, None)
                     if mode == "messages":
                         message, metadata = chunk
