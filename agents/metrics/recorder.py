@@ -34,28 +34,33 @@ class EventLog:
     """The last `size` step events, in the order they ended; safe to share between threads.
 
     Old events fall off the front, so memory stays bounded however long the process runs.
+    The deque comes with the first event: a session's run keeps a log of its own, and one
+    waiting on its model (hundreds at once, on a fleet's worker) has none yet.
     """
 
     def __init__(self, size: int = 10_000) -> None:
-        self._events: deque[StepEvent] = deque(maxlen=size)
+        self._size = size
+        self._events: deque[StepEvent] | None = None
         self._lock = threading.Lock()
 
     def add(self, event: StepEvent) -> None:
         """Keeps one event (dropping the oldest when full)."""
         with self._lock:
+            if self._events is None:
+                self._events = deque(maxlen=self._size)
             self._events.append(event)
 
     def snapshot(self) -> list[StepEvent]:
         """A copy of the events kept now, oldest first."""
         with self._lock:
-            return list(self._events)
+            return list(self._events or ())
 
     def dump(self, path: str | Path) -> None:
         """Appends the events kept now to a JSONL file (`accord metrics --events` reads it)."""
         write_events(path, self.snapshot())
 
     def __len__(self) -> int:
-        return len(self._events)
+        return len(self._events or ())
 
 
 class MetricsRecorder(BaseCallbackHandler):
