@@ -11,8 +11,8 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Coroutine, Iterator
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from concurrent.futures import CancelledError, Future
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -52,12 +52,13 @@ class Portal:
                 "a sync Sessions method was called inside the event loop it runs on; "
                 "use the async method (await sessions.aopen(...), session.asend(...))"
             )
-        step: list[asyncio.Task[Any]] = []
+        call = _Call(coroutine)
+        loop.call_soon_threadsafe(call.start)
         try:
-            return _submit(loop, _tracked(coroutine, step)).result()
+            return call.result()
         except KeyboardInterrupt:  # Ctrl-C: the run stops here too, and ends (its lease freed)
             if not loop.is_closed():
-                _submit(loop, _cancel(step)).result()
+                _submit(loop, _cancel(call.step)).result()
             raise
 
     async def relay(self, stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
@@ -110,6 +111,46 @@ class Portal:
                     self._thread.start()
                 self._bound = self._private
         return self._bound
+
+
+class _Call(Generic[T]):
+    """A coroutine run on the bound loop for a waiting thread: `run_coroutine_threadsafe`
+    without its `concurrent.futures.Future` (a condition, a lock and a deque: some 1.5 KB per
+    call, and a fleet's worker has a call in flight for every turn it runs)."""
+
+    __slots__ = ("_coroutine", "_woken", "step")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, T]) -> None:
+        self._coroutine: Coroutine[Any, Any, T] | None = coroutine
+        self._woken = threading.Lock()
+        self._woken.acquire()
+        # The call's task, once started: a caller who stops waiting cancels it (`_cancel`).
+        self.step: list[asyncio.Task[T]] = []
+
+    def start(self) -> None:
+        """On the loop: starts the task, which wakes the caller when it is done."""
+        coroutine, self._coroutine = self._coroutine, None
+        assert coroutine is not None
+        try:
+            task = asyncio.ensure_future(coroutine)
+        except BaseException:
+            self._woken.release()  # `result` finds no task and says so
+            raise
+        self.step.append(task)
+        task.add_done_callback(self._wake)
+
+    def _wake(self, _: object) -> None:
+        self._woken.release()
+
+    def result(self) -> T:
+        """Waits for the task and returns its result (raises what it raised)."""
+        self._woken.acquire()
+        if not self.step:
+            raise RuntimeError("the session runtime's event loop could not start the call")
+        task = self.step[0]
+        if task.cancelled():
+            raise CancelledError()  # as `run_coroutine_threadsafe`'s future says it
+        return task.result()
 
 
 def _submit(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> Future[T]:
