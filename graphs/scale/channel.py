@@ -65,8 +65,14 @@ if ARGV[4] == '1' then redis.call('DEL', KEYS[2]) end
 return ids
 """
 
-MAX_CONNECTIONS = 5_000
-"""Redis connections one process may open (Redis itself takes 10,000 clients by default)."""
+MAX_CONNECTIONS = 64
+"""Redis connections one process opens at most. Its commands are each one short round trip
+(no blocking reads: the reader has a connection of its own), so a few dozen carry thousands
+of turns at once; a burst's commands wait for a free one (LIFO) instead of opening hundreds,
+each a Redis client and some 10 KB of the process's memory that stays after the burst."""
+
+POOL_WAIT_S = 30.0
+"""How long a command waits for a free connection before the channel says Redis is down."""
 
 # Marks `ticket` finished and moves the session's "finished up to" mark over every finished
 # ticket that follows it, atomically (tickets finish in any order when one is skipped).
@@ -109,17 +115,21 @@ class Channel:
 
     def __init__(self, url: str, *, prefix: str = "accord", keep: float = 86_400) -> None:
         self.url, self.prefix, self.keep = url, prefix, int(keep)
-        # Turns wait in `wait_turn` and publish at once from many tasks: redis-py's default
-        # pool (100 connections) would refuse the 101st instead of connecting.
-        # No CLIENT SETINFO on connecting: a burst opens hundreds of connections, and the two
-        # extra round trips made each cost about three times the CPU (0.67 vs 0.24 ms).
-        self.redis: Any = redis_asyncio().from_url(
+        # Turns wait in `wait_turn` and publish at once from many tasks: a blocking pool
+        # queues them for a connection, where redis-py's default pool would refuse the
+        # command past its limit instead.
+        # No CLIENT SETINFO on connecting: its two extra round trips made a connection cost
+        # about three times the CPU (0.67 vs 0.24 ms).
+        aioredis = redis_asyncio()
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_S,
             socket_timeout=30,
             socket_connect_timeout=3,
-            max_connections=MAX_CONNECTIONS,
             **no_client_info(),
         )
+        self.redis: Any = aioredis.Redis.from_pool(pool)  # closes the pool with it
         self._finish = self.redis.register_script(_FINISH)
         self._claim = self.redis.register_script(_CLAIM)
         self._publish = self.redis.register_script(_PUBLISH)
