@@ -75,8 +75,8 @@ class OffloadedDriver(AsyncDriver):
             self._left(asyncio.ensure_future(self._transaction(op)))
             raise
         # Nothing awaits between the turn and the submit: no cancellation can fall between.
-        # Given back as the thread is done, before the caller's future is resolved.
-        work = self._threads.submit(self._sync.execute, op, lambda: release(gate, lock))
+        work = self._threads.submit(self._sync.execute, op)
+        work.add_done_callback(lambda _: release(gate, lock))
         with traced(op.trace):  # here: the thread does not have the caller's context
             return await asyncio.shield(self._left(work))
 

@@ -18,13 +18,7 @@ from typing import Any, TypeVar
 
 A = TypeVar("A")
 T = TypeVar("T")
-Entry = tuple[
-    asyncio.AbstractEventLoop,
-    "asyncio.Future[Any]",
-    Callable[[Any], Any],
-    Any,
-    Callable[[], object] | None,
-]
+Entry = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[Any], Any], Any]
 
 
 class _Crew:
@@ -47,12 +41,8 @@ class Workers:
         self._crew = _Crew()
         weakref.finalize(self, _stop, self._crew)
 
-    def submit(
-        self, call: Callable[[A], T], argument: A, then: Callable[[], object] | None = None
-    ) -> asyncio.Future[T]:
-        """`call(argument)` in a worker thread; its result (or error) on the running loop,
-        where `then()` runs first, in the same loop turn (a future's done callbacks would run
-        a turn later: what waits on a lock they release would wait a turn longer).
+    def submit(self, call: Callable[[A], T], argument: A) -> asyncio.Future[T]:
+        """`call(argument)` in a worker thread; its result (or error) on the running loop.
 
         Raises:
             RuntimeError: After `shutdown`.
@@ -69,7 +59,7 @@ class Workers:
                 thread = threading.Thread(target=_serve, args=(crew,), name=name, daemon=True)
                 crew.threads.append(thread)
                 thread.start()
-        crew.entries.put((loop, future, call, argument, then))
+        crew.entries.put((loop, future, call, argument))
         return future
 
     def shutdown(self) -> None:
@@ -90,7 +80,7 @@ def _stop(crew: _Crew) -> list[threading.Thread]:
 
 def _serve(crew: _Crew) -> None:
     while (entry := crew.entries.get()) is not None:
-        loop, future, call, argument, then = entry
+        loop, future, call, argument = entry
         del entry
         try:
             outcome: tuple[Any, BaseException | None] = (call(argument), None)
@@ -99,22 +89,15 @@ def _serve(crew: _Crew) -> None:
         with crew.lock:
             crew.busy -= 1
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for the outcome
-            loop.call_soon_threadsafe(_settle, future, outcome, then)
-        del loop, future, call, argument, outcome, then
+            loop.call_soon_threadsafe(_settle, future, outcome)
+        del loop, future, call, argument, outcome
 
 
-def _settle(
-    future: asyncio.Future[Any],
-    outcome: tuple[Any, BaseException | None],
-    then: Callable[[], object] | None,
-) -> None:
-    try:
-        if then is not None:
-            then()
-    finally:
-        if not future.cancelled():
-            result, error = outcome
-            if error is None:
-                future.set_result(result)
-            else:
-                future.set_exception(error)
+def _settle(future: asyncio.Future[Any], outcome: tuple[Any, BaseException | None]) -> None:
+    if future.cancelled():
+        return
+    result, error = outcome
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)

@@ -26,20 +26,6 @@ async def test_a_call_runs_in_a_worker_thread_and_its_result_comes_back() -> Non
         workers.shutdown()
 
 
-async def test_then_runs_before_the_caller_sees_the_outcome_even_a_failure() -> None:
-    workers, order = Workers(1, "test-workers"), []
-    try:
-        done = workers.submit(lambda _: order.append("call"), None, lambda: order.append("then"))
-        done.add_done_callback(lambda _: order.append("resolved"))
-        await done
-        failed = workers.submit(_fails, None, lambda: order.append("then again"))
-        with pytest.raises(ValueError, match="refused"):
-            await failed
-    finally:
-        workers.shutdown()
-    assert order == ["call", "then", "resolved", "then again"]
-
-
 def _threads(name: str) -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name.startswith(f"{name}_")]
 
