@@ -9,13 +9,13 @@ still go one at a time (the async driver's write lock).
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
 from accord.persistence.engine import Target, capacity
 from accord.persistence.ops.driver import AsyncDriver, Operation, Setup, SyncDriver, release
 from accord.persistence.ops.native import HELD_MAX
 from accord.persistence.ops.tracing import traced
+from accord.persistence.ops.workers import Workers
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -41,12 +41,12 @@ class OffloadedDriver(AsyncDriver):
         # No more threads than connections: each thread keeps the one it uses.
         slots = min(HELD_MAX, capacity(sync.engine) or HELD_MAX)
         self._capacity = slots
-        self._threads = ThreadPoolExecutor(slots, "accord-sqlite")
+        self._threads = Workers(slots, "accord-sqlite")
 
     async def setup(self) -> None:
         """Apply migrations unless done already (the sync driver's lock orders callers)."""
         if not self._setup.done:
-            await asyncio.get_running_loop().run_in_executor(self._threads, self._sync.setup)
+            await self._threads.submit(_setup, self._sync)
 
     async def settle(self) -> None:
         """Waits for the transactions still running, then stops the worker threads."""
@@ -55,7 +55,7 @@ class OffloadedDriver(AsyncDriver):
 
     def shutdown(self) -> None:
         """Stops the worker threads, once their transactions are over."""
-        self._threads.shutdown(wait=True)
+        self._threads.shutdown()
 
     async def run(self, op: Operation[T]) -> T:
         """As `AsyncDriver.run`, without a task of its own: the caller waits its turn for a
@@ -75,16 +75,17 @@ class OffloadedDriver(AsyncDriver):
             self._left(asyncio.ensure_future(self._transaction(op)))
             raise
         # Nothing awaits between the turn and the submit: no cancellation can fall between.
-        loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._threads, self._sync.execute, op)
+        work = self._threads.submit(self._sync.execute, op)
         work.add_done_callback(lambda _: release(gate, lock))
         with traced(op.trace):  # here: the thread does not have the caller's context
             return await asyncio.shield(self._left(work))
 
     async def _work(self, op: Operation[T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._threads, self._sync.execute, op
-        )
+        return await self._threads.submit(self._sync.execute, op)
+
+
+def _setup(sync: SyncDriver) -> None:
+    sync.setup()
 
 
 class ThreadedAsyncDriver:

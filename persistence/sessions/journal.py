@@ -18,7 +18,7 @@ from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.ops.driver import Operation, Steps
 from accord.persistence.ops.flow import adrive, drive
 from accord.persistence.sessions.audit import AuditEvent, appending, arrived
-from accord.persistence.sessions.leases import LeaseStore, Taken, releasing, waiting
+from accord.persistence.sessions.leases import LeaseStore, Taken, offer, releasing, waiting
 from accord.persistence.sessions.oneshot import OneShot
 from accord.persistence.sessions.records import (
     OPEN,
@@ -193,7 +193,21 @@ class RunJournal(Store):
         message_id: str | None,
         then: Then | None,
     ) -> Operation[Taken]:
+        # On PostgreSQL a free lease is taken in the statement that reads the record and
+        # appends the events (see `oneshot`), unless the arrival is to be looked up first.
+        free = self._oneshot if message_id is None else None
+        free = free if free is not None and free.fits(events) else None
+
         def steps() -> Steps[Taken]:
+            if free is not None:
+                lease, row = offer(session_id, holder, ttl)
+                leased, record = yield from free.leasing(session_id, row, events)
+                if leased:
+                    if admit is not None:
+                        admit(record)
+                    if then is not None:
+                        yield from then()
+                    return Taken(session_id, lease, extra=Begun(record, False))
             taken = yield from self._leases.taking(session_id, holder, ttl)
             # On PostgreSQL, once the lease is taken, the record's read appends the events
             # (see `oneshot`): the arrival is looked up first.

@@ -181,9 +181,8 @@ class LeaseStore(Store):
     def taking(self, session_id: str, holder: str, ttl: float) -> Steps[Taken]:
         """The steps that take (or renew) the lease, for operations that do more with it."""
         now = utcnow()
-        expires = now + timedelta(seconds=ttl)
-        lease = Lease(session_id, holder, expires)
-        row = {"session_id": session_id, "holder": holder, "expires_at": to_db(expires)}
+        lease, row = offer(session_id, holder, ttl, now)
+        expires = lease.expires_at
         take = {"id": session_id, "by": holder, "now": to_db(now), "until": to_db(expires)}
         # Usually no run holds the session (each run deletes its lease row at its end), so
         # inserting the row takes it in one statement (see `_insert_first`).
@@ -218,6 +217,15 @@ class LeaseStore(Store):
         if self._dialect in ("mysql", "mariadb"):
             return mysql.insert(leases).prefix_with("IGNORE")
         raise PersistenceError(f"leases are not supported on {self._dialect}")
+
+
+def offer(
+    session_id: str, holder: str, ttl: float, now: datetime | None = None
+) -> tuple[Lease, dict[str, Any]]:
+    """The lease `holder` takes for `ttl` seconds from `now`, and its row in the table."""
+    expires = (now or utcnow()) + timedelta(seconds=ttl)
+    row = {"session_id": session_id, "holder": holder, "expires_at": to_db(expires)}
+    return Lease(session_id, holder, expires), row
 
 
 def waiting(bound: Bound, op: Operation[Taken], wait: float) -> Flow[Taken]:

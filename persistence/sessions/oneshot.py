@@ -14,6 +14,13 @@ A run begins, once it has the lease, by reading the record and appending the mes
 arrival: one statement too (the record is read in the statement's own snapshot, taken after
 the lease's, so it is what the last holder left). It stays in the run's first transaction, so
 a refusal on the record rolls the arrival back with the lease.
+
+A free lease (the usual case: each run deletes its row at its end) is taken in that same
+statement (`leasing`): its INSERT, the record's read and the arrival's, which hangs on the
+INSERT's RETURNING. The read locks the record's row (FOR SHARE): at READ COMMITTED a locking
+read returns the row's latest committed version, not the statement's snapshot's, so a last
+holder whose end committed after that snapshot, its lease row gone by the INSERT's check, has
+its usage read all the same; one still ending holds the row, and the read waits for it.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, exists, func, insert, select, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.dml import Insert
 
 from accord.persistence.errors import SessionNotFound
 from accord.persistence.ops.driver import Operation, Outcome, Steps
-from accord.persistence.schema import audit, sessions
+from accord.persistence.schema import audit, leases, sessions
 from accord.persistence.sessions.audit import AuditEvent, rows_of
 from accord.persistence.sessions.leases import RELEASE
 from accord.persistence.sessions.records import (
@@ -35,6 +43,7 @@ from accord.persistence.sessions.records import (
     RECORD_RUN,
     SELECT_RECORD,
     SessionRecord,
+    record_of,
     record_params,
     selecting,
 )
@@ -52,6 +61,7 @@ class OneShot:
         """Start with no statement built."""
         self._ends: dict[int, Select[Any]] = {}
         self._reads: dict[int, Select[Any]] = {}
+        self._leasings: dict[int, Select[Any]] = {}
         self._opening: Select[Any] | None = None
 
     def fits(self, events: Sequence[AuditEvent]) -> bool:
@@ -66,6 +76,22 @@ class OneShot:
         if count not in self._reads:
             self._reads[count] = SELECT_RECORD.add_cte(_appending(count, None).cte("appended"))
         return (yield from selecting(session_id, self._reads[count], _params(events)))
+
+    def leasing(
+        self, session_id: str, lease: Mapping[str, Any], events: Sequence[AuditEvent]
+    ) -> Steps[tuple[bool, SessionRecord]]:
+        """The steps that take a free lease (`lease`: its row), read the record (raising
+        `SessionNotFound`) and append `events` if the lease was taken; whether it was."""
+        count = len(events)
+        statement = self._leasings.get(count)
+        if statement is None:
+            statement = self._leasings[count] = _leasing(count)
+        params = _params(events) | {f"l_{name}": value for name, value in lease.items()}
+        outcome: Outcome = yield statement, params | {"session_id": session_id}
+        if not outcome.rows:
+            raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
+        row = outcome.rows[0]
+        return bool(row.leased), record_of(row)
 
     def opening(self, record: SessionRecord, event: AuditEvent) -> Operation[SessionRecord]:
         """Stores the new `record` with its `event` (the first fails whole on a taken id)."""
@@ -130,6 +156,30 @@ def _ending(count: int) -> Select[Any]:
     if count:
         ending = ending.add_cte(_appending(count, ran).cte("appended"))
     return ending.add_cte(RELEASE.where(ran).cte("released"))
+
+
+def _leasing(count: int) -> Select[Any]:
+    leased = (
+        postgresql.insert(leases)
+        .values(
+            session_id=bindparam("l_session_id"),
+            holder=bindparam("l_holder"),
+            expires_at=bindparam("l_expires_at", type_=leases.c.expires_at.type),
+        )
+        .on_conflict_do_nothing()
+        .returning(leases.c.session_id)
+        .cte("leased")
+    )
+    taken = exists(select(leased.c.session_id))
+    leasing = (
+        select(*sessions.c, taken.label("leased"))
+        .where(sessions.c.session_id == bindparam("session_id"))
+        .with_for_update(read=True, of=sessions)
+        .add_cte(leased)
+    )
+    if count:
+        leasing = leasing.add_cte(_appending(count, taken).cte("appended"))
+    return leasing
 
 
 def _appending(count: int, condition: ColumnElement[bool] | None) -> Insert:

@@ -253,7 +253,7 @@ def selecting(
     outcome: Outcome = yield statement, {"session_id": session_id, **(more or {})}
     if not outcome.rows:
         raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
-    return _record(outcome.rows[0])
+    return record_of(outcome.rows[0])
 
 
 def _get(session_id: str) -> Operation[SessionRecord]:
@@ -356,12 +356,13 @@ def _list(
             query.order_by(sessions.c.created_at, sessions.c.session_id).limit(limit).offset(offset)
         )
         outcome: Outcome = yield query, None
-        return [_record(row) for row in outcome.rows]
+        return [record_of(row) for row in outcome.rows]
 
     return Operation(steps, write=False, what="listing sessions")
 
 
-def _record(row: Row[Any]) -> SessionRecord:
+def record_of(row: Row[Any]) -> SessionRecord:
+    """The record a row of the sessions table holds."""
     return SessionRecord(
         session_id=row.session_id,
         owner=row.owner,

@@ -27,7 +27,8 @@ from accord.persistence.engine import resolve
 # checkpoint), the run's end.
 # PostgreSQL runs reads and one-shot writes in autocommit: SQLAlchemy still counts a "begin".
 TRANSACTIONS = {"sqlite": 7, "postgresql": 7, "mysql": 7}
-STATEMENTS = {"sqlite": 18, "postgresql": 10, "mysql": 19}
+STATEMENTS = {"sqlite": 18, "postgresql": 9, "mysql": 19}
+# On PostgreSQL a free lease is taken in the statement that reads the record (one round trip).
 
 
 class Seen:
@@ -106,7 +107,12 @@ async def test_a_message_id_costs_one_lookup_in_the_first_transaction(
     with_id = await _turn(engine, message_id="m-1")
     assert with_id.counts["transactions"] == plain.counts["transactions"]
     added = Counter(with_id.sql) - Counter(plain.sql)
-    assert list(added.elements()) == ["SELECT accord_audit.details FROM accord_audit"]
+    lookup = ["SELECT accord_audit.details FROM accord_audit"]
+    if resolve(engine.url).backend == "postgresql":
+        # The lookup comes once the lease is taken, so the lease's INSERT is a statement of
+        # its own, not part of the record's read (see `accord.persistence.sessions.oneshot`).
+        lookup += ["INSERT INTO accord_leases (session_id,", "WITH appended AS (INSERT"]
+    assert sorted(added.elements()) == sorted(lookup)
 
 
 async def test_a_message_id_with_like_wildcards_is_matched_exactly(db: str) -> None:
