@@ -82,12 +82,18 @@ class NewSession(_Strict):
     limits: LimitsIn | None = None
 
 
+SAID = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+"""A character that is neither a control nor white space, spelled out: a schema's `\\S` is
+JavaScript's, under which U+001C-U+001F are not space, while Python's `str.strip` (the
+server's check) strips them. A text holding such a character is non-blank to both."""
+
+
 class MessageIn(_Strict):
     """A message from the user."""
 
     # Documented as non-blank; checked by `_said_something`, whose message says what to do.
     text: str = Field(
-        max_length=MAX_MESSAGE_CHARS, json_schema_extra={"minLength": 1, "pattern": r"\S"}
+        max_length=MAX_MESSAGE_CHARS, json_schema_extra={"minLength": 1, "pattern": SAID}
     )
     message_id: str | None = Field(
         default=None,
