@@ -226,6 +226,11 @@ class Router:
     ) -> None:
         """Index the team and set up the terms the strategy needs."""
         check_team(agents)
+        if not callable(fit):
+            raise AgentSpecError(
+                f"fit= takes what builds a fit for a team, not a built {type(fit).__name__}: pass"
+                " fit=embedding_fit, or fit=lambda team: EmbeddingFit(team, encoder)"
+            )
         if not 0 < band <= 1 or not 0 <= threshold <= 1:
             raise AgentSpecError(
                 f"band must be in (0, 1] and threshold in [0, 1]; got {band} and {threshold}"

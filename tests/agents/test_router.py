@@ -86,6 +86,12 @@ def test_an_embedding_scorer_replaces_the_lexical_one() -> None:
     assert min(decision.terms.fit) >= FLOOR
 
 
+def test_a_built_fit_is_refused_with_how_to_pass_one() -> None:
+    built = EmbeddingFit(TEAM, BagOfWords())
+    with pytest.raises(AgentSpecError, match=r"not a built EmbeddingFit.*fit=lambda team"):
+        Router(TEAM, fit=built)  # type: ignore[arg-type]
+
+
 def test_a_callable_scorer_is_normalised_and_checked() -> None:
     def judge(request: str, agents: Sequence[Agent]) -> list[float]:
         return [3.0 if a.name == "sales" else 0.0 for a in agents]
