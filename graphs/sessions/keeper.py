@@ -22,16 +22,14 @@ class Keeper:
     def __init__(self, renew: Callable[[], Awaitable[object]], ttl: float) -> None:
         self.lost = False
         self._renew, self._every = renew, ttl / 3
-        self._stopped = False
-        self._done: asyncio.Event | None = None  # wakes the renewing task at `stop`
+        self._done: asyncio.Event | None = None  # made with the renewing task; set at `stop`
         self._task: asyncio.Task[None] | None = None
         self._timer = asyncio.get_running_loop().call_later(self._every, self._start)
 
     async def stop(self) -> None:
         """Stops renewing, after waiting for a renewal in flight: the lease is released after
         the run's last renewal, never before it."""
-        self._timer.cancel()
-        self._stopped = True
+        self._timer.cancel()  # before the first renewal: no task, nothing more to stop
         if self._done is not None:
             self._done.set()
         if self._task is not None:
@@ -42,7 +40,7 @@ class Keeper:
         self._task = asyncio.ensure_future(self._keep(self._done))
 
     async def _keep(self, done: asyncio.Event) -> None:
-        while not self._stopped:
+        while not done.is_set():
             try:
                 await self._renew()
             except SessionBusy:

@@ -46,7 +46,7 @@ class OffloadedDriver(AsyncDriver):
     async def setup(self) -> None:
         """Apply migrations unless done already (the sync driver's lock orders callers)."""
         if not self._setup.done:
-            await self._threads.submit(_setup, self._sync)
+            await self._threads.submit(SyncDriver.setup, self._sync)
 
     async def settle(self) -> None:
         """Waits for the transactions still running, then stops the worker threads."""
@@ -82,10 +82,6 @@ class OffloadedDriver(AsyncDriver):
 
     async def _work(self, op: Operation[T]) -> T:
         return await self._threads.submit(self._sync.execute, op)
-
-
-def _setup(sync: SyncDriver) -> None:
-    sync.setup()
 
 
 class ThreadedAsyncDriver:
