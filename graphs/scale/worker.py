@@ -1,8 +1,8 @@
 """`Worker`: a Celery worker that runs a fleet's session turns on accord's async core.
 
-One process runs one event loop (the runtime's portal); Celery's thread pool hands each turn
-to it and waits, so a turn awaiting its model holds a thread, not a process, and hundreds of
-turns run at once. A turn:
+One process runs one event loop (the runtime's portal); Celery hands each turn to it through
+the worker's pool (`turn_pool`), so a turn awaiting its model holds neither a process nor a
+thread, and hundreds of turns run at once. A turn:
 
 1. counts its delivery; past `Broker.attempts` it goes to the dead-letter queue, audited;
 2. waits for its session's earlier turns (tickets), so a busy session's turns keep their order;
@@ -52,6 +52,7 @@ from accord.graphs.scale.capacity import queued
 from accord.graphs.scale.channel import Channel, turn_key
 from accord.graphs.scale.extra import need, shown
 from accord.graphs.scale.outbox import Outbox
+from accord.graphs.scale.pool import turn_pool
 from accord.graphs.scale.queue import TASK, application, dead_letter, queues
 from accord.graphs.scale.wire import Replay, error_entry
 from accord.graphs.sessions.access import User
@@ -87,7 +88,8 @@ class Worker:
         graph: The compiled graph the sessions run (the same as the enqueuing side's).
         db: The sessions' database (PostgreSQL for a fleet): a URL or a saver.
         broker: The fleet: a RabbitMQ URL or a `Broker`.
-        concurrency: Turns this process runs at once (threads waiting on its one loop).
+        concurrency: Turns this process runs at once (all on its one loop; what it takes
+            from the queue beyond those waits there for any worker).
         lease_ttl: Seconds a turn's lease lasts unless renewed: how long a turn that a
             killed worker held blocks its redelivery.
         wait: Seconds a turn waits for its session's lease (default: enough for a dead
@@ -122,10 +124,13 @@ class Worker:
         self.turn_s = 0.0
         self._stopping = threading.Event()
 
-        def task(task: Any, payload: dict[str, Any]) -> None:
-            self._task(task, payload)
+        def task(
+            task: Any, payload: dict[str, Any], ran: asyncio.Task[str | None] | None = None
+        ) -> None:
+            self._task(task, payload, ran)
 
         self.app.task(name=TASK, bind=True, acks_late=True, max_retries=None)(task)
+        self.app.conf.worker_pool = turn_pool(TASK, self.runtime.portal, self.turn)
 
     def run(self, *, loglevel: str = "INFO") -> None:
         """Consumes the fleet's turn queue until stopped (SIGTERM: in-flight turns finish).
@@ -150,7 +155,6 @@ class Worker:
     def _argv(self, turns: str, loglevel: str) -> list[str]:
         return [
             "worker",
-            "--pool=threads",
             f"--concurrency={self.concurrency}",
             f"--queues={turns}",
             f"--hostname=accord-{os.getpid()}@%h",
@@ -303,14 +307,17 @@ class Worker:
         await self.channel.publish(turn, entry, inbox=payload.get("inbox"))
         await self.channel.finish(session_id, payload["ticket"])
 
-    def _task(self, task: Any, payload: dict[str, Any]) -> None:
-        """The Celery task: the turn, on this process's one event loop.
+    def _task(
+        self, task: Any, payload: dict[str, Any], ran: asyncio.Task[str | None] | None
+    ) -> None:
+        """The Celery task: the turn, on this process's one event loop; `ran`: the turn, run
+        already by the worker's pool (`turn_pool`), else it runs now, this thread waiting.
 
         A failure outside the run (Redis or the database down while counting, publishing or
         auditing) is delivered again later, never acknowledged as done: the turn would be lost.
         """
         try:
-            outcome = self.runtime.portal.call(self.turn(payload))
+            outcome = ran.result() if ran else self.runtime.portal.call(self.turn(payload))
         except Exception as error:
             log.warning("turn %s could not run (%r); retrying", payload.get("message_id"), error)
             outcome = RETRY

@@ -10,7 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Coroutine, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+)
 from concurrent.futures import CancelledError, Future
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +32,7 @@ class Portal:
         self._private: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._started: set[asyncio.Task[Any]] = set()
 
     async def enter(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Runs `coroutine` on the bound loop: the caller's, the first time."""
@@ -60,6 +68,22 @@ class Portal:
             if not loop.is_closed():
                 _submit(loop, _cancel(call.step)).result()
             raise
+
+    def start(
+        self, coroutine: Coroutine[Any, Any, T], then: Callable[[asyncio.Task[T]], object]
+    ) -> None:
+        """Starts `coroutine` on the bound loop (the private one, if none) and returns at once;
+        `then` gets its task, done, on the loop. The task is held until then: the loop keeps
+        only weak references to tasks."""
+        self._sync_loop().call_soon_threadsafe(self._begin, coroutine, then)
+
+    def _begin(
+        self, coroutine: Coroutine[Any, Any, T], then: Callable[[asyncio.Task[T]], object]
+    ) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._started.add(task)
+        task.add_done_callback(self._started.discard)
+        task.add_done_callback(then)
 
     async def relay(self, stream: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
         """`stream`'s items as they come, when on the bound loop; else all once it is done."""

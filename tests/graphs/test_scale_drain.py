@@ -45,6 +45,11 @@ def _kinds(fleet: Broker, session_id: str, message_id: str) -> list[str]:
     return [json.loads(fields[b"e"])["kind"] for _, fields in entries]
 
 
+def _threads(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("Threads:")[1].split()[0])
+
+
 async def test_sigterm_finishes_in_flight_turns_and_hands_back_the_rest(
     db: str, fleet: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,6 +74,9 @@ async def test_sigterm_finishes_in_flight_turns_and_hands_back_the_rest(
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.05)
             board.close()
+            # Its pool runs them on its event loop: waiting on their model, they hold no thread.
+            threads = _threads(first.pid)
+            assert threads < 8, f"{threads} threads for 8 turns waiting on their model"
             first.send_signal(signal.SIGTERM)
             stopped = time.monotonic()
             code = await asyncio.to_thread(first.wait, 60)

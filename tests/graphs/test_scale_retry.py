@@ -32,7 +32,7 @@ def test_a_retry_that_cannot_be_published_requeues_the_turn(tmp_path: Path) -> N
     payload |= {"message_id": "m", "ticket": 1}
     try:
         with pytest.raises(celery_exceptions.Reject) as refused:
-            worker._task(task, payload)
+            worker._task(task, payload, None)
     finally:
         worker.runtime.portal.call(worker.channel.aclose())
         worker.runtime.portal.close()
