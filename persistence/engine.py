@@ -134,16 +134,17 @@ def target_of(engine: Engine | AsyncEngine) -> Target:
 def pool_settings(concurrency: int, queue_timeout: float) -> dict[str, Any]:
     """Pool arguments for `concurrency` operations at once, waiting `queue_timeout` for one.
 
-    Half the connections stay open, the other half open under a burst and close again; the
-    drivers let no more operations than that at the pool at once (the rest queue, first
-    come first served), so the pool's own timeout only trips on a wait over the bound.
+    Every connection stays open once made: a pool that closed what it opened beyond a core
+    under a burst (SQLAlchemy's overflow) reopened one every three turns of 200 concurrent
+    sessions on PostgreSQL (a server process each), 0.5-1 ms of CPU per turn. The drivers let
+    no more operations than that at the pool at once (the rest queue, first come first
+    served), so the pool's own timeout only trips on a wait over the bound.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     if queue_timeout <= 0:
         raise ValueError(f"queue_timeout must be positive, got {queue_timeout}")
-    kept = (concurrency + 1) // 2
-    return {"pool_size": kept, "max_overflow": concurrency - kept, "pool_timeout": queue_timeout}
+    return {"pool_size": concurrency, "max_overflow": 0, "pool_timeout": queue_timeout}
 
 
 def capacity(engine: Engine) -> int | None:

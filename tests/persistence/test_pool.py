@@ -34,8 +34,8 @@ def test_the_pool_is_sized_from_the_expected_concurrency(saver_url: str) -> None
     with SQLAlchemySaver.from_url(saver_url, concurrency=7) as saver:
         saver.setup()
         pool = saver._sync_driver().engine.pool
-        assert pool.size() == 4  # type: ignore[attr-defined]
-        assert pool._max_overflow == 3  # type: ignore[attr-defined]
+        assert pool.size() == 7  # type: ignore[attr-defined]
+        assert pool._max_overflow == 0  # type: ignore[attr-defined]  # kept open once made
     with pytest.raises(ValueError, match="concurrency"):
         SQLAlchemySaver.from_url(saver_url, concurrency=0)
 
