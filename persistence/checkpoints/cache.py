@@ -1,4 +1,5 @@
-"""The in-process memory of each list channel's last stored value, to write deltas cheaply."""
+"""The in-process memory of each channel's last stored value: a list's, to write deltas
+cheaply; any other's row, so that reading it back needs no statement."""
 
 from __future__ import annotations
 
@@ -22,6 +23,20 @@ class Stored:
     """A private shallow copy, so later appends to the caller's list cannot change it."""
 
 
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A value that is not a list, as its one value row stores it (serialized and sealed);
+    no type: the version is empty (it has no row)."""
+
+    version: str
+    type: str = ""
+    data: bytes = b""
+
+
+SEALED_MAX = 4096
+"""Largest serialized value kept as a `Sealed` row (a turn's input, a small dict)."""
+
+
 class ChannelCache:
     """A thread-safe LRU map from (thread, namespace, channel) to its last stored list value.
 
@@ -37,6 +52,7 @@ class ChannelCache:
         """
         self._capacity = capacity
         self._entries: OrderedDict[CacheKey, Stored] = OrderedDict()
+        self._rows: OrderedDict[CacheKey, Sealed] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -63,6 +79,25 @@ class ChannelCache:
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
 
+    def row(self, key: CacheKey) -> Sealed | None:
+        """The last stored row of a channel whose value is not a list, if remembered."""
+        with self._lock:
+            entry = self._rows.get(key)
+            if entry is not None:
+                self._rows.move_to_end(key)
+            return entry
+
+    def keep(self, entries: Iterable[tuple[CacheKey, Sealed]]) -> None:
+        """Record rows of values that are not lists, now committed to the database."""
+        if not self._capacity or entries == []:
+            return
+        with self._lock:
+            for key, entry in entries:
+                self._rows[key] = entry
+                self._rows.move_to_end(key)
+            while len(self._rows) > self._capacity:
+                self._rows.popitem(last=False)
+
     def forget(self, thread_ids: Iterable[str]) -> None:
         """Drop every channel of these threads (after deletes, copies and prunes)."""
         doomed = set(thread_ids)
@@ -71,8 +106,11 @@ class ChannelCache:
         with self._lock:
             for key in [k for k in self._entries if k[0] in doomed]:
                 del self._entries[key]
+            for key in [k for k in self._rows if k[0] in doomed]:
+                del self._rows[key]
 
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:
             self._entries.clear()
+            self._rows.clear()

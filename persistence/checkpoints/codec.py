@@ -17,7 +17,7 @@ from zlib import crc32
 from langgraph.checkpoint.base import PendingWrite, writes_sort_key
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from accord.persistence.checkpoints.cache import CacheKey, ChannelCache, Stored
+from accord.persistence.checkpoints.cache import SEALED_MAX, CacheKey, ChannelCache, Sealed, Stored
 from accord.persistence.errors import CorruptCheckpoint, PersistenceError, Undecodable
 
 BlobKey = tuple[str, str, str, str]
@@ -81,6 +81,8 @@ class Encoded:
     rows: list[dict[str, Any]] = field(default_factory=list)
     deltas: list[Delta] = field(default_factory=list)
     learned: list[tuple[CacheKey, Stored]] = field(default_factory=list)
+    kept: list[tuple[CacheKey, Sealed]] = field(default_factory=list)
+    """Rows of values that are not lists, for `ChannelCache.keep`."""
 
     def rebase(self, serde: SerializerProtocol, present: set[tuple[str, str]]) -> None:
         """Turn deltas whose base row is gone into full values."""
@@ -140,7 +142,11 @@ def encode_values(
     out = Encoded()
     for channel, raw_version in versions.items():
         if channel not in values:
-            continue  # versioned but empty: nothing to store
+            # Versioned but empty (a trigger consumed, the input once read): nothing to
+            # store, and a read of this version needs nothing fetched.
+            if cache.enabled:
+                out.kept.append(((thread_id, checkpoint_ns, channel), Sealed(str(raw_version))))
+            continue
         value = values[channel]
         version = str(raw_version)
         row: dict[str, Any] = {
@@ -168,6 +174,8 @@ def encode_values(
         out.rows.append(row)
         if is_list and cache.enabled:
             out.learned.append((ck, Stored(version, row["depth"], list(value))))
+        elif cache.enabled and len(row["data"]) <= SEALED_MAX:
+            out.kept.append((ck, Sealed(version, row["type"], row["data"])))
     return out
 
 
@@ -209,6 +217,10 @@ class Chains:
                 if prior not in self._rows and prior not in self._known:
                     missing.append(prior)
         return missing
+
+    def keep(self, key: BlobKey, row: Sealed) -> None:
+        """Supply a value's row already in memory (from the cache) instead of fetching it."""
+        self._rows[key] = (None, 0, row.type, row.data)
 
     def know(self, key: BlobKey, items: list[Any], depth: int) -> None:
         """Supply a list value already in memory (from the cache) instead of a chain."""

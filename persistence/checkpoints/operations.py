@@ -74,15 +74,18 @@ class Operations:
             max_chain=self._max_chain,
         )
 
+        values = prepared.values
+
         def remember(_: None) -> None:
-            self._cache.remember(prepared.values.learned)
+            self._cache.remember(values.learned)
+            self._cache.keep(values.kept)
 
         op = Operation(
             lambda: writes.put(self._sql, serde, prepared),
             write=True,
             what=f"storing a checkpoint of thread {prepared.thread_id!r}",
             # A rebase only replaces what was learned: nothing learned, nothing to remember.
-            after=remember if prepared.values.learned else None,
+            after=remember if values.learned or values.kept else None,
             autocommit=self._sql.oneshot is not None,
             native=True,
             trace=("accord.checkpoint.write", {"accord.session.id": prepared.thread_id}),

@@ -16,7 +16,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy import ColumnElement, select, tuple_
 
-from accord.persistence.checkpoints.cache import CacheKey, ChannelCache, Stored
+from accord.persistence.checkpoints.cache import CacheKey, ChannelCache, Sealed, Stored
 from accord.persistence.checkpoints.codec import (
     BlobKey,
     Chains,
@@ -177,6 +177,7 @@ def _assemble(
     decoded: list[tuple[Any, dict[str, Any]]] = []
     keys: list[BlobKey] = []
     known: dict[BlobKey, Stored] = {}
+    rows_kept: dict[BlobKey, Sealed] = {}
     for row in rows:
         try:
             checkpoint = decode_checkpoint(serde, row.type, row.checkpoint)
@@ -189,8 +190,12 @@ def _assemble(
                 continue
             key = (row.thread_id, row.checkpoint_ns, channel, str(raw_version))
             hit = cache.get(key[:3]) if cache is not None else None
+            kept = cache.row(key[:3]) if cache is not None and hit is None else None
             if hit is not None and hit.version == key[3]:
                 known[key] = hit
+            elif kept is not None and kept.version == key[3]:
+                if kept.type:  # else stored empty: no row to fetch
+                    rows_kept[key] = kept
             else:
                 keys.append(key)
     if len(keys) > 1:
@@ -228,10 +233,12 @@ def _assemble(
         if keys:
             fetched.extend((yield sql.fetch.values(keys)).rows)
     chains = None  # every value inline: nothing fetched, nothing taken from the cache
-    if keys or known:
+    if keys or known or rows_kept:
         chains = Chains(serde, [r for r in fetched if r.kind == "b"])
         for key, hit in known.items():
             chains.know(key, hit.items, hit.depth)
+        for key, row in rows_kept.items():
+            chains.keep(key, row)
         if missing := chains.unresolved():
             # A delta whose base we neither fetched nor remember: read the rest of its chain.
             chains.add((yield sql.fetch.values(missing)).rows)

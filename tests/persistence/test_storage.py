@@ -7,8 +7,12 @@ import uuid
 from typing import Any
 
 import pytest
-from langgraph.checkpoint.conformance.test_utils import generate_config
-from sqlalchemy import delete
+from langgraph.checkpoint.conformance.test_utils import (
+    generate_checkpoint,
+    generate_config,
+    generate_metadata,
+)
+from sqlalchemy import delete, event
 
 from accord.persistence import PersistenceError, SQLAlchemySaver
 from accord.persistence.checkpoints import writes
@@ -226,3 +230,50 @@ async def test_prune_refuses_delta_channel_threads(store: Any) -> None:
         await store.saver.aprune([thread], strategy="sometimes")
     await store.saver.aprune([thread], strategy="delete")
     assert store.blob_rows(thread) == []
+
+
+async def test_values_this_saver_wrote_read_back_without_fetching_them(store: Any) -> None:
+    """The latest checkpoint of a thread this process writes (a session's next turn) reads in
+    one statement: lists and small values come from memory, a consumed trigger is known
+    empty; a cold saver (another process) fetches them and reads the same."""
+    saver = store.saver
+    thread = _thread("kept")
+    first = await store.put(thread, {"messages": ["hi"], "input": {"text": "hi"}})
+    before = await saver.aget_tuple(first)
+    assert before is not None
+    versions = dict(before.checkpoint["channel_versions"])
+    # The list grows; the trigger is versioned with no value (consumed): no row is stored.
+    new = {
+        "messages": saver.get_next_version(versions["messages"], None),
+        "trigger": saver.get_next_version(None, None),
+    }
+    values = {"messages": ["hi", "hello"], "input": {"text": "hi"}}
+    checkpoint = generate_checkpoint(channel_values=values, channel_versions=versions | new)
+    config = generate_config(thread)
+    config["configurable"]["checkpoint_id"] = first["configurable"]["checkpoint_id"]
+    latest = await saver.aput(config, checkpoint, generate_metadata(), new)
+    sent: list[str] = []
+
+    def statement(conn: Any, cursor: Any, sql: str, *rest: Any) -> None:
+        if not sql.startswith("BEGIN"):
+            sent.append(sql)
+
+    engine = _engine(saver)
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        read = await store.values(latest)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert read == values
+    assert len(sent) == 1, sent
+    read["input"]["text"] = "changed by the caller"  # each read has a copy of its own
+    assert await store.values(latest) == values
+    async with SQLAlchemySaver.from_url(store.url) as cold:
+        assert await store.values(latest, saver=cold) == values
+
+
+def _engine(saver: SQLAlchemySaver) -> Any:
+    """The sync engine the saver's async calls run on."""
+    driver: Any = saver._async_driver()
+    sync = getattr(driver, "_sync", None)
+    return sync.engine if sync is not None else driver.engine.sync_engine
