@@ -124,6 +124,9 @@ class Native:
     ) -> T:
         """Run `work(cursor)` in one transaction (or in autocommit) on a pooled connection.
 
+        SQLite's connections are in autocommit already (accord issues BEGIN itself): there,
+        autocommit only leaves out BEGIN and COMMIT.
+
         Raises:
             DBAPIError: The database refused; the transaction was rolled back, and the
                 connection invalidated if it broke.
@@ -131,12 +134,13 @@ class Native:
         conn: Any = pooled.dbapi_connection
         cursor = None
         switched = False
+        sqlite = self._backend == "sqlite"
         try:
-            if autocommit:
+            if autocommit and not sqlite:
                 # psycopg only flips a flag here (no round trip); restored before check-in.
                 conn.autocommit = switched = True
             cursor = conn.cursor()
-            if self._backend == "sqlite":
+            if sqlite and not autocommit:
                 # Writers take the write lock up front so a read never has to upgrade.
                 cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             result = work(cursor)
