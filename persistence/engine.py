@@ -224,6 +224,9 @@ def _defaults(target: Target) -> dict[str, Any]:
     # Every operation ends its transaction itself, so the pool's rollback on check-in would
     # only cost one more round trip per call.
     settings: dict[str, Any] = {"pool_reset_on_return": None}
+    if target.backend == "postgresql":
+        # Reads and one-shot writes, most operations, run in autocommit (see the drivers).
+        settings["isolation_level"] = "AUTOCOMMIT"
     if target.backend == "mysql":
         # READ COMMITTED avoids InnoDB gap locks, which deadlock concurrent upserts.
         settings |= {"isolation_level": "READ COMMITTED", "pool_recycle": 3600}

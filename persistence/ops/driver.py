@@ -119,7 +119,7 @@ class Runner:
         except PoolTimeout as exc:
             raise busy(self._target, _what(op), exc) from exc
         with conn:
-            conn.execution_options(**_options(self._target, op))
+            conn.execution_options(**_options(self._target, op, conn))
             yield conn
 
     def _run_sqlalchemy(self, op: Operation[T]) -> T:
@@ -341,22 +341,30 @@ class AsyncDriver:
         except DBAPIError as exc:
             raise unavailable(self._target, exc) from exc
         try:
-            await conn.execution_options(**_options(self._target, op))
+            await conn.execution_options(**_options(self._target, op, conn.sync_connection))
             yield conn
         finally:
             await conn.close()
 
 
-def _options(target: Target, op: Operation[Any] | None) -> dict[str, Any]:
+def _options(target: Target, op: Operation[Any] | None, conn: Connection | None) -> dict[str, Any]:
     """Per-operation connection settings (`op` None: migrations, a write transaction).
 
     SQLite writers take the write lock up front (BEGIN IMMEDIATE). PostgreSQL readers run
     in autocommit: at READ COMMITTED each statement sees its own snapshot anyway, so BEGIN
-    and COMMIT would only add two round trips; so do one-shot writes.
+    and COMMIT would only add two round trips; so do one-shot writes. accord's own engines
+    keep PostgreSQL's connections in autocommit (most operations are such), so only a
+    transaction switches it off, until the connection goes back to the pool.
     """
     if target.backend == "sqlite":
         return {"accord_write": op is None or op.write}
-    return {"isolation_level": "AUTOCOMMIT"} if _autocommit(target, op) else {}
+    if conn is None or target.backend != "postgresql":
+        return {}
+    want = _autocommit(target, op)
+    dbapi: Any = conn.connection.dbapi_connection
+    if dbapi.autocommit == want:
+        return {}
+    return {"isolation_level": "AUTOCOMMIT" if want else conn.default_isolation_level}
 
 
 def _autocommit(target: Target, op: Operation[Any] | None) -> bool:

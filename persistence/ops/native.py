@@ -136,9 +136,9 @@ class Native:
         switched = False
         sqlite = self._backend == "sqlite"
         try:
-            if autocommit and not sqlite:
+            if self._backend == "postgresql" and conn.autocommit != autocommit:
                 # psycopg only flips a flag here (no round trip); restored before check-in.
-                conn.autocommit = switched = True
+                conn.autocommit, switched = autocommit, True
             cursor = conn.cursor()
             if sqlite and not autocommit:
                 # Writers take the write lock up front so a read never has to upgrade.
@@ -157,7 +157,7 @@ class Native:
             if cursor is not None and pooled.is_valid:
                 cursor.close()
             if switched and pooled.is_valid:
-                conn.autocommit = False
+                conn.autocommit = not autocommit
 
     def execute(self, cursor: Any, statement: Executable, params: Any) -> tuple[Sequence[Any], int]:
         """Run one step on the cursor; return its rows (named tuples) and row count."""
