@@ -7,9 +7,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 CacheKey = tuple[str, str, str]
+E = TypeVar("E")
 """(thread_id, checkpoint_ns, channel)"""
 
 
@@ -38,7 +39,8 @@ SEALED_MAX = 4096
 
 
 class ChannelCache:
-    """A thread-safe LRU map from (thread, namespace, channel) to its last stored list value.
+    """Thread-safe LRU maps from (thread, namespace, channel) to its last stored list value,
+    and to its last stored row of another value.
 
     An entry is only a hint: writers check the base row still exists before relying on it,
     and a miss only costs one full snapshot.
@@ -62,41 +64,36 @@ class ChannelCache:
 
     def get(self, key: CacheKey) -> Stored | None:
         """The last stored value of a channel, if remembered."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
+        return self._find(self._entries, key)
 
     def remember(self, entries: Iterable[tuple[CacheKey, Stored]]) -> None:
         """Record values that are now committed to the database."""
-        if not self._capacity or entries == []:  # most checkpoints hold no list
-            return
-        with self._lock:
-            for key, entry in entries:
-                self._entries[key] = entry
-                self._entries.move_to_end(key)
-            while len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
+        self._add(self._entries, entries)
 
     def row(self, key: CacheKey) -> Sealed | None:
         """The last stored row of a channel whose value is not a list, if remembered."""
-        with self._lock:
-            entry = self._rows.get(key)
-            if entry is not None:
-                self._rows.move_to_end(key)
-            return entry
+        return self._find(self._rows, key)
 
     def keep(self, entries: Iterable[tuple[CacheKey, Sealed]]) -> None:
         """Record rows of values that are not lists, now committed to the database."""
-        if not self._capacity or entries == []:
+        self._add(self._rows, entries)
+
+    def _find(self, entries: OrderedDict[CacheKey, E], key: CacheKey) -> E | None:
+        with self._lock:
+            entry = entries.get(key)
+            if entry is not None:
+                entries.move_to_end(key)
+            return entry
+
+    def _add(self, into: OrderedDict[CacheKey, E], entries: Iterable[tuple[CacheKey, E]]) -> None:
+        if not self._capacity or entries == []:  # most checkpoints hold no such value
             return
         with self._lock:
             for key, entry in entries:
-                self._rows[key] = entry
-                self._rows.move_to_end(key)
-            while len(self._rows) > self._capacity:
-                self._rows.popitem(last=False)
+                into[key] = entry
+                into.move_to_end(key)
+            while len(into) > self._capacity:
+                into.popitem(last=False)
 
     def forget(self, thread_ids: Iterable[str]) -> None:
         """Drop every channel of these threads (after deletes, copies and prunes)."""
