@@ -25,6 +25,7 @@ from sqlalchemy.util import greenlet_spawn
 from accord.persistence import migrate
 from accord.persistence.engine import QUEUE_TIMEOUT_S, Target, capacity
 from accord.persistence.ops.failures import busy, retryable, translate, translated, unavailable
+from accord.persistence.ops.isolation import autocommit, options
 from accord.persistence.ops.native import Checkout, Native
 from accord.persistence.ops.tracing import traced
 
@@ -86,7 +87,6 @@ class Runner:
         """Wrap an engine."""
         self.engine = engine
         self._target = target
-        self._sqlite = target.backend == "sqlite"
         self._native = Native(engine)
         self._checkout = Checkout(engine)
 
@@ -119,7 +119,7 @@ class Runner:
         except PoolTimeout as exc:
             raise busy(self._target, _what(op), exc) from exc
         with conn:
-            conn.execution_options(**_options(self._target, op, conn))
+            conn.execution_options(**options(self._target, *_kind(op), conn))
             yield conn
 
     def _run_sqlalchemy(self, op: Operation[T]) -> T:
@@ -140,10 +140,8 @@ class Runner:
         except PoolTimeout as exc:
             raise busy(self._target, _what(op), exc) from exc
         try:
-            # A read runs without BEGIN and COMMIT on SQLite too (each statement reads a
-            # snapshot of its own, as on PostgreSQL), two calls fewer for a one-statement read.
-            autocommit = _autocommit(self._target, op) or (self._sqlite and not op.write)
-            return native.transact(pooled, work, write=op.write, autocommit=autocommit)
+            bare = autocommit(self._target, op.write, op.autocommit, native=True)
+            return native.transact(pooled, work, write=op.write, autocommit=bare)
         finally:
             self._checkout.give(pooled)
 
@@ -341,34 +339,16 @@ class AsyncDriver:
         except DBAPIError as exc:
             raise unavailable(self._target, exc) from exc
         try:
-            await conn.execution_options(**_options(self._target, op, conn.sync_connection))
+            settings = options(self._target, *_kind(op), conn.sync_connection)
+            await conn.execution_options(**settings)
             yield conn
         finally:
             await conn.close()
 
 
-def _options(target: Target, op: Operation[Any] | None, conn: Connection | None) -> dict[str, Any]:
-    """Per-operation connection settings (`op` None: migrations, a write transaction).
-
-    SQLite writers take the write lock up front (BEGIN IMMEDIATE). PostgreSQL readers run
-    in autocommit: at READ COMMITTED each statement sees its own snapshot anyway, so BEGIN
-    and COMMIT would only add two round trips; so do one-shot writes. accord's own engines
-    keep PostgreSQL's connections in autocommit (most operations are such), so only a
-    transaction switches it off, until the connection goes back to the pool.
-    """
-    if target.backend == "sqlite":
-        return {"accord_write": op is None or op.write}
-    if conn is None or target.backend != "postgresql":
-        return {}
-    want = _autocommit(target, op)
-    dbapi: Any = conn.connection.dbapi_connection
-    if dbapi.autocommit == want:
-        return {}
-    return {"isolation_level": "AUTOCOMMIT" if want else conn.default_isolation_level}
-
-
-def _autocommit(target: Target, op: Operation[Any] | None) -> bool:
-    return target.backend == "postgresql" and op is not None and (op.autocommit or not op.write)
+def _kind(op: Operation[Any] | None) -> tuple[bool, bool]:
+    """(writes, in one statement) of an operation; None (migrations) is a write transaction."""
+    return (True, False) if op is None else (op.write, op.autocommit)
 
 
 def _drive(execute: Callable[[Executable, Params], Outcome], steps: Steps[T]) -> T:
