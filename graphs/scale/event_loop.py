@@ -78,10 +78,12 @@ def turn_pool(task: str, portal: Portal, ahead: Ahead) -> type:
             def then(ran: asyncio.Task[Any]) -> None:
                 # The body goes decoded (no content type): Celery's tracer takes it as it is.
                 body = (task_args, {**task_kwargs, "ran": ran}, embed)
-                call((name, task_id, request, body, None, None), None)
-                with self._idle:
-                    self._ahead -= 1
-                    self._idle.notify_all()
+                try:
+                    call((name, task_id, request, body, None, None), None)
+                finally:
+                    with self._idle:
+                        self._ahead -= 1
+                        self._idle.notify_all()
 
             with self._idle:
                 self._ahead += 1
