@@ -92,8 +92,9 @@ class SQLAlchemySaver(
             serde: The serializer of checkpoints and values (LangGraph's default if None).
             engine_options: Extra `create_engine` arguments (pool sizes, ...) for engines
                 accord builds.
-            cache_size: How many list channels to remember for delta encoding; 0 stores
-                every version in full.
+            cache_size: How many list channels to remember for delta encoding, and how many
+                other values' rows (up to 4 KB each) to keep so that reading them back
+                fetches nothing; 0 stores every version in full and keeps nothing.
             max_chain: How many deltas may follow a full value before another is stored.
             concurrency: Operations you expect at once: each engine opens up to this many
                 connections (under the server's `max_connections`); more wait in a queue.
