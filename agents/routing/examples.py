@@ -27,7 +27,7 @@ from langchain_core.embeddings import Embeddings
 
 from accord.agents.agent import Agent
 from accord.agents.errors import AgentSpecError
-from accord.agents.routing.fit import SHARPNESS, embed_once, texts, unit
+from accord.agents.routing.fit import SHARPNESS, centred, embed_once, texts
 
 SOFTNESS = 0.08
 """The margin (in similarity) that divides a request's loss by about e: tuned on HWU64's
@@ -73,11 +73,11 @@ def pick_examples(
     # The fit centres on its team's texts: its own and, once picked, `count` requests each.
     share = count * len(names) / (count * len(names) + len(base))
     centre = (1 - share) * base.mean(axis=0) + share * requests.mean(axis=0)
-    x = _centred(requests, centre)
+    x = centred(requests, centre)
     gold = np.array([i for _, i in pairs])
     owners = np.array([i for _, i in own])
     # Per request and agent: the sum of exp(cosine / sharpness) over the agent's texts.
-    kernel = np.exp((x @ _centred(base, centre).T) / sharpness)
+    kernel = np.exp((x @ centred(base, centre).T) / sharpness)
     total = np.stack([kernel[:, owners == i].sum(axis=1) for i in range(len(names))], axis=1)
     for _ in range(count):
         for i, name in enumerate(names):
@@ -115,8 +115,3 @@ def _losses(
     )
     loss: Matrix = np.logaddexp(0.0, -margin / softness).astype(np.float32)
     return loss
-
-
-def _centred(matrix: Matrix, centre: Matrix) -> Matrix:
-    """Each row less `centre`, as a unit vector (as `EmbeddingFit` centres its texts)."""
-    return np.stack([unit(row - centre) for row in matrix])

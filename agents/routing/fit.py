@@ -197,7 +197,7 @@ class EmbeddingFit:
         self.size = len(agents)
         matrix = embed_once(embeddings, self.texts)
         self.centre = matrix.mean(axis=0)
-        self.matrix = np.stack([unit(row - self.centre) for row in matrix])
+        self.matrix = centred(matrix, self.centre)
         # Texts are grouped by agent, so `reduceat` takes each agent's score in one pass.
         self.starts = np.searchsorted(np.array(owners), np.arange(self.size))
         self.trained = (
@@ -312,6 +312,11 @@ def embed_once(embeddings: Embeddings, texts_: list[str]) -> Vector:
     if not texts_:
         return np.zeros((0, 1), dtype=np.float32)
     return np.stack([known[t] for t in texts_])
+
+
+def centred(matrix: Vector, centre: Vector) -> Vector:
+    """Each row less `centre`, as a unit vector (how a fit places its texts)."""
+    return np.stack([unit(row - centre) for row in matrix])
 
 
 def unit(vector: Vector) -> Vector:

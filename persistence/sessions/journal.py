@@ -18,7 +18,14 @@ from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.ops.driver import Operation, Steps
 from accord.persistence.ops.flow import adrive, drive
 from accord.persistence.sessions.audit import AuditEvent, appending, arrived
-from accord.persistence.sessions.leases import LeaseStore, Taken, offer, releasing, waiting
+from accord.persistence.sessions.leases import (
+    Lease,
+    LeaseStore,
+    Taken,
+    offer,
+    releasing,
+    waiting,
+)
 from accord.persistence.sessions.oneshot import OneShot
 from accord.persistence.sessions.records import (
     OPEN,
@@ -193,10 +200,11 @@ class RunJournal(Store):
         message_id: str | None,
         then: Then | None,
     ) -> Operation[Taken]:
-        # On PostgreSQL a free lease is taken in the statement that reads the record and
-        # appends the events (see `oneshot`), unless the arrival is to be looked up first.
-        free = self._oneshot if message_id is None else None
-        free = free if free is not None and free.fits(events) else None
+        # On PostgreSQL the record's read appends the events (see `oneshot`), and a free
+        # lease is taken in that statement too, unless the arrival is to be looked up first.
+        fitting = self._oneshot
+        fitting = fitting if fitting is not None and fitting.fits(events) else None
+        free = fitting if message_id is None else None
 
         def steps() -> Steps[Taken]:
             if free is not None:
@@ -205,14 +213,11 @@ class RunJournal(Store):
                 if leased:
                     if admit is not None:
                         admit(record)
-                    if then is not None:
-                        yield from then()
-                    return Taken(session_id, lease, extra=Begun(record, False))
+                    return (yield from _begun(session_id, lease, record, then, False, False))
             taken = yield from self._leases.taking(session_id, holder, ttl)
-            # On PostgreSQL, once the lease is taken, the record's read appends the events
-            # (see `oneshot`): the arrival is looked up first.
-            oneshot = self._oneshot if taken.lease is not None else None
-            oneshot = oneshot if oneshot is not None and oneshot.fits(events) else None
+            # Once the lease is taken, the record's read appends the events: the arrival is
+            # looked up first.
+            oneshot = fitting if taken.lease is not None else None
             # Asked here, not of the checkpoint: a message that never arrived (nearly every
             # one) then costs the run no read of the state besides LangGraph's own.
             resent = False
@@ -231,14 +236,28 @@ class RunJournal(Store):
             if oneshot is None:
                 resent = message_id is not None and (yield from arrived(session_id, message_id))
                 yield from appending(events)
-            if then is not None:
-                yield from then()
-            begun = Begun(record, taken.replaced, resent)
-            return Taken(session_id, taken.lease, extra=begun)
+            return (
+                yield from _begun(session_id, taken.lease, record, then, taken.replaced, resent)
+            )
 
         return Operation(
             steps, write=True, what=f"beginning a run of session {session_id!r}", native=True
         )
+
+
+def _begun(
+    session_id: str,
+    lease: Lease,
+    record: SessionRecord,
+    then: Then | None,
+    interrupted: bool,
+    resent: bool,
+) -> Steps[Taken]:
+    """A run's beginning, once it holds the lease and its record was admitted: `then`'s
+    steps, and what the run learns."""
+    if then is not None:
+        yield from then()
+    return Taken(session_id, lease, extra=Begun(record, interrupted, resent))
 
 
 def _open(record: SessionRecord, event: AuditEvent) -> Operation[SessionRecord]:

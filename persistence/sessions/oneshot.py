@@ -46,6 +46,7 @@ from accord.persistence.sessions.records import (
     record_of,
     record_params,
     selecting,
+    session_row,
 )
 from accord.persistence.sessions.stores import dumps, to_db, utcnow
 
@@ -87,10 +88,7 @@ class OneShot:
         if statement is None:
             statement = self._leasings[count] = _leasing(count)
         params = _params(events) | {f"l_{name}": value for name, value in lease.items()}
-        outcome: Outcome = yield statement, params | {"session_id": session_id}
-        if not outcome.rows:
-            raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
-        row = outcome.rows[0]
+        row = yield from session_row(session_id, statement, params)
         return bool(row.leased), record_of(row)
 
     def opening(self, record: SessionRecord, event: AuditEvent) -> Operation[SessionRecord]:

@@ -250,10 +250,18 @@ def selecting(
 ) -> Steps[SessionRecord]:
     """The steps that read a record (raising `SessionNotFound`); `statement` is
     `SELECT_RECORD` or one that does more too, with `more` parameters."""
+    return record_of((yield from session_row(session_id, statement, more)))
+
+
+def session_row(
+    session_id: str, statement: Executable, more: Mapping[str, Any] | None = None
+) -> Steps[Any]:
+    """The steps that run `statement`, which reads the session's row (with `more`
+    parameters), and return that row (raising `SessionNotFound`)."""
     outcome: Outcome = yield statement, {"session_id": session_id, **(more or {})}
     if not outcome.rows:
         raise SessionNotFound(f"no session {session_id!r}; check the id or create it first")
-    return record_of(outcome.rows[0])
+    return outcome.rows[0]
 
 
 def _get(session_id: str) -> Operation[SessionRecord]:
