@@ -5,7 +5,9 @@ the caller refuse the run on it), and recording the message that arrived; it end
 the usage and the assigned agent, recording what the run did, and giving the lease back.
 Doing each end in one transaction keeps the runtime's cost per message at two transactions
 besides the checkpoints, and makes each end atomic: a lease is never taken without its message
-recorded, nor given back before the usage is.
+recorded, nor given back before the usage is. On PostgreSQL each end is usually one statement
+(`oneshot`); a beginning refused after its statement, or failing after it, gives back what
+it wrote.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from accord.persistence.checkpoints.saver import SQLAlchemySaver
 from accord.persistence.ops.driver import Operation, Steps
-from accord.persistence.ops.flow import adrive, drive
+from accord.persistence.ops.flow import Flow, adrive, drive, twin
 from accord.persistence.sessions.audit import AuditEvent, appending, arrived
 from accord.persistence.sessions.leases import (
     Lease,
@@ -36,7 +38,7 @@ from accord.persistence.sessions.records import (
     selecting,
     updating,
 )
-from accord.persistence.sessions.stores import Store
+from accord.persistence.sessions.stores import Bound, Store
 
 Admit = Callable[[SessionRecord], None]
 """Checks a session's record before a run begins; raises to refuse the run."""
@@ -103,7 +105,7 @@ class RunJournal(Store):
         message_id: str | None = None,
         then: Then | None = None,
     ) -> Begun:
-        """Takes the lease, reads the record and appends `events`, in one transaction.
+        """Takes the lease, reads the record and appends `events`, all or nothing.
 
         `holder` must be unique to this run: taking over a lease that is still in the table
         is how a run learns that its predecessor died.
@@ -125,8 +127,8 @@ class RunJournal(Store):
             SessionBusy: Another holder has the lease (still, after `wait` seconds).
             SessionNotFound: No such session (nothing is written).
         """
-        op = self._begin(session_id, holder, ttl, events, admit, message_id, then)
-        begun: Begun = drive(waiting(self._bound, op, wait)).extra
+        flow = self._beginning(session_id, holder, ttl, wait, events, admit, message_id, then)
+        begun: Begun = drive(flow).extra
         return begun
 
     async def abegin(
@@ -142,8 +144,8 @@ class RunJournal(Store):
         then: Then | None = None,
     ) -> Begun:
         """Async `begin`."""
-        op = self._begin(session_id, holder, ttl, events, admit, message_id, then)
-        begun: Begun = (await adrive(waiting(self._bound, op, wait))).extra
+        flow = self._beginning(session_id, holder, ttl, wait, events, admit, message_id, then)
+        begun: Begun = (await adrive(flow)).extra
         return begun
 
     def end(
@@ -190,6 +192,34 @@ class RunJournal(Store):
             return oneshot.ending(session_id, holder, usage, agent, events, began)
         return _end(session_id, holder, changes, events, began)
 
+    def _beginning(
+        self,
+        session_id: str,
+        holder: str,
+        ttl: float,
+        wait: float,
+        events: Sequence[AuditEvent],
+        admit: Admit | None,
+        message_id: str | None,
+        then: Then | None,
+    ) -> Flow[Taken]:
+        # On PostgreSQL the record's read appends the events (see `oneshot`), and a free
+        # lease is taken in that statement too, in autocommit, unless the arrival is to be
+        # looked up first; a lease someone holds is waited for in a transaction.
+        fitting = self._oneshot
+        fitting = fitting if fitting is not None and fitting.fits(events) else None
+        if fitting is not None and message_id is None:
+            free = Free(fitting, session_id, holder, ttl, events, admit, then)
+            try:
+                taken: Taken | None = yield twin(self._bound.run, self._bound.arun, free.op)
+            except Exception:
+                yield from free.undone(self._bound)
+                raise
+            if taken is not None:
+                return taken
+        op = self._begin(session_id, holder, ttl, events, admit, message_id, then, fitting)
+        return (yield from waiting(self._bound, op, wait))
+
     def _begin(
         self,
         session_id: str,
@@ -199,21 +229,9 @@ class RunJournal(Store):
         admit: Admit | None,
         message_id: str | None,
         then: Then | None,
+        fitting: OneShot | None,
     ) -> Operation[Taken]:
-        # On PostgreSQL the record's read appends the events (see `oneshot`), and a free
-        # lease is taken in that statement too, unless the arrival is to be looked up first.
-        fitting = self._oneshot
-        fitting = fitting if fitting is not None and fitting.fits(events) else None
-        free = fitting if message_id is None else None
-
         def steps() -> Steps[Taken]:
-            if free is not None:
-                lease, row = offer(session_id, holder, ttl)
-                leased, record = yield from free.leasing(session_id, row, events)
-                if leased:
-                    if admit is not None:
-                        admit(record)
-                    return (yield from _begun(session_id, lease, record, then, False, False))
             taken = yield from self._leases.taking(session_id, holder, ttl)
             # Once the lease is taken, the record's read appends the events: the arrival is
             # looked up first.
@@ -243,6 +261,61 @@ class RunJournal(Store):
         return Operation(
             steps, write=True, what=f"beginning a run of session {session_id!r}", native=True
         )
+
+
+class Free:
+    """A run's beginning on a free lease, on PostgreSQL: one statement takes the lease, reads
+    the record and appends the arrival, in autocommit (see `oneshot`); what it wrote is given
+    back if the run is refused or its beginning fails after it."""
+
+    def __init__(
+        self,
+        oneshot: OneShot,
+        session_id: str,
+        holder: str,
+        ttl: float,
+        events: Sequence[AuditEvent],
+        admit: Admit | None,
+        then: Then | None,
+    ) -> None:
+        self._oneshot, self._session_id, self._holder = oneshot, session_id, holder
+        self._ttl, self._events, self._admit, self._then = ttl, events, admit, then
+        self._appended: list[int] | None = None
+        """The arrival's rows while the lease is taken and not given back."""
+        self.op: Operation[Taken | None] = Operation(
+            self._steps,
+            write=True,
+            what=f"beginning a run of session {session_id!r}",
+            autocommit=True,
+            native=True,
+        )
+
+    def _steps(self) -> Steps[Taken | None]:
+        """Taken, or None if another holder has the lease (nothing was written then)."""
+        oneshot, session_id = self._oneshot, self._session_id
+        if self._appended is not None:  # retried after taking it: start afresh
+            yield from oneshot.undoing(session_id, self._holder, self._appended).steps()
+            self._appended = None
+        lease, row = offer(session_id, self._holder, self._ttl)
+        leased, record, self._appended = yield from oneshot.leasing(session_id, row, self._events)
+        if not leased:
+            self._appended = None
+            return None
+        if self._admit is not None:
+            self._admit(record)
+        return (yield from _begun(session_id, lease, record, self._then, False, False))
+
+    def undone(self, bound: Bound) -> Flow[None]:
+        """Gives back what the statement wrote, if it took the lease; a failure to is left to
+        the lease's expiry, as a run that died holding it is."""
+        appended, self._appended = self._appended, None
+        if appended is None:
+            return
+        undo = self._oneshot.undoing(self._session_id, self._holder, appended)
+        try:
+            yield twin(bound.run, bound.arun, undo)
+        except Exception:
+            return
 
 
 def _begun(

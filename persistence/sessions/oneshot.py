@@ -12,15 +12,18 @@ A session opens the same way: its record's INSERT (returning the row as stored) 
 
 A run begins, once it has the lease, by reading the record and appending the message's
 arrival: one statement too (the record is read in the statement's own snapshot, taken after
-the lease's, so it is what the last holder left). It stays in the run's first transaction, so
-a refusal on the record rolls the arrival back with the lease.
+the lease's, so it is what the last holder left). Where the lease was taken over, it stays in
+the run's first transaction, so a refusal on the record rolls the arrival back with the lease.
 
 A free lease (the usual case: each run deletes its row at its end) is taken in that same
-statement (`leasing`): its INSERT, the record's read and the arrival's, which hangs on the
-INSERT's RETURNING. The read locks the record's row (FOR SHARE): at READ COMMITTED a locking
-read returns the row's latest committed version, not the statement's snapshot's, so a last
-holder whose end committed after that snapshot, its lease row gone by the INSERT's check, has
-its usage read all the same; one still ending holds the row, and the read waits for it.
+statement (`leasing`): its INSERT, which only a session that exists gets, the record's read
+and the arrival's, which hangs on the INSERT's RETURNING. The read locks the record's row (FOR
+SHARE): at READ COMMITTED a locking read returns the row's latest committed version, not the
+statement's snapshot's, so a last holder whose end committed after that snapshot, its lease
+row gone by the INSERT's check, has its usage read all the same; one still ending holds the
+row, and the read waits for it. That statement runs alone, in autocommit, which saves the
+turn BEGIN and COMMIT: a refusal on the record, or a failure after it, is undone by one more
+(`undoing`: the lease and the arrival's rows, by the ids the statement returned).
 """
 
 from __future__ import annotations
@@ -29,7 +32,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, insert, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.dml import Insert
 
@@ -80,16 +95,31 @@ class OneShot:
 
     def leasing(
         self, session_id: str, lease: Mapping[str, Any], events: Sequence[AuditEvent]
-    ) -> Steps[tuple[bool, SessionRecord]]:
+    ) -> Steps[tuple[bool, SessionRecord, list[int]]]:
         """The steps that take a free lease (`lease`: its row), read the record (raising
-        `SessionNotFound`) and append `events` if the lease was taken; whether it was."""
+        `SessionNotFound`, having written nothing) and append `events` if the lease was taken;
+        whether it was, and the ids of the events' rows."""
         count = len(events)
         statement = self._leasings.get(count)
         if statement is None:
             statement = self._leasings[count] = _leasing(count)
         params = _params(events) | {f"l_{name}": value for name, value in lease.items()}
         row = yield from session_row(session_id, statement, params)
-        return bool(row.leased), record_of(row)
+        return bool(row.leased), record_of(row), list(row.appended or ())
+
+    def undoing(self, session_id: str, holder: str, appended: Sequence[int]) -> Operation[None]:
+        """Gives back a lease `leasing` took and deletes the events it appended."""
+
+        def steps() -> Steps[None]:
+            yield _UNDO, {"id": session_id, "by": holder, "ids": list(appended)}
+
+        return Operation(
+            steps,
+            write=True,
+            what=f"giving back the lease of session {session_id!r}",
+            autocommit=True,
+            native=True,
+        )
 
     def opening(self, record: SessionRecord, event: AuditEvent) -> Operation[SessionRecord]:
         """Stores the new `record` with its `event` (the first fails whole on a taken id)."""
@@ -157,27 +187,38 @@ def _ending(count: int) -> Select[Any]:
 
 
 def _leasing(count: int) -> Select[Any]:
+    session = sessions.c.session_id == bindparam("session_id")
+    lease = select(
+        bindparam("l_session_id", type_=leases.c.session_id.type),
+        bindparam("l_holder", type_=leases.c.holder.type),
+        bindparam("l_expires_at", type_=leases.c.expires_at.type),
+    ).where(exists(select(sessions.c.session_id).where(session)))
     leased = (
         postgresql.insert(leases)
-        .values(
-            session_id=bindparam("l_session_id"),
-            holder=bindparam("l_holder"),
-            expires_at=bindparam("l_expires_at", type_=leases.c.expires_at.type),
-        )
+        .from_select(["session_id", "holder", "expires_at"], lease)
         .on_conflict_do_nothing()
         .returning(leases.c.session_id)
         .cte("leased")
     )
     taken = exists(select(leased.c.session_id))
+    appended: Any = None
+    if count:
+        appended = _appending(count, taken).returning(audit.c.id).cte("appended")
+    ids = select(func.array_agg(appended.c.id)).scalar_subquery() if count else null()
     leasing = (
-        select(*sessions.c, taken.label("leased"))
-        .where(sessions.c.session_id == bindparam("session_id"))
+        select(*sessions.c, taken.label("leased"), ids.label("appended"))
+        .where(session)
         .with_for_update(read=True, of=sessions)
         .add_cte(leased)
     )
-    if count:
-        leasing = leasing.add_cte(_appending(count, taken).cte("appended"))
-    return leasing
+    return leasing.add_cte(appended) if count else leasing
+
+
+_UNDO = (
+    delete(audit)
+    .where(audit.c.id == any_(bindparam("ids", type_=postgresql.ARRAY(audit.c.id.type))))
+    .add_cte(RELEASE.cte("released"))
+)
 
 
 def _appending(count: int, condition: ColumnElement[bool] | None) -> Insert:

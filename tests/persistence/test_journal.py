@@ -118,6 +118,30 @@ async def test_a_run_begins_with_its_arrival_or_not_at_all(
     with pytest.raises(SessionNotFound):
         await journal.abegin("no-such-session", "run-3", 30.0, events=events)
     assert not await trail.aevents("no-such-session")
+    assert await LeaseStore(saver).aholder("no-such-session") is None
+
+
+def _failing() -> Any:
+    yield from ()  # a generator of steps, as `then` is
+    raise Refused("the read after the lease failed")
+
+
+async def test_a_beginning_that_fails_after_taking_the_lease_gives_it_back(
+    saver: SQLAlchemySaver,
+) -> None:
+    # On PostgreSQL a free lease is taken in autocommit: what failed after it is undone.
+    journal = RunJournal(LeaseStore(saver))
+    session_id = (await journal.aopen("alice", usage={})).session_id
+    events = [AuditEvent(session_id, "message_in", details={"n": 0})]
+    with pytest.raises(Refused):
+        await journal.abegin(session_id, "run-1", 30.0, events=events, then=_failing)
+    assert not await AuditTrail(saver).aevents(session_id, kinds=["message_in"])
+    assert await LeaseStore(saver).aholder(session_id) is None
+    begun = journal.begin(session_id, "run-2", 30.0, events=events)  # and sync alike
+    assert not begun.interrupted
+    with pytest.raises(Refused):
+        journal.begin(session_id, "run-3", 0.0, events=events, admit=_refuse)
+    assert (await LeaseStore(saver).aholder(session_id)).holder == "run-2"  # type: ignore[union-attr]
 
 
 async def test_a_run_on_copies_of_two_backends_writes_both(any_databases: Any) -> None:
