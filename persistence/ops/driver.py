@@ -20,12 +20,14 @@ from sqlalchemy import Connection, Engine, Executable
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from accord.persistence import migrate
 from accord.persistence.engine import QUEUE_TIMEOUT_S, Target, capacity
 from accord.persistence.ops.failures import busy, retryable, translate, translated, unavailable
-from accord.persistence.ops.isolation import autocommit, options
+from accord.persistence.ops.inline import Busy, locked
+from accord.persistence.ops.isolation import autocommit, options, serialized
 from accord.persistence.ops.native import Checkout, Native
 from accord.persistence.ops.tracing import traced
 
@@ -94,14 +96,17 @@ class Runner:
         """Give back connections kept between operations."""
         self._checkout.release()
 
-    def run(self, op: Operation[T]) -> T:
-        """Run the operation, then its `after` hook once it committed."""
-        native = op.native and self._native.usable()
+    def run(self, op: Operation[T], given: PoolProxiedConnection | None = None) -> T:
+        """Run the operation, then its `after` hook once it committed; on `given`, a native
+        operation's connection that never waits for a lock (see `inline`: raises `Busy`)."""
+        native = self.usable(op)
         for attempt in range(RETRIES):
             try:
-                result = self._run_native(op) if native else self._run_sqlalchemy(op)
+                result = self._run_native(op, given) if native else self._run_sqlalchemy(op)
                 break
             except DBAPIError as exc:
+                if given is not None and locked(exc):
+                    raise Busy(op.what) from exc
                 if attempt + 1 < RETRIES and retryable(exc):
                     continue
                 raise translate(self._target, op.what, exc) from exc
@@ -127,14 +132,18 @@ class Runner:
         with self.connect(op) as conn, conn.begin():
             return _drive(lambda s, p: _outcome(conn.execute(s, p)), op.steps())
 
-    def _run_native(self, op: Operation[T]) -> T:
+    def usable(self, op: Operation[Any]) -> bool:
+        """Whether `op` runs natively (on a `given` connection too)."""
+        return op.native and self._native.usable()
+
+    def _run_native(self, op: Operation[T], given: PoolProxiedConnection | None) -> T:
         native = self._native
 
         def work(cursor: Any) -> T:
             return _drive(lambda s, p: Outcome(*native.execute(cursor, s, p)), op.steps())
 
         try:
-            pooled = self._checkout.take()
+            pooled = given or self._checkout.take()
         except DBAPIError as exc:
             raise unavailable(self._target, exc) from exc
         except PoolTimeout as exc:
@@ -143,7 +152,8 @@ class Runner:
             bare = autocommit(self._target, op.write, op.autocommit, native=True)
             return native.transact(pooled, work, write=op.write, autocommit=bare)
         finally:
-            self._checkout.give(pooled)
+            if given is None:
+                self._checkout.give(pooled)
 
 
 def _outcome(result: CursorResult[Any]) -> Outcome:
@@ -171,7 +181,7 @@ class SyncDriver:
         self._setup = setup
         self._serialize = serialize or serialized(target)
         self._lock = threading.Lock()
-        self._runner = Runner(engine, target)
+        self.runner = Runner(engine, target)
 
     def setup(self) -> None:
         """Apply migrations unless this saver did already."""
@@ -189,22 +199,32 @@ class SyncDriver:
         with traced(op.trace):
             return self.execute(op)
 
-    def execute(self, op: Operation[T]) -> T:
+    def execute(self, op: Operation[T], given: PoolProxiedConnection | None = None) -> T:
         """`run` without its span: for an async driver that runs it in a thread (the async
-        call holds the span, in the caller's context, which the thread does not have)."""
+        call holds the span, in the caller's context, which the thread does not have). On
+        `given` (see `inline`) it raises `Busy` instead of waiting for the write lock."""
         if not self._setup.done:
             self.setup()
-        if self._serialize == "all" or (op.write and self._serialize == "writes"):
-            with self._lock:
-                return self._runner.run(op)
-        return self._runner.run(op)
+        lock = self._lock_for(op)
+        if lock is None:
+            return self.runner.run(op, given)
+        if not lock.acquire(blocking=given is None):
+            raise Busy(op.what)
+        try:
+            return self.runner.run(op, given)
+        finally:
+            lock.release()
 
     def close(self) -> None:
         """Give back the connections kept between operations."""
-        self._runner.release()
+        self.runner.release()
+
+    def _lock_for(self, op: Operation[Any]) -> threading.Lock | None:
+        writes = op.write and self._serialize == "writes"
+        return self._lock if writes or self._serialize == "all" else None
 
     def _connect(self, op: Operation[Any] | None) -> AbstractContextManager[Connection]:
-        return self._runner.connect(op)
+        return self.runner.connect(op)
 
 
 class AsyncDriver:
@@ -376,11 +396,3 @@ def settled(work: asyncio.Future[Any]) -> None:
     """Retrieves the outcome of a transaction its caller stopped waiting for (nobody needs it)."""
     if not work.cancelled():
         work.exception()
-
-
-def serialized(target: Target) -> str:
-    """Which transactions a process runs one at a time on `target` (a driver's `serialize`):
-    SQLite's writes (its file takes one writer), all of them in memory (one connection)."""
-    if target.backend != "sqlite":
-        return "none"
-    return "all" if target.memory else "writes"

@@ -38,3 +38,11 @@ def options(target: Target, write: bool, oneshot: bool, conn: Connection | None)
     if dbapi.autocommit == want:
         return {}
     return {"isolation_level": "AUTOCOMMIT" if want else conn.default_isolation_level}
+
+
+def serialized(target: Target) -> str:
+    """Which transactions a process runs one at a time on `target` (a driver's `serialize`):
+    SQLite's writes (its file takes one writer), all of them in memory (one connection)."""
+    if target.backend != "sqlite":
+        return "none"
+    return "all" if target.memory else "writes"

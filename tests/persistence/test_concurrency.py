@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -58,17 +60,26 @@ def test_sync_puts_from_many_threads(saver_url: str) -> None:
 
 
 async def test_a_cancelled_write_still_completes_on_file_sqlite(tmp_path: Any) -> None:
-    # The offloading driver hands a write to a thread without a task of its own when nothing
-    # queues: cancelling the caller must neither stop it nor let the saver close under it.
-    url = f"sqlite:///{tmp_path / 'cancelled.db'}"
+    # While another process holds SQLite's write lock, a write refused at once on the loop's
+    # own connection (see `ops.inline`) waits in a worker thread, never on the loop; the
+    # offloading driver hands it over without a task of its own when nothing queues:
+    # cancelling the caller must neither stop it nor let the saver close under it.
+    path = tmp_path / "cancelled.db"
     thread = f"cancelled-{uuid.uuid4()}"
-    async with SQLAlchemySaver.from_url(url) as saver:
+    async with SQLAlchemySaver.from_url(f"sqlite:///{path}") as saver:
         await saver.asetup()
+        other = sqlite3.connect(str(path), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
         put = saver.aput(generate_config(thread), generate_checkpoint(), generate_metadata(), {})
         call = asyncio.ensure_future(put)
-        await asyncio.sleep(0)  # the call has handed its transaction to a thread
+        started = time.monotonic()
+        await asyncio.sleep(0.05)  # the loop runs on while the write waits for the lock
+        assert time.monotonic() - started < 1
+        assert not call.done()
         call.cancel()
+        other.execute("COMMIT")
+        other.close()
         await asyncio.gather(call, return_exceptions=True)
         assert call.cancelled()
-    async with SQLAlchemySaver.from_url(url) as cold:
+    async with SQLAlchemySaver.from_url(f"sqlite:///{path}") as cold:
         assert await cold.aget_tuple(generate_config(thread)) is not None
