@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
@@ -184,7 +185,17 @@ def create_async(target: Target, options: dict[str, Any]) -> AsyncEngine:
     except ModuleNotFoundError as exc:
         raise _missing_driver(target, exc) from exc
     prepare(engine.sync_engine)
+    _BUILT.add(engine.sync_engine)
     return engine
+
+
+def built(engine: Engine) -> bool:
+    """Whether accord built this (async) engine: no one else draws on its pool, so accord may
+    keep its idle connections out of it (see `accord.persistence.ops.native.Checkout`)."""
+    return engine in _BUILT
+
+
+_BUILT: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def prepare(engine: Engine) -> None:

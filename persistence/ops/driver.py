@@ -309,9 +309,11 @@ class AsyncDriver:
         loop = asyncio.get_running_loop()
         left = [work for work in self._running if work.get_loop() is loop]
         await asyncio.gather(*left, return_exceptions=True)
+        self._runner.release()
 
     def shutdown(self) -> None:
         """Stops what runs the transactions, once `settle` has waited for them."""
+        self._runner.release()
 
     async def _transaction(self, op: Operation[T]) -> T:
         if not self._setup.done:
