@@ -169,6 +169,7 @@ def create_sync(target: Target, options: dict[str, Any]) -> Engine:
     except ModuleNotFoundError as exc:
         raise _missing_driver(target, exc) from exc
     prepare(engine)
+    _BUILT.add(engine)
     return engine
 
 
@@ -190,8 +191,8 @@ def create_async(target: Target, options: dict[str, Any]) -> AsyncEngine:
 
 
 def built(engine: Engine) -> bool:
-    """Whether accord built this (async) engine: no one else draws on its pool, so accord may
-    keep its idle connections out of it (see `accord.persistence.ops.native.Checkout`)."""
+    """Whether accord built this engine: no one else draws on its pool, so accord may keep
+    connections out of it between operations (see `accord.persistence.ops.native.Checkout`)."""
     return engine in _BUILT
 
 

@@ -216,8 +216,8 @@ class Native:
 
 
 class Checkout:
-    """Pooled DBAPI connections for native runs; on sync file SQLite each thread keeps one,
-    on async PostgreSQL the idle ones wait here.
+    """Pooled DBAPI connections for native runs; on sync file SQLite and PostgreSQL each thread
+    keeps one, on async PostgreSQL the idle ones wait here.
 
     A pool checkout and check-in cost about 8 µs, as much as the whole SELECT they serve on
     SQLite, whose connections are cheap to keep open. A few threads keep theirs (the pool
@@ -230,9 +230,12 @@ class Checkout:
         """Check out from this engine's pool."""
         self._engine = engine
         pooled = isinstance(engine.pool, QueuePool)
-        self._keep = engine.dialect.name == "sqlite" and not engine.dialect.is_async and pooled
-        idle = engine.dialect.name == "postgresql" and engine.dialect.is_async and built(engine)
-        self._idle: list[PoolProxiedConnection] | None = [] if idle and pooled else None
+        backend, is_async = engine.dialect.name, engine.dialect.is_async
+        postgresql = backend == "postgresql" and built(engine)
+        self._keep = pooled and not is_async and (backend == "sqlite" or postgresql)
+        self._idle: list[PoolProxiedConnection] | None = (
+            [] if pooled and is_async and postgresql else None
+        )
         # At least one connection stays in the pool: a thread that keeps none must always get
         # one, or two threads each keeping theirs and waiting for a second would wait forever.
         self._most = min(HELD_MAX, (capacity(engine) or HELD_MAX + 1) - 1)
