@@ -124,7 +124,7 @@ class Runner:
         except PoolTimeout as exc:
             raise busy(self._target, _what(op), exc) from exc
         with conn:
-            conn.execution_options(**options(self._target, *_kind(op), conn))
+            conn.execution_options(**options(self._target, op, conn))
             yield conn
 
     def _run_sqlalchemy(self, op: Operation[T]) -> T:
@@ -361,16 +361,11 @@ class AsyncDriver:
         except DBAPIError as exc:
             raise unavailable(self._target, exc) from exc
         try:
-            settings = options(self._target, *_kind(op), conn.sync_connection)
+            settings = options(self._target, op, conn.sync_connection)
             await conn.execution_options(**settings)
             yield conn
         finally:
             await conn.close()
-
-
-def _kind(op: Operation[Any] | None) -> tuple[bool, bool]:
-    """(writes, in one statement) of an operation; None (migrations) is a write transaction."""
-    return (True, False) if op is None else (op.write, op.autocommit)
 
 
 def _drive(execute: Callable[[Executable, Params], Outcome], steps: Steps[T]) -> T:

@@ -11,11 +11,14 @@ read run natively leaves BEGIN and COMMIT out as well.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
 from accord.persistence.engine import Target
+
+if TYPE_CHECKING:
+    from accord.persistence.ops.driver import Operation
 
 
 def autocommit(target: Target, write: bool, oneshot: bool, *, native: bool = False) -> bool:
@@ -26,9 +29,10 @@ def autocommit(target: Target, write: bool, oneshot: bool, *, native: bool = Fal
     return native and target.backend == "sqlite" and not write
 
 
-def options(target: Target, write: bool, oneshot: bool, conn: Connection | None) -> dict[str, Any]:
-    """The SQLAlchemy execution options that set `conn` up for such an operation (None, an
-    async connection that never started: none)."""
+def options(target: Target, op: Operation[Any] | None, conn: Connection | None) -> dict[str, Any]:
+    """The SQLAlchemy execution options that set `conn` up for `op` (None: migrations, a
+    write transaction; `conn` None, an async connection that never started: none)."""
+    write, oneshot = (True, False) if op is None else (op.write, op.autocommit)
     if target.backend == "sqlite":
         return {"accord_write": write}
     if target.backend != "postgresql" or conn is None:
