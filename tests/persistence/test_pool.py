@@ -12,6 +12,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text, update
@@ -107,3 +108,36 @@ def test_a_sync_pool_timeout_is_database_busy_not_sqlalchemys(saver_url: str) ->
             holder.join()
         record = store.create(owner="alice")
         assert store.get(record.session_id) == record
+
+
+async def test_connections_kept_between_operations_close_with_the_saver(
+    any_databases: Any,
+) -> None:
+    # PostgreSQL engines accord built keep idle connections out of the pool (and a sync one
+    # per thread); an operation that draws on the pool itself still finds one, and closing
+    # the saver closes them all.
+    url = any_databases.create("postgres")
+    async with SQLAlchemySaver.from_url(url, concurrency=3) as saver:
+        store = SessionStore(saver)
+        made = await asyncio.gather(*(store.acreate(owner=f"u{i}") for i in range(30)))
+        assert len(await store.alist(limit=100)) == 30  # draws on the pool: finds a connection
+        assert await asyncio.gather(*(store.aget(r.session_id) for r in made)) == made
+        assert 0 < _connected(url) <= 3
+    await asyncio.sleep(0.5)  # the server ends a backend a moment after its client leaves
+    assert _connected(url) == 0
+    with SQLAlchemySaver.from_url(url) as saver:
+        SessionStore(saver).create(owner="sync")
+        assert _connected(url) == 1
+    await asyncio.sleep(0.5)
+    assert _connected(url) == 0
+
+
+def _connected(url: str) -> int:
+    database = make_url(url).database
+    engine = create_engine(make_url(url).set(database="postgres"), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name")
+            return int(conn.execute(query, {"name": database}).scalar_one())
+    finally:
+        engine.dispose()
