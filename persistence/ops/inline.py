@@ -36,6 +36,9 @@ CHECKPOINT_EVERY = 100
 """Write commits on the loop's connections between two checkpoints of the log by a worker
 (SQLite's auto-checkpoint runs at 1,000 pages: about 170 of a checkpoint's commits)."""
 SQLITE_BUSY = 5
+THREADS_MAX = 8
+"""Threads that may run operations at once on connections of their own (each runs an event
+loop); the operations of more go to the worker threads."""
 
 
 class Busy(Exception):
@@ -57,15 +60,28 @@ class Inline:
         # Its own pool, with the engine's connect hooks: never waits for the engine's slots.
         self._pool = engine.pool.recreate()
         self._local = threading.local()
-        self._all: list[PoolProxiedConnection] = []
+        self._all: dict[threading.Thread, PoolProxiedConnection] = {}
         self._lock = threading.Lock()
         self._writes = 0
 
     def connection(self) -> PoolProxiedConnection:
-        """This thread's connection (raises `DBAPIError` if none can be made)."""
+        """This thread's connection.
+
+        Raises:
+            Busy: `THREADS_MAX` live threads have one already: run it elsewhere.
+            DBAPIError: None can be made.
+        """
         pooled: PoolProxiedConnection | None = getattr(self._local, "pooled", None)
         if pooled is not None and pooled.is_valid:
             return pooled
+        thread = threading.current_thread()
+        with self._lock:
+            # A thread that ran a loop and ended leaves its connection: closed here.
+            ended = [t for t in self._all if not t.is_alive() or t is thread]
+            gone = [self._all.pop(t) for t in ended]
+            if len(self._all) >= THREADS_MAX:
+                raise Busy("every connection of the loops' own is taken")
+        _close(gone)
         pooled = self._pool.connect()
         pooled.detach()  # kept by this thread, closed by `close`
         cursor: Any = pooled.cursor()
@@ -76,7 +92,7 @@ class Inline:
             cursor.close()
         self._local.pooled = pooled
         with self._lock:
-            self._all.append(pooled)
+            self._all[thread] = pooled
         return pooled
 
     def wrote(self) -> bool:
@@ -98,8 +114,12 @@ class Inline:
     def close(self) -> None:
         """Closes every thread's connection (the saver is closing)."""
         with self._lock:
-            connections, self._all = self._all, []
+            connections, self._all = list(self._all.values()), {}
             self._local = threading.local()
-        for pooled in connections:
-            with suppress(Exception):  # best effort: a connection may be broken already
-                pooled.close()
+        _close(connections)
+
+
+def _close(connections: list[PoolProxiedConnection]) -> None:
+    for pooled in connections:
+        with suppress(Exception):  # best effort: a connection may be broken already
+            pooled.close()

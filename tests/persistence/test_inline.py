@@ -16,7 +16,8 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import empty_checkpoint
 
 from accord.persistence import SessionStore, SQLAlchemySaver
-from accord.persistence.ops.inline import CHECKPOINT_EVERY
+from accord.persistence.ops.inline import CHECKPOINT_EVERY, THREADS_MAX
+from accord.persistence.ops.native import HELD_MAX
 
 
 async def _puts(saver: SQLAlchemySaver, thread: str, count: int) -> None:
@@ -72,3 +73,34 @@ async def test_writes_from_two_loops_and_another_process_all_land(tmp_path: Path
             latest = await saver.aget_tuple({"configurable": {"thread_id": thread}})
             assert latest is not None
             assert latest.metadata["step"] == 149
+
+
+async def test_threads_that_ran_a_loop_and_ended_leave_no_connection_open(tmp_path: Path) -> None:
+    # Each thread that runs an event loop gets a connection of its own, at most THREADS_MAX
+    # at once; one left by a thread that ended is closed when another thread needs one: here
+    # one thread runs at a time, so besides the workers' (and a checkpoint's) at most two.
+    path = tmp_path / "threads.db"
+    async with SQLAlchemySaver.from_url(f"sqlite:///{path}") as saver:
+        await saver.asetup()
+        for i in range(3 * THREADS_MAX):
+            one = threading.Thread(target=asyncio.run, args=(_puts(saver, f"t{i}", 3),))
+            one.start()
+            await asyncio.to_thread(one.join)
+            assert _open_files(path) <= 2 + HELD_MAX + 1
+        for i in range(3 * THREADS_MAX):
+            latest = await saver.aget_tuple({"configurable": {"thread_id": f"t{i}"}})
+            assert latest is not None
+    assert _open_files(path) == 0
+
+
+def _open_files(path: Path) -> int:
+    """This process's open descriptors on the database file (Linux)."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if _target(fd) == str(path))
+
+
+def _target(fd: Path) -> str | None:
+    try:
+        return str(fd.readlink())
+    except OSError:
+        return None
