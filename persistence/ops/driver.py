@@ -346,13 +346,17 @@ class AsyncDriver:
                 await gate.acquire()  # does not wait
         if not (op.write and self._serialize == "writes"):
             return gate, None
-        lock = self._locks.setdefault(loop, asyncio.Lock())  # per loop: a saver outlives loops
+        lock = self._write_lock()
         try:
             await lock.acquire()
         except BaseException:
             release(gate, None)
             raise
         return gate, lock
+
+    def _write_lock(self) -> asyncio.Lock:
+        """The running loop's lock that its writes take one at a time (a saver outlives loops)."""
+        return self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
     @asynccontextmanager
     async def _connect(self, op: Operation[Any] | None) -> AsyncIterator[AsyncConnection]:

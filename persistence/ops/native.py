@@ -279,11 +279,10 @@ class Checkout:
     def put_back(self) -> None:
         """Return this thread's kept connection to the pool, before it takes another one, and
         the idle ones: an operation that draws on the pool itself must find one there."""
-        if self._idle:
-            with self._lock:
-                idle, self._idle = self._idle, []
-            for kept in idle:
-                kept.close()
+        with self._lock:
+            idle = self._drained()
+        for kept in idle:
+            kept.close()
         pooled: PoolProxiedConnection | None = getattr(self._local, "pooled", None)
         if pooled is None:
             return
@@ -295,11 +294,16 @@ class Checkout:
     def release(self) -> None:
         """Return every kept connection to the pool (the saver is closing)."""
         with self._lock:
-            held, self._held = self._held, []
-            if self._idle:
-                held, self._idle = held + self._idle, []
+            held, self._held = self._held + self._drained(), []
             self._local = threading.local()
         for pooled in held:
             # Best effort: a connection of a thread that died may be unusable already.
             with suppress(Exception):
                 pooled.close()
+
+    def _drained(self) -> list[PoolProxiedConnection]:
+        """The idle connections, taken out of this checkout (under its lock)."""
+        idle = self._idle or []
+        if idle:
+            self._idle = []
+        return idle

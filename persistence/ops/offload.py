@@ -97,7 +97,7 @@ class OffloadedDriver(AsyncDriver):
         waiting for a lock another connection holds."""
         lock = None
         if op.write:  # the writes of this loop, on its thread or the workers', one at a time
-            lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+            lock = self._write_lock()
             await lock.acquire()
         try:
             with traced(op.trace):
@@ -113,7 +113,7 @@ class OffloadedDriver(AsyncDriver):
     async def _checkpoint(self) -> None:
         """Copies the log back in a worker thread, writes waiting meanwhile (as they wait for
         SQLite's own auto-checkpoint), so that the next write starts the log afresh."""
-        async with self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
+        async with self._write_lock():
             await self._threads.submit(Inline.checkpoint, self._inline)
 
     async def _work(self, op: Operation[T]) -> T:

@@ -297,10 +297,10 @@ class Free:
             yield from oneshot.undoing(session_id, self._holder, self._appended).steps()
             self._appended = None
         lease, row = offer(session_id, self._holder, self._ttl)
-        leased, record, self._appended = yield from oneshot.leasing(session_id, row, self._events)
+        leased, record, appended = yield from oneshot.leasing(session_id, row, self._events)
         if not leased:
-            self._appended = None
             return None
+        self._appended = appended
         if self._admit is not None:
             self._admit(record)
         return (yield from _begun(session_id, lease, record, self._then, False, False))
